@@ -1,0 +1,100 @@
+// swift-tools-version:6.1
+// Apiary: a sidecar runtime that hosts pluggable components over Unix domain sockets.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+  .swiftLanguageMode(.v6),
+  .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+  name: "apiary",
+  platforms: [.macOS(.v15)],
+  products: [
+    .executable(name: "apiary", targets: ["apiary"]),
+    .executable(name: "memstore", targets: ["memstore"]),
+    .library(name: "ApiaryContracts", targets: ["ApiaryContracts"]),
+    .library(name: "ComponentKit", targets: ["ComponentKit"]),
+    .library(name: "ApiaryRuntime", targets: ["ApiaryRuntime"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+    .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+    .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+  ],
+  targets: [
+    // Swift generated from Proto/ by Scripts/generate-protos.sh. Never edited by hand.
+    .target(
+      name: "ApiaryContracts",
+      dependencies: [
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ],
+      swiftSettings: [.swiftLanguageMode(.v6)]
+    ),
+    // The Swift SDK for component authors.
+    .target(
+      name: "ComponentKit",
+      dependencies: [
+        "ApiaryContracts",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // The sidecar core: discovery, registry, adapters. Knows nothing of HTTP.
+    .target(
+      name: "ApiaryRuntime",
+      dependencies: [
+        "ApiaryContracts",
+        "ComponentKit",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "apiary",
+      dependencies: [
+        "ApiaryRuntime",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "memstore",
+      dependencies: [
+        "ComponentKit",
+        "ApiaryContracts",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "SamplesComponents/swift/memstore",
+      exclude: ["README.md", "components.yaml"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ComponentKitTests",
+      dependencies: ["ComponentKit", "ApiaryContracts"],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ApiaryRuntimeTests",
+      dependencies: ["ApiaryRuntime", "ComponentKit", "ApiaryContracts"],
+      swiftSettings: swiftSettings
+    ),
+  ]
+)

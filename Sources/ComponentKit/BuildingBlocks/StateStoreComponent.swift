@@ -1,0 +1,186 @@
+import ApiaryContracts
+import GRPCCore
+
+/// A state store written with ComponentKit. One value is created per configured
+/// instance (`x-component-instance`) and receives every call for that instance.
+///
+/// The messages are the contract's own (`Dapr_Proto_Components_V1_*`). Signal etag
+/// conflicts with ``ComponentError/etagMismatch(_:)`` and malformed etags with
+/// ``ComponentError/etagInvalid(_:)``; the sidecar maps them to HTTP 409/400.
+public protocol StateStoreComponent: Sendable {
+  /// Prepares the instance with its resolved component metadata.
+  func initialise(metadata: [String: String]) async throws
+  /// The feature strings this instance supports (`ETAG`, `TRANSACTIONAL`, `TTL`, …).
+  func features() async throws -> [String]
+  /// Reads one key; an empty response (no data, no etag) means "not found".
+  func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse
+  /// Writes one key.
+  func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws
+  /// Deletes one key.
+  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws
+  /// Reads several keys. The default calls ``get(_:)`` for each.
+  func bulkGet(_ request: Dapr_Proto_Components_V1_BulkGetRequest) async throws -> Dapr_Proto_Components_V1_BulkGetResponse
+  /// Writes several keys. The default calls ``set(_:)`` for each.
+  func bulkSet(_ request: Dapr_Proto_Components_V1_BulkSetRequest) async throws
+  /// Deletes several keys. The default calls ``delete(_:)`` for each.
+  func bulkDelete(_ request: Dapr_Proto_Components_V1_BulkDeleteRequest) async throws
+  /// Answers the sidecar's heartbeat; throw when the backend is unreachable.
+  func ping() async throws
+}
+
+/// A state store that can apply several operations atomically
+/// (`dapr.proto.components.v1.TransactionalStateStore`). Advertise `TRANSACTIONAL`.
+public protocol TransactionalStateStoreComponent: StateStoreComponent {
+  /// Applies every operation, or none of them.
+  func transact(_ request: Dapr_Proto_Components_V1_TransactionalStateRequest) async throws
+}
+
+extension StateStoreComponent {
+  public func bulkGet(
+    _ request: Dapr_Proto_Components_V1_BulkGetRequest
+  ) async throws -> Dapr_Proto_Components_V1_BulkGetResponse {
+    var response = Dapr_Proto_Components_V1_BulkGetResponse()
+    for item in request.items {
+      var result = Dapr_Proto_Components_V1_BulkStateItem()
+      result.key = item.key
+      do {
+        let found = try await get(item)
+        result.data = found.data
+        if found.hasEtag { result.etag = found.etag }
+        result.metadata = found.metadata
+        result.contentType = found.contentType
+      } catch {
+        result.error = String(describing: error)
+      }
+      response.items.append(result)
+    }
+    return response
+  }
+
+  public func bulkSet(_ request: Dapr_Proto_Components_V1_BulkSetRequest) async throws {
+    for item in request.items { try await set(item) }
+  }
+
+  public func bulkDelete(_ request: Dapr_Proto_Components_V1_BulkDeleteRequest) async throws {
+    for item in request.items { try await delete(item) }
+  }
+
+  public func ping() async throws {}
+}
+
+/// Serves `dapr.proto.components.v1.StateStore` over instances made by a factory.
+struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_StateStore.ServiceProtocol {
+  let instances: InstanceRegistry<Store>
+
+  func `init`(
+    request: ServerRequest<Dapr_Proto_Components_V1_InitRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_InitResponse> {
+    try await mappingErrors {
+      try await instances.initialise(metadata: request.metadata) { store in
+        try await store.initialise(metadata: request.message.metadata.properties)
+      }
+      return ServerResponse(message: .init())
+    }
+  }
+
+  func features(
+    request: ServerRequest<Dapr_Proto_Components_V1_FeaturesRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
+    try await mappingErrors {
+      var response = Dapr_Proto_Components_V1_FeaturesResponse()
+      response.features = try await instances.instance(for: request.metadata).features()
+      return ServerResponse(message: response)
+    }
+  }
+
+  func delete(
+    request: ServerRequest<Dapr_Proto_Components_V1_DeleteRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_DeleteResponse> {
+    try await mappingErrors {
+      try await instances.instance(for: request.metadata).delete(request.message)
+      return ServerResponse(message: .init())
+    }
+  }
+
+  func get(
+    request: ServerRequest<Dapr_Proto_Components_V1_GetRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_GetResponse> {
+    try await mappingErrors {
+      ServerResponse(message: try await instances.instance(for: request.metadata).get(request.message))
+    }
+  }
+
+  func set(
+    request: ServerRequest<Dapr_Proto_Components_V1_SetRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_SetResponse> {
+    try await mappingErrors {
+      try await instances.instance(for: request.metadata).set(request.message)
+      return ServerResponse(message: .init())
+    }
+  }
+
+  func ping(
+    request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
+    try await mappingErrors {
+      try await instances.instance(for: request.metadata).ping()
+      return ServerResponse(message: .init())
+    }
+  }
+
+  func bulkDelete(
+    request: ServerRequest<Dapr_Proto_Components_V1_BulkDeleteRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkDeleteResponse> {
+    try await mappingErrors {
+      try await instances.instance(for: request.metadata).bulkDelete(request.message)
+      return ServerResponse(message: .init())
+    }
+  }
+
+  func bulkGet(
+    request: ServerRequest<Dapr_Proto_Components_V1_BulkGetRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkGetResponse> {
+    try await mappingErrors {
+      ServerResponse(message: try await instances.instance(for: request.metadata).bulkGet(request.message))
+    }
+  }
+
+  func bulkSet(
+    request: ServerRequest<Dapr_Proto_Components_V1_BulkSetRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkSetResponse> {
+    try await mappingErrors {
+      try await instances.instance(for: request.metadata).bulkSet(request.message)
+      return ServerResponse(message: .init())
+    }
+  }
+}
+
+/// Serves `dapr.proto.components.v1.TransactionalStateStore` over the same instances
+/// as the store's ``StateStoreService``.
+struct TransactionalStateStoreService<Store: StateStoreComponent>:
+  Dapr_Proto_Components_V1_TransactionalStateStore.ServiceProtocol
+{
+  let instances: InstanceRegistry<Store>
+
+  func transact(
+    request: ServerRequest<Dapr_Proto_Components_V1_TransactionalStateRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_TransactionalStateResponse> {
+    try await mappingErrors {
+      guard let store = try instances.instance(for: request.metadata) as? any TransactionalStateStoreComponent else {
+        throw ComponentError.unsupported("this state store does not support transactions")
+      }
+      try await store.transact(request.message)
+      return ServerResponse(message: .init())
+    }
+  }
+}

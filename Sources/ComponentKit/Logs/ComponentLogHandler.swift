@@ -1,0 +1,64 @@
+import ApiaryContracts
+import Foundation
+import Logging
+import SwiftProtobuf
+
+/// A swift-log `LogHandler` that turns every log entry into a `LogRecord` for the
+/// sidecar's `ComponentLogs/Tail` stream.
+///
+/// Installing it is all a Swift component needs for its logs to reach the sidecar:
+///
+/// ```swift
+/// let logs = ComponentLogStore()
+/// LoggingSystem.bootstrap { label in ComponentLogHandler(label: label, store: logs) }
+/// ```
+///
+/// Its level follows the sidecar (see ``ComponentLogStore/minimumLevel``); setting
+/// `logLevel` changes the level used while no sidecar is tailing.
+public struct ComponentLogHandler: LogHandler {
+  /// The logger label, sent as `LogRecord.logger`.
+  public let label: String
+  /// Where the records go.
+  public let store: ComponentLogStore
+  public var metadata: Logger.Metadata = [:]
+  public var metadataProvider: Logger.MetadataProvider?
+
+  /// Creates a handler for the logger `label` that feeds `store`.
+  public init(label: String, store: ComponentLogStore, metadataProvider: Logger.MetadataProvider? = nil) {
+    self.label = label
+    self.store = store
+    self.metadataProvider = metadataProvider
+  }
+
+  public var logLevel: Logger.Level {
+    get { store.minimumLevel }
+    set { store.defaultLevel = newValue }
+  }
+
+  public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    get { metadata[key] }
+    set { metadata[key] = newValue }
+  }
+
+  public func log(event: LogEvent) {
+    var record = Apiary_Proto_Components_V1_LogRecord()
+    record.time = Google_Protobuf_Timestamp(date: Date())
+    record.level = Apiary_Proto_Components_V1_LogLevel(event.level)
+    record.message = event.message.description
+    record.logger = label
+    var merged = self.metadata
+    if let provided = metadataProvider?.get() {
+      merged.merge(provided) { _, new in new }
+    }
+    if let explicit = event.metadata {
+      merged.merge(explicit) { _, new in new }
+    }
+    if let error = event.error {
+      merged["error"] = "\(error)"
+    }
+    for (key, value) in merged {
+      record.fields[key] = value.description
+    }
+    store.append(record)
+  }
+}
