@@ -1,0 +1,168 @@
+import ComponentKit
+import Foundation
+import Logging
+
+/// Finds pluggable components: every Unix socket in a folder is dialled and asked, with
+/// gRPC server reflection, which services it serves.
+///
+/// Sockets are probed concurrently, each within its own timeout, so one that refuses,
+/// hangs or speaks no gRPC is reported as skipped and never delays or fails the others.
+public struct Discovery: Sendable {
+  /// The folder to scan.
+  public var socketsDir: String
+  /// How long one socket may take to answer.
+  public var timeout: Duration
+  /// Component types that already exist (e.g. built-ins), with who provides them; a
+  /// socket offering one of them is reported, never allowed to replace it.
+  public var reservedTypes: [String: String]
+  public var logger: Logger
+
+  public init(
+    socketsDir: String,
+    timeout: Duration = .seconds(2),
+    reservedTypes: [String: String] = [:],
+    logger: Logger = Logger(label: "apiary.discovery")
+  ) {
+    self.socketsDir = socketsDir
+    self.timeout = timeout
+    self.reservedTypes = reservedTypes
+    self.logger = logger
+  }
+
+  /// Scans the folder once.
+  ///
+  /// - Throws: ``DiscoveryFolderError`` when the folder is missing or unreadable.
+  public func scan() async throws(DiscoveryFolderError) -> DiscoveryReport {
+    let sockets = try socketPaths()
+    let outcomes = await withTaskGroup(of: (String, Result<(ReflectionVersion, [String]), DiscoveryProblem>).self) { group in
+      for path in sockets {
+        group.addTask { (path, await probe(path)) }
+      }
+      var all: [String: Result<(ReflectionVersion, [String]), DiscoveryProblem>] = [:]
+      for await (path, outcome) in group { all[path] = outcome }
+      return all
+    }
+
+    var components: [DiscoveredComponent] = []
+    var skipped: [SkippedSocket] = []
+    var owners = reservedTypes
+    for path in sockets {
+      switch outcomes[path] {
+      case .success((let version, let services))?:
+        let name = componentName(forSocketFileName: (path as NSString).lastPathComponent)
+        var component = DiscoveredComponent(
+          socket: path, name: name, reflection: version, services: services.sorted(), types: [])
+        var collisions: [String] = []
+        for block in component.buildingBlocks {
+          let type = block.componentType(name: name)
+          if let owner = owners[type] {
+            collisions.append("\(type) is already provided by \(owner)")
+          } else {
+            owners[type] = path
+            component.types.append(type)
+          }
+        }
+        for unknown in component.unknownServices {
+          logger.info("ignoring a service Apiary does not know", metadata: ["socket": "\(path)", "service": "\(unknown)"])
+        }
+        if !collisions.isEmpty {
+          let reason = collisions.joined(separator: "; ")
+          logger.warning("component type collision: \(reason)", metadata: ["socket": "\(path)"])
+          if component.types.isEmpty {
+            skipped.append(SkippedSocket(socket: path, reason: reason))
+            continue
+          }
+        }
+        if component.types.isEmpty {
+          logger.info("socket serves no component service", metadata: ["socket": "\(path)"])
+        }
+        components.append(component)
+      case .failure(let problem)?:
+        logger.warning("skipping socket: \(problem)", metadata: ["socket": "\(path)"])
+        skipped.append(SkippedSocket(socket: path, reason: problem.description))
+      case nil:
+        skipped.append(SkippedSocket(socket: path, reason: "no answer was recorded"))
+      }
+    }
+    return DiscoveryReport(socketsDir: socketsDir, components: components, skipped: skipped)
+  }
+
+  /// The Unix sockets in the folder, sorted; other entries are skipped with a debug line.
+  func socketPaths() throws(DiscoveryFolderError) -> [String] {
+    switch FileKind.of(socketsDir) {
+    case .directory: break
+    case .missing: throw .missing(socketsDir)
+    case .socket, .other: throw .notAFolder(socketsDir)
+    }
+    let names: [String]
+    do {
+      names = try FileManager.default.contentsOfDirectory(atPath: socketsDir)
+    } catch {
+      throw .unreadable(socketsDir, String(describing: error))
+    }
+    var sockets: [String] = []
+    for name in names.sorted() {
+      let path = socketsDir.hasSuffix("/") ? socketsDir + name : socketsDir + "/" + name
+      switch FileKind.of(path) {
+      case .socket:
+        sockets.append(path)
+      case .directory:
+        logger.debug("not a socket: a folder", metadata: ["socket": "\(path)"])
+      case .other(let what):
+        logger.debug("not a socket: \(what)", metadata: ["socket": "\(path)"])
+      case .missing:
+        continue
+      }
+    }
+    return sockets
+  }
+
+  /// Connects to one socket and lists its services, within ``timeout``.
+  func probe(_ path: String) async -> Result<(ReflectionVersion, [String]), DiscoveryProblem> {
+    if case .failed(let reason) = SocketConnectCheck.check(path) {
+      return .failure(DiscoveryProblem(reason))
+    }
+    let channel: ComponentChannel
+    do {
+      channel = try ComponentChannel(socketPath: path)
+    } catch {
+      return .failure(DiscoveryProblem("cannot dial it: \(error)"))
+    }
+    let result: Result<(ReflectionVersion, [String]), DiscoveryProblem>
+    do {
+      result = .success(try await ServiceLister(channel: channel, logger: logger.with(socket: path)).listServices(timeout: timeout))
+    } catch {
+      result = .failure(error)
+    }
+    // No call is in flight any more; a short grace is enough.
+    await channel.close(grace: .milliseconds(100))
+    return result
+  }
+}
+
+/// The sockets folder cannot be scanned.
+public enum DiscoveryFolderError: Error, Sendable, Equatable, CustomStringConvertible {
+  case missing(String)
+  case notAFolder(String)
+  case unreadable(String, String)
+
+  public var description: String {
+    switch self {
+    case .missing(let path):
+      "sockets folder \(path) does not exist (set --sockets-dir, APIARY_SOCKETS_DIR or DAPR_COMPONENTS_SOCKETS_FOLDER)"
+    case .notAFolder(let path):
+      "sockets folder \(path) is not a folder"
+    case .unreadable(let path, let reason):
+      "sockets folder \(path) cannot be read: \(reason)"
+    }
+  }
+}
+
+extension Logger {
+  /// A copy of this logger that tags every line with `socket`.
+  func with(socket: String) -> Logger {
+    var copy = self
+    copy[metadataKey: "socket"] = "\(socket)"
+    return copy
+  }
+}

@@ -1,0 +1,136 @@
+import ApiaryContracts
+import GRPCCore
+import Logging
+import SwiftProtobuf
+
+/// Lists the services a component serves, through gRPC server reflection: `v1` first,
+/// `v1alpha` when `v1` answers UNIMPLEMENTED.
+struct ServiceLister {
+  let channel: ComponentChannel
+  let logger: Logger
+
+  /// The services listed and the reflection version that listed them.
+  ///
+  /// - Throws: ``DiscoveryProblem`` with the reason, in words for a `skipped` entry.
+  func listServices(timeout: Duration) async throws(DiscoveryProblem) -> (ReflectionVersion, [String]) {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: timeout)
+    do {
+      return (.v1, try await listV1(timeout: timeout))
+    } catch let error where error.code == .unimplemented {
+      let remaining = clock.now.duration(to: deadline)
+      do {
+        return (.v1alpha, try await listV1Alpha(timeout: max(remaining, .milliseconds(1))))
+      } catch let error where error.code == .unimplemented {
+        throw DiscoveryProblem("speaks gRPC but serves no reflection (neither grpc.reflection.v1 nor v1alpha); Apiary cannot tell which components it offers")
+      } catch {
+        throw DiscoveryProblem(describing: error, timeout: timeout, logger: logger)
+      }
+    } catch {
+      throw DiscoveryProblem(describing: error, timeout: timeout, logger: logger)
+    }
+  }
+
+  private func options(_ timeout: Duration) -> CallOptions {
+    var options = CallOptions.defaults
+    options.timeout = timeout
+    // Fail at once when the connection fails (e.g. the peer is not gRPC); while the
+    // connection is still being made, wait for it up to the deadline.
+    options.waitForReady = false
+    return options
+  }
+
+  private func listV1(timeout: Duration) async throws(RPCError) -> [String] {
+    var request = Grpc_Reflection_V1_ServerReflectionRequest()
+    request.listServices = "*"
+    let stub = Grpc_Reflection_V1_ServerReflection.Client(wrapping: channel.client)
+    do {
+      let reply = try await stub.serverReflectionInfo(
+        options: options(timeout),
+        requestProducer: { [request] writer in try await writer.write(request) },
+        onResponse: { response in
+          for try await message in response.messages { return message }
+          throw RPCError(code: .internalError, message: "the reflection stream closed without an answer")
+        }
+      )
+      return try Self.services(from: reply.messageResponse)
+    } catch let error as RPCError {
+      throw error
+    } catch {
+      throw RPCError(code: .unknown, message: String(describing: error))
+    }
+  }
+
+  private func listV1Alpha(timeout: Duration) async throws(RPCError) -> [String] {
+    var request = Grpc_Reflection_V1alpha_ServerReflectionRequest()
+    request.listServices = "*"
+    let stub = Grpc_Reflection_V1alpha_ServerReflection.Client(wrapping: channel.client)
+    do {
+      let reply = try await stub.serverReflectionInfo(
+        options: options(timeout),
+        requestProducer: { [request] writer in try await writer.write(request) },
+        onResponse: { response in
+          for try await message in response.messages { return message }
+          throw RPCError(code: .internalError, message: "the reflection stream closed without an answer")
+        }
+      )
+      // v1alpha and v1 share their wire format: read the answer as its v1 twin.
+      let v1 = try Grpc_Reflection_V1_ServerReflectionResponse(serializedBytes: reply.serializedBytes() as [UInt8])
+      return try Self.services(from: v1.messageResponse)
+    } catch let error as RPCError {
+      throw error
+    } catch {
+      throw RPCError(code: .unknown, message: String(describing: error))
+    }
+  }
+
+  private static func services(
+    from response: Grpc_Reflection_V1_ServerReflectionResponse.OneOf_MessageResponse?
+  ) throws(RPCError) -> [String] {
+    switch response {
+    case .listServicesResponse(let list):
+      return list.service.map(\.name)
+    case .errorResponse(let error):
+      throw RPCError(
+        code: RPCError.Code(Status.Code(rawValue: Int(error.errorCode)) ?? .unknown) ?? .unknown,
+        message: "reflection answered an error: \(error.errorMessage)"
+      )
+    default:
+      throw RPCError(code: .internalError, message: "reflection answered list_services with something else")
+    }
+  }
+}
+
+/// Why a socket was skipped, in words a user can act on.
+public struct DiscoveryProblem: Error, Sendable, Equatable, CustomStringConvertible {
+  public var description: String
+
+  init(_ description: String) { self.description = description }
+
+  init(describing error: any Error, timeout: Duration, logger: Logger) {
+    logger.debug("reflection call failed: \(error)")
+    guard let error = error as? RPCError else {
+      self.init("discovery failed: \(error)")
+      return
+    }
+    switch error.code {
+    case .deadlineExceeded:
+      self.init("answered no reflection within \(formatDuration(timeout)); is it a gRPC server?")
+    case .unavailable:
+      // The transport's own words (kept in the debug log by the caller) vary with
+      // how the peer misbehaves; the user needs the conclusion.
+      self.init("accepted the connection but did not complete a gRPC (HTTP/2) handshake; is it a gRPC server?")
+    default:
+      self.init("reflection failed with \(error.code): \(error.message)")
+    }
+  }
+}
+
+/// "2 s", "500 ms", "1.5 s": a duration as people read it.
+func formatDuration(_ duration: Duration) -> String {
+  let (seconds, attoseconds) = duration.components
+  let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+  if milliseconds % 1000 == 0 { return "\(milliseconds / 1000) s" }
+  if milliseconds < 1000 { return "\(milliseconds) ms" }
+  return "\(Double(milliseconds) / 1000) s"
+}

@@ -1,0 +1,40 @@
+/// Parses durations the way Dapr's configuration writes them (Go's syntax): a sequence
+/// of decimal numbers with units `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`, e.g. `5s`,
+/// `250ms`, `1m30s`, `1.5s`. A bare number is not accepted: the unit is required.
+public enum DurationParsing {
+  /// The duration `text` names, or `nil` when it is not a valid duration.
+  public static func parse(_ text: String) -> Duration? {
+    var rest = Substring(text.trimmingCharacters(in: .whitespaces))
+    guard !rest.isEmpty else { return nil }
+    var total = Duration.zero
+    while !rest.isEmpty {
+      let number = rest.prefix { $0.isNumber || $0 == "." }
+      guard !number.isEmpty, let value = Double(number) else { return nil }
+      rest = rest.dropFirst(number.count)
+      let unit = rest.prefix { $0.isLetter }
+      rest = rest.dropFirst(unit.count)
+      let nanoseconds: Double
+      switch unit {
+      case "ns": nanoseconds = 1
+      case "us", "µs": nanoseconds = 1_000
+      case "ms": nanoseconds = 1_000_000
+      case "s": nanoseconds = 1_000_000_000
+      case "m": nanoseconds = 60_000_000_000
+      case "h": nanoseconds = 3_600_000_000_000
+      default: return nil
+      }
+      total += .nanoseconds(Int64((value * nanoseconds).rounded()))
+    }
+    return total
+  }
+}
+
+extension String {
+  fileprivate func trimmingCharacters(in set: Set<Character>) -> String {
+    String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+  }
+}
+
+extension Set where Element == Character {
+  fileprivate static let whitespaces: Set<Character> = [" ", "\t"]
+}
