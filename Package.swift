@@ -86,14 +86,29 @@ let package = Package(
       exclude: ["README.md", "components.yaml"],
       swiftSettings: swiftSettings
     ),
+    // Helpers shared by the test targets: temporary folders, child processes, sockets.
+    .target(
+      name: "ApiaryTestSupport",
+      path: "Tests/ApiaryTestSupport",
+      swiftSettings: swiftSettings
+    ),
     .testTarget(
       name: "ComponentKitTests",
-      dependencies: ["ComponentKit", "ApiaryContracts"],
+      dependencies: [
+        "ComponentKit", "ApiaryContracts", "ApiaryTestSupport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
       swiftSettings: swiftSettings
     ),
     .testTarget(
       name: "ApiaryRuntimeTests",
-      dependencies: ["ApiaryRuntime", "ComponentKit", "ApiaryContracts"],
+      dependencies: [
+        "ApiaryRuntime", "ComponentKit", "ApiaryContracts", "ApiaryTestSupport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+      ],
       swiftSettings: swiftSettings
     ),
   ]
