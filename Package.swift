@@ -108,6 +108,8 @@ let package = Package(
       dependencies: [
         "ApiaryRuntime", "ComponentKit", "ApiaryContracts", "ApiaryTestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),

@@ -1,0 +1,52 @@
+import ApiaryRuntime
+import Testing
+
+@Suite("component naming and service roles")
+struct NamingTests {
+  @Test(
+    "the component name is the file name minus its last extension, lower-cased",
+    arguments: [
+      ("my-store.sock", "my-store"), ("Redis.sock", "redis"), ("a.b.sock", "a.b"),
+      ("plain", "plain"), (".hidden", ".hidden"), ("UPPER.SOCKET", "upper"),
+    ])
+  func names(fileName: String, expected: String) {
+    #expect(componentName(forSocketFileName: fileName) == expected)
+  }
+
+  @Test("each known service maps to its building block; others are unknown")
+  func roles() {
+    #expect(ServiceRole.of("dapr.proto.components.v1.StateStore") == .primary(.state))
+    #expect(ServiceRole.of("dapr.proto.components.v1.TransactionalStateStore") == .auxiliary(.state))
+    #expect(ServiceRole.of("dapr.proto.components.v1.QueriableStateStore") == .auxiliary(.state))
+    #expect(ServiceRole.of("dapr.proto.components.v1.TransactionalStoreMultiMaxSize") == .auxiliary(.state))
+    #expect(ServiceRole.of("dapr.proto.components.v1.PubSub") == .primary(.pubsub))
+    #expect(ServiceRole.of("dapr.proto.components.v1.InputBinding") == .primary(.bindings))
+    #expect(ServiceRole.of("dapr.proto.components.v1.OutputBinding") == .primary(.bindings))
+    #expect(ServiceRole.of("dapr.proto.components.v1.SecretStore") == .primary(.secretstores))
+    #expect(ServiceRole.of("spec.proto.pluggable.v1.hello.Hello") == .primary(.hello))
+    #expect(ServiceRole.of("grpc.health.v1.Health") == .infrastructure)
+    #expect(ServiceRole.of("apiary.proto.components.v1.ComponentLogs") == .infrastructure)
+    #expect(ServiceRole.of("example.Thing") == .unknown)
+    #expect(BuildingBlock.secretstores.componentType(name: "vault") == "secretstores.vault")
+  }
+
+  @Test("durations are written the way Dapr's configuration writes them")
+  func durations() {
+    #expect(DurationParsing.parse("2s") == .seconds(2))
+    #expect(DurationParsing.parse("500ms") == .milliseconds(500))
+    #expect(DurationParsing.parse("1m30s") == .seconds(90))
+    #expect(DurationParsing.parse("1.5s") == .milliseconds(1500))
+    #expect(DurationParsing.parse("2h") == .seconds(7200))
+    #expect(DurationParsing.parse("5") == nil)
+    #expect(DurationParsing.parse("") == nil)
+    #expect(DurationParsing.parse("fast") == nil)
+    #expect(DurationParsing.parse("5 parsecs") == nil)
+  }
+
+  @Test("JSON strings escape quotes, backslashes and control characters")
+  func jsonText() {
+    #expect(JSONText.quoted(#"a "b" \c"#) == #""a \"b\" \\c""#)
+    #expect(JSONText.quoted("line\nnext\u{01}") == #""line\nnext\u0001""#)
+    #expect(JSONText.quoted("día/🐝") == "\"día/🐝\"")
+  }
+}
