@@ -16,9 +16,10 @@ struct Apiary: AsyncParsableCommand {
       The sockets folder is --sockets-dir, else $APIARY_SOCKETS_DIR, else
       $DAPR_COMPONENTS_SOCKETS_FOLDER, else /tmp/dapr-components-sockets.
 
-      Start with:  apiary discover      (what is in the sockets folder?)
+      Start with:  apiary run           (the sidecar)
+                   apiary discover      (what is in the sockets folder?)
       """,
     version: ApiaryVersion.current,
-    subcommands: [Discover.self]
+    subcommands: [Run.self, Discover.self]
   )
 }

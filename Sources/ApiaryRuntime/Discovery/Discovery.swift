@@ -16,24 +16,28 @@ public struct Discovery: Sendable {
   /// socket offering one of them is reported, never allowed to replace it.
   public var reservedTypes: [String: String]
   public var logger: Logger
+  /// Sockets already known (e.g. from an earlier scan); they are not dialled again.
+  public var excluding: Set<String>
 
   public init(
     socketsDir: String,
     timeout: Duration = .seconds(2),
     reservedTypes: [String: String] = [:],
-    logger: Logger = Logger(label: "apiary.discovery")
+    logger: Logger = Logger(label: "apiary.discovery"),
+    excluding: Set<String> = []
   ) {
     self.socketsDir = socketsDir
     self.timeout = timeout
     self.reservedTypes = reservedTypes
     self.logger = logger
+    self.excluding = excluding
   }
 
   /// Scans the folder once.
   ///
   /// - Throws: ``DiscoveryFolderError`` when the folder is missing or unreadable.
   public func scan() async throws(DiscoveryFolderError) -> DiscoveryReport {
-    let sockets = try socketPaths()
+    let sockets = try socketPaths().filter { !excluding.contains($0) }
     let outcomes = await withTaskGroup(of: (String, Result<(ReflectionVersion, [String]), DiscoveryProblem>).self) { group in
       for path in sockets {
         group.addTask { (path, await probe(path)) }

@@ -134,6 +134,12 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
         self._broker = Broker()
         self._streams = itertools.count(1)
 
+    def _broker_for(self, instance: str, context) -> Broker:
+        """The broker holding the instance's topics.  One shared broker here
+        (its queues are keyed by instance); multi_component.py overrides this
+        to keep one broker per initialised instance."""
+        return self._broker
+
     def Init(self, request, context):
         properties = dict(request.metadata.properties)
         instance = instance_of(context)
@@ -155,7 +161,7 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "topic is required")
         self._calls.record(method="Publish", instance=instance, topic=request.topic,
                            pubsubName=request.pubsub_name)
-        self._broker.publish(instance, Message(
+        self._broker_for(instance, context).publish(instance, Message(
             request.topic, request.data, request.metadata, request.content_type))
         return pubsub_pb2.PublishResponse()
 
@@ -165,10 +171,11 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "topic is required")
         self._calls.record(method="BulkPublish", instance=instance, topic=request.topic,
                            entries=len(request.entries))
+        broker = self._broker_for(instance, context)
         for entry in request.entries:
             metadata = dict(request.metadata)
             metadata.update(entry.metadata)
-            self._broker.publish(instance, Message(
+            broker.publish(instance, Message(
                 request.topic, entry.event, metadata, entry.content_type))
         return pubsub_pb2.BulkPublishResponse()
 
@@ -184,6 +191,7 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           "the first PullMessages request must carry the topic")
         self._calls.record(method="PullMessages", instance=instance, topic=topic)
+        broker = self._broker_for(instance, context)
         fixturelib.debug(f"PullMessages#{stream_no} instance={instance!r} topic={topic!r}")
 
         in_flight: dict[str, Message] = {}
@@ -201,17 +209,18 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
                         continue
                     failed = ack.HasField("ack_error")
                     self._calls.record(method="Ack", instance=instance, topic=topic,
-                                       id=message.id, error=ack.ack_error.message if failed else None)
+                                       id=message.id, ack=message.id,
+                                       error=ack.ack_error.message if failed else None)
                     if failed:
-                        self._broker.requeue(instance, message)
+                        broker.requeue(instance, message)
                 # The sidecar half-closed its side: nothing more can be
                 # acknowledged, but deliveries go on until the call ends.
             except Exception as error:  # the call was cancelled or broke
                 fixturelib.debug(f"PullMessages#{stream_no}: ack reader stopped: {error!r}")
                 closed.set()
-                self._broker.wake()
+                broker.wake()
 
-        context.add_callback(self._broker.wake)
+        context.add_callback(broker.wake)
         reader = threading.Thread(target=read_acks, daemon=True,
                                   name=f"acks-{stream_no}")
         reader.start()
@@ -221,11 +230,11 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
 
         try:
             while True:
-                message = self._broker.take(instance, topic, alive)
+                message = broker.take(instance, topic, alive)
                 if message is None:
                     break
                 if not alive():
-                    self._broker.requeue(instance, message)
+                    broker.requeue(instance, message)
                     break
                 message.deliveries += 1
                 with in_flight_lock:
@@ -243,7 +252,7 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
                 leftovers = list(in_flight.values())
                 in_flight.clear()
             for message in reversed(leftovers):
-                self._broker.requeue(instance, message)
+                broker.requeue(instance, message)
             fixturelib.debug(f"PullMessages#{stream_no} ended, {len(leftovers)} requeued")
 
     # Pause and Resume are inherited from the generated base class, which

@@ -1,0 +1,78 @@
+import ApiaryContracts
+import GRPCCore
+import GRPCProtobuf
+
+/// What every gRPC adapter of one configured component shares: the socket's channel,
+/// the instance name sent as `x-component-instance`, and the deadline of its calls.
+public struct AdapterContext: Sendable {
+  /// The channel to the component's socket, shared by every instance on it.
+  public let channel: ComponentChannel
+  /// The configured component name.
+  public let instance: String
+  /// The deadline of each unary call.
+  public let callTimeout: Duration
+
+  public init(channel: ComponentChannel, instance: String, callTimeout: Duration = .seconds(30)) {
+    self.channel = channel
+    self.instance = instance
+    self.callTimeout = callTimeout
+  }
+
+  /// Request metadata carrying the instance name.
+  public var metadata: Metadata {
+    var metadata = Metadata()
+    metadata.addString(instance, forKey: "x-component-instance")
+    return metadata
+  }
+
+  /// Options for a unary call: a deadline, and fail fast while the component is down.
+  public func options(timeout: Duration? = nil) -> CallOptions {
+    var options = CallOptions.defaults
+    options.timeout = timeout ?? callTimeout
+    options.waitForReady = false
+    return options
+  }
+
+  /// Options for a long-lived stream: no deadline.
+  public var streamOptions: CallOptions {
+    var options = CallOptions.defaults
+    options.waitForReady = false
+    return options
+  }
+
+  /// Runs a call and translates what it throws: etag statuses into ``StateStoreError``,
+  /// everything else into ``ComponentCallError`` naming the component.
+  public func call<T: Sendable>(_ what: String, _ body: () async throws -> T) async throws -> T {
+    do {
+      return try await body()
+    } catch let error as RPCError {
+      throw translate(error, what: what)
+    }
+  }
+
+  /// The building-block error a component's status stands for.
+  public func translate(_ error: RPCError, what: String) -> any Error {
+    if error.code == .failedPrecondition || error.code == .invalidArgument,
+      let status = try? error.unpackGoogleRPCStatus(),
+      status.details.contains(where: { $0.badRequest?.violations.contains { $0.field == "etag" } ?? false })
+    {
+      return error.code == .failedPrecondition
+        ? StateStoreError.etagMismatch(error.message) : StateStoreError.etagInvalid(error.message)
+    }
+    let prefix = "component '\(instance)' (\(channel.socketPath)) \(what)"
+    switch error.code {
+    case .unavailable:
+      return ComponentCallError(.unavailable, "\(prefix): unavailable: \(error.message)")
+    case .deadlineExceeded:
+      return ComponentCallError(.deadlineExceeded, "\(prefix): no answer before the call's deadline")
+    case .invalidArgument:
+      return ComponentCallError(.invalidArgument, "\(prefix): \(error.message)")
+    case .unimplemented:
+      return ComponentCallError(.unimplemented, "\(prefix): not implemented by the component")
+    case .notFound:
+      return ComponentCallError(.notFound, "\(prefix): \(error.message)")
+    default:
+      return ComponentCallError(.failed, "\(prefix) failed (\(error.code)): \(error.message)")
+    }
+  }
+}

@@ -1,0 +1,58 @@
+import ApiaryContracts
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// ``SecretStore`` over a pluggable component's `SecretStore` service.
+public struct SecretStoreAdapter: SecretStore {
+  let context: AdapterContext
+  private var client: Dapr_Proto_Components_V1_SecretStore.Client<HTTP2ClientTransport.Posix> {
+    .init(wrapping: context.channel.client)
+  }
+
+  public init(context: AdapterContext) {
+    self.context = context
+  }
+
+  /// Runs `Init` with the resolved metadata, then asks for the features.
+  public func initialise(metadata: [String: String], timeout: Duration) async throws -> [String] {
+    var request = Dapr_Proto_Components_V1_SecretStoreInitRequest()
+    request.metadata.properties = metadata
+    try await context.call("Init") {
+      _ = try await client.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
+    }
+    return try await context.call("Features") {
+      try await client.features(
+        Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata, options: context.options(timeout: timeout)
+      ).features
+    }
+  }
+
+  /// Answers the heartbeat.
+  public func ping(timeout: Duration) async throws {
+    try await context.call("Ping") {
+      _ = try await client.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
+    }
+  }
+
+  public func get(key: String, metadata: [String: String]) async throws -> [String: String] {
+    var request = Dapr_Proto_Components_V1_GetSecretRequest()
+    request.key = key
+    request.metadata = metadata
+    do {
+      return try await context.call("Get(\(key))") {
+        try await client.get(request, metadata: context.metadata, options: context.options()).data
+      }
+    } catch let error as ComponentCallError where error.kind == .notFound {
+      throw SecretStoreError.notFound(key)
+    }
+  }
+
+  public func bulkGet(metadata: [String: String]) async throws -> [String: [String: String]] {
+    var request = Dapr_Proto_Components_V1_BulkGetSecretRequest()
+    request.metadata = metadata
+    let response = try await context.call("BulkGet") {
+      try await client.bulkGet(request, metadata: context.metadata, options: context.options())
+    }
+    return response.data.mapValues(\.secrets)
+  }
+}

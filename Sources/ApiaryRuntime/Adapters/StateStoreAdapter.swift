@@ -1,0 +1,181 @@
+import ApiaryContracts
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// ``StateStore`` over a pluggable component's `StateStore` (and, for transactions,
+/// `TransactionalStateStore`) service.
+public struct StateStoreAdapter: StateStore {
+  let context: AdapterContext
+  private var store: Dapr_Proto_Components_V1_StateStore.Client<HTTP2ClientTransport.Posix> {
+    .init(wrapping: context.channel.client)
+  }
+
+  public init(context: AdapterContext) {
+    self.context = context
+  }
+
+  /// Runs `Init` with the resolved metadata, then asks for the features.
+  public func initialise(metadata: [String: String], timeout: Duration) async throws -> [String] {
+    var request = Dapr_Proto_Components_V1_InitRequest()
+    request.metadata.properties = metadata
+    try await context.call("Init") {
+      _ = try await store.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
+    }
+    return try await context.call("Features") {
+      try await store.features(
+        Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata, options: context.options(timeout: timeout)
+      ).features
+    }
+  }
+
+  /// Answers the heartbeat.
+  public func ping(timeout: Duration) async throws {
+    try await context.call("Ping") {
+      _ = try await store.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
+    }
+  }
+
+  public func get(_ request: StateGetRequest) async throws -> StateGetResponse {
+    let response = try await context.call("Get") {
+      try await store.get(request.wire, metadata: context.metadata, options: context.options())
+    }
+    return StateGetResponse(wire: response)
+  }
+
+  public func set(_ request: StateSetRequest) async throws {
+    try await context.call("Set") {
+      _ = try await store.set(request.wire, metadata: context.metadata, options: context.options())
+    }
+  }
+
+  public func delete(_ request: StateDeleteRequest) async throws {
+    try await context.call("Delete") {
+      _ = try await store.delete(request.wire, metadata: context.metadata, options: context.options())
+    }
+  }
+
+  public func bulkGet(_ requests: [StateGetRequest], parallelism: Int) async throws -> [BulkStateItem] {
+    var request = Dapr_Proto_Components_V1_BulkGetRequest()
+    request.items = requests.map(\.wire)
+    request.options.parallelism = Int64(parallelism)
+    let response = try await context.call("BulkGet") {
+      try await store.bulkGet(request, metadata: context.metadata, options: context.options())
+    }
+    return response.items.map { item in
+      BulkStateItem(
+        key: item.key,
+        data: item.data.isEmpty && !item.hasEtag ? nil : item.data,
+        etag: item.hasEtag && !item.etag.value.isEmpty ? item.etag.value : nil,
+        metadata: item.metadata,
+        contentType: item.contentType.isEmpty ? nil : item.contentType,
+        error: item.error.isEmpty ? nil : item.error
+      )
+    }
+  }
+
+  public func bulkSet(_ requests: [StateSetRequest], parallelism: Int) async throws {
+    var request = Dapr_Proto_Components_V1_BulkSetRequest()
+    request.items = requests.map(\.wire)
+    request.options.parallelism = Int64(parallelism)
+    try await context.call("BulkSet") {
+      _ = try await store.bulkSet(request, metadata: context.metadata, options: context.options())
+    }
+  }
+
+  public func bulkDelete(_ requests: [StateDeleteRequest], parallelism: Int) async throws {
+    var request = Dapr_Proto_Components_V1_BulkDeleteRequest()
+    request.items = requests.map(\.wire)
+    request.options.parallelism = Int64(parallelism)
+    try await context.call("BulkDelete") {
+      _ = try await store.bulkDelete(request, metadata: context.metadata, options: context.options())
+    }
+  }
+
+  public func transact(_ operations: [StateOperation], metadata: [String: String]) async throws {
+    var request = Dapr_Proto_Components_V1_TransactionalStateRequest()
+    request.metadata = metadata
+    request.operations = operations.map { operation in
+      var wire = Dapr_Proto_Components_V1_TransactionalStateOperation()
+      switch operation {
+      case .set(let set): wire.set = set.wire
+      case .delete(let delete): wire.delete = delete.wire
+      }
+      return wire
+    }
+    let transactional = Dapr_Proto_Components_V1_TransactionalStateStore.Client(wrapping: context.channel.client)
+    try await context.call("Transact") {
+      _ = try await transactional.transact(request, metadata: context.metadata, options: context.options())
+    }
+  }
+}
+
+extension StateOptions {
+  var wire: Dapr_Proto_Components_V1_StateOptions {
+    var options = Dapr_Proto_Components_V1_StateOptions()
+    options.concurrency = switch concurrency {
+    case .unspecified: .concurrencyUnspecified
+    case .firstWrite: .concurrencyFirstWrite
+    case .lastWrite: .concurrencyLastWrite
+    }
+    options.consistency = consistency.wire
+    return options
+  }
+}
+
+extension StateOptions.Consistency {
+  var wire: Dapr_Proto_Components_V1_StateOptions.StateConsistency {
+    switch self {
+    case .unspecified: .consistencyUnspecified
+    case .eventual: .consistencyEventual
+    case .strong: .consistencyStrong
+    }
+  }
+}
+
+extension StateGetRequest {
+  var wire: Dapr_Proto_Components_V1_GetRequest {
+    var request = Dapr_Proto_Components_V1_GetRequest()
+    request.key = key
+    request.metadata = metadata
+    request.consistency = consistency.wire
+    return request
+  }
+}
+
+extension StateSetRequest {
+  var wire: Dapr_Proto_Components_V1_SetRequest {
+    var request = Dapr_Proto_Components_V1_SetRequest()
+    request.key = key
+    request.value = value
+    if let etag, !etag.isEmpty { request.etag.value = etag }
+    request.metadata = metadata
+    request.options = options.wire
+    request.contentType = contentType ?? ""
+    return request
+  }
+}
+
+extension StateDeleteRequest {
+  var wire: Dapr_Proto_Components_V1_DeleteRequest {
+    var request = Dapr_Proto_Components_V1_DeleteRequest()
+    request.key = key
+    if let etag, !etag.isEmpty { request.etag.value = etag }
+    request.metadata = metadata
+    request.options = options.wire
+    return request
+  }
+}
+
+extension StateGetResponse {
+  /// The contract has no "found" flag: no data and no etag means not found.
+  init(wire: Dapr_Proto_Components_V1_GetResponse) {
+    let etag = wire.hasEtag && !wire.etag.value.isEmpty ? wire.etag.value : nil
+    self.init(
+      data: wire.data.isEmpty && etag == nil ? nil : wire.data,
+      etag: etag,
+      metadata: wire.metadata,
+      contentType: wire.contentType.isEmpty ? nil : wire.contentType
+    )
+  }
+}

@@ -1,0 +1,64 @@
+/// What the sidecar knows of one configured component, for tables, metadata and health.
+public struct ComponentStatus: Sendable, Equatable {
+  public var name: String
+  public var type: String
+  public var version: String
+  /// "built-in", the socket path, or "" while unknown (PENDING).
+  public var source: String
+  public var state: ComponentState
+  /// Why it is FAILED, DOWN or PENDING.
+  public var reason: String?
+  public var capabilities: [String]
+}
+
+/// The configured components by name: their state, and the live ones the API calls.
+public actor ComponentRegistry {
+  private var statuses: [String: ComponentStatus] = [:]
+  private var live: [String: InitializedComponent] = [:]
+  /// Names in the order they were configured.
+  private var configured: [String] = []
+  /// Names in the order they came UP, for closing in reverse.
+  private var initialized: [String] = []
+
+  public init() {}
+
+  /// Records a configured component and its state.
+  func record(_ definition: ComponentDefinition, state: ComponentState, source: String = "", reason: String? = nil) {
+    if statuses[definition.name] == nil { configured.append(definition.name) }
+    statuses[definition.name] = ComponentStatus(
+      name: definition.name, type: definition.type, version: definition.version, source: source, state: state,
+      reason: reason, capabilities: [])
+  }
+
+  /// Records a component that came UP.
+  func up(_ component: InitializedComponent) {
+    live[component.name] = component
+    initialized.removeAll { $0 == component.name }
+    initialized.append(component.name)
+    if statuses[component.name] == nil { configured.append(component.name) }
+    statuses[component.name] = ComponentStatus(
+      name: component.name, type: component.type, version: component.version, source: component.source.description,
+      state: .up, reason: nil, capabilities: component.capabilities)
+  }
+
+  /// The live component `name`, if it is UP.
+  public func component(named name: String) -> InitializedComponent? {
+    guard statuses[name]?.state == .up else { return nil }
+    return live[name]
+  }
+
+  /// The status of `name`, if it is configured.
+  public func status(of name: String) -> ComponentStatus? { statuses[name] }
+
+  /// Every configured component, in configuration order.
+  public var all: [ComponentStatus] { configured.compactMap { statuses[$0] } }
+
+  /// Closes every live component, in reverse order of initialisation.
+  public func closeAll() async {
+    for name in initialized.reversed() {
+      if let component = live[name] { await component.close() }
+    }
+    live.removeAll()
+    initialized.removeAll()
+  }
+}

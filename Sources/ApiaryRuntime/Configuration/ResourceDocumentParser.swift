@@ -1,0 +1,225 @@
+import Yams
+
+/// Turns one YAML document of a resources file into a ``ComponentDefinition``, checking
+/// every field's presence and type so that each problem is reported with its place and
+/// field (`components/redis.yaml, document 2: spec.type is missing`).
+///
+/// Written by hand: Yams' `Decodable` support reports errors as coding paths without the
+/// file and document, and cannot keep numbers and booleans as their YAML text.
+struct ResourceDocumentParser {
+  /// What one document holds.
+  enum Outcome {
+    /// An empty document (nothing, a comment or `~` between `---` lines).
+    case empty
+    /// A `kind: Component` document.
+    case component(ComponentDefinition)
+    /// A resource of another kind (Subscription, Configuration, Resiliency, …).
+    case otherKind(String)
+  }
+
+  /// The only `apiVersion` a Component may have.
+  static let componentAPIVersion = "dapr.io/v1alpha1"
+
+  /// The document being read, for error messages.
+  let source: DefinitionSource
+
+  /// Reads the document whose root node is `root`.
+  func parse(_ root: Node) throws(ConfigurationError) -> Outcome {
+    if root.isNull { return .empty }
+    guard case .mapping(let document) = root else {
+      throw failure("expected a mapping with apiVersion, kind, metadata and spec, found \(root.shape)")
+    }
+    guard let kindNode = document.field("kind") else {
+      throw failure("kind is missing")
+    }
+    let kind = try text(kindNode, "kind")
+    guard kind == "Component" else { return .otherKind(kind) }
+
+    guard let apiVersionNode = document.field("apiVersion") else {
+      throw failure("apiVersion is missing (use \(Self.componentAPIVersion))")
+    }
+    let apiVersion = try text(apiVersionNode, "apiVersion")
+    guard apiVersion == Self.componentAPIVersion else {
+      throw failure(
+        "apiVersion '\(apiVersion)' is not supported for kind Component (use \(Self.componentAPIVersion))")
+    }
+
+    let header = try mapping(document.field("metadata"), "metadata")
+    guard let nameNode = header?.field("name") else { throw failure("metadata.name is missing") }
+    let name = try text(nameNode, "metadata.name")
+    guard !name.isEmpty else { throw failure("metadata.name is missing") }
+
+    guard let spec = try mapping(document.field("spec"), "spec"), let typeNode = spec.field("type") else {
+      throw failure("spec.type is missing")
+    }
+    let type = try text(typeNode, "spec.type")
+    guard Self.isWellFormed(type: type) else {
+      throw failure("spec.type '\(type)' must look like <building block>.<name>, e.g. state.redis")
+    }
+
+    var definition = ComponentDefinition(name: name, type: type, source: source)
+    if let version = spec.field("version") {
+      definition.version = try text(version, "spec.version")
+    }
+    if let items = try list(spec.field("metadata"), "spec.metadata") {
+      definition.metadata = try metadataItems(items)
+    }
+    if let ignoreErrors = spec.field("ignoreErrors") {
+      guard let flag = ignoreErrors.bool else { throw failure("spec.ignoreErrors must be true or false") }
+      definition.ignoreErrors = flag
+    }
+    if let timeoutNode = spec.field("initTimeout") {
+      let timeout = try text(timeoutNode, "spec.initTimeout")
+      guard let duration = DurationParsing.parse(timeout) else {
+        throw failure("spec.initTimeout '\(timeout)' is not a duration (write it like 5s or 500ms)")
+      }
+      definition.initTimeout = duration
+    }
+    if let auth = try mapping(document.field("auth"), "auth"), let storeNode = auth.field("secretStore") {
+      let store = try text(storeNode, "auth.secretStore")
+      guard !store.isEmpty else { throw failure("auth.secretStore is empty; name a secret store component") }
+      definition.secretStore = store
+    }
+    if let scopes = document.field("scopes") {
+      definition.scopes = try appIDs(scopes)
+    }
+    try definition.checkUniqueMetadataNames()
+    return .component(definition)
+  }
+
+  /// Whether `type` has a building block, a dot and a name (`state.redis`).
+  static func isWellFormed(type: String) -> Bool {
+    guard let dot = type.firstIndex(of: ".") else { return false }
+    return dot != type.startIndex && type.index(after: dot) != type.endIndex
+  }
+
+  // MARK: - Fields
+
+  private func metadataItems(_ items: Node.Sequence) throws(ConfigurationError) -> [MetadataItem] {
+    var result: [MetadataItem] = []
+    for (index, node) in items.enumerated() {
+      let path = "spec.metadata[\(index)]"
+      guard case .mapping(let item) = node else {
+        throw failure("\(path) must be a mapping with a name and a value, found \(node.shape)")
+      }
+      guard let nameNode = item.field("name") else { throw failure("\(path) has no name") }
+      let name = try text(nameNode, "\(path).name")
+      guard !name.isEmpty else { throw failure("\(path) has no name") }
+
+      let written = ["value", "secretKeyRef", "envRef"].filter { item.has($0) }
+      guard written.count == 1 else {
+        throw failure("\(path) (\(name)) needs exactly one of value, secretKeyRef or envRef")
+      }
+      let value: MetadataValue
+      switch written[0] {
+      case "value":
+        value = .literal(try literal(item.field("value"), "\(path).value"))
+      case "secretKeyRef":
+        value = try secretKeyRef(item.field("secretKeyRef"), "\(path).secretKeyRef")
+      default:
+        guard let variableNode = item.field("envRef") else {
+          throw failure("\(path).envRef is empty; name an environment variable")
+        }
+        let variable = try text(variableNode, "\(path).envRef")
+        guard !variable.isEmpty else { throw failure("\(path).envRef is empty; name an environment variable") }
+        value = .envRef(variable)
+      }
+      result.append(MetadataItem(name: name, value: value))
+    }
+    return result
+  }
+
+  /// A `value:`: scalars as their text, an empty `value:` as the empty string.
+  private func literal(_ node: Node?, _ field: String) throws(ConfigurationError) -> String {
+    guard let node else { return "" }
+    guard case .scalar(let scalar) = node else {
+      throw failure(
+        "\(field) must be a single value (text, a number or true/false), found \(node.shape); "
+          + "write structured data as a quoted string")
+    }
+    return scalar.string
+  }
+
+  private func secretKeyRef(_ node: Node?, _ field: String) throws(ConfigurationError) -> MetadataValue {
+    let reference = try mapping(node, field, expecting: "a mapping with name and key")
+    guard let nameNode = reference?.field("name") else { throw failure("\(field).name is missing") }
+    let name = try text(nameNode, "\(field).name")
+    guard !name.isEmpty else { throw failure("\(field).name is missing") }
+    var key = name
+    if let keyNode = reference?.field("key") {
+      let written = try text(keyNode, "\(field).key")
+      if !written.isEmpty { key = written }
+    }
+    return .secretKeyRef(name: name, key: key)
+  }
+
+  private func appIDs(_ node: Node) throws(ConfigurationError) -> [String] {
+    guard case .sequence(let entries) = node else { throw failure("scopes must be a list of app ids") }
+    var ids: [String] = []
+    for entry in entries {
+      guard case .scalar(let scalar) = entry, !entry.isNull, !scalar.string.isEmpty else {
+        throw failure("scopes must be a list of app ids")
+      }
+      ids.append(scalar.string)
+    }
+    return ids
+  }
+
+  // MARK: - Type checks
+
+  private func text(_ node: Node, _ field: String) throws(ConfigurationError) -> String {
+    guard case .scalar(let scalar) = node else { throw failure("\(field) must be text, found \(node.shape)") }
+    return scalar.string
+  }
+
+  /// The mapping at `field`; `nil` when it is absent or empty (`~`).
+  private func mapping(
+    _ node: Node?, _ field: String, expecting expectation: String = "a mapping"
+  ) throws(ConfigurationError) -> Node.Mapping? {
+    guard let node, !node.isNull else { return nil }
+    guard case .mapping(let mapping) = node else { throw failure("\(field) must be \(expectation), found \(node.shape)") }
+    return mapping
+  }
+
+  /// The list at `field`; `nil` when it is absent or empty (`~`).
+  private func list(_ node: Node?, _ field: String) throws(ConfigurationError) -> Node.Sequence? {
+    guard let node, !node.isNull else { return nil }
+    guard case .sequence(let sequence) = node else { throw failure("\(field) must be a list, found \(node.shape)") }
+    return sequence
+  }
+
+  private func failure(_ problem: String) -> ConfigurationError {
+    ConfigurationError(source, problem)
+  }
+}
+
+extension Node {
+  /// Whether this is YAML's null (`~`, `null` or nothing at all).
+  fileprivate var isNull: Bool {
+    guard case .scalar = self else { return false }
+    return tag.rawValue == Tag.Name.null.rawValue
+  }
+
+  /// How the node is written, for messages: `text 'x'`, `a list`, `a mapping`.
+  fileprivate var shape: String {
+    switch self {
+    case .scalar(let scalar): isNull ? "nothing" : "'\(scalar.string)'"
+    case .sequence: "a list"
+    case .mapping: "a mapping"
+    case .alias: "an alias"
+    }
+  }
+}
+
+extension Node.Mapping {
+  /// The value of `key`, or `nil` when the key is absent or its value is null.
+  fileprivate func field(_ key: String) -> Node? {
+    guard let value = first(where: { $0.key.scalar?.string == key })?.value, !value.isNull else { return nil }
+    return value
+  }
+
+  /// Whether `key` is written, whatever its value (even null).
+  fileprivate func has(_ key: String) -> Bool {
+    contains { $0.key.scalar?.string == key }
+  }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import Yams
+
+/// Reads the component definitions an app may use from Dapr-format resource folders.
+///
+/// Every `*.yaml` and `*.yml` file directly in each resources path is read, in file-name
+/// order, paths in the order given. A file may hold several documents separated by
+/// `---`; empty documents are skipped and resources of other kinds (Subscription,
+/// Configuration, Resiliency, …) are ignored with one info line each. Components scoped
+/// to other apps are left out, and a name defined twice is an error.
+public struct ResourceLoader: Sendable {
+  /// The resources folders, in the order they are read.
+  public var paths: [String]
+  /// The app the sidecar serves; components whose `scopes` do not list it are left out.
+  public var appID: String
+  /// Where ignored documents and skipped components are reported.
+  public var logger: Logger
+
+  /// Creates a loader for the folders `paths` and the app `appID`.
+  public init(paths: [String], appID: String, logger: Logger) {
+    self.paths = paths
+    self.appID = appID
+    self.logger = logger
+  }
+
+  /// Reads every definition the app may use, in path, file and document order.
+  ///
+  /// - Throws: ``ConfigurationError`` when a path is missing or not a folder, a file
+  ///   cannot be read or is not valid YAML, a document is not a valid resource or
+  ///   Component, or two components the app may use have the same name. The message
+  ///   names the file, the document and the field.
+  public func load() throws(ConfigurationError) -> [ComponentDefinition] {
+    var definitions: [ComponentDefinition] = []
+    var firstDefinition: [String: DefinitionSource] = [:]
+    for path in paths {
+      for file in try resourceFiles(in: path) {
+        for definition in try read(file: file) {
+          guard definition.isVisible(to: appID) else {
+            logger.info(
+              "skipping component \(definition.name): scoped to apps \(definition.scopes.joined(separator: ", "))",
+              metadata: ["component": "\(definition.name)", "type": "\(definition.type)", "source": "\(definition.source)"])
+            continue
+          }
+          if let earlier = firstDefinition[definition.name] {
+            throw ConfigurationError(
+              "component name '\(definition.name)' is defined twice: \(earlier) and \(definition.source)")
+          }
+          firstDefinition[definition.name] = definition.source
+          definitions.append(definition)
+        }
+      }
+    }
+    return definitions
+  }
+
+  /// The resource files directly in `path`, sorted by name, each as `path` joined with
+  /// its name.
+  private func resourceFiles(in path: String) throws(ConfigurationError) -> [String] {
+    let files = FileManager.default
+    var isFolder: ObjCBool = false
+    guard files.fileExists(atPath: path, isDirectory: &isFolder) else {
+      throw ConfigurationError("resources path '\(path)' does not exist")
+    }
+    guard isFolder.boolValue else {
+      throw ConfigurationError("resources path '\(path)' is not a folder; give the folder that holds the resource files")
+    }
+    let names: [String]
+    do {
+      names = try files.contentsOfDirectory(atPath: path)
+    } catch {
+      throw ConfigurationError("resources path '\(path)' could not be listed; check its permissions")
+    }
+    let folder = path.hasSuffix("/") ? path : path + "/"
+    return names
+      .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+      .sorted()
+      .map { folder + $0 }
+      .filter { file in
+        var isFolder: ObjCBool = false
+        return files.fileExists(atPath: file, isDirectory: &isFolder) && !isFolder.boolValue
+      }
+  }
+
+  /// The Component definitions in `file`, in document order, before scoping.
+  private func read(file: String) throws(ConfigurationError) -> [ComponentDefinition] {
+    guard let data = FileManager.default.contents(atPath: file) else {
+      throw ConfigurationError("\(file): could not be read; check its permissions")
+    }
+    guard let text = String(validating: data, as: UTF8.self) else {
+      throw ConfigurationError("\(file): is not UTF-8 text")
+    }
+    logger.debug("reading resources", metadata: ["file": "\(file)"])
+
+    var document = 1
+    let parser: Parser
+    do {
+      parser = try Parser(yaml: text, encoding: .utf8)
+    } catch {
+      throw ConfigurationError(
+        DefinitionSource(file: file, document: document), "not valid YAML: \(Self.describe(yamlError: error))")
+    }
+    var definitions: [ComponentDefinition] = []
+    while true {
+      let source = DefinitionSource(file: file, document: document)
+      let root: Node?
+      do {
+        root = try parser.nextRoot()
+      } catch {
+        throw ConfigurationError(source, "not valid YAML: \(Self.describe(yamlError: error))")
+      }
+      guard let root else { break }
+      switch try ResourceDocumentParser(source: source).parse(root) {
+      case .empty:
+        break
+      case .component(let definition):
+        definitions.append(definition)
+      case .otherKind(let kind):
+        logger.info(
+          "ignoring kind \(kind) in \(source): only kind Component is read",
+          metadata: ["file": "\(file)", "document": "\(document)", "kind": "\(kind)"])
+      }
+      document += 1
+    }
+    return definitions
+  }
+
+  /// Yams' error as one line: where (`line 3, column 9`), what, and what libyaml was
+  /// doing at the time. Yams' own description spans several lines with a source snippet,
+  /// which reads badly inside a one-line error.
+  static func describe(yamlError error: any Error) -> String {
+    guard let error = error as? YamlError else { return "\(error)" }
+    func at(_ mark: Mark) -> String { "line \(mark.line), column \(mark.column)" }
+    func during(_ context: YamlError.Context?) -> String {
+      guard let context else { return "" }
+      return " (\(context.text) at \(at(context.mark)))"
+    }
+    switch error {
+    case .scanner(let context, let problem, let mark, _),
+      .parser(let context, let problem, let mark, _),
+      .composer(let context, let problem, let mark, _):
+      return "\(at(mark)): \(problem)\(during(context))"
+    case .reader(let problem, let offset, _, let yaml):
+      guard let offset, offset <= yaml.count else { return problem }
+      let before = yaml.prefix(offset)
+      let line = before.count(where: { $0 == "\n" }) + 1
+      let column = before.reversed().prefix { $0 != "\n" }.count + 1
+      return "line \(line), column \(column): \(problem)"
+    case .duplicatedKeysInMapping(let duplicates, let context):
+      let keys = duplicates.sorted().map { "'\($0)'" }.joined(separator: ", ")
+      return "\(at(context.mark)): key \(keys) appears more than once in the same mapping"
+    default:
+      return "\(error)"
+    }
+  }
+}

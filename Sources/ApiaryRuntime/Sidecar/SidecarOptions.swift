@@ -1,0 +1,31 @@
+/// What `apiary run` was asked to do.
+public struct SidecarOptions: Sendable {
+  /// Folders of component YAML files; empty means none (the caller applies the
+  /// `./components` default).
+  public var resourcesPaths: [String]
+  /// The sockets folder.
+  public var socketsDir: String
+  /// This app's id: scopes are matched against it.
+  public var appID: String
+  /// How long each socket may take to answer discovery.
+  public var discoveryTimeout: Duration
+  /// How long a PENDING component may wait for its socket.
+  public var componentWait: Duration
+  /// How often the sockets folder is scanned while components are PENDING.
+  public var rescanInterval: Duration
+  /// The environment (for envRef metadata and the env secret store).
+  public var environment: [String: String]
+
+  public init(
+    resourcesPaths: [String], socketsDir: String, appID: String = "apiary", discoveryTimeout: Duration = .seconds(2),
+    componentWait: Duration = .seconds(30), rescanInterval: Duration = .seconds(1), environment: [String: String]
+  ) {
+    self.resourcesPaths = resourcesPaths
+    self.socketsDir = socketsDir
+    self.appID = appID
+    self.discoveryTimeout = discoveryTimeout
+    self.componentWait = componentWait
+    self.rescanInterval = rescanInterval
+    self.environment = environment
+  }
+}

@@ -1,0 +1,42 @@
+import Logging
+import Synchronization
+
+/// Collects what a `Logger` logs, so tests can assert on the exact lines.
+final class ConfigurationLogCapture: Sendable {
+  /// One logged line.
+  struct Line: Sendable, Equatable {
+    var level: Logger.Level
+    var message: String
+  }
+
+  private let lines = Mutex<[Line]>([])
+
+  /// A logger whose every line (trace and up) lands in this capture.
+  var logger: Logger {
+    Logger(label: "apiary.configuration.test") { _ in Handler(capture: self) }
+  }
+
+  /// The messages logged at `level`, in order.
+  func messages(at level: Logger.Level) -> [String] {
+    lines.withLock { $0.filter { $0.level == level }.map(\.message) }
+  }
+
+  fileprivate func append(_ line: Line) {
+    lines.withLock { $0.append(line) }
+  }
+
+  private struct Handler: LogHandler {
+    let capture: ConfigurationLogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+      get { metadata[key] }
+      set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+      capture.append(Line(level: event.level, message: event.message.description))
+    }
+  }
+}

@@ -1,0 +1,739 @@
+#!/usr/bin/env python3
+"""One Dapr pluggable-component server exposing every building block.
+
+    python3 multi_component.py --socket PATH [--calls FILE] [--hang-init]
+                               [--hang-ping] [--features-state LIST]
+
+Serves, on unix:PATH, from one grpc.server:
+
+  * dapr.proto.components.v1.StateStore and TransactionalStateStore: an
+    in-memory store whose etags are per-key version numbers ("1", "2", ...).
+    Features answers --features-state (default ETAG,TRANSACTIONAL; "" for
+    none).  A non-empty etag must be numeric (else INVALID_ARGUMENT) and must
+    equal the key's current version (else FAILED_PRECONDITION, also when the
+    key is missing).  First-write concurrency without an etag fails with
+    FAILED_PRECONDITION when the key exists.  Both etag errors carry exactly
+    one google.rpc.BadRequest detail with one field violation on `etag`.
+    Get of a missing key answers an empty GetResponse.  Values keep their
+    content_type.  BulkSet, BulkDelete and Transact are all-or-nothing.
+  * dapr.proto.components.v1.PubSub: pubsub_component.py's servicer, with one
+    broker per initialised instance.
+  * dapr.proto.components.v1.OutputBinding: operations create, get, delete and
+    list over an in-memory dict (the key is metadata["key"]).
+  * dapr.proto.components.v1.InputBinding: Read streams "tick-N" events every
+    `interval_ms` (Init property, default 100), at most `count` new events
+    (default unlimited); ReadRequests acknowledge by message_id, and one with
+    response_error has that event sent again later (same message_id).
+  * dapr.proto.components.v1.SecretStore: secrets from the Init properties
+    `secret.<name>.<key> = value` (`secret.<name> = value` gives {<name>: value}).
+  * grpc.reflection.v1alpha.ServerReflection (grpcio-reflection) listing all
+    of the above.
+
+Every service keeps one instance per `x-component-instance` header value ("" when
+absent), created anew by that instance's Init; any other call for an instance
+that was never initialised fails with FAILED_PRECONDITION "instance X is not
+initialised".  StateStore and TransactionalStateStore share their instances.
+
+--hang-init makes every Init of every service wait until the server stops;
+--hang-ping does the same for every Ping.  --calls FILE appends one JSON line
+per call: {"service", "method", "instance", ...}, with "properties" for Init
+and "ack"/"error" for acknowledgements.  Exits 0 on SIGTERM/SIGINT and removes
+its socket file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import itertools
+import json
+import os
+import sys
+import threading
+from concurrent import futures
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fixturelib  # noqa: E402
+
+fixturelib.ensure_stubs()
+
+import grpc  # noqa: E402
+from google.protobuf import any_pb2  # noqa: E402
+from grpc_reflection.v1alpha import reflection  # noqa: E402
+try:
+    from grpc_status import rpc_status  # noqa: E402
+except ImportError:  # pragma: no cover - depends on the machine
+    sys.exit("multi_component.py needs grpcio-status: "
+             "python3 -m pip install -r requirements.txt")
+# googleapis-common-protos, a dependency of grpcio-status.
+from google.rpc import error_details_pb2, status_pb2  # noqa: E402
+
+from dapr.proto.components.v1 import bindings_pb2, bindings_pb2_grpc  # noqa: E402
+from dapr.proto.components.v1 import common_pb2  # noqa: E402
+from dapr.proto.components.v1 import pubsub_pb2, pubsub_pb2_grpc  # noqa: E402
+from dapr.proto.components.v1 import secretstore_pb2, secretstore_pb2_grpc  # noqa: E402
+from dapr.proto.components.v1 import state_pb2, state_pb2_grpc  # noqa: E402
+
+import pubsub_component  # noqa: E402  (shares the PubSub servicer)
+
+INSTANCE_HEADER = pubsub_component.INSTANCE_HEADER
+instance_of = pubsub_component.instance_of
+
+STATE_SERVICE = state_pb2.DESCRIPTOR.services_by_name["StateStore"].full_name
+TRANSACTIONAL_SERVICE = state_pb2.DESCRIPTOR.services_by_name["TransactionalStateStore"].full_name
+PUBSUB_SERVICE = pubsub_pb2.DESCRIPTOR.services_by_name["PubSub"].full_name
+INPUT_SERVICE = bindings_pb2.DESCRIPTOR.services_by_name["InputBinding"].full_name
+OUTPUT_SERVICE = bindings_pb2.DESCRIPTOR.services_by_name["OutputBinding"].full_name
+SECRET_SERVICE = secretstore_pb2.DESCRIPTOR.services_by_name["SecretStore"].full_name
+
+FIRST_WRITE = state_pb2.StateOptions.CONCURRENCY_FIRST_WRITE
+OUTPUT_OPERATIONS = ["create", "get", "delete", "list"]
+SECRET_FEATURES = ["MULTIPLE_KEY_VALUES_PER_SECRET"]
+
+
+# --------------------------------------------------------------------------
+# Shared plumbing
+
+
+class Settings:
+    """Command-line switches and the stop signal every handler can see."""
+
+    def __init__(self, hang_init: bool, hang_ping: bool, stop: threading.Event):
+        self.hang_init = hang_init
+        self.hang_ping = hang_ping
+        # Set when the server stops: hanging handlers and streams end then.
+        self.stop = stop
+
+
+class ServiceCallLog:
+    """pubsub_component.CallLog lines tagged with the service's short name
+    ("StateStore", "PubSub", ...)."""
+
+    def __init__(self, base: pubsub_component.CallLog, service: str):
+        self._base = base
+        self._service = service
+
+    def record(self, **entry) -> None:
+        self._base.record(service=self._service, **entry)
+
+
+class Instances:
+    """One instance per x-component-instance value, made anew by Init."""
+
+    def __init__(self, make):
+        self._make = make
+        self._lock = threading.Lock()
+        self._instances: dict[str, object] = {}
+
+    def initialise(self, context, properties: dict[str, str]):
+        """Builds a fresh instance from the Init properties and installs it.
+        Invalid properties answer INVALID_ARGUMENT and keep the old one."""
+        name = instance_of(context)
+        try:
+            instance = self._make(properties)
+        except ValueError as error:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        with self._lock:
+            self._instances[name] = instance
+        return instance
+
+    def get(self, context):
+        name = instance_of(context)
+        with self._lock:
+            instance = self._instances.get(name)
+        if instance is None:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, not_initialised(name))
+        return instance
+
+
+def not_initialised(name: str) -> str:
+    if name:
+        return f"instance {name} is not initialised"
+    return f"instance (none: no {INSTANCE_HEADER} header) is not initialised"
+
+
+def hang(settings: Settings, context, what: str) -> None:
+    """Wait until the server stops, then end the call with UNAVAILABLE."""
+    fixturelib.debug(f"{what}: hanging until the server stops")
+    settings.stop.wait()
+    context.abort(grpc.StatusCode.UNAVAILABLE, f"{what}: server stopping")
+
+
+def init_call(settings: Settings, calls, service: str, instances: Instances,
+              request, context):
+    """What every Init does: log, maybe hang, then make the instance."""
+    properties = dict(request.metadata.properties)
+    instance = instance_of(context)
+    calls.record(method="Init", instance=instance, properties=properties)
+    fixturelib.debug(f"{service}.Init instance={instance!r} properties={properties}")
+    if settings.hang_init:
+        hang(settings, context, f"{service}.Init")
+    return instances.initialise(context, properties)
+
+
+def ping_call(settings: Settings, calls, service: str, instances: Instances, context):
+    calls.record(method="Ping", instance=instance_of(context))
+    if settings.hang_ping:
+        hang(settings, context, f"{service}.Ping")
+    instances.get(context)
+    return common_pb2.PingResponse()
+
+
+# --------------------------------------------------------------------------
+# State store
+
+
+class EtagError(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def abort_etag(context, error: EtagError) -> None:
+    """The contract's etag error: the status code plus exactly one
+    google.rpc.BadRequest detail with one field violation on `etag`."""
+    bad_request = error_details_pb2.BadRequest(field_violations=[
+        error_details_pb2.BadRequest.FieldViolation(field="etag", description=error.message),
+    ])
+    detail = any_pb2.Any()
+    detail.Pack(bad_request)
+    status = status_pb2.Status(code=error.code.value[0], message=error.message,
+                               details=[detail])
+    context.abort_with_status(rpc_status.to_status(status))
+
+
+class StateItem:
+    __slots__ = ("value", "version", "content_type", "metadata")
+
+    def __init__(self, value: bytes, version: int, content_type: str, metadata: dict):
+        self.value = value
+        self.version = version
+        self.content_type = content_type
+        self.metadata = metadata
+
+
+class StateInstance:
+    def __init__(self, properties: dict[str, str]):
+        self.properties = properties
+        self.lock = threading.Lock()
+        self.items: dict[str, StateItem] = {}
+
+
+def check_etag(items: dict[str, StateItem], request) -> None:
+    """Raises EtagError when a Set/Delete request may not touch its key."""
+    key = request.key
+    etag = request.etag.value if request.HasField("etag") else ""
+    current = items.get(key)
+    if etag:
+        if not (etag.isascii() and etag.isdigit()):
+            raise EtagError(grpc.StatusCode.INVALID_ARGUMENT,
+                            f"invalid etag {etag!r} for key {key!r}: etags are version numbers")
+        if current is None:
+            raise EtagError(grpc.StatusCode.FAILED_PRECONDITION,
+                            f"etag mismatch for key {key!r}: the key does not exist")
+        if int(etag) != current.version:
+            raise EtagError(grpc.StatusCode.FAILED_PRECONDITION,
+                            f"etag mismatch for key {key!r}: "
+                            f"got {etag}, current is {current.version}")
+    elif request.options.concurrency == FIRST_WRITE and current is not None:
+        raise EtagError(grpc.StatusCode.FAILED_PRECONDITION,
+                        f"first-write: key {key!r} already exists and no etag was given")
+
+
+def require_key(context, key: str) -> None:
+    if not key:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, "key is required")
+
+
+def apply_set(items: dict[str, StateItem], request) -> None:
+    check_etag(items, request)
+    current = items.get(request.key)
+    version = current.version + 1 if current is not None else 1
+    items[request.key] = StateItem(bytes(request.value), version, request.content_type,
+                                   dict(request.metadata))
+
+
+def apply_delete(items: dict[str, StateItem], request) -> None:
+    check_etag(items, request)
+    items.pop(request.key, None)
+
+
+class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
+    def __init__(self, settings: Settings, calls, features: list[str], instances: Instances):
+        self._settings = settings
+        self._calls = calls
+        self._features = features
+        self._instances = instances
+
+    def Init(self, request, context):
+        init_call(self._settings, self._calls, "StateStore", self._instances, request, context)
+        return state_pb2.InitResponse()
+
+    def Features(self, request, context):
+        self._calls.record(method="Features", instance=instance_of(context))
+        self._instances.get(context)
+        return common_pb2.FeaturesResponse(features=self._features)
+
+    def Ping(self, request, context):
+        return ping_call(self._settings, self._calls, "StateStore", self._instances, context)
+
+    def Get(self, request, context):
+        self._calls.record(method="Get", instance=instance_of(context), key=request.key)
+        store = self._instances.get(context)
+        require_key(context, request.key)
+        with store.lock:
+            item = store.items.get(request.key)
+            if item is None:
+                return state_pb2.GetResponse()
+            return state_pb2.GetResponse(data=item.value,
+                                         etag=state_pb2.Etag(value=str(item.version)),
+                                         content_type=item.content_type)
+
+    def Set(self, request, context):
+        self._calls.record(method="Set", instance=instance_of(context), key=request.key)
+        store = self._instances.get(context)
+        require_key(context, request.key)
+        with store.lock:
+            try:
+                apply_set(store.items, request)
+            except EtagError as error:
+                abort_etag(context, error)
+        return state_pb2.SetResponse()
+
+    def Delete(self, request, context):
+        self._calls.record(method="Delete", instance=instance_of(context), key=request.key)
+        store = self._instances.get(context)
+        require_key(context, request.key)
+        with store.lock:
+            try:
+                apply_delete(store.items, request)
+            except EtagError as error:
+                abort_etag(context, error)
+        return state_pb2.DeleteResponse()
+
+    def BulkGet(self, request, context):
+        keys = [item.key for item in request.items]
+        self._calls.record(method="BulkGet", instance=instance_of(context), keys=keys)
+        store = self._instances.get(context)
+        answer = state_pb2.BulkGetResponse()
+        with store.lock:
+            for key in keys:
+                item = store.items.get(key)
+                if item is None:
+                    answer.items.add(key=key)
+                else:
+                    answer.items.add(key=key, data=item.value,
+                                     etag=state_pb2.Etag(value=str(item.version)),
+                                     content_type=item.content_type)
+        return answer
+
+    def _all_or_nothing(self, context, store: StateInstance, steps) -> None:
+        """Applies (apply_fn, request) steps to a copy and commits the copy
+        only when every step succeeded."""
+        for _apply, request in steps:
+            require_key(context, request.key)
+        with store.lock:
+            staged = dict(store.items)
+            try:
+                for apply, request in steps:
+                    apply(staged, request)
+            except EtagError as error:
+                abort_etag(context, error)
+            store.items = staged
+
+    def BulkSet(self, request, context):
+        keys = [item.key for item in request.items]
+        self._calls.record(method="BulkSet", instance=instance_of(context), keys=keys)
+        store = self._instances.get(context)
+        self._all_or_nothing(context, store, [(apply_set, item) for item in request.items])
+        return state_pb2.BulkSetResponse()
+
+    def BulkDelete(self, request, context):
+        keys = [item.key for item in request.items]
+        self._calls.record(method="BulkDelete", instance=instance_of(context), keys=keys)
+        store = self._instances.get(context)
+        self._all_or_nothing(context, store, [(apply_delete, item) for item in request.items])
+        return state_pb2.BulkDeleteResponse()
+
+    def transact(self, request, context):
+        operations = []
+        for operation in request.operations:
+            kind = operation.WhichOneof("request")
+            if kind == "set":
+                operations.append((apply_set, operation.set))
+            elif kind == "delete":
+                operations.append((apply_delete, operation.delete))
+            else:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                              "a transaction operation carries neither set nor delete")
+        store = self._instances.get(context)
+        self._all_or_nothing(context, store, operations)
+        return state_pb2.TransactionalStateResponse()
+
+
+class TransactionalStateStoreServicer(state_pb2_grpc.TransactionalStateStoreServicer):
+    def __init__(self, calls, state: StateStoreServicer):
+        self._calls = calls
+        self._state = state
+
+    def Transact(self, request, context):
+        summary = [
+            f"{operation.WhichOneof('request')}:"
+            f"{getattr(operation, operation.WhichOneof('request') or 'set').key}"
+            for operation in request.operations
+        ]
+        self._calls.record(method="Transact", instance=instance_of(context),
+                           operations=summary)
+        return self._state.transact(request, context)
+
+
+# --------------------------------------------------------------------------
+# PubSub
+
+
+class MultiPubSubServicer(pubsub_component.PubSubServicer):
+    """pubsub_component's servicer with per-instance brokers made by Init."""
+
+    def __init__(self, settings: Settings, calls, features: list[str]):
+        super().__init__(features, calls)
+        self._settings = settings
+        self._instances = Instances(lambda _properties: pubsub_component.Broker())
+
+    def _broker_for(self, instance, context):
+        return self._instances.get(context)
+
+    def Init(self, request, context):
+        init_call(self._settings, self._calls, "PubSub", self._instances, request, context)
+        return pubsub_pb2.PubSubInitResponse()
+
+    def Features(self, request, context):
+        self._calls.record(method="Features", instance=instance_of(context))
+        self._instances.get(context)
+        return common_pb2.FeaturesResponse(features=self._features)
+
+    def Ping(self, request, context):
+        return ping_call(self._settings, self._calls, "PubSub", self._instances, context)
+
+    def Pause(self, request, context):
+        self._calls.record(method="Pause", instance=instance_of(context))
+        return super().Pause(request, context)
+
+    def Resume(self, request, context):
+        self._calls.record(method="Resume", instance=instance_of(context))
+        return super().Resume(request, context)
+
+
+# --------------------------------------------------------------------------
+# Output binding
+
+
+class OutputInstance:
+    def __init__(self, properties: dict[str, str]):
+        self.properties = properties
+        self.lock = threading.Lock()
+        self.items: dict[str, bytes] = {}
+
+
+class OutputBindingServicer(bindings_pb2_grpc.OutputBindingServicer):
+    def __init__(self, settings: Settings, calls):
+        self._settings = settings
+        self._calls = calls
+        self._instances = Instances(OutputInstance)
+
+    def Init(self, request, context):
+        init_call(self._settings, self._calls, "OutputBinding", self._instances, request, context)
+        return bindings_pb2.OutputBindingInitResponse()
+
+    def ListOperations(self, request, context):
+        self._calls.record(method="ListOperations", instance=instance_of(context))
+        self._instances.get(context)
+        return bindings_pb2.ListOperationsResponse(operations=OUTPUT_OPERATIONS)
+
+    def Ping(self, request, context):
+        return ping_call(self._settings, self._calls, "OutputBinding", self._instances, context)
+
+    def Invoke(self, request, context):
+        operation = request.operation
+        key = request.metadata.get("key", "")
+        self._calls.record(method="Invoke", instance=instance_of(context),
+                           operation=operation, key=key)
+        binding = self._instances.get(context)
+        if operation not in OUTPUT_OPERATIONS:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unsupported operation {operation}")
+        if operation == "list":
+            with binding.lock:
+                keys = sorted(binding.items)
+            return bindings_pb2.InvokeResponse(data=json.dumps(keys).encode(),
+                                               content_type="application/json")
+        if not key:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          f"operation {operation} needs metadata key")
+        with binding.lock:
+            if operation == "create":
+                binding.items[key] = bytes(request.data)
+                return bindings_pb2.InvokeResponse(metadata={"key": key})
+            if operation == "delete":
+                binding.items.pop(key, None)
+                return bindings_pb2.InvokeResponse(metadata={"key": key})
+            data = binding.items.get(key)  # get
+        if data is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"key {key} not found")
+        return bindings_pb2.InvokeResponse(data=data, metadata={"key": key},
+                                           content_type="application/octet-stream")
+
+
+# --------------------------------------------------------------------------
+# Input binding
+
+
+def _non_negative_int(properties: dict[str, str], name: str, default):
+    text = properties.get(name, "")
+    if text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"metadata property {name} must be an integer, got {text!r}") from None
+    if value < 0:
+        raise ValueError(f"metadata property {name} must not be negative, got {value}")
+    return value
+
+
+class InputInstance:
+    """The event source of one input binding instance; every Read stream of
+    the instance takes from it (they compete, like PubSub subscribers)."""
+
+    def __init__(self, properties: dict[str, str]):
+        self.properties = properties
+        self.interval = _non_negative_int(properties, "interval_ms", 100) / 1000.0
+        self.remaining = _non_negative_int(properties, "count", None)  # None: unlimited
+        self.lock = threading.Lock()
+        self.next_n = 1
+        self.redeliver: collections.deque[int] = collections.deque()
+
+    def take(self):
+        """The next event number to send (a redelivery first), or None."""
+        with self.lock:
+            if self.redeliver:
+                return self.redeliver.popleft()
+            if self.remaining is not None:
+                if self.remaining == 0:
+                    return None
+                self.remaining -= 1
+            n = self.next_n
+            self.next_n += 1
+            return n
+
+    def requeue(self, n: int) -> None:
+        with self.lock:
+            self.redeliver.append(n)
+
+
+def tick_event(n: int) -> bindings_pb2.ReadResponse:
+    return bindings_pb2.ReadResponse(data=f"tick-{n}".encode(), message_id=str(n),
+                                     content_type="text/plain", metadata={"n": str(n)})
+
+
+class InputBindingServicer(bindings_pb2_grpc.InputBindingServicer):
+    def __init__(self, settings: Settings, calls):
+        self._settings = settings
+        self._calls = calls
+        self._instances = Instances(InputInstance)
+        self._streams = itertools.count(1)
+
+    def Init(self, request, context):
+        init_call(self._settings, self._calls, "InputBinding", self._instances, request, context)
+        return bindings_pb2.InputBindingInitResponse()
+
+    def Ping(self, request, context):
+        return ping_call(self._settings, self._calls, "InputBinding", self._instances, context)
+
+    def Read(self, request_iterator, context):
+        instance = instance_of(context)
+        self._calls.record(method="Read", instance=instance)
+        source: InputInstance = self._instances.get(context)
+        stream_no = next(self._streams)
+        in_flight: set[int] = set()
+        in_flight_lock = threading.Lock()
+        closed = threading.Event()
+
+        def read_acks():
+            try:
+                for ack in request_iterator:
+                    if not ack.message_id:
+                        continue  # nothing to acknowledge (e.g. an opening message)
+                    try:
+                        n = int(ack.message_id)
+                    except ValueError:
+                        n = None
+                    with in_flight_lock:
+                        known = n in in_flight
+                        in_flight.discard(n)
+                    failed = ack.HasField("response_error")
+                    entry = dict(method="Ack", instance=instance, ack=ack.message_id,
+                                 error=ack.response_error.message if failed else None)
+                    if ack.response_data:
+                        entry["responseData"] = ack.response_data.decode("utf-8", "replace")
+                    if not known:
+                        entry["unknown"] = True
+                    self._calls.record(**entry)
+                    if failed and known:
+                        source.requeue(n)
+            except Exception as error:  # the call was cancelled or broke
+                fixturelib.debug(f"Read#{stream_no}: ack reader stopped: {error!r}")
+                closed.set()
+
+        context.add_callback(closed.set)
+        threading.Thread(target=read_acks, daemon=True, name=f"read-acks-{stream_no}").start()
+
+        def alive():
+            return (context.is_active() and not closed.is_set()
+                    and not self._settings.stop.is_set())
+
+        try:
+            while True:
+                closed.wait(source.interval)
+                if not alive():
+                    break
+                n = source.take()
+                if n is None:
+                    # count reached: stay open, redeliveries may still come.
+                    closed.wait(0.05)
+                    continue
+                with in_flight_lock:
+                    in_flight.add(n)
+                yield tick_event(n)
+        finally:
+            closed.set()
+            with in_flight_lock:
+                leftovers = sorted(in_flight)
+                in_flight.clear()
+            for n in leftovers:
+                source.requeue(n)
+            fixturelib.debug(f"Read#{stream_no} ended, {len(leftovers)} requeued")
+
+
+# --------------------------------------------------------------------------
+# Secret store
+
+
+class SecretInstance:
+    PREFIX = "secret."
+
+    def __init__(self, properties: dict[str, str]):
+        self.secrets: dict[str, dict[str, str]] = {}
+        for name, value in sorted(properties.items()):
+            if not name.startswith(self.PREFIX):
+                continue
+            rest = name[len(self.PREFIX):]
+            secret, dot, key = rest.partition(".")
+            if not secret:
+                raise ValueError(f"metadata property {name!r} names no secret")
+            if not dot:
+                key = secret
+            self.secrets.setdefault(secret, {})[key] = value
+
+
+class SecretStoreServicer(secretstore_pb2_grpc.SecretStoreServicer):
+    def __init__(self, settings: Settings, calls):
+        self._settings = settings
+        self._calls = calls
+        self._instances = Instances(SecretInstance)
+
+    def Init(self, request, context):
+        init_call(self._settings, self._calls, "SecretStore", self._instances, request, context)
+        return secretstore_pb2.SecretStoreInitResponse()
+
+    def Features(self, request, context):
+        self._calls.record(method="Features", instance=instance_of(context))
+        self._instances.get(context)
+        return common_pb2.FeaturesResponse(features=SECRET_FEATURES)
+
+    def Ping(self, request, context):
+        return ping_call(self._settings, self._calls, "SecretStore", self._instances, context)
+
+    def Get(self, request, context):
+        self._calls.record(method="Get", instance=instance_of(context), key=request.key)
+        store = self._instances.get(context)
+        secret = store.secrets.get(request.key)
+        if secret is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"secret {request.key} not found")
+        return secretstore_pb2.GetSecretResponse(data=secret)
+
+    def BulkGet(self, request, context):
+        self._calls.record(method="BulkGet", instance=instance_of(context))
+        store = self._instances.get(context)
+        answer = secretstore_pb2.BulkGetSecretResponse()
+        for name, secret in store.secrets.items():
+            answer.data[name].secrets.update(secret)
+        return answer
+
+
+# --------------------------------------------------------------------------
+
+
+def parse_list(text: str) -> list[str]:
+    return [part for part in (piece.strip() for piece in text.split(",")) if part]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description="One Dapr pluggable-component server with every building block")
+    parser.add_argument("--socket", required=True, help="Unix socket path to listen on")
+    parser.add_argument("--calls", default=None,
+                        help="append one JSON line per received call to this file")
+    parser.add_argument("--hang-init", action="store_true",
+                        help="every Init waits until the server stops instead of answering")
+    parser.add_argument("--hang-ping", action="store_true",
+                        help="every Ping waits until the server stops instead of answering")
+    parser.add_argument("--features-state", default="ETAG,TRANSACTIONAL",
+                        help="comma-separated StateStore Features answer "
+                             "(default: %(default)s; '' for none)")
+    args = parser.parse_args()
+
+    stop = fixturelib.termination_event()
+    # Set when the server is stopping; hanging handlers wait on it.
+    stopping = threading.Event()
+    settings = Settings(args.hang_init, args.hang_ping, stopping)
+    log = pubsub_component.CallLog(args.calls)
+
+    # Plenty of workers: hanging Inits and open streams each hold one.
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=128))
+    state_instances = Instances(StateInstance)
+    state = StateStoreServicer(settings, ServiceCallLog(log, "StateStore"),
+                               parse_list(args.features_state), state_instances)
+    state_pb2_grpc.add_StateStoreServicer_to_server(state, server)
+    state_pb2_grpc.add_TransactionalStateStoreServicer_to_server(
+        TransactionalStateStoreServicer(ServiceCallLog(log, "TransactionalStateStore"), state),
+        server)
+    pubsub_pb2_grpc.add_PubSubServicer_to_server(
+        MultiPubSubServicer(settings, ServiceCallLog(log, "PubSub"), ["BULK_PUBSUB"]), server)
+    bindings_pb2_grpc.add_OutputBindingServicer_to_server(
+        OutputBindingServicer(settings, ServiceCallLog(log, "OutputBinding")), server)
+    bindings_pb2_grpc.add_InputBindingServicer_to_server(
+        InputBindingServicer(settings, ServiceCallLog(log, "InputBinding")), server)
+    secretstore_pb2_grpc.add_SecretStoreServicer_to_server(
+        SecretStoreServicer(settings, ServiceCallLog(log, "SecretStore")), server)
+    services = (STATE_SERVICE, TRANSACTIONAL_SERVICE, PUBSUB_SERVICE,
+                INPUT_SERVICE, OUTPUT_SERVICE, SECRET_SERVICE)
+    reflection.enable_server_reflection(services + (reflection.SERVICE_NAME,), server)
+
+    fixturelib.prepare_socket_path(args.socket)
+    server.add_insecure_port(fixturelib.unix_target(args.socket))
+    server.start()
+    fixturelib.log(f"serving {', '.join(services)} on unix:{args.socket}"
+                   + (" (hang-init)" if args.hang_init else "")
+                   + (" (hang-ping)" if args.hang_ping else ""))
+    try:
+        fixturelib.wait_for(stop)
+    finally:
+        stopping.set()
+        server.stop(grace=0.5).wait()
+        fixturelib.remove_socket(args.socket)
+        fixturelib.log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
