@@ -104,6 +104,9 @@ public final class Sidecar: Service {
         socketsDir: options.socketsDir, timeout: options.discoveryTimeout, reservedTypes: reserved, logger: logger,
         excluding: known
       ).scan()
+    } catch .missing(let folder) {
+      logger.info("sockets folder \(folder) does not exist (yet): no pluggable components there")
+      return ([], [:])
     } catch {
       logger.warning("cannot scan the sockets folder: \(error)")
       return ([], [:])
@@ -122,7 +125,9 @@ public final class Sidecar: Service {
   }
 
   private func close(channels: [String: ComponentChannel]) async {
+    logger.info("closing components")
     await registry.closeAll()
     for channel in channels.values { await channel.close() }
+    logger.info("stopped")
   }
 }

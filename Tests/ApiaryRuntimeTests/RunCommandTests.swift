@@ -1,0 +1,79 @@
+import ApiaryTestSupport
+import Foundation
+import Testing
+
+/// `apiary run` as a process: the start-up table, a clean stop on SIGTERM, and one
+/// clear line when start-up fails.
+@Suite("apiary run")
+struct RunCommandTests {
+  @Test("with no component files it starts the built-in statestore and pubsub, and stops on SIGTERM")
+  func defaults() async throws {
+    let resources = try TemporaryFolder()
+    let sockets = try TemporaryFolder()
+    defer { resources.remove(); sockets.remove() }
+    let apiary = try ChildProcess(
+      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path])
+    let started = await poll(timeout: .seconds(30)) { apiary.standardOutput.contains("pubsub") || !apiary.isRunning }
+    #expect(started, "stderr: \(apiary.standardError)")
+    let table = apiary.standardOutput.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+    #expect(table.contains("statestore state.in-memory v1 built-in UP ETAG,TRANSACTIONAL,TTL"), "\(table)")
+    #expect(table.contains("pubsub pubsub.in-memory v1 built-in UP BULK_PUBSUB"), "\(table)")
+    apiary.signal(SIGTERM)
+    #expect(await apiary.waitForExit(timeout: .seconds(10)) == 0, "stderr: \(apiary.standardError)")
+    #expect(apiary.standardError.contains("stopped"))
+    await apiary.stop()
+  }
+
+  @Test("a component that fails to start stops start-up: exit 1, one clear line")
+  func failingComponent() async throws {
+    let resources = try TemporaryFolder()
+    let sockets = try TemporaryFolder()
+    defer { resources.remove(); sockets.remove() }
+    try """
+      apiVersion: dapr.io/v1alpha1
+      kind: Component
+      metadata:
+        name: secrets
+      spec:
+        type: secretstores.local.file
+        metadata:
+          - name: secretsFile
+            value: /nonexistent/secrets.json
+      """.write(toFile: resources.file("secrets.yaml"), atomically: true, encoding: .utf8)
+    let result = try await ChildProcess.run(
+      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path])
+    #expect(result.status == 1)
+    let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
+    #expect(errors.count == 1, "\(result.stderr)")
+    #expect(
+      errors.first?.hasPrefix(
+        "error: component 'secrets' (secretstores.local.file) failed to start: initialisation failed: cannot read secrets file /nonexistent/secrets.json"
+      ) == true, "\(result.stderr)")
+  }
+
+  @Test("a malformed component file names the file, the document and the field")
+  func malformedFile() async throws {
+    let resources = try TemporaryFolder()
+    let sockets = try TemporaryFolder()
+    defer { resources.remove(); sockets.remove() }
+    try """
+      apiVersion: dapr.io/v1alpha1
+      kind: Component
+      metadata:
+        name: ok
+      spec:
+        type: state.in-memory
+      ---
+      apiVersion: dapr.io/v1alpha1
+      kind: Component
+      metadata:
+        name: broken
+      spec:
+        version: v1
+      """.write(toFile: resources.file("redis.yaml"), atomically: true, encoding: .utf8)
+    let result = try await ChildProcess.run(
+      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path])
+    #expect(result.status == 1)
+    #expect(result.stderr.contains("error: \(resources.file("redis.yaml")), document 2: spec.type is missing"), "\(result.stderr)")
+  }
+}
