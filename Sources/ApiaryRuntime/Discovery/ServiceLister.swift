@@ -1,7 +1,7 @@
 import ApiaryContracts
 import GRPCCore
+import GRPCProtobuf
 import Logging
-import SwiftProtobuf
 
 /// Lists the services a component serves, through gRPC server reflection: `v1` first,
 /// `v1alpha` when `v1` answers UNIMPLEMENTED.
@@ -41,42 +41,30 @@ struct ServiceLister {
   }
 
   private func listV1(timeout: Duration) async throws(RPCError) -> [String] {
-    var request = Grpc_Reflection_V1_ServerReflectionRequest()
-    request.listServices = "*"
-    let stub = Grpc_Reflection_V1_ServerReflection.Client(wrapping: channel.client)
-    do {
-      let reply = try await stub.serverReflectionInfo(
-        options: options(timeout),
-        requestProducer: { [request] writer in try await writer.write(request) },
-        onResponse: { response in
-          for try await message in response.messages { return message }
-          throw RPCError(code: .internalError, message: "the reflection stream closed without an answer")
-        }
-      )
-      return try Self.services(from: reply.messageResponse)
-    } catch let error as RPCError {
-      throw error
-    } catch {
-      throw RPCError(code: .unknown, message: String(describing: error))
-    }
+    try await list(method: Grpc_Reflection_V1_ServerReflection.Method.ServerReflectionInfo.descriptor, timeout: timeout)
   }
 
   private func listV1Alpha(timeout: Duration) async throws(RPCError) -> [String] {
-    var request = Grpc_Reflection_V1alpha_ServerReflectionRequest()
+    try await list(method: Grpc_Reflection_V1alpha_ServerReflection.Method.ServerReflectionInfo.descriptor, timeout: timeout)
+  }
+
+  /// Asks `list_services` through `method`. `v1alpha` and `v1` share their wire format,
+  /// so the `v1` messages serve both methods.
+  private func list(method: MethodDescriptor, timeout: Duration) async throws(RPCError) -> [String] {
+    var request = Grpc_Reflection_V1_ServerReflectionRequest()
     request.listServices = "*"
-    let stub = Grpc_Reflection_V1alpha_ServerReflection.Client(wrapping: channel.client)
     do {
-      let reply = try await stub.serverReflectionInfo(
-        options: options(timeout),
-        requestProducer: { [request] writer in try await writer.write(request) },
-        onResponse: { response in
-          for try await message in response.messages { return message }
-          throw RPCError(code: .internalError, message: "the reflection stream closed without an answer")
-        }
-      )
-      // v1alpha and v1 share their wire format: read the answer as its v1 twin.
-      let v1 = try Grpc_Reflection_V1_ServerReflectionResponse(serializedBytes: reply.serializedBytes() as [UInt8])
-      return try Self.services(from: v1.messageResponse)
+      let reply = try await channel.client.bidirectionalStreaming(
+        request: StreamingClientRequest { [request] writer in try await writer.write(request) },
+        descriptor: method,
+        serializer: ProtobufSerializer<Grpc_Reflection_V1_ServerReflectionRequest>(),
+        deserializer: ProtobufDeserializer<Grpc_Reflection_V1_ServerReflectionResponse>(),
+        options: options(timeout)
+      ) { response in
+        for try await message in response.messages { return message }
+        throw RPCError(code: .internalError, message: "the reflection stream closed without an answer")
+      }
+      return try Self.services(from: reply.messageResponse)
     } catch let error as RPCError {
       throw error
     } catch {
