@@ -21,7 +21,10 @@ struct Run: AsyncParsableCommand {
       state.<name>, pubsub.<name>, bindings.<name>, secretstores.<name>, hello.<name>.
 
       A component whose socket does not exist yet is PENDING and starts as soon as
-      the socket appears; it fails after --component-wait. A component that fails
+      the socket appears; it fails after --component-wait. Every component socket
+      is heartbeated; after --failure-threshold failed beats its components are
+      DOWN, and when it answers again (its process restarted) they are
+      initialised again with the same metadata. A component that fails
       stops start-up (exit 1) unless its file says spec.ignoreErrors: true.
       Stops on SIGTERM or SIGINT, closing components in reverse order.
 
@@ -50,11 +53,28 @@ struct Run: AsyncParsableCommand {
     help: ArgumentHelp("How long each socket may take to answer discovery.", valueName: "duration"))
   var discoveryTimeout: String = "2s"
 
+  @Option(
+    name: .customLong("heartbeat-interval"),
+    help: ArgumentHelp("How often each component socket is heartbeated.", valueName: "duration"))
+  var heartbeatInterval: String = "2s"
+
+  @Option(
+    name: .customLong("heartbeat-timeout"),
+    help: ArgumentHelp("How long one heartbeat may take.", valueName: "duration"))
+  var heartbeatTimeout: String = "1s"
+
+  @Option(name: .customLong("failure-threshold"), help: "Consecutive failed heartbeats before a component is DOWN.")
+  var failureThreshold: Int = 3
+
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel: String = "info"
 
   func validate() throws {
-    for (flag, value) in [("--component-wait", componentWait), ("--discovery-timeout", discoveryTimeout)] {
+    guard failureThreshold >= 1 else { throw ValidationError("--failure-threshold must be at least 1") }
+    for (flag, value) in [
+      ("--component-wait", componentWait), ("--discovery-timeout", discoveryTimeout),
+      ("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout),
+    ] {
       guard let parsed = DurationParsing.parse(value), parsed > .zero else {
         throw ValidationError("\(flag) '\(value)' is not a duration; write it like 30s or 500ms")
       }
@@ -83,7 +103,10 @@ struct Run: AsyncParsableCommand {
       appID: appID,
       discoveryTimeout: DurationParsing.parse(discoveryTimeout) ?? .seconds(2),
       componentWait: DurationParsing.parse(componentWait) ?? .seconds(30),
-      environment: environment
+      environment: environment,
+      heartbeatInterval: DurationParsing.parse(heartbeatInterval) ?? .seconds(2),
+      heartbeatTimeout: DurationParsing.parse(heartbeatTimeout) ?? .seconds(1),
+      failureThreshold: failureThreshold
     )
     let sidecar = Sidecar(options: options, logger: logger) { components in
       FileHandle.standardOutput.write(Data(StartupTable(components: components, socketsDir: options.socketsDir).render().utf8))

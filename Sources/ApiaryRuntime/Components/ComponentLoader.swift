@@ -86,6 +86,16 @@ public actor ComponentLoader {
         InitializedComponent(
           name: definition.name, type: definition.type, version: definition.version, source: factory.source,
           capabilities: capabilities, kind: kind))
+      if let pluggable = factory as? PluggableFactory {
+        let properties = metadata.properties
+        let name = definition.name
+        let timeout = definition.initTimeout
+        await registry.setRestart(
+          name,
+          Restart(channel: pluggable.channel, timeout: timeout) {
+            try await pluggable.make(name: name, metadata: properties, timeout: timeout)
+          })
+      }
       logger.info(
         "component is UP",
         metadata: [

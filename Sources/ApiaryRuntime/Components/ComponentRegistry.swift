@@ -19,6 +19,8 @@ public actor ComponentRegistry {
   private var configured: [String] = []
   /// Names in the order they came UP, for closing in reverse.
   private var initialized: [String] = []
+  /// How to initialise each pluggable component again, by name.
+  private var restarts: [String: Restart] = [:]
 
   public init() {}
 
@@ -41,6 +43,47 @@ public actor ComponentRegistry {
       state: .up, reason: nil, capabilities: component.capabilities)
   }
 
+  /// Remembers how to initialise the pluggable component `name` again (same factory,
+  /// same resolved metadata), for the heartbeat's recovery.
+  func setRestart(_ name: String, _ restart: Restart) {
+    restarts[name] = restart
+  }
+
+  /// The pluggable components that are UP or DOWN, grouped by socket.
+  func pluggableSockets() -> [String: [RegisteredPluggable]] {
+    var sockets: [String: [RegisteredPluggable]] = [:]
+    for name in configured {
+      guard let restart = restarts[name], let status = statuses[name], status.state == .up || status.state == .down else {
+        continue
+      }
+      sockets[restart.channel.socketPath, default: []].append(
+        RegisteredPluggable(
+          name: name, type: status.type, state: status.state, kind: live[name]?.kind, channel: restart.channel,
+          restart: restart))
+    }
+    return sockets
+  }
+
+  /// Marks `name` DOWN with `reason`; calls to it fail at once until it is UP again.
+  func markDown(_ name: String, reason: String) {
+    guard var status = statuses[name] else { return }
+    status.state = .down
+    status.reason = reason
+    statuses[name] = status
+  }
+
+  /// Records that `name` was initialised again and is UP.
+  func reinitialised(_ name: String, kind: ComponentKind, capabilities: [String]) {
+    guard var component = live[name], var status = statuses[name] else { return }
+    component.kind = kind
+    component.capabilities = capabilities
+    live[name] = component
+    status.state = .up
+    status.reason = nil
+    status.capabilities = capabilities
+    statuses[name] = status
+  }
+
   /// The live component `name`, if it is UP.
   public func component(named name: String) -> InitializedComponent? {
     guard statuses[name]?.state == .up else { return nil }
@@ -61,4 +104,21 @@ public actor ComponentRegistry {
     live.removeAll()
     initialized.removeAll()
   }
+}
+
+/// How to initialise a pluggable component again.
+struct Restart: Sendable {
+  let channel: ComponentChannel
+  let timeout: Duration
+  let make: @Sendable () async throws -> (ComponentKind, [String])
+}
+
+/// A pluggable component as the heartbeat sees it.
+struct RegisteredPluggable: Sendable {
+  let name: String
+  let type: String
+  let state: ComponentState
+  let kind: ComponentKind?
+  let channel: ComponentChannel
+  let restart: Restart
 }

@@ -5,7 +5,9 @@ import ServiceLifecycle
 
 /// The sidecar's component life cycle as a service: load the configuration, discover
 /// the sockets, initialise every component in dependency order, keep initialising
-/// PENDING ones as their sockets appear, and on shutdown close them in reverse order.
+/// PENDING ones as their sockets appear, heartbeat them (``HealthMonitor``: DOWN after
+/// failed beats, initialised again when they answer), and on shutdown close them in
+/// reverse order.
 public final class Sidecar: Service {
   public let options: SidecarOptions
   /// The configured components and their states.
@@ -57,11 +59,18 @@ public final class Sidecar: Service {
 
     let loader = ComponentLoader(
       factories: factories, registry: registry, environment: options.environment, logger: logger)
+    let monitor = HealthMonitor(
+      registry: registry, interval: options.heartbeatInterval, timeout: options.heartbeatTimeout,
+      failureThreshold: options.failureThreshold, logger: logger)
     do {
       try await loader.load(definitions)
       onStarted(await registry.all)
-      try await waitForPending(loader: loader, channels: &channels)
-      try? await gracefulShutdown()
+      try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { await monitor.run() }
+        defer { group.cancelAll() }
+        try await waitForPending(loader: loader, channels: &channels)
+        try? await gracefulShutdown()
+      }
     } catch {
       await close(channels: channels)
       throw error

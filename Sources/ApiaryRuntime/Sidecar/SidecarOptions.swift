@@ -15,11 +15,21 @@ public struct SidecarOptions: Sendable {
   public var rescanInterval: Duration
   /// The environment (for envRef metadata and the env secret store).
   public var environment: [String: String]
+  /// How often each component socket is heartbeated.
+  public var heartbeatInterval: Duration
+  /// How long one heartbeat may take.
+  public var heartbeatTimeout: Duration
+  /// Consecutive failed heartbeats before a component is DOWN.
+  public var failureThreshold: Int
 
   public init(
     resourcesPaths: [String], socketsDir: String, appID: String = "apiary", discoveryTimeout: Duration = .seconds(2),
-    componentWait: Duration = .seconds(30), rescanInterval: Duration = .seconds(1), environment: [String: String]
+    componentWait: Duration = .seconds(30), rescanInterval: Duration = .seconds(1), environment: [String: String],
+    heartbeatInterval: Duration = .seconds(2), heartbeatTimeout: Duration = .seconds(1), failureThreshold: Int = 3
   ) {
+    self.heartbeatInterval = heartbeatInterval
+    self.heartbeatTimeout = heartbeatTimeout
+    self.failureThreshold = failureThreshold
     self.resourcesPaths = resourcesPaths
     self.socketsDir = socketsDir
     self.appID = appID

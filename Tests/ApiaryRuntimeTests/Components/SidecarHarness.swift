@@ -12,6 +12,8 @@ func withSidecar(
   socketsDir: String,
   componentWait: Duration = .seconds(30),
   environment: [String: String] = [:],
+  heartbeatInterval: Duration = .seconds(2),
+  failureThreshold: Int = 3,
   _ body: (Sidecar) async throws -> Void
 ) async throws {
   let resources = try TemporaryFolder(prefix: "apiary-res")
@@ -19,7 +21,8 @@ func withSidecar(
   try yaml.write(toFile: resources.file("components.yaml"), atomically: true, encoding: .utf8)
   let options = SidecarOptions(
     resourcesPaths: [resources.path], socketsDir: socketsDir, appID: "test-app", discoveryTimeout: .seconds(2),
-    componentWait: componentWait, rescanInterval: .milliseconds(200), environment: environment)
+    componentWait: componentWait, rescanInterval: .milliseconds(200), environment: environment,
+    heartbeatInterval: heartbeatInterval, heartbeatTimeout: .milliseconds(500), failureThreshold: failureThreshold)
   let (started, startedSink) = AsyncStream<Void>.makeStream()
   let sidecar = Sidecar(options: options, logger: Logger(label: "sidecar-test")) { _ in startedSink.yield() }
   let group = ServiceGroup(services: [sidecar], logger: Logger(label: "sidecar-test"))
