@@ -1,6 +1,6 @@
 /// The building blocks a pluggable component can implement, and the gRPC services that
 /// reveal each one through reflection.
-public enum BuildingBlock: String, Sendable, CaseIterable, Codable, Comparable {
+public enum BuildingBlock: String, Sendable, CaseIterable, Comparable {
   case state
   case pubsub
   case bindings

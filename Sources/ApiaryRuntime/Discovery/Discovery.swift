@@ -37,15 +37,27 @@ public struct Discovery: Sendable {
   ///
   /// - Throws: ``DiscoveryFolderError`` when the folder is missing or unreadable.
   public func scan() async throws(DiscoveryFolderError) -> DiscoveryReport {
+    let (report, channels) = try await scanKeepingChannels()
+    for channel in channels.values { await channel.close(grace: .milliseconds(100)) }
+    return report
+  }
+
+  /// Scans the folder once and keeps the connection of every socket that provides a
+  /// component type open, by socket path, so the sidecar's adapters reuse it instead of
+  /// dialling again. The caller closes them.
+  ///
+  /// - Throws: ``DiscoveryFolderError`` when the folder is missing or unreadable.
+  public func scanKeepingChannels() async throws(DiscoveryFolderError) -> (DiscoveryReport, [String: ComponentChannel]) {
     let sockets = try socketPaths().filter { !excluding.contains($0) }
-    let outcomes = await withTaskGroup(of: (String, Result<(ReflectionVersion, [String]), DiscoveryProblem>).self) { group in
+    let probes = await withTaskGroup(of: (String, Probe).self) { group in
       for path in sockets {
         group.addTask { (path, await probe(path)) }
       }
-      var all: [String: Result<(ReflectionVersion, [String]), DiscoveryProblem>] = [:]
+      var all: [String: Probe] = [:]
       for await (path, outcome) in group { all[path] = outcome }
       return all
     }
+    let outcomes = probes.mapValues(\.outcome)
 
     var components: [DiscoveredComponent] = []
     var skipped: [SkippedSocket] = []
@@ -88,7 +100,17 @@ public struct Discovery: Sendable {
         skipped.append(SkippedSocket(socket: path, reason: "no answer was recorded"))
       }
     }
-    return DiscoveryReport(socketsDir: socketsDir, components: components, skipped: skipped)
+    var kept: [String: ComponentChannel] = [:]
+    let providing = Set(components.filter { !$0.types.isEmpty }.map(\.socket))
+    for (path, probe) in probes {
+      guard let channel = probe.channel else { continue }
+      if providing.contains(path) {
+        kept[path] = channel
+      } else {
+        await channel.close(grace: .milliseconds(100))
+      }
+    }
+    return (DiscoveryReport(socketsDir: socketsDir, components: components, skipped: skipped), kept)
   }
 
   /// The Unix sockets in the folder, sorted; other entries are skipped with a debug line.
@@ -121,26 +143,32 @@ public struct Discovery: Sendable {
     return sockets
   }
 
-  /// Connects to one socket and lists its services, within ``timeout``.
-  func probe(_ path: String) async -> Result<(ReflectionVersion, [String]), DiscoveryProblem> {
+  /// What probing one socket found, and its still open connection when it answered.
+  struct Probe: Sendable {
+    var outcome: Result<(ReflectionVersion, [String]), DiscoveryProblem>
+    var channel: ComponentChannel?
+  }
+
+  /// Connects to one socket and lists its services, within ``timeout``. The connection
+  /// of a socket that answered stays open; any other is closed.
+  func probe(_ path: String) async -> Probe {
     if case .failed(let reason) = SocketConnectCheck.check(path) {
-      return .failure(DiscoveryProblem(reason))
+      return Probe(outcome: .failure(DiscoveryProblem(reason)))
     }
     let channel: ComponentChannel
     do {
       channel = try ComponentChannel(socketPath: path)
     } catch {
-      return .failure(DiscoveryProblem("cannot dial it: \(error)"))
+      return Probe(outcome: .failure(DiscoveryProblem("cannot dial it: \(error)")))
     }
-    let result: Result<(ReflectionVersion, [String]), DiscoveryProblem>
     do {
-      result = .success(try await ServiceLister(channel: channel, logger: logger.with(socket: path)).listServices(timeout: timeout))
+      let listed = try await ServiceLister(channel: channel, logger: logger.with(socket: path)).listServices(timeout: timeout)
+      return Probe(outcome: .success(listed), channel: channel)
     } catch {
-      result = .failure(error)
+      // No call is in flight any more; a short grace is enough.
+      await channel.close(grace: .milliseconds(100))
+      return Probe(outcome: .failure(error))
     }
-    // No call is in flight any more; a short grace is enough.
-    await channel.close(grace: .milliseconds(100))
-    return result
   }
 }
 

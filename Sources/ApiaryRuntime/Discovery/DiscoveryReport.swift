@@ -2,7 +2,7 @@ import Foundation
 
 /// What one scan of the sockets folder found. Its JSON form is what
 /// `apiary discover --json` prints.
-public struct DiscoveryReport: Sendable, Equatable, Codable {
+public struct DiscoveryReport: Sendable, Equatable {
   /// The folder scanned.
   public var socketsDir: String
   /// The sockets that answered reflection, sorted by socket path.
@@ -35,7 +35,7 @@ public struct DiscoveryReport: Sendable, Equatable, Codable {
 }
 
 /// A component socket that answered reflection.
-public struct DiscoveredComponent: Sendable, Equatable, Codable {
+public struct DiscoveredComponent: Sendable, Equatable {
   /// The socket's path.
   public var socket: String
   /// The component name: the file name minus its last extension, lower-cased.
@@ -75,7 +75,7 @@ public struct DiscoveredComponent: Sendable, Equatable, Codable {
 }
 
 /// A socket that could not be used.
-public struct SkippedSocket: Sendable, Equatable, Codable {
+public struct SkippedSocket: Sendable, Equatable {
   /// The socket's path.
   public var socket: String
   /// Why, in words a user can act on.

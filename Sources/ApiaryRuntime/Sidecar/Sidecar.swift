@@ -103,16 +103,18 @@ public final class Sidecar: Service {
     }
   }
 
-  /// Scans the sockets folder; sockets in `known` are not dialled again.
+  /// Scans the sockets folder; sockets in `known` are not dialled again. The
+  /// connections discovery opened are the ones the adapters use.
   private func discover(
     reserved: [String: String], known: Set<String>
   ) async -> (factories: [any ComponentFactory], channels: [String: ComponentChannel]) {
     let report: DiscoveryReport
+    let channels: [String: ComponentChannel]
     do {
-      report = try await Discovery(
+      (report, channels) = try await Discovery(
         socketsDir: options.socketsDir, timeout: options.discoveryTimeout, reservedTypes: reserved, logger: logger,
         excluding: known
-      ).scan()
+      ).scanKeepingChannels()
     } catch .missing(let folder) {
       logger.info("sockets folder \(folder) does not exist (yet): no pluggable components there")
       return ([], [:])
@@ -121,10 +123,8 @@ public final class Sidecar: Service {
       return ([], [:])
     }
     var factories: [any ComponentFactory] = []
-    var channels: [String: ComponentChannel] = [:]
-    for component in report.components where !component.types.isEmpty {
-      guard let channel = try? ComponentChannel(socketPath: component.socket) else { continue }
-      channels[component.socket] = channel
+    for component in report.components {
+      guard let channel = channels[component.socket] else { continue }
       for type in component.types {
         guard let block = BuildingBlock(rawValue: String(type.prefix { $0 != "." })) else { continue }
         factories.append(PluggableFactory(type: type, block: block, channel: channel, services: component.services))
