@@ -1,9 +1,11 @@
+import ApiaryAPI
 import ApiaryRuntime
 import ArgumentParser
 import ComponentKit
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// `apiary run`: the sidecar.
 struct Run: AsyncParsableCommand {
@@ -27,6 +29,14 @@ struct Run: AsyncParsableCommand {
       initialised again with the same metadata. A component that fails
       stops start-up (exit 1) unless its file says spec.ignoreErrors: true.
       Stops on SIGTERM or SIGINT, closing components in reverse order.
+
+      Applications call the Dapr API: gRPC on --grpc-port (default $DAPR_GRPC_PORT
+      or 50001) and HTTP on --http-port (default $DAPR_HTTP_PORT or 3500), both on
+      --listen-address (default 127.0.0.1). With --app-port, pub/sub events of the
+      app's subscriptions (GET /dapr/subscribe, or AppCallback for --app-protocol
+      grpc) and of Subscription files, and input binding events, are delivered to
+      the app. When APIARY_API_TOKEN or DAPR_API_TOKEN is set, every call except
+      the health checks needs the header dapr-api-token with that value.
 
       Example:  apiary run --resources-path ./components --sockets-dir /tmp/dapr-components-sockets
       """
@@ -66,6 +76,28 @@ struct Run: AsyncParsableCommand {
   @Option(name: .customLong("failure-threshold"), help: "Consecutive failed heartbeats before a component is DOWN.")
   var failureThreshold: Int = 3
 
+  @Option(name: .customLong("grpc-port"), help: "The Dapr gRPC API's port. Default: $DAPR_GRPC_PORT, else 50001.")
+  var grpcPort: Int?
+
+  @Option(name: .customLong("http-port"), help: "The Dapr HTTP API's port. Default: $DAPR_HTTP_PORT, else 3500.")
+  var httpPort: Int?
+
+  @Option(
+    name: .customLong("listen-address"),
+    help: ArgumentHelp("The address the APIs listen on; 0.0.0.0 for every interface.", valueName: "ip"))
+  var listenAddress: String = "127.0.0.1"
+
+  @Option(name: .customLong("app-port"), help: "The app's port, to deliver pub/sub and input binding events to it.")
+  var appPort: Int?
+
+  @Option(name: .customLong("app-protocol"), help: "How the app is called: http or grpc.")
+  var appProtocol: String = "http"
+
+  @Option(
+    name: .customLong("max-body-size"),
+    help: ArgumentHelp("The largest request body or gRPC message accepted, e.g. 4Mi, 512Ki or 1000000.", valueName: "size"))
+  var maxBodySize: String = "4Mi"
+
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel: String = "info"
 
@@ -78,6 +110,15 @@ struct Run: AsyncParsableCommand {
       guard let parsed = DurationParsing.parse(value), parsed > .zero else {
         throw ValidationError("\(flag) '\(value)' is not a duration; write it like 30s or 500ms")
       }
+    }
+    guard ["http", "grpc"].contains(appProtocol) else {
+      throw ValidationError("--app-protocol '\(appProtocol)' is not http or grpc")
+    }
+    guard ByteSize.parse(maxBodySize).map({ $0 > 0 }) ?? false else {
+      throw ValidationError("--max-body-size '\(maxBodySize)' is not a size; write it like 4Mi, 512Ki or 1000000")
+    }
+    for (flag, port) in [("--grpc-port", grpcPort), ("--http-port", httpPort), ("--app-port", appPort)] {
+      if let port, !(0...65535).contains(port) { throw ValidationError("\(flag) \(port) is not a port number") }
     }
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
@@ -111,19 +152,54 @@ struct Run: AsyncParsableCommand {
     let sidecar = Sidecar(options: options, logger: logger) { components in
       FileHandle.standardOutput.write(Data(StartupTable(components: components, socketsDir: options.socketsDir).render().utf8))
     }
+    let ports = try resolvedPorts(environment: environment)
+    let groupBox = Mutex<ServiceGroup?>(nil)
+    let api = AppAPI(
+      registry: sidecar.registry,
+      options: AppAPIOptions(
+        appID: appID, maxBodySize: ByteSize.parse(maxBodySize) ?? 4 << 20,
+        apiToken: APIToken.from(environment: environment), appPort: appPort, appProtocol: appProtocol)
+    ) {
+      guard let group = groupBox.withLock({ $0 }) else { return }
+      Task { await group.triggerGracefulShutdown() }
+    }
+    // Shut down in reverse: the APIs stop taking calls, delivery stops, then the
+    // components close.
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: sidecar)]
+    if let appPort {
+      let channel: any AppChannel =
+        appProtocol == "grpc" ? try GRPCAppChannel(port: appPort) : HTTPAppChannel(port: appPort)
+      services.append(.init(service: AppDelivery(api: api, channel: channel, logger: logger)))
+    }
+    services.append(.init(service: GRPCAPIServer(api: api, host: listenAddress, port: ports.grpc, logger: logger)))
+    services.append(.init(service: HTTPAPIServer(api: api, host: listenAddress, port: ports.http, logger: logger)))
     let group = ServiceGroup(
       configuration: .init(
-        services: [.init(service: sidecar)],
+        services: services,
         gracefulShutdownSignals: [.sigterm, .sigint],
         logger: logger
       )
     )
+    groupBox.withLock { $0 = group }
     do {
       try await group.run()
     } catch {
       FileHandle.standardError.write(Data("error: \(Self.describe(error))\n".utf8))
       throw ExitCode(1)
     }
+  }
+
+  /// The API ports: the flags, else `DAPR_GRPC_PORT` / `DAPR_HTTP_PORT`, else 50001 / 3500.
+  func resolvedPorts(environment: [String: String]) throws -> (grpc: Int, http: Int) {
+    func port(_ flag: Int?, _ variable: String, _ fallback: Int) throws -> Int {
+      if let flag { return flag }
+      guard let text = environment[variable], !text.isEmpty else { return fallback }
+      guard let value = Int(text), (0...65535).contains(value) else {
+        throw ValidationError("\(variable)='\(text)' is not a port number")
+      }
+      return value
+    }
+    return (try port(grpcPort, "DAPR_GRPC_PORT", 50001), try port(httpPort, "DAPR_HTTP_PORT", 3500))
   }
 
   /// The error a service group reports, unwrapped to the service's own error.

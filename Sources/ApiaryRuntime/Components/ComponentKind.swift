@@ -46,13 +46,17 @@ public struct InitializedComponent: Sendable {
   /// Features (state, pub/sub, secret stores) or operations (output bindings).
   public var capabilities: [String]
   public var kind: ComponentKind
+  /// The resolved `spec.metadata` without the values read from secret stores: what
+  /// the sidecar itself reads (e.g. a state store's `keyPrefix`).
+  public var metadata: [String: String]
   /// Called when the sidecar stops, in reverse order of initialisation.
   public var close: @Sendable () async -> Void
 
   public init(
     name: String, type: String, version: String, source: ComponentSource, capabilities: [String],
-    kind: ComponentKind, close: @escaping @Sendable () async -> Void = {}
+    kind: ComponentKind, metadata: [String: String] = [:], close: @escaping @Sendable () async -> Void = {}
   ) {
+    self.metadata = metadata
     self.name = name
     self.type = type
     self.version = version

@@ -85,7 +85,8 @@ public actor ComponentLoader {
       await registry.up(
         InitializedComponent(
           name: definition.name, type: definition.type, version: definition.version, source: factory.source,
-          capabilities: capabilities, kind: kind))
+          capabilities: capabilities, kind: kind,
+          metadata: metadata.properties.filter { !metadata.secretKeys.contains($0.key) }))
       if let pluggable = factory as? PluggableFactory {
         let properties = metadata.properties
         let name = definition.name

@@ -21,8 +21,30 @@ public actor ComponentRegistry {
   private var initialized: [String] = []
   /// How to initialise each pluggable component again, by name.
   private var restarts: [String: Restart] = [:]
+  private var started = false
+  private var subscriptions: [SubscriptionDefinition] = []
 
   public init() {}
+
+  /// Whether start-up has finished: every component that could start has been
+  /// initialised (PENDING ones may still follow).
+  public var isStarted: Bool { started }
+
+  /// The declarative subscriptions of the resources folders, scoped to this app.
+  public var declaredSubscriptions: [SubscriptionDefinition] { subscriptions }
+
+  func markStarted(subscriptions: [SubscriptionDefinition]) {
+    self.subscriptions = subscriptions
+    started = true
+  }
+
+  /// Returns once start-up has finished; throws `CancellationError` when cancelled
+  /// first (for example because start-up failed and the sidecar is stopping).
+  public func waitUntilStarted() async throws {
+    while !started {
+      try await Task.sleep(for: .milliseconds(50))
+    }
+  }
 
   /// Records a configured component and its state.
   func record(_ definition: ComponentDefinition, state: ComponentState, source: String = "", reason: String? = nil) {

@@ -13,6 +13,8 @@ struct ResourceDocumentParser {
     case empty
     /// A `kind: Component` document.
     case component(ComponentDefinition)
+    /// A `kind: Subscription` document (declarative subscription).
+    case subscription(SubscriptionDefinition)
     /// A resource of another kind (Subscription, Configuration, Resiliency, …).
     case otherKind(String)
   }
@@ -33,6 +35,7 @@ struct ResourceDocumentParser {
       throw failure("kind is missing")
     }
     let kind = try text(kindNode, "kind")
+    if kind == "Subscription" { return .subscription(try subscription(document)) }
     guard kind == "Component" else { return .otherKind(kind) }
 
     guard let apiVersionNode = document.field("apiVersion") else {
@@ -85,6 +88,65 @@ struct ResourceDocumentParser {
     }
     try definition.checkUniqueMetadataNames()
     return .component(definition)
+  }
+
+  /// The apiVersions a Subscription may have: v1alpha1 routes with `spec.route`,
+  /// v2alpha1 with `spec.routes`.
+  static let subscriptionAPIVersions = ["dapr.io/v1alpha1", "dapr.io/v2alpha1"]
+
+  /// Reads a declarative `kind: Subscription` document.
+  private func subscription(_ document: Node.Mapping) throws(ConfigurationError) -> SubscriptionDefinition {
+    guard let apiVersionNode = document.field("apiVersion") else {
+      throw failure("apiVersion is missing (use dapr.io/v2alpha1)")
+    }
+    let apiVersion = try text(apiVersionNode, "apiVersion")
+    guard Self.subscriptionAPIVersions.contains(apiVersion) else {
+      throw failure("apiVersion '\(apiVersion)' is not supported for kind Subscription (use dapr.io/v2alpha1)")
+    }
+    let header = try mapping(document.field("metadata"), "metadata")
+    guard let nameNode = header?.field("name") else { throw failure("metadata.name is missing") }
+    let name = try text(nameNode, "metadata.name")
+    guard !name.isEmpty else { throw failure("metadata.name is missing") }
+    guard let spec = try mapping(document.field("spec"), "spec") else { throw failure("spec is missing") }
+
+    func required(_ field: String) throws(ConfigurationError) -> String {
+      guard let node = spec.field(field) else { throw failure("spec.\(field) is missing") }
+      let value = try text(node, "spec.\(field)")
+      guard !value.isEmpty else { throw failure("spec.\(field) is empty") }
+      return value
+    }
+    let pubsub = try required("pubsubname")
+    let topic = try required("topic")
+    var route: String?
+    if let routes = try mapping(spec.field("routes"), "spec.routes") {
+      if let node = routes.field("default") { route = try text(node, "spec.routes.default") }
+      if let rules = try list(routes.field("rules"), "spec.routes.rules"), !rules.isEmpty, route == nil {
+        throw failure(
+          "spec.routes.rules are not supported (Apiary does not evaluate CEL match expressions); "
+            + "give spec.routes.default")
+      }
+    } else if let node = spec.field("route") {
+      route = try text(node, "spec.route")
+    }
+    guard let route, !route.isEmpty else {
+      throw failure("spec.routes.default is missing: name the app path that receives the events, e.g. /orders")
+    }
+    var metadata: [String: String] = [:]
+    if let entries = try mapping(spec.field("metadata"), "spec.metadata") {
+      for (key, value) in entries {
+        guard let key = key.scalar?.string, case .scalar(let scalar) = value else {
+          throw failure("spec.metadata must map names to single values")
+        }
+        metadata[key] = scalar.string
+      }
+    }
+    var deadLetterTopic: String?
+    if let node = spec.field("deadLetterTopic") { deadLetterTopic = try text(node, "spec.deadLetterTopic") }
+    var scopes: [String] = []
+    if let node = document.field("scopes") { scopes = try appIDs(node) }
+    return SubscriptionDefinition(
+      name: name, pubsubName: pubsub, topic: topic, route: route.hasPrefix("/") ? route : "/" + route,
+      metadata: metadata, deadLetterTopic: deadLetterTopic, scopes: scopes, source: source)
   }
 
   /// Whether `type` has a building block, a dot and a name (`state.redis`).

@@ -6,8 +6,9 @@ import Yams
 ///
 /// Every `*.yaml` and `*.yml` file directly in each resources path is read, in file-name
 /// order, paths in the order given. A file may hold several documents separated by
-/// `---`; empty documents are skipped and resources of other kinds (Subscription,
-/// Configuration, Resiliency, …) are ignored with one info line each. Components scoped
+/// `---`; empty documents are skipped, Subscriptions are read by ``loadResources()``,
+/// and resources of other kinds (Configuration, Resiliency, …) are ignored with one
+/// info line each. Components scoped
 /// to other apps are left out, and a name defined twice is an error.
 public struct ResourceLoader: Sendable {
   /// The resources folders, in the order they are read.
@@ -31,11 +32,37 @@ public struct ResourceLoader: Sendable {
   ///   Component, or two components the app may use have the same name. The message
   ///   names the file, the document and the field.
   public func load() throws(ConfigurationError) -> [ComponentDefinition] {
+    try loadResources().components
+  }
+
+  /// Reads every Component and Subscription the app may use, in path, file and
+  /// document order.
+  ///
+  /// - Throws: ``ConfigurationError`` as ``load()`` does; also when a Subscription is
+  ///   malformed or two subscriptions the app may use have the same name.
+  public func loadResources() throws(ConfigurationError) -> LoadedResources {
     var definitions: [ComponentDefinition] = []
+    var subscriptions: [SubscriptionDefinition] = []
+    var subscriptionSources: [String: DefinitionSource] = [:]
     var firstDefinition: [String: DefinitionSource] = [:]
     for path in paths {
       for file in try resourceFiles(in: path) {
-        for definition in try read(file: file) {
+        let (components, declared) = try read(file: file)
+        for subscription in declared {
+          guard subscription.scopes.isEmpty || subscription.scopes.contains(appID) else {
+            logger.info(
+              "skipping subscription \(subscription.name): scoped to apps \(subscription.scopes.joined(separator: ", "))",
+              metadata: ["subscription": "\(subscription.name)", "source": "\(subscription.source)"])
+            continue
+          }
+          if let earlier = subscriptionSources[subscription.name] {
+            throw ConfigurationError(
+              "subscription name '\(subscription.name)' is defined twice: \(earlier) and \(subscription.source)")
+          }
+          subscriptionSources[subscription.name] = subscription.source
+          subscriptions.append(subscription)
+        }
+        for definition in components {
           guard definition.isVisible(to: appID) else {
             logger.info(
               "skipping component \(definition.name): scoped to apps \(definition.scopes.joined(separator: ", "))",
@@ -51,7 +78,7 @@ public struct ResourceLoader: Sendable {
         }
       }
     }
-    return definitions
+    return LoadedResources(components: definitions, subscriptions: subscriptions)
   }
 
   /// The resource files directly in `path`, sorted by name, each as `path` joined with
@@ -82,8 +109,11 @@ public struct ResourceLoader: Sendable {
       }
   }
 
-  /// The Component definitions in `file`, in document order, before scoping.
-  private func read(file: String) throws(ConfigurationError) -> [ComponentDefinition] {
+  /// The Component and Subscription definitions in `file`, in document order, before
+  /// scoping.
+  private func read(
+    file: String
+  ) throws(ConfigurationError) -> (components: [ComponentDefinition], subscriptions: [SubscriptionDefinition]) {
     guard let data = FileManager.default.contents(atPath: file) else {
       throw ConfigurationError("\(file): could not be read; check its permissions")
     }
@@ -101,6 +131,7 @@ public struct ResourceLoader: Sendable {
         DefinitionSource(file: file, document: document), "not valid YAML: \(Self.describe(yamlError: error))")
     }
     var definitions: [ComponentDefinition] = []
+    var subscriptions: [SubscriptionDefinition] = []
     while true {
       let source = DefinitionSource(file: file, document: document)
       let root: Node?
@@ -115,14 +146,16 @@ public struct ResourceLoader: Sendable {
         break
       case .component(let definition):
         definitions.append(definition)
+      case .subscription(let subscription):
+        subscriptions.append(subscription)
       case .otherKind(let kind):
         logger.info(
-          "ignoring kind \(kind) in \(source): only kind Component is read",
+          "ignoring kind \(kind) in \(source): only kinds Component and Subscription are read",
           metadata: ["file": "\(file)", "document": "\(document)", "kind": "\(kind)"])
       }
       document += 1
     }
-    return definitions
+    return (definitions, subscriptions)
   }
 
   /// Yams' error as one line: where (`line 3, column 9`), what, and what libyaml was

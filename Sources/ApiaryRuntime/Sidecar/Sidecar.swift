@@ -39,7 +39,9 @@ public final class Sidecar: Service {
   }
 
   public func run() async throws {
-    var definitions = try ResourceLoader(paths: options.resourcesPaths, appID: options.appID, logger: logger).load()
+    let resources = try ResourceLoader(paths: options.resourcesPaths, appID: options.appID, logger: logger)
+      .loadResources()
+    var definitions = resources.components
     if definitions.isEmpty {
       logger.info("no component files: starting the built-in statestore (state.in-memory) and pubsub (pubsub.in-memory)")
       definitions = Self.defaultDefinitions()
@@ -64,6 +66,7 @@ public final class Sidecar: Service {
       failureThreshold: options.failureThreshold, logger: logger)
     do {
       try await loader.load(definitions)
+      await registry.markStarted(subscriptions: resources.subscriptions)
       onStarted(await registry.all)
       try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { await monitor.run() }

@@ -32,6 +32,11 @@ struct ResourceFixture {
     try loader(appID: appID).load()
   }
 
+  /// Loads the folder's components and subscriptions as the app `appID`.
+  func loadResources(appID: String = "orders") throws -> LoadedResources {
+    try loader(appID: appID).loadResources()
+  }
+
   func remove() { folder.remove() }
 }
 

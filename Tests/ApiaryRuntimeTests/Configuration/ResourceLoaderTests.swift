@@ -133,7 +133,10 @@ extension ConfigurationTests {
         metadata:
           name: orders-sub
         spec:
+          pubsubname: pubsub
           topic: orders
+          routes:
+            default: orders
         ---
         # nothing but a comment
         ---
@@ -149,16 +152,22 @@ extension ConfigurationTests {
         """)
       try fixture.write("resiliency.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata:\n  name: r\n")
 
-      let definitions = try fixture.load()
+      let resources = try fixture.loadResources()
+      let definitions = resources.components
 
       let mixed = fixture.file("mixed.yaml")
       #expect(definitions.map(\.name) == ["pubsub", "statestore"])
       #expect(definitions.map(\.source.document) == [3, 5])
       #expect(
+        resources.subscriptions == [
+          SubscriptionDefinition(
+            name: "orders-sub", pubsubName: "pubsub", topic: "orders", route: "/orders",
+            source: DefinitionSource(file: mixed, document: 1))
+        ])
+      #expect(
         fixture.logs.messages(at: .info) == [
-          "ignoring kind Subscription in \(mixed), document 1: only kind Component is read",
-          "ignoring kind Configuration in \(mixed), document 4: only kind Component is read",
-          "ignoring kind Resiliency in \(fixture.file("resiliency.yaml")), document 1: only kind Component is read",
+          "ignoring kind Configuration in \(mixed), document 4: only kinds Component and Subscription are read",
+          "ignoring kind Resiliency in \(fixture.file("resiliency.yaml")), document 1: only kinds Component and Subscription are read",
         ])
     }
 
@@ -169,8 +178,8 @@ extension ConfigurationTests {
       try fixture.write(
         "mixed.yaml",
         """
-        apiVersion: dapr.io/v2alpha1
-        kind: Subscription
+        apiVersion: dapr.io/v1alpha1
+        kind: Configuration
         ---
         ---
         apiVersion: dapr.io/v1alpha1
@@ -250,8 +259,8 @@ extension ConfigurationTests {
         """
         \(componentYAML("other"))
         ---
-        apiVersion: dapr.io/v2alpha1
-        kind: Subscription
+        apiVersion: dapr.io/v1alpha1
+        kind: Configuration
         ---
         \(componentYAML("statestore", type: "state.redis"))
         """)
@@ -299,6 +308,86 @@ extension ConfigurationTests {
       let fixture = try ResourceFixture()
       defer { fixture.remove() }
       #expect(try fixture.load().isEmpty)
+    }
+  }
+}
+
+@Suite("declarative subscriptions")
+struct SubscriptionResourceTests {
+  @Test("v1alpha1 route, v2alpha1 routes.default, metadata, dead letter topic and scopes are read")
+  func readsBothVersions() throws {
+    let fixture = try ResourceFixture()
+    defer { fixture.remove() }
+    try fixture.write(
+      "subs.yaml",
+      """
+      apiVersion: dapr.io/v1alpha1
+      kind: Subscription
+      metadata:
+        name: old-style
+      spec:
+        pubsubname: pubsub
+        topic: a
+        route: /a
+      ---
+      apiVersion: dapr.io/v2alpha1
+      kind: Subscription
+      metadata:
+        name: new-style
+      spec:
+        pubsubname: pubsub
+        topic: b
+        routes:
+          default: /b
+        metadata:
+          rawPayload: "true"
+        deadLetterTopic: b-dead
+      scopes:
+        - orders
+      ---
+      apiVersion: dapr.io/v2alpha1
+      kind: Subscription
+      metadata:
+        name: other-app
+      spec:
+        pubsubname: pubsub
+        topic: c
+        routes:
+          default: /c
+      scopes:
+        - billing
+      """)
+    let subscriptions = try fixture.loadResources().subscriptions
+    let file = fixture.file("subs.yaml")
+    #expect(
+      subscriptions == [
+        SubscriptionDefinition(
+          name: "old-style", pubsubName: "pubsub", topic: "a", route: "/a",
+          source: DefinitionSource(file: file, document: 1)),
+        SubscriptionDefinition(
+          name: "new-style", pubsubName: "pubsub", topic: "b", route: "/b", metadata: ["rawPayload": "true"],
+          deadLetterTopic: "b-dead", scopes: ["orders"], source: DefinitionSource(file: file, document: 2)),
+      ])
+  }
+
+  @Test(
+    "a malformed subscription names the file, the document and the field",
+    arguments: [
+      ("spec:\n  topic: t\n  routes:\n    default: /t\n", "spec.pubsubname is missing"),
+      ("spec:\n  pubsubname: p\n  routes:\n    default: /t\n", "spec.topic is missing"),
+      ("spec:\n  pubsubname: p\n  topic: t\n", "spec.routes.default is missing: name the app path that receives the events, e.g. /orders"),
+      (
+        "spec:\n  pubsubname: p\n  topic: t\n  routes:\n    rules:\n      - match: event.type == \"x\"\n        path: /x\n",
+        "spec.routes.rules are not supported (Apiary does not evaluate CEL match expressions); give spec.routes.default"
+      ),
+    ])
+  func malformed(spec: String, problem: String) throws {
+    let fixture = try ResourceFixture()
+    defer { fixture.remove() }
+    try fixture.write(
+      "sub.yaml", "apiVersion: dapr.io/v2alpha1\nkind: Subscription\nmetadata:\n  name: s\n" + spec)
+    #expect(throws: ConfigurationError("\(fixture.file("sub.yaml")), document 1: \(problem)")) {
+      try fixture.loadResources()
     }
   }
 }

@@ -1,0 +1,56 @@
+import ApiaryContracts
+import ComponentKit
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+
+/// The gRPC API as a service: `dapr.proto.runtime.v1.Dapr`, `spec.proto.runtime.v1.Runtime`,
+/// `grpc.health.v1.Health` and server reflection (v1 and v1alpha) on one TCP port.
+public final class GRPCAPIServer: Service {
+  private let api: AppAPI
+  private let host: String
+  private let port: Int
+  private let logger: Logger
+
+  public init(api: AppAPI, host: String, port: Int, logger: Logger) {
+    self.api = api
+    self.host = host
+    self.port = port
+    self.logger = logger
+  }
+
+  public func run() async throws {
+    let names = [
+      Dapr_Proto_Runtime_V1_Dapr.descriptor.fullyQualifiedService,
+      Spec_Proto_Runtime_V1_Runtime.descriptor.fullyQualifiedService,
+      Grpc_Health_V1_Health.descriptor.fullyQualifiedService,
+    ]
+    let health = HealthService(services: names)
+    let reflection = ReflectionService(
+      services: names, index: try DescriptorIndex(descriptorSet: ApiaryDescriptors.fileDescriptorSet))
+    var interceptors: [any ServerInterceptor] = []
+    if let token = api.options.apiToken {
+      interceptors.append(TokenInterceptor(token: APIToken(token)))
+    }
+    let maxBody = api.options.maxBodySize
+    let server = GRPCServer(
+      transport: .http2NIOPosix(
+        address: .ipv4(host: host, port: port), transportSecurity: .plaintext,
+        config: .defaults { $0.rpc.maxRequestPayloadSize = maxBody }),
+      services: [DaprService(api: api, logger: logger), RuntimeHelloService(api: api), health, reflection, reflection.v1alpha],
+      interceptors: interceptors)
+    try await withGracefulShutdownHandler {
+      try await withThrowingDiscardingTaskGroup { group in
+        group.addTask { try await server.serve() }
+        if let address = try await server.listeningAddress {
+          logger.info("gRPC API listening", metadata: ["address": "\(address)"])
+        }
+      }
+    } onGracefulShutdown: {
+      health.markAllNotServing()
+      health.finishWatchers()
+      server.beginGracefulShutdown()
+    }
+  }
+}

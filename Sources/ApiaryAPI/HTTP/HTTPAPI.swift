@@ -1,0 +1,289 @@
+import ApiaryRuntime
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The Dapr HTTP API (`/v1.0/...`) over ``AppAPI``, as Hummingbird routes.
+public struct HTTPAPI: Sendable {
+  let api: AppAPI
+  let logger: Logger
+
+  public init(api: AppAPI, logger: Logger) {
+    self.api = api
+    self.logger = logger
+  }
+
+  private var limit: Int { api.options.maxBodySize }
+
+  /// The router with every route, behind the API token check when a token is set.
+  public func router() -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    if let token = api.options.apiToken {
+      router.add(middleware: TokenMiddleware(token: APIToken(token)))
+    }
+    let api = self.api
+    let limit = self.limit
+
+    // Health: 204 once the components have started, 500 before.
+    router.get("/v1.0/healthz") { _, _ in await api.isReady ? HTTPResponses.noContent : Response(status: .internalServerError) }
+    router.get("/v1.0/healthz/outbound") { _, _ in
+      await api.isReady ? HTTPResponses.noContent : Response(status: .internalServerError)
+    }
+
+    router.get("/v1.0/metadata") { _, _ in HTTPResponses.json(Self.metadataJSON(await api.metadata())) }
+    router.put("/v1.0/metadata/{key}") { request, context in
+      try await Self.respond {
+        let value = try await request.collectBody(limit: limit)
+        try api.setExtendedMetadata(key: context.parameters.get("key") ?? "", value: String(decoding: value, as: UTF8.self))
+        return HTTPResponses.noContent
+      }
+    }
+    router.post("/v1.0/shutdown") { _, _ in
+      api.shutdown()
+      return HTTPResponses.noContent
+    }
+
+    addStateRoutes(router)
+    addPublishRoutes(router)
+
+    router.on("/v1.0/bindings/{name}", method: .post) { request, context in try await Self.invokeBinding(api, request, context, limit) }
+    router.on("/v1.0/bindings/{name}", method: .put) { request, context in try await Self.invokeBinding(api, request, context, limit) }
+
+    router.get("/v1.0/secrets/{store}/bulk") { request, context in
+      try await Self.respond {
+        let secrets = try await api.bulkSecrets(store: context.parameters.get("store") ?? "", metadata: request.queryMetadata)
+        return HTTPResponses.json(secrets)
+      }
+    }
+    router.get("/v1.0/secrets/{store}/{key}") { request, context in
+      try await Self.respond {
+        let secret = try await api.secret(
+          store: context.parameters.get("store") ?? "", key: context.parameters.get("key") ?? "",
+          metadata: request.queryMetadata)
+        return HTTPResponses.json(secret)
+      }
+    }
+
+    router.post("/v1.0/hello/{component}") { request, context in
+      try await Self.respond {
+        guard let body = try await request.jsonBody(limit: limit) as? [String: Any], let name = body["name"] as? String else {
+          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be a JSON object with a string \"name\"")
+        }
+        let hello = try await api.sayHello(component: context.parameters.get("component") ?? "", to: name)
+        return HTTPResponses.json(["hello": hello])
+      }
+    }
+    return router
+  }
+
+  /// Runs `body`, turning API errors into their error response; any other error is
+  /// left to Hummingbird (500).
+  static func respond(_ body: () async throws -> Response) async throws -> Response {
+    do {
+      return try await body()
+    } catch let error as APIError {
+      return HTTPResponses.error(error)
+    }
+  }
+
+  // MARK: - State
+
+  private func addStateRoutes(_ router: Router<BasicRequestContext>) {
+    let api = self.api
+    let limit = self.limit
+    let save: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+      try await Self.respond {
+        let store = context.parameters.get("store") ?? ""
+        guard let items = try await request.jsonBody(limit: limit) as? [Any] else {
+          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be a JSON array of {key, value} objects")
+        }
+        var requests: [StateSetRequest] = []
+        for (index, item) in items.enumerated() {
+          requests.append(try StateJSON.setRequest(item, at: "[\(index)]"))
+        }
+        try await api.saveState(store: store, requests)
+        return HTTPResponses.noContent
+      }
+    }
+    router.post("/v1.0/state/{store}", use: save)
+    router.put("/v1.0/state/{store}", use: save)
+
+    router.get("/v1.0/state/{store}/{key}") { request, context in
+      try await Self.respond {
+        let found = try await api.getState(
+          store: context.parameters.get("store") ?? "",
+          StateGetRequest(
+            key: context.parameters.get("key") ?? "", metadata: request.queryMetadata,
+            consistency: StateJSON.consistency(request.uri.queryParameters.get("consistency"))))
+        guard let data = found.data else { return HTTPResponses.noContent }
+        var response = HTTPResponses.bytes(data, contentType: found.contentType ?? "application/json")
+        if let etag = found.etag, !etag.isEmpty { response.headers[.eTag] = etag }
+        return response
+      }
+    }
+
+    router.delete("/v1.0/state/{store}/{key}") { request, context in
+      try await Self.respond {
+        let query = request.uri.queryParameters
+        let etag = request.headers[.ifMatch].flatMap { $0.isEmpty ? nil : $0 }
+        try await api.deleteState(
+          store: context.parameters.get("store") ?? "",
+          [
+            StateDeleteRequest(
+              key: context.parameters.get("key") ?? "", etag: etag, metadata: request.queryMetadata,
+              options: StateOptions(
+                concurrency: try StateJSON.concurrency(query.get("concurrency"), at: "concurrency"),
+                consistency: StateJSON.consistency(query.get("consistency"))))
+          ])
+        return HTTPResponses.noContent
+      }
+    }
+
+    router.post("/v1.0/state/{store}/bulk") { request, context in
+      try await Self.respond {
+        guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
+          let keys = body["keys"] as? [Any], keys.allSatisfy({ $0 is String })
+        else {
+          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be {\"keys\": [strings], \"parallelism\": n}")
+        }
+        let parallelism = (body["parallelism"] as? Int) ?? 1
+        let items = try await api.getBulkState(
+          store: context.parameters.get("store") ?? "",
+          keys.compactMap { $0 as? String }.map { StateGetRequest(key: $0, metadata: request.queryMetadata) },
+          parallelism: parallelism)
+        return HTTPResponses.json(items.map(StateJSON.bulkItem))
+      }
+    }
+
+    let transaction: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+      try await Self.respond {
+        guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
+          let operations = body["operations"] as? [Any]
+        else {
+          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be {\"operations\": [...], \"metadata\": {...}}")
+        }
+        var parsed: [StateOperation] = []
+        for (index, operation) in operations.enumerated() {
+          parsed.append(try StateJSON.operation(operation, at: "operations[\(index)]"))
+        }
+        try await api.transact(
+          store: context.parameters.get("store") ?? "", parsed,
+          metadata: try StateJSON.stringMap(body["metadata"], at: "metadata"))
+        return HTTPResponses.noContent
+      }
+    }
+    router.post("/v1.0/state/{store}/transaction", use: transaction)
+    router.put("/v1.0/state/{store}/transaction", use: transaction)
+
+    router.post("/v1.0-alpha1/state/{store}/query") { _, context in
+      try await Self.respond { try await api.queryState(store: context.parameters.get("store") ?? "") }
+    }
+  }
+
+  // MARK: - Publish
+
+  private func addPublishRoutes(_ router: Router<BasicRequestContext>) {
+    let api = self.api
+    let limit = self.limit
+    router.post("/v1.0/publish/{pubsub}/{topic}") { request, context in
+      try await Self.respond {
+        let payload = try await request.collectBody(limit: limit)
+        try await api.publish(
+          pubsub: context.parameters.get("pubsub") ?? "", topic: context.parameters.get("topic") ?? "",
+          payload: payload, contentType: request.headers[.contentType] ?? "application/json",
+          metadata: request.queryMetadata)
+        return HTTPResponses.noContent
+      }
+    }
+    router.post("/v1.0-alpha1/publish/bulk/{pubsub}/{topic}") { request, context in
+      try await Self.respond {
+        guard let entries = try await request.jsonBody(limit: limit) as? [Any] else {
+          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be a JSON array of entries")
+        }
+        var parsed: [BulkPublishEntry] = []
+        for (index, entry) in entries.enumerated() {
+          guard let entry = entry as? [String: Any], let id = entry["entryId"] as? String, let event = entry["event"] else {
+            throw APIError(
+              .invalidArgument, "ERR_MALFORMED_REQUEST", "[\(index)] must be an object with entryId and event")
+          }
+          let contentType = (entry["contentType"] as? String) ?? "application/json"
+          let data: Data
+          if let text = event as? String, !CloudEvent.isJSON(contentType) {
+            data = Data(text.utf8)
+          } else {
+            data = (try? JSONSerialization.data(withJSONObject: event, options: .fragmentsAllowed)) ?? Data()
+          }
+          parsed.append(
+            BulkPublishEntry(
+              entryID: id, data: data, contentType: contentType,
+              metadata: try StateJSON.stringMap(entry["metadata"], at: "[\(index)].metadata")))
+        }
+        let failures = try await api.bulkPublish(
+          pubsub: context.parameters.get("pubsub") ?? "", topic: context.parameters.get("topic") ?? "",
+          entries: parsed, metadata: request.queryMetadata)
+        guard failures.isEmpty else {
+          return HTTPResponses.json(
+            [
+              "failedEntries": failures.map { ["entryId": $0.entryID, "error": $0.error] },
+              "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE",
+            ], status: .internalServerError)
+        }
+        return HTTPResponses.noContent
+      }
+    }
+  }
+
+  // MARK: - Bindings
+
+  private static func invokeBinding(
+    _ api: AppAPI, _ request: Request, _ context: BasicRequestContext, _ limit: Int
+  ) async throws -> Response {
+    try await respond {
+      guard let body = try await request.jsonBody(limit: limit) as? [String: Any] else {
+        throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be {\"operation\", \"data\", \"metadata\"}")
+      }
+      guard let operation = body["operation"] as? String else {
+        throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "operation is missing or not a string")
+      }
+      var data = Data()
+      if let value = body["data"], !(value is NSNull) {
+        data = (try? JSONSerialization.data(withJSONObject: value, options: .fragmentsAllowed)) ?? Data()
+      }
+      let result = try await api.invokeBinding(
+        name: context.parameters.get("name") ?? "", operation: operation, data: data,
+        metadata: try StateJSON.stringMap(body["metadata"], at: "metadata"))
+      guard !result.data.isEmpty else { return HTTPResponses.noContent }
+      var response = HTTPResponses.bytes(result.data, contentType: result.contentType)
+      for (key, value) in result.metadata {
+        if let name = HTTPField.Name("metadata.\(key)") { response.headers[name] = value }
+      }
+      return response
+    }
+  }
+
+  // MARK: - Metadata
+
+  static func metadataJSON(_ metadata: RuntimeMetadata) -> [String: Any] {
+    var json: [String: Any] = [
+      "id": metadata.id,
+      "runtimeVersion": metadata.runtimeVersion,
+      "enabledFeatures": [String](),
+      "components": metadata.components.map {
+        ["name": $0.name, "type": $0.type, "version": $0.version, "capabilities": $0.capabilities] as [String: Any]
+      },
+      "subscriptions": metadata.subscriptions.map {
+        [
+          "pubsubname": $0.pubsubName, "topic": $0.topic, "metadata": $0.metadata,
+          "rules": $0.route.isEmpty ? [] : [["match": "", "path": $0.route]], "deadLetterTopic": $0.deadLetterTopic,
+          "type": $0.kind.rawValue,
+        ] as [String: Any]
+      },
+      "extended": metadata.extended,
+    ]
+    if let port = metadata.appPort {
+      json["appConnectionProperties"] = ["port": port, "protocol": metadata.appProtocol, "channelAddress": "127.0.0.1"]
+    }
+    return json
+  }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import Hummingbird
+
+/// Building HTTP responses and reading request bodies for the Dapr HTTP API.
+enum HTTPResponses {
+  static let json: HTTPFields = [.contentType: "application/json"]
+
+  /// A JSON response from a JSON-serialisable value (dictionaries, arrays, strings…).
+  static func json(_ value: Any, status: HTTPResponse.Status = .ok) -> Response {
+    let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
+    return Response(status: status, headers: json, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+  }
+
+  /// Raw bytes with `contentType`.
+  static func bytes(_ data: Data, contentType: String?, status: HTTPResponse.Status = .ok) -> Response {
+    var headers = HTTPFields()
+    if let contentType, !contentType.isEmpty { headers[.contentType] = contentType }
+    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+  }
+
+  static let noContent = Response(status: .noContent)
+
+  /// `{"errorCode", "message"}` with the error's status.
+  static func error(_ error: APIError) -> Response {
+    json(["errorCode": error.errorCode, "message": error.message], status: HTTPResponse.Status(code: error.httpStatus))
+  }
+
+  /// A state value as it appears in a JSON document: embedded when it is JSON,
+  /// else as text, else base64.
+  static func embedded(_ data: Data) -> Any {
+    if let value = try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed) { return value }
+    if let text = String(data: data, encoding: .utf8) { return text }
+    return data.base64EncodedString()
+  }
+}
+
+extension Request {
+  /// The body, at most `limit` bytes.
+  ///
+  /// - Throws: ``APIError`` `tooLarge` (413) when the body is larger.
+  func collectBody(limit: Int) async throws(APIError) -> Data {
+    let tooLarge = APIError(
+      .tooLarge, "ERR_BODY_TOO_LARGE", "the request body is larger than the limit of \(limit) bytes (--max-body-size)")
+    if let declared = headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
+    do {
+      let buffer = try await body.collect(upTo: limit)
+      return Data(buffer: buffer)
+    } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+      throw tooLarge
+    } catch {
+      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "could not read the request body: \(error)")
+    }
+  }
+
+  /// The body parsed as JSON.
+  ///
+  /// - Throws: ``APIError`` `tooLarge`, or `invalidArgument` (`ERR_MALFORMED_REQUEST`)
+  ///   saying what is wrong with the JSON.
+  func jsonBody(limit: Int) async throws(APIError) -> Any {
+    let data = try await collectBody(limit: limit)
+    do {
+      return try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)
+    } catch {
+      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the request body is not valid JSON: \(JSONProblem.describe(error))")
+    }
+  }
+
+  /// The `metadata.<name>=<value>` query parameters, as Dapr passes request metadata.
+  var queryMetadata: [String: String] {
+    var metadata: [String: String] = [:]
+    for (key, value) in uri.queryParameters where key.hasPrefix("metadata.") {
+      metadata[String(key.dropFirst("metadata.".count))] = String(value)
+    }
+    return metadata
+  }
+}
+
+/// Foundation's JSON error as one short sentence.
+enum JSONProblem {
+  static func describe(_ error: any Error) -> String {
+    let nsError = error as NSError
+    if let debug = nsError.userInfo[NSDebugDescriptionErrorKey] as? String { return debug }
+    return "\(error)"
+  }
+}
+
+extension Data {
+  init(buffer: ByteBuffer) {
+    self = buffer.withUnsafeReadableBytes { Data($0) }
+  }
+}

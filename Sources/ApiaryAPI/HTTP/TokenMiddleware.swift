@@ -1,0 +1,24 @@
+import HTTPTypes
+import Hummingbird
+
+/// Refuses every HTTP request without the right `dapr-api-token` header with 401,
+/// except the health checks, which probes must reach without secrets.
+struct TokenMiddleware: RouterMiddleware {
+  typealias Context = BasicRequestContext
+
+  let token: APIToken
+
+  /// Paths callable without the token.
+  static let open: Set<String> = ["/v1.0/healthz", "/v1.0/healthz/outbound"]
+
+  func handle(
+    _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+  ) async throws -> Response {
+    if Self.open.contains(request.uri.path) { return try await next(request, context) }
+    let presented = HTTPField.Name(APIToken.header).flatMap { request.headers[$0] }
+    guard token.accepts(presented) else {
+      return HTTPResponses.error(APIToken.rejection(presented))
+    }
+    return try await next(request, context)
+  }
+}

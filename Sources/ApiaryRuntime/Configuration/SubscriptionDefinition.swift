@@ -1,0 +1,46 @@
+/// A declarative subscription (`kind: Subscription`): deliver every event of a topic
+/// to an app route.
+public struct SubscriptionDefinition: Sendable, Equatable {
+  /// `metadata.name`.
+  public var name: String
+  /// The pub/sub component (`spec.pubsubname`).
+  public var pubsubName: String
+  /// `spec.topic`.
+  public var topic: String
+  /// The app path events are posted to (`spec.routes.default`, or v1alpha1's
+  /// `spec.route`), always starting with `/`.
+  public var route: String
+  /// `spec.metadata`, passed to the pub/sub component's subscribe call.
+  public var metadata: [String: String]
+  /// `spec.deadLetterTopic`, if any.
+  public var deadLetterTopic: String?
+  /// The app ids that may use it; empty means all.
+  public var scopes: [String]
+  /// The file and document it came from.
+  public var source: DefinitionSource
+
+  public init(
+    name: String, pubsubName: String, topic: String, route: String, metadata: [String: String] = [:],
+    deadLetterTopic: String? = nil, scopes: [String] = [], source: DefinitionSource
+  ) {
+    self.name = name
+    self.pubsubName = pubsubName
+    self.topic = topic
+    self.route = route
+    self.metadata = metadata
+    self.deadLetterTopic = deadLetterTopic
+    self.scopes = scopes
+    self.source = source
+  }
+}
+
+/// Everything the resources folders define for this app.
+public struct LoadedResources: Sendable, Equatable {
+  public var components: [ComponentDefinition]
+  public var subscriptions: [SubscriptionDefinition]
+
+  public init(components: [ComponentDefinition], subscriptions: [SubscriptionDefinition]) {
+    self.components = components
+    self.subscriptions = subscriptions
+  }
+}
