@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python=${PYTHON:-python3}
-if ! "$python" -c 'import grpc, grpc_tools, grpc_reflection' 2>/dev/null; then
+if ! "$python" -c 'import grpc, grpc_tools, grpc_reflection, dapr.clients' 2>/dev/null; then
   echo "test: installing the Python fixture packages (Tests/Fixtures/python/requirements.txt)" >&2
   "$python" -m pip install --quiet --disable-pip-version-check -r Tests/Fixtures/python/requirements.txt
 fi

@@ -418,7 +418,18 @@ def case_token(store: str) -> None:
     expect_empty_body(resp, "GET state with the right dapr-api-token")
 
 
+def case_not_ready(store: str) -> None:
+    """The state store (--store) is configured but not UP: 503 at once, with an error body."""
+    import time
+    started = time.monotonic()
+    resp = request("GET", state_path(store, unique("not-ready")))
+    expect_error(resp, 503, "ERR_COMPONENT_NOT_READY", what="GET state of a store that is not UP")
+    elapsed = time.monotonic() - started
+    check(elapsed < 5, f"GET state of a store that is not UP took {elapsed:.1f} s; expected an answer at once")
+
+
 CASES = {
+    "not_ready": case_not_ready,
     "state": case_state,
     "publish": case_publish,
     "binding": case_binding,
