@@ -12,7 +12,7 @@ struct RunCommandTests {
     let sockets = try TemporaryFolder()
     defer { resources.remove(); sockets.remove() }
     let apiary = try ChildProcess(
-      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path])
+      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0", "--http-port", "0"])
     let started = await poll(timeout: .seconds(30)) { apiary.standardOutput.contains("pubsub") || !apiary.isRunning }
     #expect(started, "stderr: \(apiary.standardError)")
     let table = apiary.standardOutput.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
@@ -41,7 +41,7 @@ struct RunCommandTests {
             value: /nonexistent/secrets.json
       """.write(toFile: resources.file("secrets.yaml"), atomically: true, encoding: .utf8)
     let result = try await ChildProcess.run(
-      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path])
+      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0", "--http-port", "0"])
     #expect(result.status == 1)
     let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
     #expect(errors.count == 1, "\(result.stderr)")
@@ -72,7 +72,7 @@ struct RunCommandTests {
         version: v1
       """.write(toFile: resources.file("redis.yaml"), atomically: true, encoding: .utf8)
     let result = try await ChildProcess.run(
-      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path])
+      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0", "--http-port", "0"])
     #expect(result.status == 1)
     #expect(result.stderr.contains("error: \(resources.file("redis.yaml")), document 2: spec.type is missing"), "\(result.stderr)")
   }
