@@ -94,8 +94,7 @@ public final class AppDelivery: Service {
   private func inputBindings() async -> [String] {
     var configured: [String] = []
     for status in await api.registry.all where status.type.hasPrefix("bindings.") {
-      if case .bindings(let input?, _)? = await api.registry.component(named: status.name)?.kind {
-        _ = input
+      if case .bindings(_?, _)? = await api.registry.component(named: status.name)?.kind {
         configured.append(status.name)
       }
     }
