@@ -2,8 +2,10 @@ import ApiaryAPI
 import ApiaryRuntime
 import ArgumentParser
 import ComponentKit
+import CoreMetrics
 import Foundation
 import Logging
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 
@@ -37,6 +39,13 @@ struct Run: AsyncParsableCommand {
       grpc) and of Subscription files, and input binding events, are delivered to
       the app. When APIARY_API_TOKEN or DAPR_API_TOKEN is set, every call except
       the health checks needs the header dapr-api-token with that value.
+
+      The sockets folder is watched (inotify, else polling every --rescan-interval):
+      sockets that appear later start PENDING components; a removed socket takes
+      its components DOWN. The HTTP port also serves /actuator/health/liveness,
+      /actuator/health/readiness, /actuator/info, /actuator/components and
+      /metrics (Prometheus). --config apiary.yaml can switch modules off and list
+      component processes for Apiary to launch, restart and stop (see README).
 
       Example:  apiary run --resources-path ./components --sockets-dir /tmp/dapr-components-sockets
       """
@@ -98,6 +107,26 @@ struct Run: AsyncParsableCommand {
     help: ArgumentHelp("The largest request body or gRPC message accepted, e.g. 4Mi, 512Ki or 1000000.", valueName: "size"))
   var maxBodySize: String = "4Mi"
 
+  @Option(
+    name: .customLong("config"),
+    help: ArgumentHelp("Apiary's own configuration: modules to switch off, processes to supervise.", valueName: "file"))
+  var config: String?
+
+  @Option(
+    name: .customLong("rescan-interval"),
+    help: ArgumentHelp("How often the sockets folder is looked at without an inotify event.", valueName: "duration"))
+  var rescanInterval: String = "1s"
+
+  @Option(name: .customLong("socket-watch"), help: "How the sockets folder is watched: auto (inotify, else polling) or polling.")
+  var socketWatch: String = "auto"
+
+  @Option(
+    name: .customLong("shutdown-grace"),
+    help: ArgumentHelp(
+      "On SIGTERM, how long in-flight calls may take to finish, and supervised processes to exit before SIGKILL.",
+      valueName: "duration"))
+  var shutdownGrace: String = "5s"
+
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel: String = "info"
 
@@ -106,10 +135,14 @@ struct Run: AsyncParsableCommand {
     for (flag, value) in [
       ("--component-wait", componentWait), ("--discovery-timeout", discoveryTimeout),
       ("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout),
+      ("--rescan-interval", rescanInterval), ("--shutdown-grace", shutdownGrace),
     ] {
       guard let parsed = DurationParsing.parse(value), parsed > .zero else {
         throw ValidationError("\(flag) '\(value)' is not a duration; write it like 30s or 500ms")
       }
+    }
+    guard ["auto", "polling"].contains(socketWatch) else {
+      throw ValidationError("--socket-watch '\(socketWatch)' is not auto or polling")
     }
     guard ["http", "grpc"].contains(appProtocol) else {
       throw ValidationError("--app-protocol '\(appProtocol)' is not http or grpc")
@@ -138,19 +171,57 @@ struct Run: AsyncParsableCommand {
     if paths.isEmpty, FileKind.of("components") == .directory {
       paths = ["components"]
     }
-    let options = SidecarOptions(
+    var settings = ApiaryConfig()
+    if let config {
+      do {
+        settings = try ApiaryConfig.load(path: config)
+      } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+      }
+    }
+    let modules = settings.modules
+    var options = SidecarOptions(
       resourcesPaths: paths,
       socketsDir: SocketsFolder.resolve(explicit: socketsDir, environment: environment),
       appID: appID,
       discoveryTimeout: DurationParsing.parse(discoveryTimeout) ?? .seconds(2),
       componentWait: DurationParsing.parse(componentWait) ?? .seconds(30),
+      rescanInterval: DurationParsing.parse(rescanInterval) ?? .seconds(1),
       environment: environment,
       heartbeatInterval: DurationParsing.parse(heartbeatInterval) ?? .seconds(2),
       heartbeatTimeout: DurationParsing.parse(heartbeatTimeout) ?? .seconds(1),
       failureThreshold: failureThreshold
     )
-    let sidecar = Sidecar(options: options, logger: logger) { components in
-      FileHandle.standardOutput.write(Data(StartupTable(components: components, socketsDir: options.socketsDir).render().utf8))
+    options.watchMode = socketWatch == "polling" ? .polling : .automatic
+    options.shutdownGrace = DurationParsing.parse(shutdownGrace) ?? .seconds(5)
+
+    var supervisor: ProcessSupervisor?
+    if !settings.processes.isEmpty {
+      if modules.supervision {
+        supervisor = ProcessSupervisor(
+          processes: settings.processes, socketsDir: options.socketsDir, environment: environment,
+          forwardOutput: modules.logForwarding, logger: logger)
+      } else {
+        logger.notice("modules.supervision is off: the \(settings.processes.count) processes of \(config ?? "") are not launched")
+      }
+    }
+    var metrics: MetricsEndpoint?
+    if modules.metrics {
+      let registry = PrometheusCollectorRegistry()
+      var factory = PrometheusMetricsFactory(registry: registry)
+      // Component calls over a local socket take tens of microseconds to milliseconds.
+      factory.defaultDurationHistogramBuckets = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5), .seconds(10),
+      ]
+      MetricsSystem.bootstrap(factory)
+      metrics = MetricsEndpoint(registry: registry)
+    }
+    let socketsFolder = options.socketsDir
+    let sidecar = Sidecar(options: options, logger: logger, supervisor: supervisor) { components in
+      FileHandle.standardOutput.write(Data(StartupTable(components: components, socketsDir: socketsFolder).render().utf8))
     }
     let ports = try resolvedPorts(environment: environment)
     let groupBox = Mutex<ServiceGroup?>(nil)
@@ -164,22 +235,36 @@ struct Run: AsyncParsableCommand {
       Task { await group.triggerGracefulShutdown() }
     }
     // Shut down in reverse: the APIs stop taking calls, delivery stops, then the
-    // components close.
+    // components close and the supervised processes stop.
+    let grace = options.shutdownGrace
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: sidecar)]
     if let appPort {
       let channel: any AppChannel =
         appProtocol == "grpc" ? try GRPCAppChannel(port: appPort) : HTTPAppChannel(port: appPort)
       services.append(.init(service: AppDelivery(api: api, channel: channel, logger: logger)))
     }
-    services.append(.init(service: GRPCAPIServer(api: api, host: listenAddress, port: ports.grpc, logger: logger)))
-    services.append(.init(service: HTTPAPIServer(api: api, host: listenAddress, port: ports.http, logger: logger)))
-    let group = ServiceGroup(
-      configuration: .init(
-        services: services,
-        gracefulShutdownSignals: [.sigterm, .sigint],
-        logger: logger
-      )
-    )
+    if modules.grpcApi {
+      services.append(
+        .init(service: GRPCAPIServer(api: api, host: listenAddress, port: ports.grpc, logger: logger, grace: grace)))
+    } else {
+      logger.notice("modules.grpcApi is off: no gRPC API on port \(ports.grpc)")
+    }
+    let actuator = modules.actuator ? Actuator(api: api, supervisor: supervisor) : nil
+    if modules.httpApi || actuator != nil || metrics != nil {
+      services.append(
+        .init(
+          service: HTTPAPIServer(
+            api: api, host: listenAddress, port: ports.http, logger: logger, daprRoutes: modules.httpApi,
+            actuator: actuator, metrics: metrics, grace: grace)))
+    } else {
+      logger.notice("modules httpApi, actuator and metrics are off: nothing listens on port \(ports.http)")
+    }
+    var configuration = ServiceGroupConfiguration(
+      services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    // A backstop: the servers drain for at most `grace` and the processes get `grace`
+    // before SIGKILL, so a shutdown that takes much longer is stuck somewhere.
+    configuration.maximumGracefulShutdownDuration = grace * 2 + .seconds(10)
+    let group = ServiceGroup(configuration: configuration)
     groupBox.withLock { $0 = group }
     do {
       try await group.run()

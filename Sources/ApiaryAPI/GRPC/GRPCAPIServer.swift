@@ -12,12 +12,15 @@ public final class GRPCAPIServer: Service {
   private let host: String
   private let port: Int
   private let logger: Logger
+  private let grace: Duration
 
-  public init(api: AppAPI, host: String, port: Int, logger: Logger) {
+  /// - Parameter grace: How long in-flight calls may take to finish on shutdown.
+  public init(api: AppAPI, host: String, port: Int, logger: Logger, grace: Duration = .seconds(5)) {
     self.api = api
     self.host = host
     self.port = port
     self.logger = logger
+    self.grace = grace
   }
 
   public func run() async throws {
@@ -40,11 +43,14 @@ public final class GRPCAPIServer: Service {
         config: .defaults { $0.rpc.maxRequestPayloadSize = maxBody }),
       services: [DaprService(api: api, logger: logger), RuntimeHelloService(api: api), health, reflection, reflection.v1alpha],
       interceptors: interceptors)
+    let logger = self.logger
     try await withGracefulShutdownHandler {
-      try await withThrowingDiscardingTaskGroup { group in
-        group.addTask { try await server.serve() }
-        if let address = try await server.listeningAddress {
-          logger.info("gRPC API listening", metadata: ["address": "\(address)"])
+      try await serveDraining(grace: grace) {
+        try await withThrowingDiscardingTaskGroup { group in
+          group.addTask { try await server.serve() }
+          if let address = try await server.listeningAddress {
+            logger.info("gRPC API listening", metadata: ["address": "\(address)"])
+          }
         }
       }
     } onGracefulShutdown: {

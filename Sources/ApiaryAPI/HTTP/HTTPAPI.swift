@@ -16,17 +16,32 @@ public struct HTTPAPI: Sendable {
 
   private var limit: Int { api.options.maxBodySize }
 
-  /// The router with every route, behind the API token check when a token is set.
-  public func router() -> Router<BasicRequestContext> {
+  /// The router, behind the API token check when a token is set: the Dapr routes
+  /// (`/v1.0`) unless `daprRoutes` is false (the httpApi module is off), plus the
+  /// actuator and `/metrics` when given.
+  public func router(
+    daprRoutes: Bool = true, actuator: Actuator? = nil, metrics: MetricsEndpoint? = nil
+  ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     if let token = api.options.apiToken {
       router.add(middleware: TokenMiddleware(token: APIToken(token)))
     }
+    actuator?.addRoutes(to: router)
+    metrics?.addRoutes(to: router)
+    if daprRoutes { addDaprRoutes(router) }
+    return router
+  }
+
+  private func addDaprRoutes(_ router: Router<BasicRequestContext>) {
     let api = self.api
     let limit = self.limit
 
-    // Health: 204 once the components have started, 500 before.
-    router.get("/v1.0/healthz") { _, _ in await api.isReady ? HTTPResponses.noContent : Response(status: .internalServerError) }
+    // Health: 204 when the sidecar is ready (every component that matters is UP),
+    // 500 before and while one is not. Outbound: 204 once start-up has finished, so
+    // the SDKs' wait for the sidecar does not hang on one DOWN component.
+    router.get("/v1.0/healthz") { _, _ in
+      await api.registry.readiness == .up ? HTTPResponses.noContent : Response(status: .internalServerError)
+    }
     router.get("/v1.0/healthz/outbound") { _, _ in
       await api.isReady ? HTTPResponses.noContent : Response(status: .internalServerError)
     }
@@ -74,7 +89,6 @@ public struct HTTPAPI: Sendable {
         return HTTPResponses.json(["hello": hello])
       }
     }
-    return router
   }
 
   /// Runs `body`, turning API errors into their error response; any other error is

@@ -1,19 +1,32 @@
+import ApiaryRuntime
 import Hummingbird
 import Logging
 import ServiceLifecycle
 
-/// The HTTP API as a service, on one TCP port.
+/// The HTTP port as a service: the Dapr HTTP API, the actuator and `/metrics`, each
+/// present when its module is on.
 public final class HTTPAPIServer: Service {
   private let application: Application<RouterResponder<BasicRequestContext>>
+  private let grace: Duration
 
-  public init(api: AppAPI, host: String, port: Int, logger: Logger) {
+  /// - Parameters:
+  ///   - daprRoutes: Whether the `/v1.0` routes are served (the httpApi module).
+  ///   - actuator: The actuator routes, when the actuator module is on.
+  ///   - metrics: `/metrics`, when the metrics module is on.
+  ///   - grace: How long in-flight requests may take to finish on shutdown.
+  public init(
+    api: AppAPI, host: String, port: Int, logger: Logger, daprRoutes: Bool = true, actuator: Actuator? = nil,
+    metrics: MetricsEndpoint? = nil, grace: Duration = .seconds(5)
+  ) {
+    self.grace = grace
     application = Application(
-      router: HTTPAPI(api: api, logger: logger).router(),
+      router: HTTPAPI(api: api, logger: logger).router(daprRoutes: daprRoutes, actuator: actuator, metrics: metrics),
       configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "apiary"),
       logger: logger)
   }
 
   public func run() async throws {
-    try await application.run()
+    let application = self.application
+    try await serveDraining(grace: grace) { try await application.run() }
   }
 }

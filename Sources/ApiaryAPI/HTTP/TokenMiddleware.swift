@@ -2,14 +2,15 @@ import HTTPTypes
 import Hummingbird
 
 /// Refuses every HTTP request without the right `dapr-api-token` header with 401,
-/// except the health checks, which probes must reach without secrets.
+/// except the health checks, readiness, info and metrics, which probes and scrapers
+/// must reach without secrets.
 struct TokenMiddleware: RouterMiddleware {
   typealias Context = BasicRequestContext
 
   let token: APIToken
 
   /// Paths callable without the token.
-  static let open: Set<String> = ["/v1.0/healthz", "/v1.0/healthz/outbound"]
+  static let open: Set<String> = Set(["/v1.0/healthz", "/v1.0/healthz/outbound", "/metrics"]).union(Actuator.openPaths)
 
   func handle(
     _ request: Request, context: Context, next: (Request, Context) async throws -> Response

@@ -42,11 +42,21 @@ public struct AdapterContext: Sendable {
 
   /// Runs a call and translates what it throws: etag statuses into ``StateStoreError``,
   /// everything else into ``ComponentCallError`` naming the component.
+  /// Each call is counted in ``ComponentMetrics``.
   public func call<T: Sendable>(_ what: String, _ body: () async throws -> T) async throws -> T {
+    let clock = ContinuousClock()
+    let start = clock.now
     do {
-      return try await body()
+      let result = try await body()
+      ComponentMetrics.call(component: instance, method: what, duration: clock.now - start, errorCode: nil)
+      return result
     } catch let error as RPCError {
+      ComponentMetrics.call(
+        component: instance, method: what, duration: clock.now - start, errorCode: "\(error.code)")
       throw translate(error, what: what)
+    } catch {
+      ComponentMetrics.call(component: instance, method: what, duration: clock.now - start, errorCode: "unknown")
+      throw error
     }
   }
 

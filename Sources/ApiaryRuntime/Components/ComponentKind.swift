@@ -24,7 +24,7 @@ public enum ComponentSource: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// The life-cycle state of a configured component.
-public enum ComponentState: String, Sendable, Equatable {
+public enum ComponentState: String, Sendable, Equatable, CaseIterable {
   /// Its socket does not exist yet; it starts when the socket appears.
   case pending = "PENDING"
   /// It is being initialised.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What the sidecar knows of one configured component, for tables, metadata and health.
 public struct ComponentStatus: Sendable, Equatable {
   public var name: String
@@ -9,6 +11,22 @@ public struct ComponentStatus: Sendable, Equatable {
   /// Why it is FAILED, DOWN or PENDING.
   public var reason: String?
   public var capabilities: [String]
+  /// `spec.ignoreErrors`: readiness does not wait for this component.
+  public var ignoreErrors: Bool = false
+  /// When its socket last answered a heartbeat (nil for built-ins and before the first).
+  public var lastHeartbeat: Date? = nil
+  /// Failed heartbeats in a row.
+  public var consecutiveFailures: Int = 0
+  /// When it last changed state.
+  public var since: Date = Date()
+}
+
+/// The sidecar's readiness, in Layotto's vocabulary: INIT while starting, DOWN while
+/// a component that matters (no `ignoreErrors`) is not UP, else UP.
+public enum Readiness: String, Sendable, Equatable {
+  case up = "UP"
+  case down = "DOWN"
+  case initializing = "INIT"
 }
 
 /// The configured components by name: their state, and the live ones the API calls.
@@ -51,7 +69,8 @@ public actor ComponentRegistry {
     if statuses[definition.name] == nil { configured.append(definition.name) }
     statuses[definition.name] = ComponentStatus(
       name: definition.name, type: definition.type, version: definition.version, source: source, state: state,
-      reason: reason, capabilities: [])
+      reason: reason, capabilities: [], ignoreErrors: definition.ignoreErrors)
+    ComponentMetrics.state(of: definition.name, is: state)
   }
 
   /// Records a component that came UP.
@@ -62,7 +81,9 @@ public actor ComponentRegistry {
     if statuses[component.name] == nil { configured.append(component.name) }
     statuses[component.name] = ComponentStatus(
       name: component.name, type: component.type, version: component.version, source: component.source.description,
-      state: .up, reason: nil, capabilities: component.capabilities)
+      state: .up, reason: nil, capabilities: component.capabilities,
+      ignoreErrors: statuses[component.name]?.ignoreErrors ?? false)
+    ComponentMetrics.state(of: component.name, is: .up)
   }
 
   /// Remembers how to initialise the pluggable component `name` again (same factory,
@@ -89,9 +110,36 @@ public actor ComponentRegistry {
   /// Marks `name` DOWN with `reason`; calls to it fail at once until it is UP again.
   func markDown(_ name: String, reason: String) {
     guard var status = statuses[name] else { return }
+    if status.state != .down { status.since = Date() }
     status.state = .down
     status.reason = reason
     statuses[name] = status
+    ComponentMetrics.state(of: name, is: .down)
+  }
+
+  /// Records the outcome of a heartbeat of `socket`: every component on it gets the
+  /// time of the last answer and the count of failures in a row.
+  func recordHeartbeat(socket: String, answered: Bool, consecutiveFailures: Int) {
+    let now = Date()
+    for name in configured where restarts[name]?.channel.socketPath == socket {
+      guard var status = statuses[name] else { continue }
+      if answered { status.lastHeartbeat = now }
+      status.consecutiveFailures = consecutiveFailures
+      statuses[name] = status
+    }
+  }
+
+  /// The names of the UP components served by `socket`.
+  func components(onSocket socket: String) -> [String] {
+    configured.filter { restarts[$0]?.channel.socketPath == socket && statuses[$0]?.state == .up }
+  }
+
+  /// The sidecar's readiness: INIT until start-up has finished, DOWN while a
+  /// component without `ignoreErrors` is not UP, else UP.
+  public var readiness: Readiness {
+    guard started else { return .initializing }
+    let blocking = statuses.values.contains { !$0.ignoreErrors && $0.state != .up }
+    return blocking ? .down : .up
   }
 
   /// Records that `name` was initialised again and is UP.
@@ -103,7 +151,9 @@ public actor ComponentRegistry {
     status.state = .up
     status.reason = nil
     status.capabilities = capabilities
+    status.since = Date()
     statuses[name] = status
+    ComponentMetrics.state(of: name, is: .up)
   }
 
   /// The live component `name`, if it is UP.

@@ -257,13 +257,13 @@ struct ResourceDocumentParser {
 
 extension Node {
   /// Whether this is YAML's null (`~`, `null` or nothing at all).
-  fileprivate var isNull: Bool {
+  var isNull: Bool {
     guard case .scalar = self else { return false }
     return tag.rawValue == Tag.Name.null.rawValue
   }
 
   /// How the node is written, for messages: `text 'x'`, `a list`, `a mapping`.
-  fileprivate var shape: String {
+  var shape: String {
     switch self {
     case .scalar(let scalar): isNull ? "nothing" : "'\(scalar.string)'"
     case .sequence: "a list"
@@ -275,13 +275,13 @@ extension Node {
 
 extension Node.Mapping {
   /// The value of `key`, or `nil` when the key is absent or its value is null.
-  fileprivate func field(_ key: String) -> Node? {
+  func field(_ key: String) -> Node? {
     guard let value = first(where: { $0.key.scalar?.string == key })?.value, !value.isNull else { return nil }
     return value
   }
 
   /// Whether `key` is written, whatever its value (even null).
-  fileprivate func has(_ key: String) -> Bool {
+  func has(_ key: String) -> Bool {
     contains { $0.key.scalar?.string == key }
   }
 }

@@ -18,6 +18,8 @@ public actor HealthMonitor {
   private let failureThreshold: Int
   private let logger: Logger
   private var failures: [String: Int] = [:]
+  /// Sockets being checked now: a check the watcher asks for never overlaps a beat's.
+  private var checking: Set<String> = []
 
   public init(
     registry: ComponentRegistry, interval: Duration = .seconds(2), timeout: Duration = .seconds(1),
@@ -59,19 +61,48 @@ public actor HealthMonitor {
     case failed(String)
   }
 
+  /// Checks `socket` now instead of at the next beat: the watcher saw it appear again.
+  public func beat(socket: String) async {
+    guard let members = await registry.pluggableSockets()[socket] else { return }
+    await check(socket: socket, members: members)
+  }
+
+  /// The watcher saw `socket` disappear: its UP components go DOWN at once, without
+  /// waiting for failed beats.
+  public func socketRemoved(_ socket: String) async {
+    guard let members = await registry.pluggableSockets()[socket] else { return }
+    failures[socket] = max(failures[socket] ?? 0, failureThreshold)
+    await registry.recordHeartbeat(socket: socket, answered: false, consecutiveFailures: failures[socket] ?? 0)
+    for member in members where member.state == .up {
+      await registry.markDown(member.name, reason: "its socket \(socket) was removed")
+      logger.warning(
+        "component is DOWN: its socket was removed",
+        metadata: ["component": "\(member.name)", "type": "\(member.type)", "socket": "\(socket)"])
+    }
+  }
+
   private func check(socket: String, members: [RegisteredPluggable]) async {
+    guard checking.insert(socket).inserted else { return }
+    defer { checking.remove(socket) }
     let outcome = await probe(members)
     let anyDown = members.contains { $0.state == .down }
+    if case .failed = outcome {
+      // Counted below.
+    } else {
+      failures[socket] = 0
+      await registry.recordHeartbeat(socket: socket, answered: true, consecutiveFailures: 0)
+    }
     switch outcome {
     case .healthy where !anyDown:
-      failures[socket] = 0
+      break
     case .healthy, .restarted:
-      failures[socket] = 0
       let why: String = if case .restarted(let reason) = outcome { reason } else { "it answers again" }
       await reinitialise(members, socket: socket, why: why)
     case .failed(let reason):
       let count = (failures[socket] ?? 0) + 1
       failures[socket] = count
+      await registry.recordHeartbeat(socket: socket, answered: false, consecutiveFailures: count)
+      for member in members { ComponentMetrics.heartbeatFailed(component: member.name) }
       guard count >= failureThreshold else { return }
       for member in members where member.state == .up {
         await registry.markDown(member.name, reason: reason)

@@ -2,6 +2,7 @@ import ComponentKit
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The sidecar's component life cycle as a service: load the configuration, discover
 /// the sockets, initialise every component in dependency order, keep initialising
@@ -12,14 +13,22 @@ public final class Sidecar: Service {
   public let options: SidecarOptions
   /// The configured components and their states.
   public let registry = ComponentRegistry()
+  /// The supervised component processes, when `apiary.yaml` lists some.
+  public let supervisor: ProcessSupervisor?
   private let logger: Logger
   private let onStarted: @Sendable ([ComponentStatus]) -> Void
 
-  /// - Parameter onStarted: Called once every component that could start has started
-  ///   (PENDING ones may follow later), with the start-up table.
-  public init(options: SidecarOptions, logger: Logger, onStarted: @escaping @Sendable ([ComponentStatus]) -> Void = { _ in }) {
+  /// - Parameters:
+  ///   - supervisor: Started before discovery, stopped after the components close.
+  ///   - onStarted: Called once every component that could start has started
+  ///     (PENDING ones may follow later), with the start-up table.
+  public init(
+    options: SidecarOptions, logger: Logger, supervisor: ProcessSupervisor? = nil,
+    onStarted: @escaping @Sendable ([ComponentStatus]) -> Void = { _ in }
+  ) {
     self.options = options
     self.logger = logger
+    self.supervisor = supervisor
     self.onStarted = onStarted
   }
 
@@ -48,32 +57,11 @@ public final class Sidecar: Service {
     }
     definitions = try InitializationOrder.order(definitions)
 
-    var factories = FactoryRegistry()
-    var reserved: [String: String] = [:]
-    for factory in BuiltInFactories.all(environment: options.environment) {
-      factories.register(factory)
-      reserved[factory.type] = "a built-in component"
-    }
-    var channels: [String: ComponentChannel] = [:]
-    let initial = await discover(reserved: reserved, known: [])
-    for factory in initial.factories { factories.register(factory) }
-    channels.merge(initial.channels) { old, _ in old }
-
-    let loader = ComponentLoader(
-      factories: factories, registry: registry, environment: options.environment, logger: logger)
-    let monitor = HealthMonitor(
-      registry: registry, interval: options.heartbeatInterval, timeout: options.heartbeatTimeout,
-      failureThreshold: options.failureThreshold, logger: logger)
+    // Supervised component processes start before discovery, so it finds their sockets.
+    if let supervisor { await supervisor.start() }
+    let channels = ChannelSet()
     do {
-      try await loader.load(definitions)
-      await registry.markStarted(subscriptions: resources.subscriptions)
-      onStarted(await registry.all)
-      try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { await monitor.run() }
-        defer { group.cancelAll() }
-        try await waitForPending(loader: loader, channels: &channels)
-        try? await gracefulShutdown()
-      }
+      try await runComponents(definitions, subscriptions: resources.subscriptions, channels: channels)
     } catch {
       await close(channels: channels)
       throw error
@@ -81,25 +69,73 @@ public final class Sidecar: Service {
     await close(channels: channels)
   }
 
-  /// Rescans the sockets folder every `rescanInterval` while components are PENDING,
-  /// until they are all resolved or `componentWait` has passed.
-  private func waitForPending(loader: ComponentLoader, channels: inout [String: ComponentChannel]) async throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: options.componentWait)
-    while await !loader.pendingDefinitions.isEmpty {
-      guard clock.now < deadline else {
-        try await loader.expirePending(after: options.componentWait)
-        return
+  private func runComponents(
+    _ definitions: [ComponentDefinition], subscriptions: [SubscriptionDefinition], channels: ChannelSet
+  ) async throws {
+    var factories = FactoryRegistry()
+    var reserved: [String: String] = [:]
+    for factory in BuiltInFactories.all(environment: options.environment) {
+      factories.register(factory)
+      reserved[factory.type] = "a built-in component"
+    }
+    let initial = await discover(reserved: reserved, known: [])
+    for factory in initial.factories { factories.register(factory) }
+    channels.merge(initial.channels)
+
+    let loader = ComponentLoader(
+      factories: factories, registry: registry, environment: options.environment, logger: logger)
+    let monitor = HealthMonitor(
+      registry: registry, interval: options.heartbeatInterval, timeout: options.heartbeatTimeout,
+      failureThreshold: options.failureThreshold, logger: logger)
+    let startedAt = ContinuousClock.now
+    try await loader.load(definitions)
+    await registry.markStarted(subscriptions: subscriptions)
+    onStarted(await registry.all)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      group.addTask { await monitor.run() }
+      group.addTask {
+        try await self.watchSockets(loader: loader, monitor: monitor, channels: channels, startedAt: startedAt)
       }
-      do {
-        try await Task.sleep(for: options.rescanInterval)
-      } catch {
-        return  // shutting down
+      group.addTask { try? await gracefulShutdown() }
+      defer { group.cancelAll() }
+      // The first to finish: shutdown, or the watcher failing a component that waited
+      // too long for its socket.
+      try await group.next()
+    }
+  }
+
+  /// Follows the sockets folder for the sidecar's whole life (``SocketFolderWatcher``):
+  /// a socket that appears is discovered while components are PENDING (they start as
+  /// their type appears, and fail after `componentWait`); a known socket that is
+  /// created again is heartbeated at once (its process restarted); a socket that
+  /// disappears takes its components DOWN.
+  private func watchSockets(
+    loader: ComponentLoader, monitor: HealthMonitor, channels: ChannelSet, startedAt: ContinuousClock.Instant
+  ) async throws {
+    let watcher = SocketFolderWatcher(
+      folder: options.socketsDir, interval: options.rescanInterval, mode: options.watchMode, logger: logger)
+    var listing = SocketFolderListing(folder: options.socketsDir)
+    _ = listing.update()
+    let deadline = startedAt.advanced(by: options.componentWait)
+    for await _ in watcher.wakeups() {
+      let change = listing.update()
+      let known = channels.paths
+      for path in change.removed where known.contains(path) {
+        await monitor.socketRemoved(path)
+      }
+      for path in change.created where known.contains(path) {
+        logger.debug("component socket created again", metadata: ["socket": "\(path)"])
+        await monitor.beat(socket: path)
+      }
+      guard await !loader.pendingDefinitions.isEmpty else { continue }
+      if ContinuousClock.now >= deadline {
+        try await loader.expirePending(after: options.componentWait)
+        continue
       }
       var reserved: [String: String] = [:]
       for type in await loader.knownTypes { reserved[type] = "an earlier component" }
-      let found = await discover(reserved: reserved, known: Set(channels.keys))
-      channels.merge(found.channels) { old, _ in old }
+      let found = await discover(reserved: reserved, known: channels.paths)
+      channels.merge(found.channels)
       if !found.factories.isEmpty {
         try await loader.resolvePending(with: found.factories)
       }
@@ -136,10 +172,24 @@ public final class Sidecar: Service {
     return (factories, channels)
   }
 
-  private func close(channels: [String: ComponentChannel]) async {
+  private func close(channels: ChannelSet) async {
     logger.info("closing components")
     await registry.closeAll()
-    for channel in channels.values { await channel.close() }
+    for channel in channels.all { await channel.close() }
+    if let supervisor { await supervisor.stop(grace: options.shutdownGrace) }
     logger.info("stopped")
   }
+}
+
+/// The open connections to component sockets, by path.
+final class ChannelSet: Sendable {
+  private let channels = Mutex<[String: ComponentChannel]>([:])
+
+  /// Adds `new`, keeping the existing connection of a path already known.
+  func merge(_ new: [String: ComponentChannel]) {
+    channels.withLock { $0.merge(new) { old, _ in old } }
+  }
+
+  var paths: Set<String> { channels.withLock { Set($0.keys) } }
+  var all: [ComponentChannel] { channels.withLock { Array($0.values) } }
 }

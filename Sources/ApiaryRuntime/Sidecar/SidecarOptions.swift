@@ -11,8 +11,13 @@ public struct SidecarOptions: Sendable {
   public var discoveryTimeout: Duration
   /// How long a PENDING component may wait for its socket.
   public var componentWait: Duration
-  /// How often the sockets folder is scanned while components are PENDING.
+  /// How often the sockets folder is looked at without an inotify event (and how
+  /// often it is polled where inotify is unavailable).
   public var rescanInterval: Duration
+  /// inotify with polling as the fallback, or polling only.
+  public var watchMode: SocketFolderWatcher.Mode = .automatic
+  /// How long supervised processes get between SIGTERM and SIGKILL on shutdown.
+  public var shutdownGrace: Duration = .seconds(5)
   /// The environment (for envRef metadata and the env secret store).
   public var environment: [String: String]
   /// How often each component socket is heartbeated.

@@ -3,6 +3,7 @@
 
     python3 multi_component.py --socket PATH [--calls FILE] [--hang-init]
                                [--hang-ping] [--features-state LIST]
+                               [--journal DIR]
 
 Serves, on unix:PATH, from one grpc.server:
 
@@ -17,7 +18,14 @@ Serves, on unix:PATH, from one grpc.server:
     Get of a missing key answers an empty GetResponse.  Values keep their
     content_type.  BulkSet, BulkDelete and Transact are all-or-nothing.
   * dapr.proto.components.v1.PubSub: pubsub_component.py's servicer, with one
-    broker per initialised instance.
+    broker per initialised instance, made by the instance's first Init in the
+    process; a later Init of the same instance keeps that broker (queued and
+    in-flight messages stay).  --journal DIR makes the brokers durable as in
+    pubsub_component.py (see its docstring and Journal): accepted messages and
+    successful acks are appended to DIR/<instance>@<topic>.jsonl before the
+    call answers, and the first Init of an instance queues again every
+    message it published and never had acknowledged, so a restart after
+    `kill -9` delivers them again (at least once).
   * dapr.proto.components.v1.OutputBinding: operations create, get, delete and
     list over an in-memory dict (the key is metadata["key"]).
   * dapr.proto.components.v1.InputBinding: Read streams "tick-N" events every
@@ -30,9 +38,10 @@ Serves, on unix:PATH, from one grpc.server:
     of the above.
 
 Every service keeps one instance per `x-component-instance` header value ("" when
-absent), created anew by that instance's Init; any other call for an instance
-that was never initialised fails with FAILED_PRECONDITION "instance X is not
-initialised".  StateStore and TransactionalStateStore share their instances.
+absent), created anew by that instance's Init (PubSub: by its first Init, see
+above); any other call for an instance that was never initialised fails with
+FAILED_PRECONDITION "instance X is not initialised".  StateStore and
+TransactionalStateStore share their instances.
 
 --hang-init makes every Init of every service wait until the server stops;
 --hang-ping does the same for every Ping.  --calls FILE appends one JSON line
@@ -144,6 +153,30 @@ class Instances:
         if instance is None:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, not_initialised(name))
         return instance
+
+
+class BrokerInstances(Instances):
+    """PubSub brokers, one per instance: the first Init of an instance makes
+    its broker and reloads the instance's journal (when there is one); later
+    Inits of that instance keep the broker as it is, so no queued or
+    in-flight message is lost and the journal is not read twice."""
+
+    def __init__(self, journal: pubsub_component.Journal | None):
+        super().__init__(lambda _properties: pubsub_component.Broker(journal))
+
+    def initialise(self, context, properties: dict[str, str]):
+        name = instance_of(context)
+        with self._lock:
+            broker = self._instances.get(name)
+            if broker is not None:
+                return broker
+            broker = self._make(properties)
+            try:
+                broker.restore(name)
+            except pubsub_component.JournalError as error:
+                context.abort(grpc.StatusCode.INTERNAL, str(error))
+            self._instances[name] = broker
+        return broker
 
 
 def not_initialised(name: str) -> str:
@@ -393,12 +426,14 @@ class TransactionalStateStoreServicer(state_pb2_grpc.TransactionalStateStoreServ
 
 
 class MultiPubSubServicer(pubsub_component.PubSubServicer):
-    """pubsub_component's servicer with per-instance brokers made by Init."""
+    """pubsub_component's servicer with per-instance brokers made by the
+    first Init of each instance (BrokerInstances)."""
 
-    def __init__(self, settings: Settings, calls, features: list[str]):
-        super().__init__(features, calls)
+    def __init__(self, settings: Settings, calls, features: list[str],
+                 journal: pubsub_component.Journal | None = None):
+        super().__init__(features, calls, journal)
         self._settings = settings
-        self._instances = Instances(lambda _properties: pubsub_component.Broker())
+        self._instances = BrokerInstances(journal)
 
     def _broker_for(self, instance, context):
         return self._instances.get(context)
@@ -690,7 +725,9 @@ def main() -> int:
     parser.add_argument("--features-state", default="ETAG,TRANSACTIONAL",
                         help="comma-separated StateStore Features answer "
                              "(default: %(default)s; '' for none)")
+    pubsub_component.add_journal_argument(parser)
     args = parser.parse_args()
+    journal = pubsub_component.Journal(args.journal) if args.journal else None
 
     stop = fixturelib.termination_event()
     # Set when the server is stopping; hanging handlers wait on it.
@@ -708,7 +745,8 @@ def main() -> int:
         TransactionalStateStoreServicer(ServiceCallLog(log, "TransactionalStateStore"), state),
         server)
     pubsub_pb2_grpc.add_PubSubServicer_to_server(
-        MultiPubSubServicer(settings, ServiceCallLog(log, "PubSub"), ["BULK_PUBSUB"]), server)
+        MultiPubSubServicer(settings, ServiceCallLog(log, "PubSub"), ["BULK_PUBSUB"], journal),
+        server)
     bindings_pb2_grpc.add_OutputBindingServicer_to_server(
         OutputBindingServicer(settings, ServiceCallLog(log, "OutputBinding")), server)
     bindings_pb2_grpc.add_InputBindingServicer_to_server(
@@ -724,12 +762,15 @@ def main() -> int:
     server.start()
     fixturelib.log(f"serving {', '.join(services)} on unix:{args.socket}"
                    + (" (hang-init)" if args.hang_init else "")
-                   + (" (hang-ping)" if args.hang_ping else ""))
+                   + (" (hang-ping)" if args.hang_ping else "")
+                   + (f" (journal {journal.folder})" if journal else ""))
     try:
         fixturelib.wait_for(stop)
     finally:
         stopping.set()
         server.stop(grace=0.5).wait()
+        if journal is not None:
+            journal.close()
         fixturelib.remove_socket(args.socket)
         fixturelib.log("stopped")
     return 0

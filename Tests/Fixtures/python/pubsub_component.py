@@ -2,6 +2,7 @@
 """An in-memory Dapr pluggable PubSub component, written in Python.
 
     python3 pubsub_component.py --socket PATH [--features LIST] [--calls FILE]
+                                [--journal DIR]
 
 Serves dapr.proto.components.v1.PubSub on unix:PATH together with gRPC server
 reflection from the grpcio-reflection package (which speaks
@@ -24,20 +25,41 @@ Behaviour:
     really implements); Ping answers; Pause/Resume answer UNIMPLEMENTED.
   * --calls FILE appends one JSON line per call (method, instance, and for
     Init the properties) so a test can check what the sidecar sent.
+  * Without --journal everything lives in memory and dies with the process.
+    With --journal DIR, messages survive a crash (`kill -9`), at least once:
+      - every message Publish / BulkPublish accepts is appended to a journal
+        file in DIR, and the file flushed (no fsync: a killed process loses
+        nothing, a crashed machine may), before the call answers;
+      - every acknowledgement without `ack_error` appends an ack record;
+      - the first Init of an instance in a process (or, here, its first
+        Publish/PullMessages if that comes earlier) reloads the instance's
+        journal files: every message published and never acknowledged is
+        queued again, in publish order, with its original id.  The files are
+        compacted then (rewritten with only those messages; a file with none
+        left is removed).
+    So after `kill -9` and a restart with the same --journal, messages that
+    were undelivered, in flight or acknowledged with an error are delivered
+    again; duplicates are possible (an ack lost in the crash), losses are
+    not.  One process per DIR.  See Journal for the file format.
+  * Init of an instance that is already known in this process changes
+    nothing: queued and in-flight messages stay, the journal is not reread.
 Exits cleanly on SIGTERM/SIGINT and removes its socket file.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import collections
 import itertools
 import json
 import os
 import sys
 import threading
+import time
 import uuid
 from concurrent import futures
+from urllib.parse import quote, unquote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fixturelib  # noqa: E402
@@ -70,27 +92,226 @@ def instance_of(context) -> str:
 class Message:
     __slots__ = ("id", "topic", "data", "metadata", "content_type", "deliveries")
 
-    def __init__(self, topic, data, metadata, content_type):
-        self.id = str(uuid.uuid4())
+    def __init__(self, topic, data, metadata, content_type, id=None):  # noqa: A002
+        self.id = id or str(uuid.uuid4())
         self.topic = topic
-        self.data = data
+        self.data = bytes(data)
         self.metadata = dict(metadata)
         self.content_type = content_type
         self.deliveries = 0
 
 
-class Broker:
-    """Per (instance, topic) FIFO queues shared by all subscriber streams."""
+class JournalError(Exception):
+    """The journal could not be written or read; the call must fail."""
 
-    def __init__(self):
+
+class Journal:
+    """Append-only JSON-lines files in one folder, one per (instance, topic).
+
+    File name: quote(instance) + "@" + quote(topic) + ".jsonl", where quote
+    is urllib.parse.quote(..., safe="") (so "@" and "/" are always escaped;
+    the instance "" gives "@orders.jsonl").  Each line is one JSON object:
+
+      {"op": "publish", "id": ID, "instance": I, "topic": T,
+       "data": BASE64, "contentType": CT, "metadata": {..}, "t": UNIX_TIME}
+      {"op": "ack", "id": ID, "t": UNIX_TIME}
+
+    `t` is when the line was written (compaction rewrites it).  Lines are
+    written whole and flushed at once.  Reading skips lines that do not parse,
+    and a last line without its newline (a write cut short by a crash, whose
+    call never answered) is dropped.  A message is pending from its publish
+    line until an ack line with its id.
+    """
+
+    SUFFIX = ".jsonl"
+    MAX_NAME = 255
+
+    def __init__(self, folder: str):
+        self.folder = os.path.abspath(folder)
+        os.makedirs(self.folder, exist_ok=True)
+        self._lock = threading.Lock()
+        self._handles: dict[tuple[str, str], object] = {}
+
+    @staticmethod
+    def _prefix(instance: str) -> str:
+        return quote(instance, safe="") + "@"
+
+    def path(self, instance: str, topic: str) -> str:
+        name = self._prefix(instance) + quote(topic, safe="") + self.SUFFIX
+        if len(name.encode()) > self.MAX_NAME:
+            raise JournalError(f"journal file name for instance {instance!r} and topic "
+                               f"{topic!r} is longer than {self.MAX_NAME} bytes")
+        return os.path.join(self.folder, name)
+
+    def _append(self, instance: str, topic: str, records: list) -> None:
+        text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in records).encode()
+        with self._lock:
+            try:
+                handle = self._handles.get((instance, topic))
+                if handle is None:
+                    handle = self._open(self.path(instance, topic))
+                    self._handles[(instance, topic)] = handle
+                handle.write(text)
+                handle.flush()
+            except OSError as error:
+                # Reopen next time; _open ends a line a failed write left open.
+                broken = self._handles.pop((instance, topic), None)
+                if broken is not None:
+                    try:
+                        broken.close()
+                    except OSError:
+                        pass
+                raise JournalError(f"cannot write the journal: {error}") from error
+
+    @staticmethod
+    def _open(path: str):
+        handle = open(path, "a+b")
+        if handle.tell() > 0:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")  # never glue a record to a cut-off one
+        return handle
+
+    @staticmethod
+    def _publish_record(instance: str, message: Message, now: float) -> dict:
+        return {
+            "op": "publish", "id": message.id, "instance": instance, "topic": message.topic,
+            "data": base64.b64encode(message.data).decode("ascii"),
+            "contentType": message.content_type, "metadata": message.metadata, "t": now,
+        }
+
+    def published(self, instance: str, messages: list) -> None:
+        now = time.time()
+        by_topic: dict[str, list] = collections.defaultdict(list)
+        for message in messages:
+            by_topic[message.topic].append(Journal._publish_record(instance, message, now))
+        for topic, records in by_topic.items():
+            self._append(instance, topic, records)
+
+    def acked(self, instance: str, message: Message) -> None:
+        self._append(instance, message.topic,
+                     [{"op": "ack", "id": message.id, "t": time.time()}])
+
+    @staticmethod
+    def _read(path: str, topic: str) -> dict:
+        """The pending messages of one file, by id, in publish order."""
+        with open(path, "rb") as handle:
+            raw = handle.read()
+        pending: dict[str, Message] = {}
+        complete, _newline, _partial = raw.rpartition(b"\n")
+        for line in complete.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                op, message_id = record["op"], record["id"]
+                if op == "publish":
+                    pending[message_id] = Message(
+                        record.get("topic") or topic,
+                        base64.b64decode(record.get("data", "")),
+                        record.get("metadata") or {}, record.get("contentType", ""),
+                        id=message_id)
+                elif op == "ack":
+                    pending.pop(message_id, None)
+            except (ValueError, KeyError, TypeError) as error:
+                fixturelib.log(f"journal {path}: skipping a bad line ({error}): {line[:200]!r}")
+        return pending
+
+    def load(self, instance: str) -> dict[str, list]:
+        """The instance's pending messages by topic; compacts its files."""
+        prefix = self._prefix(instance)
+        loaded: dict[str, list] = {}
+        with self._lock:
+            try:
+                names = sorted(os.listdir(self.folder))
+                for name in names:
+                    if not (name.startswith(prefix) and name.endswith(self.SUFFIX)):
+                        continue
+                    topic = unquote(name[len(prefix):-len(self.SUFFIX)])
+                    handle = self._handles.pop((instance, topic), None)
+                    if handle is not None:
+                        handle.close()
+                    path = os.path.join(self.folder, name)
+                    pending = self._read(path, topic)
+                    self._compact(path, instance, list(pending.values()))
+                    if pending:
+                        loaded[topic] = list(pending.values())
+            except OSError as error:
+                raise JournalError(f"cannot read the journal: {error}") from error
+        return loaded
+
+    @staticmethod
+    def _compact(path: str, instance: str, messages: list) -> None:
+        if not messages:
+            os.unlink(path)
+            return
+        temporary = path + ".compact"
+        now = time.time()
+        with open(temporary, "w", encoding="utf-8") as handle:
+            for message in messages:
+                handle.write(json.dumps(Journal._publish_record(instance, message, now),
+                                        sort_keys=True) + "\n")
+        os.replace(temporary, path)
+
+    def close(self) -> None:
+        with self._lock:
+            for handle in self._handles.values():
+                handle.close()
+            self._handles.clear()
+
+
+class Broker:
+    """Per (instance, topic) FIFO queues shared by all subscriber streams,
+    optionally backed by a Journal (see the module docstring)."""
+
+    def __init__(self, journal: Journal | None = None):
         self._lock = threading.Condition()
         self._queues: dict[tuple[str, str], collections.deque] = collections.defaultdict(
             collections.deque)
+        self._journal = journal
+        self._restored: set[str] = set()
+
+    def restore(self, instance: str) -> int:
+        """Queues the instance's pending journal messages, once per broker and
+        instance; answers how many were queued (0 without a journal or when
+        already done).  Raises JournalError."""
+        with self._lock:
+            return self._restore_locked(instance)
+
+    def _restore_locked(self, instance: str) -> int:
+        if self._journal is None or instance in self._restored:
+            return 0
+        loaded = self._journal.load(instance)
+        self._restored.add(instance)
+        count = 0
+        for topic, messages in loaded.items():
+            # Nothing of this instance was queued before its restore.
+            self._queues[(instance, topic)].extend(messages)
+            count += len(messages)
+        if count:
+            fixturelib.log(f"journal: instance {instance!r}: {count} unacknowledged "
+                           f"message(s) queued again from {self._journal.folder}")
+            self._lock.notify_all()
+        return count
 
     def publish(self, instance: str, message: Message) -> None:
+        self.publish_all(instance, [message])
+
+    def publish_all(self, instance: str, messages: list) -> None:
+        """Journals (when there is a journal) and queues the messages; raises
+        JournalError when they cannot be journaled (nothing is queued then)."""
         with self._lock:
-            self._queues[(instance, message.topic)].append(message)
+            self._restore_locked(instance)
+            if self._journal is not None:
+                self._journal.published(instance, messages)
+            for message in messages:
+                self._queues[(instance, message.topic)].append(message)
             self._lock.notify_all()
+
+    def acked(self, instance: str, message: Message) -> None:
+        """Records a successful acknowledgement (raises JournalError)."""
+        if self._journal is not None:
+            self._journal.acked(instance, message)
 
     def requeue(self, instance: str, message: Message) -> None:
         with self._lock:
@@ -101,6 +322,7 @@ class Broker:
         """Next message for the topic, or None once alive() turns false."""
         key = (instance, topic)
         with self._lock:
+            self._restore_locked(instance)
             while True:
                 queue = self._queues[key]
                 if queue:
@@ -128,10 +350,11 @@ class CallLog:
 
 
 class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
-    def __init__(self, features: list[str], calls: CallLog):
+    def __init__(self, features: list[str], calls: CallLog, journal: Journal | None = None):
         self._features = features
         self._calls = calls
-        self._broker = Broker()
+        self._journal = journal
+        self._broker = Broker(journal)
         self._streams = itertools.count(1)
 
     def _broker_for(self, instance: str, context) -> Broker:
@@ -145,6 +368,10 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
         instance = instance_of(context)
         self._calls.record(method="Init", instance=instance, properties=properties)
         fixturelib.debug(f"Init instance={instance!r} properties={properties}")
+        try:
+            self._broker.restore(instance)  # once per instance; later Inits keep the queues
+        except JournalError as error:
+            context.abort(grpc.StatusCode.INTERNAL, str(error))
         return pubsub_pb2.PubSubInitResponse()
 
     def Features(self, request, context):
@@ -161,8 +388,12 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "topic is required")
         self._calls.record(method="Publish", instance=instance, topic=request.topic,
                            pubsubName=request.pubsub_name)
-        self._broker_for(instance, context).publish(instance, Message(
-            request.topic, request.data, request.metadata, request.content_type))
+        broker = self._broker_for(instance, context)
+        try:
+            broker.publish(instance, Message(
+                request.topic, request.data, request.metadata, request.content_type))
+        except JournalError as error:
+            context.abort(grpc.StatusCode.INTERNAL, str(error))
         return pubsub_pb2.PublishResponse()
 
     def BulkPublish(self, request, context):
@@ -172,11 +403,15 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
         self._calls.record(method="BulkPublish", instance=instance, topic=request.topic,
                            entries=len(request.entries))
         broker = self._broker_for(instance, context)
+        messages = []
         for entry in request.entries:
             metadata = dict(request.metadata)
             metadata.update(entry.metadata)
-            broker.publish(instance, Message(
-                request.topic, entry.event, metadata, entry.content_type))
+            messages.append(Message(request.topic, entry.event, metadata, entry.content_type))
+        try:
+            broker.publish_all(instance, messages)  # all journaled and queued, or none
+        except JournalError as error:
+            context.abort(grpc.StatusCode.INTERNAL, str(error))
         return pubsub_pb2.BulkPublishResponse()
 
     def PullMessages(self, request_iterator, context):
@@ -213,6 +448,12 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
                                        error=ack.ack_error.message if failed else None)
                     if failed:
                         broker.requeue(instance, message)
+                    else:
+                        try:
+                            broker.acked(instance, message)
+                        except JournalError as error:
+                            # Not fatal: the message is delivered again after a restart.
+                            fixturelib.log(f"PullMessages#{stream_no}: {error}")
                 # The sidecar half-closed its side: nothing more can be
                 # acknowledged, but deliveries go on until the call ends.
             except Exception as error:  # the call was cancelled or broke
@@ -259,6 +500,13 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
     # answers UNIMPLEMENTED -- what the contract allows older components.
 
 
+def add_journal_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--journal", default=None, metavar="DIR",
+                        help="keep published and acknowledged messages in journal files "
+                             "in DIR (created if missing) and queue unacknowledged ones "
+                             "again after a restart; default: memory only")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="In-memory Dapr pluggable PubSub component")
     parser.add_argument("--socket", required=True, help="Unix socket path to listen on")
@@ -266,24 +514,29 @@ def main() -> int:
                         help="comma-separated Features answer (default: %(default)s; '' for none)")
     parser.add_argument("--calls", default=None,
                         help="append one JSON line per received call to this file")
+    add_journal_argument(parser)
     args = parser.parse_args()
 
     features = [f for f in (part.strip() for part in args.features.split(",")) if f]
     stop = fixturelib.termination_event()
+    journal = Journal(args.journal) if args.journal else None
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
     pubsub_pb2_grpc.add_PubSubServicer_to_server(
-        PubSubServicer(features, CallLog(args.calls)), server)
+        PubSubServicer(features, CallLog(args.calls), journal), server)
     reflection.enable_server_reflection((PUBSUB_SERVICE, reflection.SERVICE_NAME), server)
 
     fixturelib.prepare_socket_path(args.socket)
     server.add_insecure_port(fixturelib.unix_target(args.socket))
     server.start()
-    fixturelib.log(f"serving {PUBSUB_SERVICE} on unix:{args.socket}")
+    fixturelib.log(f"serving {PUBSUB_SERVICE} on unix:{args.socket}"
+                   + (f" (journal {journal.folder})" if journal else ""))
     try:
         fixturelib.wait_for(stop)
     finally:
         server.stop(grace=0.5).wait()
+        if journal is not None:
+            journal.close()
         fixturelib.remove_socket(args.socket)
         fixturelib.log("stopped")
     return 0

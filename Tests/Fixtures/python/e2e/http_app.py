@@ -22,7 +22,9 @@ Answers to POST:
   /programmatic  200, empty body
   /events        200, empty body (input binding deliveries)
   /dropme        404, empty body
-  anything else  200 {"status":"SUCCESS"}
+  anything else  200 {"status":"SUCCESS"}, every time (e.g. /steady, the route
+                 of the lifecycle test's subscription, which must always
+                 succeed while lifecycle_load.py publishes)
 
 Per-request logging only with APIARY_FIXTURE_VERBOSE=1.  Exits 0 on SIGTERM
 or SIGINT.

@@ -1,0 +1,379 @@
+import ComponentKit
+import Foundation
+import Logging
+import Synchronization
+
+/// Launches the component processes of `apiary.yaml`, restarts them per their policy
+/// with exponential backoff, turns their output lines into log records of their
+/// component, and stops them on shutdown (SIGTERM, then SIGKILL after a grace period).
+///
+/// Children get `APIARY_SOCKETS_DIR` and `DAPR_COMPONENTS_SOCKETS_FOLDER` set to the
+/// sockets folder (their `env` may override them). A process that ran at least as long
+/// as its maximum backoff starts again from the initial backoff.
+///
+/// Written on Foundation's `Process`: no listed library supervises processes.
+public actor ProcessSupervisor {
+  /// What the supervisor knows of one process.
+  public struct Status: Sendable, Equatable {
+    public var name: String
+    /// The socket it serves.
+    public var socket: String
+    /// "starting", "running", "backoff", "exited" (not restarted) or "stopped".
+    public var state: String
+    public var pid: Int32?
+    /// How many times it was started again.
+    public var restarts: Int
+    /// How it ended last, e.g. "exit status 1" or "signal 9".
+    public var lastExit: String?
+  }
+
+  private let specs: [ApiaryConfig.ProcessSpec]
+  private let socketsDir: String
+  private let forwardOutput: Bool
+  private let logger: Logger
+  private let environment: [String: String]
+  private var statuses: [String: Status] = [:]
+  private var running: [String: Process] = [:]
+  private var loops: [Task<Void, Never>] = []
+  private var stopping = false
+
+  /// - Parameter forwardOutput: Whether the children's stdout and stderr lines become
+  ///   log records (the `logForwarding` module); otherwise they go to the sidecar's own
+  ///   stdout and stderr unchanged.
+  public init(
+    processes: [ApiaryConfig.ProcessSpec], socketsDir: String, environment: [String: String], forwardOutput: Bool,
+    logger: Logger
+  ) {
+    self.specs = processes
+    self.socketsDir = socketsDir
+    self.environment = environment
+    self.forwardOutput = forwardOutput
+    self.logger = logger
+    for spec in processes {
+      statuses[spec.name] = Status(
+        name: spec.name, socket: Self.socketPath(of: spec, in: socketsDir), state: "starting", pid: nil, restarts: 0,
+        lastExit: nil)
+    }
+  }
+
+  /// Every process's status, in configuration order.
+  public var all: [Status] { specs.compactMap { statuses[$0.name] } }
+
+  /// The socket path `spec` serves.
+  public static func socketPath(of spec: ApiaryConfig.ProcessSpec, in socketsDir: String) -> String {
+    spec.socket.hasPrefix("/") ? spec.socket : (socketsDir as NSString).appendingPathComponent(spec.socket)
+  }
+
+  /// Launches every process, then returns once each has created its socket, exited, or
+  /// used up its `startTimeout` (a warning then; its component stays PENDING and starts
+  /// when the socket appears).
+  public func start() async {
+    for spec in specs {
+      loops.append(Task { await self.supervise(spec) })
+    }
+    await withTaskGroup(of: Void.self) { group in
+      for spec in specs {
+        let path = Self.socketPath(of: spec, in: socketsDir)
+        group.addTask { await self.waitForSocket(spec, path: path) }
+      }
+    }
+  }
+
+  private func waitForSocket(_ spec: ApiaryConfig.ProcessSpec, path: String) async {
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: spec.startTimeout)
+    while clock.now < deadline {
+      if FileKind.of(path) == .socket { return }
+      if let state = statuses[spec.name]?.state, state == "exited" || state == "stopped" { return }
+      try? await Task.sleep(for: .milliseconds(50))
+    }
+    logger.warning(
+      "supervised process did not create its socket within \(spec.startTimeout) (startTimeout); continuing without waiting",
+      metadata: ["component": "\(spec.name)", "socket": "\(path)"])
+  }
+
+  /// Stops every process: SIGTERM, then SIGKILL for those still running after `grace`.
+  public func stop(grace: Duration) async {
+    guard !stopping else { return }
+    stopping = true
+    for (name, process) in running where process.isRunning {
+      logger.info("stopping supervised process (SIGTERM)", metadata: ["component": "\(name)", "pid": "\(process.processIdentifier)"])
+      process.terminate()
+    }
+    let clock = ContinuousClock()
+    let deadline = clock.now.advanced(by: grace)
+    while running.values.contains(where: \.isRunning), clock.now < deadline {
+      try? await Task.sleep(for: .milliseconds(20))
+    }
+    for (name, process) in running where process.isRunning {
+      logger.warning(
+        "supervised process still running after \(grace): SIGKILL",
+        metadata: ["component": "\(name)", "pid": "\(process.processIdentifier)"])
+      kill(process.processIdentifier, SIGKILL)
+    }
+    for loop in loops { await loop.value }
+    loops.removeAll()
+  }
+
+  /// Runs `spec` until the supervisor stops or its policy says not to restart it.
+  private func supervise(_ spec: ApiaryConfig.ProcessSpec) async {
+    var backoff = spec.initialBackoff
+    let clock = ContinuousClock()
+    while !stopping {
+      let started = clock.now
+      let exit = await runOnce(spec)
+      if stopping {
+        statuses[spec.name]?.state = "stopped"
+        break
+      }
+      statuses[spec.name]?.lastExit = exit.description
+      let again: Bool =
+        switch spec.restart {
+        case .always: true
+        case .onFailure: !exit.succeeded
+        case .never: false
+        }
+      guard again else {
+        statuses[spec.name]?.state = "exited"
+        logger.notice(
+          "supervised process exited (\(exit)); not restarted (restart: \(spec.restart.rawValue))",
+          metadata: ["component": "\(spec.name)"])
+        break
+      }
+      if clock.now - started >= spec.maxBackoff { backoff = spec.initialBackoff }
+      statuses[spec.name]?.state = "backoff"
+      logger.warning(
+        "supervised process exited (\(exit)); restarting in \(backoff)", metadata: ["component": "\(spec.name)"])
+      let wakeAt = clock.now.advanced(by: backoff)
+      while !stopping, clock.now < wakeAt {
+        try? await Task.sleep(for: min(.milliseconds(50), wakeAt - clock.now))
+      }
+      if stopping {
+        statuses[spec.name]?.state = "stopped"
+        break
+      }
+      statuses[spec.name]?.restarts += 1
+      backoff = min(backoff * 2, spec.maxBackoff)
+    }
+  }
+
+  /// How a run ended.
+  struct Exit: CustomStringConvertible {
+    var description: String
+    var succeeded: Bool
+  }
+
+  /// Launches `spec` once and waits for it to end.
+  private func runOnce(_ spec: ApiaryConfig.ProcessSpec) async -> Exit {
+    let process = Process()
+    do {
+      process.executableURL = URL(fileURLWithPath: try executable(spec))
+    } catch {
+      logger.error("cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
+      return Exit(description: "not started: \(error)", succeeded: false)
+    }
+    process.arguments = Array(spec.command.dropFirst())
+    var environment = self.environment
+    environment["APIARY_SOCKETS_DIR"] = socketsDir
+    environment["DAPR_COMPONENTS_SOCKETS_FOLDER"] = socketsDir
+    environment.merge(spec.env) { _, new in new }
+    process.environment = environment
+    if let directory = spec.workingDir { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    var forwarders: [LineForwarder] = []
+    if forwardOutput {
+      for stream in ["stdout", "stderr"] {
+        let pipe = Pipe()
+        let forwarder = LineForwarder(component: spec.name, stream: stream, logger: logger)
+        forwarders.append(forwarder)
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+          let data = handle.availableData
+          if data.isEmpty {
+            handle.readabilityHandler = nil
+          } else {
+            forwarder.feed(data)
+          }
+        }
+        if stream == "stdout" { process.standardOutput = pipe } else { process.standardError = pipe }
+      }
+    }
+    let (ended, continuation) = AsyncStream.makeStream(of: Void.self)
+    process.terminationHandler = { _ in
+      continuation.yield()
+      continuation.finish()
+    }
+    do {
+      try process.run()
+    } catch {
+      logger.error("cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
+      return Exit(description: "not started: \(error)", succeeded: false)
+    }
+    running[spec.name] = process
+    statuses[spec.name]?.state = "running"
+    statuses[spec.name]?.pid = process.processIdentifier
+    logger.info(
+      "started supervised process", metadata: ["component": "\(spec.name)", "pid": "\(process.processIdentifier)"])
+    for await _ in ended {}
+    running[spec.name] = nil
+    statuses[spec.name]?.pid = nil
+    // Let the pipes deliver what the process wrote last.
+    try? await Task.sleep(for: .milliseconds(20))
+    for forwarder in forwarders { forwarder.flush() }
+    let status = process.terminationStatus
+    switch process.terminationReason {
+    case .exit: return Exit(description: "exit status \(status)", succeeded: status == 0)
+    case .uncaughtSignal: return Exit(description: "signal \(status)", succeeded: false)
+    @unknown default: return Exit(description: "status \(status)", succeeded: false)
+    }
+  }
+
+  /// The program's path: `command[0]` itself when it contains a slash (relative to
+  /// `workingDir` when set), else the first match in `PATH`.
+  private func executable(_ spec: ApiaryConfig.ProcessSpec) throws -> String {
+    let program = spec.command[0]
+    if program.contains("/") {
+      if program.hasPrefix("/") { return program }
+      let base = spec.workingDir ?? FileManager.default.currentDirectoryPath
+      return (base as NSString).appendingPathComponent(program)
+    }
+    let path = spec.env["PATH"] ?? environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for folder in path.split(separator: ":") {
+      let candidate = "\(folder)/\(program)"
+      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    throw SupervisionError("'\(program)' is not found in PATH (processes[].command[0] of '\(spec.name)')")
+  }
+}
+
+/// A supervised process could not be started.
+public struct SupervisionError: Error, Sendable, CustomStringConvertible {
+  public var description: String
+  init(_ description: String) { self.description = description }
+}
+
+/// Splits a child's output into lines and logs each as a record of its component.
+final class LineForwarder: Sendable {
+  private let component: String
+  private let stream: String
+  private let logger: Logger
+  private let pending = Mutex<[UInt8]>([])
+  /// Longer lines are cut here, with a marker.
+  static let maximumLine = 16 * 1024
+
+  init(component: String, stream: String, logger: Logger) {
+    self.component = component
+    self.stream = stream
+    self.logger = logger
+  }
+
+  func feed(_ data: Data) {
+    let lines: [[UInt8]] = pending.withLock { buffer in
+      buffer.append(contentsOf: data)
+      var lines: [[UInt8]] = []
+      while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+        lines.append(Array(buffer[..<newline]))
+        buffer.removeSubrange(...newline)
+      }
+      if buffer.count > Self.maximumLine {
+        lines.append(buffer)
+        buffer.removeAll()
+      }
+      return lines
+    }
+    for line in lines { emit(line) }
+  }
+
+  /// Logs what is left without a final newline.
+  func flush() {
+    let rest = pending.withLock { buffer in
+      defer { buffer.removeAll() }
+      return buffer
+    }
+    if !rest.isEmpty { emit(rest) }
+  }
+
+  private func emit(_ bytes: [UInt8]) {
+    var text = String(decoding: bytes.prefix(Self.maximumLine), as: UTF8.self)
+    if text.hasSuffix("\r") { text.removeLast() }
+    if text.isEmpty { return }
+    let record = ProcessOutputRecord(line: text)
+    var metadata: Logger.Metadata = ["component": "\(component)", "stream": "\(stream)"]
+    for (key, value) in record.fields where metadata[key] == nil { metadata[key] = "\(value)" }
+    let truncated = bytes.count > Self.maximumLine ? " …[truncated]" : ""
+    logger.log(level: record.level, "\(record.message)\(truncated)", metadata: metadata)
+  }
+}
+
+/// One output line of a supervised process: a JSON object's level, message and other
+/// fields, or the plain line at level info. Control characters are escaped so that a
+/// line can never forge another record.
+struct ProcessOutputRecord: Equatable {
+  var level: Logger.Level
+  var message: String
+  var fields: [String: String]
+
+  init(line: String) {
+    level = .info
+    fields = [:]
+    guard line.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    else {
+      // swift-log's text format: "<time> <level> <label>: …"; the time is dropped
+      // since the sidecar's record has its own.
+      let words = line.split(separator: " ", maxSplits: 2)
+      if words.count == 3, let level = Self.level(String(words[1])), words[0].contains("T") {
+        self.level = level
+        message = Self.escaped(String(words[2]))
+      } else {
+        message = Self.escaped(line)
+      }
+      return
+    }
+    var message: String?
+    for (key, value) in object {
+      let text = (value as? String) ?? String(describing: value)
+      switch key.lowercased() {
+      case "msg", "message":
+        message = text
+      case "level", "severity", "levelname", "lvl":
+        level = Self.level(text) ?? .info
+      case "time", "timestamp", "ts":
+        continue
+      default:
+        fields[key] = Self.escaped(text)
+      }
+    }
+    self.message = Self.escaped(message ?? line)
+  }
+
+  static func level(_ text: String) -> Logger.Level? {
+    switch text.lowercased() {
+    case "trace": .trace
+    case "debug": .debug
+    case "info", "information": .info
+    case "notice": .notice
+    case "warn", "warning": .warning
+    case "error", "err": .error
+    case "critical", "fatal", "panic", "crit": .critical
+    default: nil
+    }
+  }
+
+  /// `text` with control characters written as escapes (`\n`, `\u{1b}`).
+  static func escaped(_ text: String) -> String {
+    guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+    var result = ""
+    for scalar in text.unicodeScalars {
+      switch scalar {
+      case "\n": result += "\\n"
+      case "\r": result += "\\r"
+      case "\t": result += "\\t"
+      default:
+        if scalar.properties.generalCategory == .control {
+          result += "\\u{\(String(scalar.value, radix: 16))}"
+        } else {
+          result.unicodeScalars.append(scalar)
+        }
+      }
+    }
+    return result
+  }
+}
