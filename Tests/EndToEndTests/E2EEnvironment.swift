@@ -27,7 +27,14 @@ final class E2EEnvironment: Sendable {
   }
 
   /// Starts everything and waits until the sidecar's APIs answer.
-  init(app appKind: App = .none, token: String? = nil, heartbeatInterval: String = "2s") async throws {
+  /// - Parameters:
+  ///   - multiArguments: More arguments of the Python multi-component fixture.
+  ///   - extraResources: More YAML documents for the resources folder.
+  ///   - extraArguments: More arguments of `apiary run`.
+  init(
+    app appKind: App = .none, token: String? = nil, heartbeatInterval: String = "2s", multiArguments: [String] = [],
+    extraResources: String = "", extraArguments: [String] = []
+  ) async throws {
     folder = try TemporaryFolder(prefix: "apiary-e2e")
     self.token = token
     let sockets = folder.file("sockets")
@@ -36,13 +43,13 @@ final class E2EEnvironment: Sendable {
     try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
     try #"{"db-password": "s3cret", "api": {"key": "k1"}}"#.write(
       toFile: folder.file("secrets.json"), atomically: true, encoding: .utf8)
-    try Self.resourcesYAML(secretsFile: folder.file("secrets.json"))
+    try (Self.resourcesYAML(secretsFile: folder.file("secrets.json")) + extraResources)
       .write(toFile: resources + "/components.yaml", atomically: true, encoding: .utf8)
 
     memstore = try await startServing(
       try Locations.product("memstore"), ["--socket", sockets + "/memstore.sock"], socket: sockets + "/memstore.sock")
     multi = try await startServing(
-      Locations.python, [Locations.pythonFixture("multi_component.py"), "--socket", sockets + "/multi.sock"],
+      Locations.python, [Locations.pythonFixture("multi_component.py"), "--socket", sockets + "/multi.sock"] + multiArguments,
       socket: sockets + "/multi.sock")
 
     var arguments = [
@@ -50,7 +57,7 @@ final class E2EEnvironment: Sendable {
       "--grpc-port", "\(try freeTCPPort())", "--http-port", "\(try freeTCPPort())",
       "--max-body-size", "\(maxBodySize)", "--heartbeat-interval", heartbeatInterval,
       "--heartbeat-timeout", "500ms", "--failure-threshold", "2",
-    ]
+    ] + extraArguments
     grpcPort = Int(arguments[arguments.firstIndex(of: "--grpc-port")! + 1])!
     httpPort = Int(arguments[arguments.firstIndex(of: "--http-port")! + 1])!
     switch appKind {
@@ -220,9 +227,12 @@ final class E2EEnvironment: Sendable {
 /// `body` throws.
 func withE2E(
   app: E2EEnvironment.App = .none, token: String? = nil, heartbeatInterval: String = "2s",
+  multiArguments: [String] = [], extraResources: String = "", extraArguments: [String] = [],
   _ body: (E2EEnvironment) async throws -> Void
 ) async throws {
-  let sidecar = try await E2EEnvironment(app: app, token: token, heartbeatInterval: heartbeatInterval)
+  let sidecar = try await E2EEnvironment(
+    app: app, token: token, heartbeatInterval: heartbeatInterval, multiArguments: multiArguments,
+    extraResources: extraResources, extraArguments: extraArguments)
   do {
     try await body(sidecar)
   } catch {

@@ -14,15 +14,27 @@ public struct SocketFolderChange: Sendable, Equatable {
   /// Sockets that are gone.
   public var removed: [String] = []
 
+  public init(created: [String] = [], removed: [String] = []) {
+    self.created = created
+    self.removed = removed
+  }
+
   public var isEmpty: Bool { created.isEmpty && removed.isEmpty }
 }
 
-/// The sockets of a folder as last seen, by path, with their inode numbers: a socket
-/// re-created at the same path has a new inode, so it counts as created even when the
-/// old file and the new one were never seen apart.
+/// The sockets of a folder as last seen, by path, with their identity (inode number
+/// and change time, since a file system may reuse the inode at once): a socket
+/// re-created at the same path counts as created even when the old file and the new
+/// one were never seen apart.
 public struct SocketFolderListing: Sendable {
   public let folder: String
-  private var sockets: [String: UInt64] = [:]
+  private var sockets: [String: FileIdentity] = [:]
+
+  struct FileIdentity: Equatable, Sendable {
+    var inode: UInt64
+    var changedSeconds: Int
+    var changedNanoseconds: Int
+  }
 
   public init(folder: String) {
     self.folder = folder
@@ -33,7 +45,7 @@ public struct SocketFolderListing: Sendable {
   public mutating func update() -> SocketFolderChange {
     let now = Self.sockets(in: folder)
     var change = SocketFolderChange()
-    for (path, inode) in now.sorted(by: { $0.key < $1.key }) where sockets[path] != inode {
+    for (path, identity) in now.sorted(by: { $0.key < $1.key }) where sockets[path] != identity {
       change.created.append(path)
     }
     for path in sockets.keys.sorted() where now[path] == nil {
@@ -43,14 +55,15 @@ public struct SocketFolderListing: Sendable {
     return change
   }
 
-  static func sockets(in folder: String) -> [String: UInt64] {
+  static func sockets(in folder: String) -> [String: FileIdentity] {
     guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [:] }
-    var found: [String: UInt64] = [:]
+    var found: [String: FileIdentity] = [:]
     for name in names {
       let path = folder.hasSuffix("/") ? folder + name : folder + "/" + name
       var info = stat()
       guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { continue }
-      found[path] = UInt64(info.st_ino)
+      found[path] = FileIdentity(
+        inode: UInt64(info.st_ino), changedSeconds: Int(info.st_ctim.tv_sec), changedNanoseconds: Int(info.st_ctim.tv_nsec))
     }
     return found
   }

@@ -306,12 +306,12 @@ final class LineForwarder: Sendable {
 /// One output line of a supervised process: a JSON object's level, message and other
 /// fields, or the plain line at level info. Control characters are escaped so that a
 /// line can never forge another record.
-struct ProcessOutputRecord: Equatable {
-  var level: Logger.Level
-  var message: String
-  var fields: [String: String]
+public struct ProcessOutputRecord: Equatable, Sendable {
+  public var level: Logger.Level
+  public var message: String
+  public var fields: [String: String]
 
-  init(line: String) {
+  public init(line: String) {
     level = .info
     fields = [:]
     guard line.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
@@ -358,7 +358,7 @@ struct ProcessOutputRecord: Equatable {
   }
 
   /// `text` with control characters written as escapes (`\n`, `\u{1b}`).
-  static func escaped(_ text: String) -> String {
+  public static func escaped(_ text: String) -> String {
     guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
     var result = ""
     for scalar in text.unicodeScalars {

@@ -17,6 +17,9 @@ struct HealthMonitorTests {
     ) { sidecar in
       let store = try await sidecar.registry.stateStore("store")
       try await store.set(StateSetRequest(key: "k", value: Data("before".utf8)))
+      #expect(await sidecar.registry.readiness == .up)
+      let beaten = await poll(timeout: .seconds(10)) { await sidecar.registry.status(of: "store")?.lastHeartbeat != nil }
+      #expect(beaten, "no heartbeat was recorded")
 
       memstore.signal(SIGKILL)
       _ = await memstore.waitForExit(timeout: .seconds(5))
@@ -28,6 +31,8 @@ struct HealthMonitorTests {
       // While DOWN the registry hands out nothing: the API fails the call at once.
       #expect(await sidecar.registry.component(named: "store") == nil)
       #expect(await sidecar.registry.status(of: "store")?.reason?.isEmpty == false)
+      #expect(await sidecar.registry.readiness == .down)
+      #expect((await sidecar.registry.status(of: "store")?.consecutiveFailures ?? 0) >= 3)
 
       await memstore.stop()
       memstore = try await AdapterTests.startMemstore(folder)
@@ -39,6 +44,8 @@ struct HealthMonitorTests {
       #expect(try await again.get(StateGetRequest(key: "k")) == .notFound)
       try await again.set(StateSetRequest(key: "k", value: Data("after".utf8)))
       #expect(try await again.get(StateGetRequest(key: "k")).data == Data("after".utf8))
+      #expect(await sidecar.registry.readiness == .up)
+      #expect(await sidecar.registry.status(of: "store")?.consecutiveFailures == 0)
     }
     await memstore.stop()
   }

@@ -7,6 +7,7 @@ final class ConfigurationLogCapture: Sendable {
   struct Line: Sendable, Equatable {
     var level: Logger.Level
     var message: String
+    var metadata: [String: String] = [:]
   }
 
   private let lines = Mutex<[Line]>([])
@@ -15,6 +16,9 @@ final class ConfigurationLogCapture: Sendable {
   var logger: Logger {
     Logger(label: "apiary.configuration.test") { _ in Handler(capture: self) }
   }
+
+  /// Every line, in order.
+  var all: [Line] { lines.withLock { $0 } }
 
   /// The messages logged at `level`, in order.
   func messages(at level: Logger.Level) -> [String] {
@@ -36,7 +40,10 @@ final class ConfigurationLogCapture: Sendable {
     }
 
     func log(event: LogEvent) {
-      capture.append(Line(level: event.level, message: event.message.description))
+      var merged: [String: String] = [:]
+      for (key, value) in metadata { merged[key] = "\(value)" }
+      for (key, value) in event.metadata ?? [:] { merged[key] = "\(value)" }
+      capture.append(Line(level: event.level, message: event.message.description, metadata: merged))
     }
   }
 }

@@ -1,0 +1,100 @@
+import ApiaryAPI
+import ApiaryRuntime
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Prometheus
+import Testing
+
+@Suite("actuator and metrics routes")
+struct ActuatorTests {
+  func application(token: String? = nil, daprRoutes: Bool = true) -> some ApplicationProtocol {
+    let api = AppAPI(
+      registry: ComponentRegistry(), options: AppAPIOptions(appID: "app", maxBodySize: 1024, apiToken: token))
+    let registry = PrometheusCollectorRegistry()
+    registry.makeCounter(
+      descriptor: MetricNameDescriptor(metricName: "test_calls", unitName: "total", helpText: "test"),
+      labels: [("component", "x")]
+    ).increment(by: Int64(3))
+    let router = HTTPAPI(api: api, logger: Logger(label: "test")).router(
+      daprRoutes: daprRoutes, actuator: Actuator(api: api, supervisor: nil), metrics: MetricsEndpoint(registry: registry))
+    return Application(router: router)
+  }
+
+  func json(_ buffer: ByteBuffer) -> [String: Any] {
+    (try? JSONSerialization.jsonObject(with: Data(buffer: buffer)) as? [String: Any]) ?? [:]
+  }
+
+  @Test("before start-up finishes: liveness 200 UP, readiness 503 INIT, healthz 500")
+  func starting() async throws {
+    try await application().test(.router) { client in
+      try await client.execute(uri: "/actuator/health/liveness", method: .get) { response in
+        #expect(response.status == .ok)
+        #expect(json(response.body)["status"] as? String == "UP")
+      }
+      try await client.execute(uri: "/actuator/health/readiness", method: .get) { response in
+        #expect(response.status == .serviceUnavailable)
+        #expect(json(response.body)["status"] as? String == "INIT")
+        #expect((json(response.body)["components"] as? [String: Any])?.isEmpty == true)
+      }
+      try await client.execute(uri: "/v1.0/healthz", method: .get) { response in
+        #expect(response.status == .internalServerError)
+      }
+    }
+  }
+
+  @Test("info names the app and its version; /metrics is Prometheus text with resident memory")
+  func infoAndMetrics() async throws {
+    try await application().test(.router) { client in
+      try await client.execute(uri: "/actuator/info", method: .get) { response in
+        let app = json(response.body)["app"] as? [String: Any]
+        #expect(app?["name"] as? String == "apiary")
+        #expect(app?["version"] as? String == ApiaryVersion.current)
+        #expect(app?["compiled"] is String)
+      }
+      try await client.execute(uri: "/metrics", method: .get) { response in
+        let text = String(buffer: response.body)
+        #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
+        #expect(text.contains(#"test_calls_total{component="x"} 3"#))
+        #expect(text.contains("# TYPE process_resident_memory_bytes gauge"))
+        let resident = text.split(separator: "\n").first { $0.hasPrefix("process_resident_memory_bytes ") }
+        #expect((resident?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 1_000_000)
+      }
+      try await client.execute(uri: "/actuator/components", method: .get) { response in
+        #expect(response.status == .ok)
+        #expect(String(buffer: response.body) == "[]")
+      }
+    }
+  }
+
+  @Test("with a token: probes, info and metrics stay open; the component list needs the token")
+  func token() async throws {
+    try await application(token: "secret").test(.router) { client in
+      for path in ["/actuator/health/liveness", "/actuator/health/readiness", "/actuator/info", "/metrics"] {
+        try await client.execute(uri: path, method: .get) { response in
+          #expect(response.status != .unauthorized, "\(path)")
+        }
+      }
+      try await client.execute(uri: "/actuator/components", method: .get) { response in
+        #expect(response.status == .unauthorized)
+      }
+      try await client.execute(uri: "/actuator/components", method: .get, headers: [.init("dapr-api-token")!: "secret"]) {
+        response in
+        #expect(response.status == .ok)
+      }
+    }
+  }
+
+  @Test("with the httpApi module off the /v1.0 routes are gone and the actuator stays")
+  func daprRoutesOff() async throws {
+    try await application(daprRoutes: false).test(.router) { client in
+      try await client.execute(uri: "/v1.0/metadata", method: .get) { response in
+        #expect(response.status == .notFound)
+      }
+      try await client.execute(uri: "/actuator/health/liveness", method: .get) { response in
+        #expect(response.status == .ok)
+      }
+    }
+  }
+}
