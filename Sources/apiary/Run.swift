@@ -130,6 +130,14 @@ struct Run: AsyncParsableCommand {
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel: String = "info"
 
+  @Option(name: .customLong("log-format"), help: "text (one line per record, [component] first) or json (one object per line).")
+  var logFormat: String = "text"
+
+  @Option(
+    name: .customLong("component-log-level"),
+    help: "The level components' own logs are forwarded from, until POST /actuator/logger changes it.")
+  var componentLogLevel: String = "info"
+
   func validate() throws {
     guard failureThreshold >= 1 else { throw ValidationError("--failure-threshold must be at least 1") }
     for (flag, value) in [
@@ -153,6 +161,13 @@ struct Run: AsyncParsableCommand {
     for (flag, port) in [("--grpc-port", grpcPort), ("--http-port", httpPort), ("--app-port", appPort)] {
       if let port, !(0...65535).contains(port) { throw ValidationError("\(flag) \(port) is not a port number") }
     }
+    guard SidecarLogHandler.Format(rawValue: logFormat) != nil else {
+      throw ValidationError("--log-format '\(logFormat)' is not text or json")
+    }
+    guard Logger.Level(rawValue: componentLogLevel) != nil else {
+      throw ValidationError(
+        "--component-log-level '\(componentLogLevel)' is not one of trace, debug, info, notice, warning, error, critical")
+    }
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
     }
@@ -160,11 +175,16 @@ struct Run: AsyncParsableCommand {
 
   func run() async throws {
     let level = Logger.Level(rawValue: logLevel) ?? .info
+    let format = SidecarLogHandler.Format(rawValue: logFormat) ?? .text
+    // The sidecar's own records follow --log-level (changeable through
+    // /actuator/logger); component records pass whatever it says, since their own
+    // level, per component, already filtered them in the log hub.
+    let sidecarLevel = LogLevelSetting(level)
+    let everything = LogLevelSetting(.trace)
     LoggingSystem.bootstrap { label in
-      var handler = StreamLogHandler.standardError(label: label)
-      handler.logLevel = level
-      return handler
+      SidecarLogHandler(format: format, level: label == "apiary.components" ? everything : sidecarLevel)
     }
+    let componentsLogger = Logger(label: "apiary.components")
     let logger = Logger(label: "apiary")
     let environment = ProcessInfo.processInfo.environment
     var paths = resourcesPaths
@@ -196,12 +216,17 @@ struct Run: AsyncParsableCommand {
     options.watchMode = socketWatch == "polling" ? .polling : .automatic
     options.shutdownGrace = DurationParsing.parse(shutdownGrace) ?? .seconds(5)
 
+    var logHub: ComponentLogHub?
+    if modules.logForwarding {
+      logHub = ComponentLogHub(
+        logger: componentsLogger, defaultLevel: Logger.Level(rawValue: componentLogLevel) ?? .info)
+    }
     var supervisor: ProcessSupervisor?
     if !settings.processes.isEmpty {
       if modules.supervision {
         supervisor = ProcessSupervisor(
           processes: settings.processes, socketsDir: options.socketsDir, environment: environment,
-          forwardOutput: modules.logForwarding, logger: logger)
+          forwardOutput: modules.logForwarding, logHub: logHub, logger: logger)
       } else {
         logger.notice("modules.supervision is off: the \(settings.processes.count) processes of \(config ?? "") are not launched")
       }
@@ -220,7 +245,7 @@ struct Run: AsyncParsableCommand {
       metrics = MetricsEndpoint(registry: registry)
     }
     let socketsFolder = options.socketsDir
-    let sidecar = Sidecar(options: options, logger: logger, supervisor: supervisor) { components in
+    let sidecar = Sidecar(options: options, logger: logger, supervisor: supervisor, logHub: logHub) { components in
       FileHandle.standardOutput.write(Data(StartupTable(components: components, socketsDir: socketsFolder).render().utf8))
     }
     let ports = try resolvedPorts(environment: environment)
@@ -249,7 +274,7 @@ struct Run: AsyncParsableCommand {
     } else {
       logger.notice("modules.grpcApi is off: no gRPC API on port \(ports.grpc)")
     }
-    let actuator = modules.actuator ? Actuator(api: api, supervisor: supervisor) : nil
+    let actuator = modules.actuator ? Actuator(api: api, supervisor: supervisor, logHub: logHub, sidecarLevel: sidecarLevel) : nil
     if modules.httpApi || actuator != nil || metrics != nil {
       services.append(
         .init(

@@ -34,7 +34,7 @@ struct MemstoreCommand: AsyncParsableCommand {
     LoggingSystem.bootstrap { label in
       var console = StreamLogHandler.standardError(label: label)
       console.logLevel = stderrLevel
-      return MultiplexLogHandler([console, ComponentLogHandler(label: label, store: logs)])
+      return ComponentLogHandler(label: label, store: logs, echo: console)
     }
     let logger = Logger(label: "memstore")
     try await ComponentServer.serve(

@@ -1,6 +1,7 @@
 import ApiaryRuntime
 import Foundation
 import Hummingbird
+import Logging
 import Prometheus
 
 /// The operator's endpoints on the HTTP port, in Layotto's shapes:
@@ -10,15 +11,26 @@ import Prometheus
 ///   a component without `ignoreErrors` is not UP (DOWN).
 /// - `GET /actuator/info`: `{"app": {"name", "version", "compiled"}}`.
 /// - `GET /actuator/components`: every component with its full detail.
+/// - `GET /actuator/logs?component=NAME&limit=100&level=warning`: a component's recent
+///   log records; `GET /actuator/logs/stream?component=NAME`: live, as Server-Sent
+///   Events.
+/// - `GET /actuator/logger`, `POST /actuator/logger {"component", "level"}`: the log
+///   levels, changed at run time (`apiary` or empty: the sidecar itself).
 /// - `GET /metrics`: Prometheus text (``MetricsEndpoint``).
 public struct Actuator: Sendable {
   let api: AppAPI
   let supervisor: ProcessSupervisor?
+  let logHub: ComponentLogHub?
+  let sidecarLevel: LogLevelSetting?
   let startedAt = Date()
 
-  public init(api: AppAPI, supervisor: ProcessSupervisor?) {
+  public init(
+    api: AppAPI, supervisor: ProcessSupervisor?, logHub: ComponentLogHub? = nil, sidecarLevel: LogLevelSetting? = nil
+  ) {
     self.api = api
     self.supervisor = supervisor
+    self.logHub = logHub
+    self.sidecarLevel = sidecarLevel
   }
 
   /// The paths that answer without the API token: probes and info.
@@ -33,6 +45,129 @@ public struct Actuator: Sendable {
     }
     router.get("/actuator/info") { _, _ in HTTPResponses.json(actuator.info()) }
     router.get("/actuator/components") { _, _ in HTTPResponses.json(await actuator.components()) }
+    router.get("/actuator/logs") { request, _ in
+      await Self.respond { try await actuator.logs(request.uri.queryParameters) }
+    }
+    router.get("/actuator/logs/stream") { request, _ in
+      await Self.respond { try await actuator.logStream(request.uri.queryParameters) }
+    }
+    router.get("/actuator/logger") { _, _ in HTTPResponses.json(actuator.levels()) }
+    router.post("/actuator/logger") { request, _ in
+      await Self.respond {
+        let body = try await request.collectBody(limit: 65536)
+        return try await actuator.setLevel(body)
+      }
+    }
+  }
+
+  private static func respond(_ body: () async throws -> Response) async -> Response {
+    do {
+      return try await body()
+    } catch let error as APIError {
+      return HTTPResponses.error(error)
+    } catch {
+      return HTTPResponses.error(APIError(.failed, "ERR_INTERNAL", "\(error)"))
+    }
+  }
+
+  /// The log source of `name`: a source the hub knows, or the socket of the
+  /// configured component `name`.
+  func logSource(_ name: String?) async throws(APIError) -> (hub: ComponentLogHub, source: String) {
+    guard let logHub else {
+      throw APIError(.notFound, "ERR_LOGS_OFF", "log forwarding is off (modules.logForwarding: false)")
+    }
+    guard let name, !name.isEmpty else {
+      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the query parameter 'component' is required")
+    }
+    if logHub.sources[name] != nil { return (logHub, name) }
+    if let socket = await api.registry.status(of: name)?.source, socket.hasPrefix("/") {
+      let source = componentName(forSocketFileName: (socket as NSString).lastPathComponent)
+      if logHub.sources[source] != nil { return (logHub, source) }
+    }
+    throw APIError(
+      .notFound, "ERR_COMPONENT_NOT_FOUND",
+      "no logs for component '\(name)': it is not configured, or it neither serves ComponentLogs nor is supervised")
+  }
+
+  static func level(_ text: String, field: String) throws(APIError) -> Logger.Level {
+    switch text.lowercased() {
+    case "trace": return .trace
+    case "debug": return .debug
+    case "info": return .info
+    case "notice": return .notice
+    case "warn", "warning": return .warning
+    case "error": return .error
+    case "fatal", "critical": return .critical
+    default:
+      throw APIError(
+        .invalidArgument, "ERR_MALFORMED_REQUEST",
+        "\(field) '\(text)' is not one of trace, debug, info, notice, warn, error, fatal")
+    }
+  }
+
+  static func json(_ record: ForwardedLogRecord) -> [String: Any] {
+    ["time": timestamp(record.time), "level": record.level.rawValue, "msg": record.message, "fields": record.fields]
+  }
+
+  func logs(_ query: Parameters) async throws -> Response {
+    let (hub, source) = try await logSource(query["component"].map(String.init))
+    var limit = 100
+    if let text = query["limit"] {
+      guard let value = Int(text), value >= 0 else {
+        throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "limit '\(text)' is not a non-negative number")
+      }
+      limit = value
+    }
+    let minimum = try query["level"].map { try Self.level(String($0), field: "level") } ?? .trace
+    let records = hub.recent(source, limit: limit, minimum: minimum).map(Self.json)
+    return HTTPResponses.json(["component": source, "records": records])
+  }
+
+  func logStream(_ query: Parameters) async throws -> Response {
+    let (hub, source) = try await logSource(query["component"].map(String.init))
+    let records = hub.follow(source)
+    var headers = HTTPFields()
+    headers[.contentType] = "text/event-stream"
+    headers[.cacheControl] = "no-cache"
+    return Response(
+      status: .ok, headers: headers,
+      body: ResponseBody { writer in
+        try await writer.write(ByteBuffer(string: ": following \(source)\n\n"))
+        for await record in records {
+          let data = (try? JSONSerialization.data(withJSONObject: Self.json(record), options: [.sortedKeys])) ?? Data()
+          try await writer.write(ByteBuffer(string: "data: \(String(decoding: data, as: UTF8.self))\n\n"))
+        }
+        try await writer.finish(nil)
+      })
+  }
+
+  func levels() -> [String: String] {
+    var levels: [String: String] = [:]
+    for (source, entry) in logHub?.sources ?? [:] { levels[source] = entry.level.rawValue }
+    if let sidecarLevel { levels["apiary"] = sidecarLevel.value.rawValue }
+    return levels
+  }
+
+  func setLevel(_ body: Data) async throws -> Response {
+    guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+      let levelText = object["level"] as? String
+    else {
+      throw APIError(
+        .invalidArgument, "ERR_MALFORMED_REQUEST",
+        #"the body must be a JSON object like {"component": "memstore", "level": "debug"}"#)
+    }
+    let level = try Self.level(levelText, field: "level")
+    let name = object["component"] as? String ?? ""
+    if name.isEmpty || name == "apiary" {
+      guard let sidecarLevel else {
+        throw APIError(.unimplemented, "ERR_NOT_SUPPORTED", "the sidecar's level cannot be changed here")
+      }
+      sidecarLevel.value = level
+      return HTTPResponses.json(["component": "apiary", "level": level.rawValue])
+    }
+    let (hub, source) = try await logSource(name)
+    hub.setLevel(level, for: source)
+    return HTTPResponses.json(["component": source, "level": level.rawValue])
   }
 
   func liveness() -> [String: Any] {
@@ -86,6 +221,14 @@ public struct Actuator: Sendable {
       entry["reason"] = status.reason ?? NSNull()
       entry["lastHeartbeat"] = status.lastHeartbeat.map(Self.timestamp) ?? NSNull()
       entry["metadata"] = await api.registry.component(named: status.name)?.metadata ?? [:]
+      if let logHub, status.source.hasPrefix("/") {
+        let source = componentName(forSocketFileName: (status.source as NSString).lastPathComponent)
+        if let logs = logHub.sources[source] {
+          entry["logs"] = ["source": source, "level": logs.level.rawValue, "dropped": logs.dropped] as [String: Any]
+        } else {
+          entry["logs"] = "none"
+        }
+      }
       if let process = bySocket[status.source] {
         var details: [String: Any] = ["state": process.state, "restarts": process.restarts]
         details["pid"] = process.pid.map { Int($0) } ?? NSNull()

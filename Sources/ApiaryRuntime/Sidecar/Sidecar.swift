@@ -15,6 +15,9 @@ public final class Sidecar: Service {
   public let registry = ComponentRegistry()
   /// The supervised component processes, when `apiary.yaml` lists some.
   public let supervisor: ProcessSupervisor?
+  /// Where component logs go; nil when log forwarding is off.
+  public let logHub: ComponentLogHub?
+  private let tailers = TailerTasks()
   private let logger: Logger
   private let onStarted: @Sendable ([ComponentStatus]) -> Void
 
@@ -23,12 +26,13 @@ public final class Sidecar: Service {
   ///   - onStarted: Called once every component that could start has started
   ///     (PENDING ones may follow later), with the start-up table.
   public init(
-    options: SidecarOptions, logger: Logger, supervisor: ProcessSupervisor? = nil,
+    options: SidecarOptions, logger: Logger, supervisor: ProcessSupervisor? = nil, logHub: ComponentLogHub? = nil,
     onStarted: @escaping @Sendable ([ComponentStatus]) -> Void = { _ in }
   ) {
     self.options = options
     self.logger = logger
     self.supervisor = supervisor
+    self.logHub = logHub
     self.onStarted = onStarted
   }
 
@@ -147,6 +151,24 @@ public final class Sidecar: Service {
   private func discover(
     reserved: [String: String], known: Set<String>
   ) async -> (factories: [any ComponentFactory], channels: [String: ComponentChannel]) {
+    let found = await scan(reserved: reserved, known: known)
+    if let logHub {
+      for component in found.report?.components ?? []
+      where component.services.contains(Self.logsService) {
+        guard let channel = found.channels[component.socket] else { continue }
+        tailers.start(
+          ComponentLogTailer(
+            source: component.name, channel: channel, types: component.types, hub: logHub, logger: logger))
+      }
+    }
+    return (found.factories, found.channels)
+  }
+
+  static let logsService = "apiary.proto.components.v1.ComponentLogs"
+
+  private func scan(
+    reserved: [String: String], known: Set<String>
+  ) async -> (factories: [any ComponentFactory], channels: [String: ComponentChannel], report: DiscoveryReport?) {
     let report: DiscoveryReport
     let channels: [String: ComponentChannel]
     do {
@@ -156,10 +178,10 @@ public final class Sidecar: Service {
       ).scanKeepingChannels()
     } catch .missing(let folder) {
       logger.info("sockets folder \(folder) does not exist (yet): no pluggable components there")
-      return ([], [:])
+      return ([], [:], nil)
     } catch {
       logger.warning("cannot scan the sockets folder: \(error)")
-      return ([], [:])
+      return ([], [:], nil)
     }
     var factories: [any ComponentFactory] = []
     for component in report.components {
@@ -169,10 +191,11 @@ public final class Sidecar: Service {
         factories.append(PluggableFactory(type: type, block: block, channel: channel, services: component.services))
       }
     }
-    return (factories, channels)
+    return (factories, channels, report)
   }
 
   private func close(channels: ChannelSet) async {
+    await tailers.cancelAll()
     logger.info("closing components")
     await registry.closeAll()
     for channel in channels.all { await channel.close() }
@@ -192,4 +215,23 @@ final class ChannelSet: Sendable {
 
   var paths: Set<String> { channels.withLock { Set($0.keys) } }
   var all: [ComponentChannel] { channels.withLock { Array($0.values) } }
+}
+
+/// The log tail streams, one task per component socket that serves ComponentLogs.
+final class TailerTasks: Sendable {
+  private let tasks = Mutex<[Task<Void, Never>]>([])
+
+  func start(_ tailer: ComponentLogTailer) {
+    let task = Task { await tailer.run() }
+    tasks.withLock { $0.append(task) }
+  }
+
+  func cancelAll() async {
+    let all = tasks.withLock { tasks in
+      defer { tasks.removeAll() }
+      return tasks
+    }
+    for task in all { task.cancel() }
+    for task in all { await task.value }
+  }
 }

@@ -30,6 +30,7 @@ public actor ProcessSupervisor {
   private let specs: [ApiaryConfig.ProcessSpec]
   private let socketsDir: String
   private let forwardOutput: Bool
+  private let logHub: ComponentLogHub?
   private let logger: Logger
   private let environment: [String: String]
   private var statuses: [String: Status] = [:]
@@ -37,13 +38,17 @@ public actor ProcessSupervisor {
   private var loops: [Task<Void, Never>] = []
   private var stopping = false
 
-  /// - Parameter forwardOutput: Whether the children's stdout and stderr lines become
-  ///   log records (the `logForwarding` module); otherwise they go to the sidecar's own
-  ///   stdout and stderr unchanged.
+  /// - Parameters:
+  ///   - forwardOutput: Whether the children's stdout and stderr lines become log
+  ///     records (the `logForwarding` module); otherwise they go to the sidecar's own
+  ///     stdout and stderr unchanged.
+  ///   - logHub: Where those records go (rate limit, ring buffer, followers); without
+  ///     one they are logged directly.
   public init(
     processes: [ApiaryConfig.ProcessSpec], socketsDir: String, environment: [String: String], forwardOutput: Bool,
-    logger: Logger
+    logHub: ComponentLogHub? = nil, logger: Logger
   ) {
+    self.logHub = logHub
     self.specs = processes
     self.socketsDir = socketsDir
     self.environment = environment
@@ -183,7 +188,7 @@ public actor ProcessSupervisor {
     if forwardOutput {
       for stream in ["stdout", "stderr"] {
         let pipe = Pipe()
-        let forwarder = LineForwarder(component: spec.name, stream: stream, logger: logger)
+        let forwarder = LineForwarder(component: spec.name, stream: stream, hub: logHub, logger: logger)
         forwarders.append(forwarder)
         pipe.fileHandleForReading.readabilityHandler = { handle in
           let data = handle.availableData
@@ -254,14 +259,16 @@ public struct SupervisionError: Error, Sendable, CustomStringConvertible {
 final class LineForwarder: Sendable {
   private let component: String
   private let stream: String
+  private let hub: ComponentLogHub?
   private let logger: Logger
   private let pending = Mutex<[UInt8]>([])
   /// Longer lines are cut here, with a marker.
   static let maximumLine = 16 * 1024
 
-  init(component: String, stream: String, logger: Logger) {
+  init(component: String, stream: String, hub: ComponentLogHub?, logger: Logger) {
     self.component = component
     self.stream = stream
+    self.hub = hub
     self.logger = logger
   }
 
@@ -296,9 +303,17 @@ final class LineForwarder: Sendable {
     if text.hasSuffix("\r") { text.removeLast() }
     if text.isEmpty { return }
     let record = ProcessOutputRecord(line: text)
+    let truncated = bytes.count > Self.maximumLine ? " …[truncated]" : ""
+    if let hub {
+      var fields = record.fields
+      fields["stream"] = stream
+      hub.record(
+        ForwardedLogRecord(
+          time: Date(), level: record.level, message: record.message + truncated, source: component, fields: fields))
+      return
+    }
     var metadata: Logger.Metadata = ["component": "\(component)", "stream": "\(stream)"]
     for (key, value) in record.fields where metadata[key] == nil { metadata[key] = "\(value)" }
-    let truncated = bytes.count > Self.maximumLine ? " …[truncated]" : ""
     logger.log(level: record.level, "\(record.message)\(truncated)", metadata: metadata)
   }
 }

@@ -15,6 +15,11 @@ import SwiftProtobuf
 ///
 /// Its level follows the sidecar (see ``ComponentLogStore/minimumLevel``); setting
 /// `logLevel` changes the level used while no sidecar is tailing.
+///
+/// To also print the records locally, pass an `echo` handler (e.g. swift-log's
+/// `StreamLogHandler.standardError`) instead of combining the two with swift-log's
+/// `MultiplexLogHandler`: that one fixes its level when it is made, so the sidecar
+/// could never lower it at run time (`POST /actuator/logger`).
 public struct ComponentLogHandler: LogHandler {
   /// The logger label, sent as `LogRecord.logger`.
   public let label: String
@@ -22,16 +27,24 @@ public struct ComponentLogHandler: LogHandler {
   public let store: ComponentLogStore
   public var metadata: Logger.Metadata = [:]
   public var metadataProvider: Logger.MetadataProvider?
+  /// Also gets the records at or above its own level.
+  public var echo: (any LogHandler)?
 
-  /// Creates a handler for the logger `label` that feeds `store`.
-  public init(label: String, store: ComponentLogStore, metadataProvider: Logger.MetadataProvider? = nil) {
+  /// Creates a handler for the logger `label` that feeds `store`, and `echo` too.
+  public init(
+    label: String, store: ComponentLogStore, echo: (any LogHandler)? = nil,
+    metadataProvider: Logger.MetadataProvider? = nil
+  ) {
+    self.echo = echo
     self.label = label
     self.store = store
     self.metadataProvider = metadataProvider
   }
 
+  /// The lower of the sidecar's (read each time, so it follows the sidecar) and the
+  /// echo's.
   public var logLevel: Logger.Level {
-    get { store.minimumLevel }
+    get { min(store.minimumLevel, echo?.logLevel ?? .critical) }
     set { store.defaultLevel = newValue }
   }
 
@@ -41,6 +54,8 @@ public struct ComponentLogHandler: LogHandler {
   }
 
   public func log(event: LogEvent) {
+    if let echo, event.level >= echo.logLevel { echo.log(event: event) }
+    guard event.level >= store.minimumLevel else { return }
     var record = Apiary_Proto_Components_V1_LogRecord()
     record.time = Google_Protobuf_Timestamp(date: Date())
     record.level = Apiary_Proto_Components_V1_LogLevel(event.level)
