@@ -64,6 +64,41 @@ struct LogForwardingEndToEndTests {
       let components = httpGet(port: sidecar.httpPort, "/actuator/components")?.body ?? ""
       #expect(components.contains(#""logs":{"dropped":0,"level":"debug","source":"memstore"}"#), "\(components)")
       #expect(components.contains(#""logs":"none""#), "the Python component (no Tail) should show logs: none")
+
+      // Live: Server-Sent Events.
+      let follower = try ChildProcess(
+        Locations.python, ["-c", Self.sseClient, "http://127.0.0.1:\(sidecar.httpPort)/actuator/logs/stream?component=greeter", "said hello to erin"])
+      let connected = await poll(timeout: .seconds(20)) { follower.standardOutput.contains("text/event-stream") }
+      #expect(connected, "\(follower.standardError)")
+      _ = try await sidecar.http("POST", "/v1.0/hello/greeter", json: #"{"name": "erin"}"#)
+      #expect(await follower.waitForExit(timeout: .seconds(20)) == 0, "\(follower.standardOutput)\n\(follower.standardError)")
+      #expect(follower.standardOutput.contains(#"data: {"fields":{"#) && follower.standardOutput.contains("said hello to erin"))
+
+      // The Tail stream is opened again after the component restarts.
+      let socket = sidecar.folder.file("sockets") + "/memstore.sock"
+      sidecar.memstore.signal(SIGKILL)
+      _ = await sidecar.memstore.waitForExit(timeout: .seconds(5))
+      let restarted = try await startServing(try Locations.product("memstore"), ["--socket", socket], socket: socket)
+      defer { restarted.signal(SIGKILL) }
+      let again = await poll(timeout: .seconds(30), every: .milliseconds(250)) {
+        _ = try? await sidecar.http("POST", "/v1.0/hello/greeter", json: #"{"name": "frank"}"#)
+        return greeterMessages(sidecar).contains("said hello to frank")
+      }
+      #expect(again, "no record arrived from the restarted memstore:\n\(sidecar.apiary.standardError.suffix(2000))")
     }
   }
+
+  /// Follows an SSE URL (argv 1): prints the content type, then exits 0 at the first
+  /// `data:` line that contains argv 2 (printing it), 1 if the stream ends first.
+  static let sseClient = """
+    import sys, urllib.request
+    with urllib.request.urlopen(sys.argv[1], timeout=30) as response:
+        print(response.headers.get("Content-Type"), flush=True)
+        for raw in response:
+            line = raw.decode("utf-8", "replace")
+            if line.startswith("data: ") and sys.argv[2] in line:
+                print(line.strip(), flush=True)
+                sys.exit(0)
+    sys.exit(1)
+    """
 }

@@ -80,13 +80,24 @@ public struct Actuator: Sendable {
       throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the query parameter 'component' is required")
     }
     if logHub.sources[name] != nil { return (logHub, name) }
-    if let socket = await api.registry.status(of: name)?.source, socket.hasPrefix("/") {
-      let source = componentName(forSocketFileName: (socket as NSString).lastPathComponent)
-      if logHub.sources[source] != nil { return (logHub, source) }
+    if let socket = await api.registry.status(of: name)?.source, let source = await logSource(socket: socket) {
+      return (logHub, source)
     }
     throw APIError(
       .notFound, "ERR_COMPONENT_NOT_FOUND",
       "no logs for component '\(name)': it is not configured, or it neither serves ComponentLogs nor is supervised")
+  }
+
+  /// The log source of the component process behind `socket`: the one its Tail
+  /// stream feeds (named after the socket), else the supervised process serving it.
+  func logSource(socket: String) async -> String? {
+    guard let logHub, socket.hasPrefix("/") else { return nil }
+    let byName = componentName(forSocketFileName: (socket as NSString).lastPathComponent)
+    if logHub.sources[byName] != nil { return byName }
+    if let process = await supervisor?.all.first(where: { $0.socket == socket }), logHub.sources[process.name] != nil {
+      return process.name
+    }
+    return nil
   }
 
   static func level(_ text: String, field: String) throws(APIError) -> Logger.Level {
@@ -222,8 +233,7 @@ public struct Actuator: Sendable {
       entry["lastHeartbeat"] = status.lastHeartbeat.map(Self.timestamp) ?? NSNull()
       entry["metadata"] = await api.registry.component(named: status.name)?.metadata ?? [:]
       if let logHub, status.source.hasPrefix("/") {
-        let source = componentName(forSocketFileName: (status.source as NSString).lastPathComponent)
-        if let logs = logHub.sources[source] {
+        if let source = await logSource(socket: status.source), let logs = logHub.sources[source] {
           entry["logs"] = ["source": source, "level": logs.level.rawValue, "dropped": logs.dropped] as [String: Any]
         } else {
           entry["logs"] = "none"

@@ -56,9 +56,11 @@ import argparse
 import collections
 import itertools
 import json
+import logging
 import os
 import sys
 import threading
+import time
 from concurrent import futures
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -67,7 +69,7 @@ import fixturelib  # noqa: E402
 fixturelib.ensure_stubs()
 
 import grpc  # noqa: E402
-from google.protobuf import any_pb2  # noqa: E402
+from google.protobuf import any_pb2, timestamp_pb2  # noqa: E402
 from grpc_reflection.v1alpha import reflection  # noqa: E402
 try:
     from grpc_status import rpc_status  # noqa: E402
@@ -127,10 +129,12 @@ class ServiceCallLog:
 
 
 class Instances:
-    """One instance per x-component-instance value, made anew by Init."""
+    """One instance per x-component-instance value, made anew by Init.
+    `service` (a short service name) only labels log records."""
 
-    def __init__(self, make):
+    def __init__(self, make, service: str = ""):
         self._make = make
+        self._service = service
         self._lock = threading.Lock()
         self._instances: dict[str, object] = {}
 
@@ -141,6 +145,8 @@ class Instances:
         try:
             instance = self._make(properties)
         except ValueError as error:
+            event(self._service, logging.ERROR,
+                  f"Init of {self._service} instance {name!r} refused: {error}", instance=name)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         with self._lock:
             self._instances[name] = instance
@@ -151,6 +157,8 @@ class Instances:
         with self._lock:
             instance = self._instances.get(name)
         if instance is None:
+            event(self._service, logging.ERROR,
+                  f"call refused: {not_initialised(name)}", instance=name)
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, not_initialised(name))
         return instance
 
@@ -162,7 +170,7 @@ class BrokerInstances(Instances):
     in-flight message is lost and the journal is not read twice."""
 
     def __init__(self, journal: pubsub_component.Journal | None):
-        super().__init__(lambda _properties: pubsub_component.Broker(journal))
+        super().__init__(lambda _properties: pubsub_component.Broker(journal), "PubSub")
 
     def initialise(self, context, properties: dict[str, str]):
         name = instance_of(context)
@@ -172,9 +180,15 @@ class BrokerInstances(Instances):
                 return broker
             broker = self._make(properties)
             try:
-                broker.restore(name)
+                restored = broker.restore(name)
             except pubsub_component.JournalError as error:
+                event("PubSub", logging.ERROR, f"journal of instance {name!r}: {error}",
+                      instance=name)
                 context.abort(grpc.StatusCode.INTERNAL, str(error))
+            if restored:
+                event("PubSub", logging.INFO,
+                      f"instance {name!r}: {restored} unacknowledged messages restored "
+                      "from the journal", instance=name)
             self._instances[name] = broker
         return broker
 
@@ -188,6 +202,8 @@ def not_initialised(name: str) -> str:
 def hang(settings: Settings, context, what: str) -> None:
     """Wait until the server stops, then end the call with UNAVAILABLE."""
     fixturelib.debug(f"{what}: hanging until the server stops")
+    service = what.partition(".")[0]
+    event(service, logging.WARNING, f"{what} hangs until the server stops", context)
     settings.stop.wait()
     context.abort(grpc.StatusCode.UNAVAILABLE, f"{what}: server stopping")
 
@@ -201,11 +217,15 @@ def init_call(settings: Settings, calls, service: str, instances: Instances,
     fixturelib.debug(f"{service}.Init instance={instance!r} properties={properties}")
     if settings.hang_init:
         hang(settings, context, f"{service}.Init")
-    return instances.initialise(context, properties)
+    made = instances.initialise(context, properties)
+    event(service, logging.INFO, f"initialised {service} instance {instance}", instance=instance,
+          properties=len(properties))
+    return made
 
 
 def ping_call(settings: Settings, calls, service: str, instances: Instances, context):
     calls.record(method="Ping", instance=instance_of(context))
+    event(service, TRACE, "ping", context)
     if settings.hang_ping:
         hang(settings, context, f"{service}.Ping")
     instances.get(context)
@@ -217,15 +237,19 @@ def ping_call(settings: Settings, calls, service: str, instances: Instances, con
 
 
 class EtagError(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str):
+    def __init__(self, code: grpc.StatusCode, message: str, key: str = ""):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.key = key
 
 
-def abort_etag(context, error: EtagError) -> None:
+def abort_etag(context, error: EtagError, service: str = "StateStore",
+               method: str = "") -> None:
     """The contract's etag error: the status code plus exactly one
     google.rpc.BadRequest detail with one field violation on `etag`."""
+    event(service, logging.WARNING, f"{method or 'write'} refused: {error.message}", context,
+          key=error.key, code=error.code.name)
     bad_request = error_details_pb2.BadRequest(field_violations=[
         error_details_pb2.BadRequest.FieldViolation(field="etag", description=error.message),
     ])
@@ -261,17 +285,18 @@ def check_etag(items: dict[str, StateItem], request) -> None:
     if etag:
         if not (etag.isascii() and etag.isdigit()):
             raise EtagError(grpc.StatusCode.INVALID_ARGUMENT,
-                            f"invalid etag {etag!r} for key {key!r}: etags are version numbers")
+                            f"invalid etag {etag!r} for key {key!r}: etags are version numbers",
+                            key)
         if current is None:
             raise EtagError(grpc.StatusCode.FAILED_PRECONDITION,
-                            f"etag mismatch for key {key!r}: the key does not exist")
+                            f"etag mismatch for key {key!r}: the key does not exist", key)
         if int(etag) != current.version:
             raise EtagError(grpc.StatusCode.FAILED_PRECONDITION,
                             f"etag mismatch for key {key!r}: "
-                            f"got {etag}, current is {current.version}")
+                            f"got {etag}, current is {current.version}", key)
     elif request.options.concurrency == FIRST_WRITE and current is not None:
         raise EtagError(grpc.StatusCode.FAILED_PRECONDITION,
-                        f"first-write: key {key!r} already exists and no etag was given")
+                        f"first-write: key {key!r} already exists and no etag was given", key)
 
 
 def require_key(context, key: str) -> None:
@@ -318,10 +343,17 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
         with store.lock:
             item = store.items.get(request.key)
             if item is None:
-                return state_pb2.GetResponse()
-            return state_pb2.GetResponse(data=item.value,
-                                         etag=state_pb2.Etag(value=str(item.version)),
-                                         content_type=item.content_type)
+                answer = state_pb2.GetResponse()
+                version = None
+            else:
+                answer = state_pb2.GetResponse(data=item.value,
+                                               etag=state_pb2.Etag(value=str(item.version)),
+                                               content_type=item.content_type)
+                version = item.version
+        event("StateStore", logging.DEBUG,
+              f"get {request.key}: " + ("missing" if version is None else f"version {version}"),
+              context, key=request.key)
+        return answer
 
     def Set(self, request, context):
         self._calls.record(method="Set", instance=instance_of(context), key=request.key)
@@ -331,7 +363,10 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
             try:
                 apply_set(store.items, request)
             except EtagError as error:
-                abort_etag(context, error)
+                abort_etag(context, error, method="Set")
+            version = store.items[request.key].version
+        event("StateStore", logging.DEBUG, f"set {request.key}: version {version}", context,
+              key=request.key)
         return state_pb2.SetResponse()
 
     def Delete(self, request, context):
@@ -342,7 +377,8 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
             try:
                 apply_delete(store.items, request)
             except EtagError as error:
-                abort_etag(context, error)
+                abort_etag(context, error, method="Delete")
+        event("StateStore", logging.DEBUG, f"delete {request.key}", context, key=request.key)
         return state_pb2.DeleteResponse()
 
     def BulkGet(self, request, context):
@@ -359,9 +395,11 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
                     answer.items.add(key=key, data=item.value,
                                      etag=state_pb2.Etag(value=str(item.version)),
                                      content_type=item.content_type)
+        event("StateStore", logging.DEBUG, f"bulk get of {len(keys)} keys", context)
         return answer
 
-    def _all_or_nothing(self, context, store: StateInstance, steps) -> None:
+    def _all_or_nothing(self, context, store: StateInstance, steps,
+                        method: str, service: str = "StateStore") -> None:
         """Applies (apply_fn, request) steps to a copy and commits the copy
         only when every step succeeded."""
         for _apply, request in steps:
@@ -372,21 +410,24 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
                 for apply, request in steps:
                     apply(staged, request)
             except EtagError as error:
-                abort_etag(context, error)
+                abort_etag(context, error, service, method)
             store.items = staged
+        event(service, logging.DEBUG, f"{method}: {len(steps)} operations applied", context)
 
     def BulkSet(self, request, context):
         keys = [item.key for item in request.items]
         self._calls.record(method="BulkSet", instance=instance_of(context), keys=keys)
         store = self._instances.get(context)
-        self._all_or_nothing(context, store, [(apply_set, item) for item in request.items])
+        self._all_or_nothing(context, store, [(apply_set, item) for item in request.items],
+                             "BulkSet")
         return state_pb2.BulkSetResponse()
 
     def BulkDelete(self, request, context):
         keys = [item.key for item in request.items]
         self._calls.record(method="BulkDelete", instance=instance_of(context), keys=keys)
         store = self._instances.get(context)
-        self._all_or_nothing(context, store, [(apply_delete, item) for item in request.items])
+        self._all_or_nothing(context, store, [(apply_delete, item) for item in request.items],
+                             "BulkDelete")
         return state_pb2.BulkDeleteResponse()
 
     def transact(self, request, context):
@@ -401,7 +442,7 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                               "a transaction operation carries neither set nor delete")
         store = self._instances.get(context)
-        self._all_or_nothing(context, store, operations)
+        self._all_or_nothing(context, store, operations, "Transact", "TransactionalStateStore")
         return state_pb2.TransactionalStateResponse()
 
 
@@ -458,6 +499,19 @@ class MultiPubSubServicer(pubsub_component.PubSubServicer):
         self._calls.record(method="Resume", instance=instance_of(context))
         return super().Resume(request, context)
 
+    def Publish(self, request, context):
+        answer = super().Publish(request, context)
+        event("PubSub", logging.DEBUG, f"published to {request.topic}", context,
+              topic=request.topic)
+        return answer
+
+    def BulkPublish(self, request, context):
+        answer = super().BulkPublish(request, context)
+        event("PubSub", logging.DEBUG,
+              f"published {len(request.entries)} messages to {request.topic}", context,
+              topic=request.topic)
+        return answer
+
 
 # --------------------------------------------------------------------------
 # Output binding
@@ -474,7 +528,7 @@ class OutputBindingServicer(bindings_pb2_grpc.OutputBindingServicer):
     def __init__(self, settings: Settings, calls):
         self._settings = settings
         self._calls = calls
-        self._instances = Instances(OutputInstance)
+        self._instances = Instances(OutputInstance, "OutputBinding")
 
     def Init(self, request, context):
         init_call(self._settings, self._calls, "OutputBinding", self._instances, request, context)
@@ -494,7 +548,11 @@ class OutputBindingServicer(bindings_pb2_grpc.OutputBindingServicer):
         self._calls.record(method="Invoke", instance=instance_of(context),
                            operation=operation, key=key)
         binding = self._instances.get(context)
+        event("OutputBinding", logging.DEBUG, f"invoke {operation}" + (f" {key}" if key else ""),
+              context, operation=operation, key=key or None)
         if operation not in OUTPUT_OPERATIONS:
+            event("OutputBinding", logging.WARNING, f"unsupported operation {operation}",
+                  context, operation=operation)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unsupported operation {operation}")
         if operation == "list":
             with binding.lock:
@@ -513,6 +571,7 @@ class OutputBindingServicer(bindings_pb2_grpc.OutputBindingServicer):
                 return bindings_pb2.InvokeResponse(metadata={"key": key})
             data = binding.items.get(key)  # get
         if data is None:
+            event("OutputBinding", logging.WARNING, f"get {key}: not found", context, key=key)
             context.abort(grpc.StatusCode.NOT_FOUND, f"key {key} not found")
         return bindings_pb2.InvokeResponse(data=data, metadata={"key": key},
                                            content_type="application/octet-stream")
@@ -574,7 +633,7 @@ class InputBindingServicer(bindings_pb2_grpc.InputBindingServicer):
     def __init__(self, settings: Settings, calls):
         self._settings = settings
         self._calls = calls
-        self._instances = Instances(InputInstance)
+        self._instances = Instances(InputInstance, "InputBinding")
         self._streams = itertools.count(1)
 
     def Init(self, request, context):
@@ -589,6 +648,7 @@ class InputBindingServicer(bindings_pb2_grpc.InputBindingServicer):
         self._calls.record(method="Read", instance=instance)
         source: InputInstance = self._instances.get(context)
         stream_no = next(self._streams)
+        event("InputBinding", logging.DEBUG, f"read stream #{stream_no} opened", context)
         in_flight: set[int] = set()
         in_flight_lock = threading.Lock()
         closed = threading.Event()
@@ -647,6 +707,9 @@ class InputBindingServicer(bindings_pb2_grpc.InputBindingServicer):
             for n in leftovers:
                 source.requeue(n)
             fixturelib.debug(f"Read#{stream_no} ended, {len(leftovers)} requeued")
+            event("InputBinding", logging.DEBUG,
+                  f"read stream #{stream_no} ended, {len(leftovers)} events requeued",
+                  instance=instance)
 
 
 # --------------------------------------------------------------------------
@@ -674,7 +737,7 @@ class SecretStoreServicer(secretstore_pb2_grpc.SecretStoreServicer):
     def __init__(self, settings: Settings, calls):
         self._settings = settings
         self._calls = calls
-        self._instances = Instances(SecretInstance)
+        self._instances = Instances(SecretInstance, "SecretStore")
 
     def Init(self, request, context):
         init_call(self._settings, self._calls, "SecretStore", self._instances, request, context)
@@ -693,7 +756,11 @@ class SecretStoreServicer(secretstore_pb2_grpc.SecretStoreServicer):
         store = self._instances.get(context)
         secret = store.secrets.get(request.key)
         if secret is None:
+            event("SecretStore", logging.WARNING, f"secret {request.key} not found", context,
+                  key=request.key)
             context.abort(grpc.StatusCode.NOT_FOUND, f"secret {request.key} not found")
+        event("SecretStore", logging.DEBUG, f"get secret {request.key}", context,
+              key=request.key)
         return secretstore_pb2.GetSecretResponse(data=secret)
 
     def BulkGet(self, request, context):
