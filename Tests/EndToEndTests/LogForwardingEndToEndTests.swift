@@ -88,6 +88,70 @@ struct LogForwardingEndToEndTests {
     }
   }
 
+  @Test("a flood of 100 000 records: what goes over the rate limit is dropped and reported, memory stays bounded, calls go on")
+  func flood() async throws {
+    let store = """
+      ---
+      apiVersion: dapr.io/v1alpha1
+      kind: Component
+      metadata:
+        name: multi-store
+      spec:
+        type: state.multi
+
+      """
+    try await withE2E(multiArguments: ["--serve-logs", "--log-flood", "100000"], extraResources: store) { sidecar in
+      let clock = ContinuousClock()
+      let started = clock.now
+      var latencies: [Duration] = []
+      var failures = 0
+      // Calls while the flood runs: to the flooding component, and (timed) to memstore,
+      // which does not flood, so its latency shows what the flood costs the sidecar.
+      while !sidecar.multi.standardError.contains("log flood: 100000 records"), clock.now - started < .seconds(120) {
+        if httpGet(port: sidecar.httpPort, "/v1.0/state/multi-store/k")?.status != 204 { failures += 1 }
+        let before = clock.now
+        if httpGet(port: sidecar.httpPort, "/v1.0/state/statestore/k")?.status != 204 { failures += 1 }
+        latencies.append(clock.now - before)
+        try await Task.sleep(for: .milliseconds(20))
+      }
+      let floodTime = clock.now - started
+      #expect(sidecar.multi.standardError.contains("log flood: 100000 records"), "\(sidecar.multi.standardError.suffix(2000))")
+      #expect(failures == 0, "\(failures) state calls failed during the flood")
+      let reported = await poll(timeout: .seconds(20)) {
+        sidecar.apiary.standardError.contains("log records of a component flooding over 1000 records/s")
+      }
+      #expect(reported, "the dropped records were never reported")
+      let components = httpGet(port: sidecar.httpPort, "/actuator/components")?.body ?? ""
+      let list = (try? JSONSerialization.jsonObject(with: Data(components.utf8)) as? [[String: Any]]) ?? []
+      let logs = list.first { $0["name"] as? String == "multi-store" }?["logs"] as? [String: Any]
+      let dropped = logs?["dropped"] as? Int ?? 0
+      #expect(dropped > 0, "\(components)")
+      // At most the burst plus the rate over the flood's time (and a little slack) got through.
+      let shown = sidecar.apiary.standardError.components(separatedBy: "[multi] flood ").count - 1
+      let seconds = Double(floodTime.components.seconds) + 3
+      #expect(shown <= 2000 + Int(1000 * seconds), "\(shown) flood records logged in \(floodTime)")
+      #expect(shown >= 2000, "the burst should pass: \(shown) flood records logged")
+      let metrics = httpGet(port: sidecar.httpPort, "/metrics")?.body ?? ""
+      let resident = metrics.split(separator: "\n").first { $0.hasPrefix("process_resident_memory_bytes ") }
+        .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+      // The stated bound for a debug build: 256 MiB (the ring keeps 1000 records).
+      #expect(resident > 0 && resident < 256 * 1024 * 1024, "resident memory \(resident) bytes")
+      // The same calls once the flood is over, for comparison (reported, not asserted:
+      // timings belong to the benchmarks).
+      var quiet: [Duration] = []
+      for _ in 0..<50 {
+        let before = clock.now
+        _ = httpGet(port: sidecar.httpPort, "/v1.0/state/statestore/k")
+        quiet.append(clock.now - before)
+        try await Task.sleep(for: .milliseconds(20))
+      }
+      func median(_ values: [Duration]) -> Duration { values.isEmpty ? .zero : values.sorted()[values.count / 2] }
+      print(
+        "log flood: 100000 records in \(floodTime), \(shown) logged, \(dropped) dropped; resident \(Int(resident) / 1_048_576) MiB; memstore state Get median \(median(latencies)) during the flood (\(latencies.count) calls, slowest \(latencies.max() ?? .zero)), \(median(quiet)) after it"
+      )
+    }
+  }
+
   /// Follows an SSE URL (argv 1): prints the content type, then exits 0 at the first
   /// `data:` line that contains argv 2 (printing it), 1 if the stream ends first.
   static let sseClient = """

@@ -4,6 +4,7 @@
     python3 multi_component.py --socket PATH [--calls FILE] [--hang-init]
                                [--hang-ping] [--features-state LIST]
                                [--journal DIR]
+                               [--serve-logs [--log-buffer N] [--log-flood N]]
 
 Serves, on unix:PATH, from one grpc.server:
 
@@ -34,6 +35,8 @@ Serves, on unix:PATH, from one grpc.server:
     response_error has that event sent again later (same message_id).
   * dapr.proto.components.v1.SecretStore: secrets from the Init properties
     `secret.<name>.<key> = value` (`secret.<name> = value` gives {<name>: value}).
+  * with --serve-logs only: apiary.proto.components.v1.ComponentLogs (Tail),
+    see "Component logs" below.
   * grpc.reflection.v1alpha.ServerReflection (grpcio-reflection) listing all
     of the above.
 
@@ -48,6 +51,42 @@ TransactionalStateStore share their instances.
 per call: {"service", "method", "instance", ...}, with "properties" for Init
 and "ack"/"error" for acknowledgements.  Exits 0 on SIGTERM/SIGINT and removes
 its socket file.
+
+Component logs (--serve-logs; without it the service is neither served nor
+listed, its stubs are not even loaded, and Tail answers UNIMPLEMENTED):
+
+  * The fixture logs through Python logging, on the loggers
+    multi_component.<Service> (e.g. multi_component.StateStore) and, for
+    process events, multi_component; they do not propagate to the root logger
+    and are off without --serve-logs.  Records: NOTICE "serving N services on
+    unix:PATH" at start and "stopping on SIGTERM" at stop; INFO "initialised
+    <Service> instance <name>" per Init (and journal restores); DEBUG per state
+    Get/Set/Delete, BulkGet/BulkSet/BulkDelete/Transact, Publish/BulkPublish,
+    binding Invoke, Read stream open/end and secret Get; TRACE per Ping;
+    WARNING per refused etag ("Set refused: etag mismatch ..."), hanging
+    Init/Ping, unknown binding operation, missing binding key or secret;
+    ERROR per call for an uninitialised instance or Init with bad properties.
+  * Levels map to LogLevel: CRITICAL, ERROR, WARNING, INFO, DEBUG to their
+    namesakes, Python level 25 (NOTICE) to NOTICE, anything below DEBUG
+    (TRACE = 5) to TRACE.  LogRecord.logger is the Python logger name,
+    LogRecord.fields holds {"service": <short service name>, "instance":
+    <x-component-instance value, "" when absent>} plus call details such as
+    "key", "topic", "operation", "code" (strings; no "service"/"instance" for
+    process events).
+  * Every record is broadcast to every open Tail stream whose min_level it
+    reaches, through the stream's own queue of --log-buffer entries (default
+    1000; a slow stream loses the oldest).  While no Tail is open, records
+    wait in a backlog of the same size (oldest dropped) and the next Tail to
+    open takes all of it (dropping what is below its min_level); when the last
+    open Tail ends, what it had not yet sent goes back to the backlog.  A Tail
+    ends when the client cancels it, or when the server stops: it then sends
+    what it has queued ("stopping ..." included) and ends with OK.
+  * --log-flood N: the first Tail of the process first gets N records
+    "flood 1" ... "flood N" at INFO with logger "flood" and no fields, made
+    directly into that stream (not through logging) as fast as gRPC takes
+    them; then it continues normally.  stderr gets "log flood: N records in
+    Ts (R records/s)" (or "... (interrupted)" when the stream ended first).
+    If that first Tail's min_level is above INFO, no flood record is sent.
 """
 
 from __future__ import annotations
@@ -58,6 +97,7 @@ import itertools
 import json
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -193,6 +233,28 @@ class BrokerInstances(Instances):
         return broker
 
 
+def event(service: str | None, level: int, message: str, context=None, *,
+          instance: str | None = None, **fields) -> None:
+    """One record on the logger `multi_component.<service>` with the fields
+    {"service": service, "instance": ..., **fields} (as strings; None values
+    left out).  The instance comes from `instance` or else from the call's
+    x-component-instance header.  service None: the logger `multi_component`
+    and no service field (process events).  Without --serve-logs the logger
+    is off and this returns at once."""
+    logger = logging.getLogger(f"{LOGGER_NAME}.{service}" if service else LOGGER_NAME)
+    if not logger.isEnabledFor(level):
+        return
+    if instance is None and context is not None:
+        instance = instance_of(context)
+    values = {"service": service} if service else {}
+    if instance is not None:
+        values["instance"] = instance
+    for name, value in fields.items():
+        if value is not None:
+            values[name] = str(value)
+    logger.log(level, message, extra={"fields": values})
+
+
 def not_initialised(name: str) -> str:
     if name:
         return f"instance {name} is not initialised"
@@ -218,8 +280,7 @@ def init_call(settings: Settings, calls, service: str, instances: Instances,
     if settings.hang_init:
         hang(settings, context, f"{service}.Init")
     made = instances.initialise(context, properties)
-    event(service, logging.INFO, f"initialised {service} instance {instance}", instance=instance,
-          properties=len(properties))
+    event(service, logging.INFO, f"initialised {service} instance {instance}", instance=instance)
     return made
 
 
@@ -773,6 +834,271 @@ class SecretStoreServicer(secretstore_pb2_grpc.SecretStoreServicer):
 
 
 # --------------------------------------------------------------------------
+# Component logs: apiary.proto.components.v1.ComponentLogs (--serve-logs)
+
+# Every record of the fixture goes to the logger `multi_component.<service>`.
+# That tree does not propagate to the root logger, and it is switched off (its
+# level above CRITICAL) unless --serve-logs attaches a LogHub to it.
+LOGGER_NAME = "multi_component"
+# Python has no TRACE or NOTICE level; these are mapped to LogLevel's.
+TRACE = 5
+NOTICE = 25
+logging.addLevelName(TRACE, "TRACE")
+logging.addLevelName(NOTICE, "NOTICE")
+_ROOT_LOGGER = logging.getLogger(LOGGER_NAME)
+_ROOT_LOGGER.propagate = False
+_ROOT_LOGGER.addHandler(logging.NullHandler())
+_ROOT_LOGGER.setLevel(logging.CRITICAL + 1)
+
+# apiary.proto.components.v1.LogLevel values (checked against the stubs when
+# the service is set up; the stubs are imported only with --serve-logs, so that
+# without it nothing about the service is loaded, listed or served).
+(LOG_TRACE, LOG_DEBUG, LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERROR,
+ LOG_CRITICAL) = range(7)
+LOG_LEVEL_NAMES = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
+_LEVEL_THRESHOLDS = ((logging.CRITICAL, LOG_CRITICAL), (logging.ERROR, LOG_ERROR),
+                     (logging.WARNING, LOG_WARNING), (NOTICE, LOG_NOTICE),
+                     (logging.INFO, LOG_INFO), (logging.DEBUG, LOG_DEBUG))
+FLOOD_LOGGER = "flood"
+
+
+def log_level_of(levelno: int) -> int:
+    """The LogLevel of a Python level: CRITICAL, ERROR, WARNING, NOTICE (25),
+    INFO and DEBUG map to their namesakes (a level between two takes the lower
+    one), anything below DEBUG is TRACE."""
+    for threshold, level in _LEVEL_THRESHOLDS:
+        if levelno >= threshold:
+            return level
+    return LOG_TRACE
+
+
+def level_name(level: int) -> str:
+    return LOG_LEVEL_NAMES[level] if 0 <= level < len(LOG_LEVEL_NAMES) else str(level)
+
+
+def logs_stubs():
+    from apiary.proto.components.v1 import logs_pb2, logs_pb2_grpc
+    for value, name in enumerate(LOG_LEVEL_NAMES):
+        assert logs_pb2.LogLevel.Value(f"LOG_LEVEL_{name}") == value, name
+    return logs_pb2, logs_pb2_grpc
+
+
+def timestamp(nanoseconds: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=nanoseconds // 1_000_000_000,
+                                   nanos=nanoseconds % 1_000_000_000)
+
+
+class LogStream:
+    """One open Tail call: its min_level and its own bounded queue of
+    (level, serialized LogRecord) entries.  Guarded by the hub's lock."""
+
+    def __init__(self, number: int, min_level: int, capacity: int):
+        self.number = number
+        self.min_level = min_level
+        self.queue: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=capacity)
+        self.dropped = 0  # entries pushed out of the full queue (oldest first)
+        self.sent = 0
+        self.closed = False
+        self.flood = 0  # flood records this stream sends first
+
+    def offer(self, entry: tuple[int, bytes]) -> None:
+        if entry[0] < self.min_level:
+            return  # below this stream's level: skipped
+        if len(self.queue) == self.queue.maxlen:
+            self.dropped += 1
+        self.queue.append(entry)
+
+
+class LogHub(logging.Handler):
+    """The logging.Handler behind ComponentLogs/Tail.
+
+    Each record is serialized once into a LogRecord and broadcast to every
+    open Tail stream whose min_level it reaches, into that stream's own
+    bounded queue (the oldest entry is dropped when a slow stream's queue is
+    full).  While no stream is open, records wait in the backlog, bounded the
+    same way, and the next stream to open takes the whole backlog (records
+    below its min_level are discarded).  When the last open stream ends, what
+    it had queued but not yet sent goes back to the backlog, so a Tail
+    re-opened right after (e.g. with another level) loses nothing.
+    """
+
+    def __init__(self, logs_pb2, capacity: int, flood: int):
+        super().__init__(level=1)
+        self._pb = logs_pb2
+        self._capacity = capacity
+        self._cond = threading.Condition(threading.Lock())
+        self._backlog: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=capacity)
+        self._backlog_dropped = 0
+        self._streams: list[LogStream] = []
+        self._numbers = itertools.count(1)
+        self._flood = flood  # given to the first stream that opens
+        self._stopped = False
+
+    # logging.Handler
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            entry = self.encode(record)
+        except Exception:
+            self.handleError(record)
+            return
+        with self._cond:
+            if self._streams:
+                for stream in self._streams:
+                    stream.offer(entry)
+                self._cond.notify_all()
+            else:
+                if len(self._backlog) == self._capacity:
+                    self._backlog_dropped += 1
+                self._backlog.append(entry)
+
+    def encode(self, record: logging.LogRecord) -> tuple[int, bytes]:
+        level = log_level_of(record.levelno)
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+        fields = getattr(record, "fields", None) or {}
+        proto = self._pb.LogRecord(
+            time=timestamp(int(record.created * 1_000_000_000)),
+            level=level, message=message, logger=record.name,
+            fields={str(name): str(value) for name, value in fields.items()})
+        return level, proto.SerializeToString()
+
+    # Tail streams
+
+    def open(self, min_level: int) -> LogStream:
+        """A new stream holding the backlog (at or above min_level); the
+        first stream of the process also gets the --log-flood count."""
+        with self._cond:
+            stream = LogStream(next(self._numbers), min_level, self._capacity)
+            for entry in self._backlog:
+                stream.offer(entry)
+            backlog, dropped = len(self._backlog), self._backlog_dropped
+            self._backlog.clear()
+            self._backlog_dropped = 0
+            stream.flood, self._flood = self._flood, 0
+            stream.closed = self._stopped
+            self._streams.append(stream)
+        fixturelib.debug(f"Tail#{stream.number} opened, min_level {level_name(min_level)}: "
+                         f"{len(stream.queue)} of {backlog} backlog records queued "
+                         f"({dropped} dropped earlier)")
+        return stream
+
+    def take(self, stream: LogStream, alive) -> list[bytes] | None:
+        """Everything queued for the stream, waiting while there is nothing;
+        None once the stream should end (closed, server stopping or call no
+        longer active) and nothing is left to send."""
+        while True:
+            with self._cond:
+                if not stream.queue and not (stream.closed or self._stopped):
+                    self._cond.wait(0.5)
+                if stream.queue:
+                    batch = [payload for _level, payload in stream.queue]
+                    stream.queue.clear()
+                    return batch
+                if stream.closed or self._stopped:
+                    return None
+            if not alive():  # outside the lock: it takes gRPC's call lock
+                return None
+
+    def close_stream(self, stream: LogStream) -> None:
+        """Idempotent; called when the generator ends and on RPC termination."""
+        with self._cond:
+            stream.closed = True
+            if stream in self._streams:
+                self._streams.remove(stream)
+                if not self._streams and stream.queue:
+                    kept = list(stream.queue) + list(self._backlog)
+                    self._backlog = collections.deque(kept, maxlen=self._capacity)
+                    self._backlog_dropped += max(0, len(kept) - self._capacity)
+                stream.queue.clear()
+            self._cond.notify_all()
+
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def stop(self) -> None:
+        """The server is stopping: every stream sends what it has queued, then ends."""
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+
+class ComponentLogsServicer:
+    """ComponentLogs/Tail over a LogHub.  Responses are pre-serialized
+    LogRecord bytes (registered without a response serializer)."""
+
+    def __init__(self, hub: LogHub, logs_pb2):
+        self._hub = hub
+        self._pb = logs_pb2
+
+    def Tail(self, request, context):
+        stream = self._hub.open(request.min_level)
+        context.add_callback(lambda: self._hub.close_stream(stream))
+        try:
+            if stream.flood:
+                yield from self._flood(stream)
+            while True:
+                batch = self._hub.take(stream, context.is_active)
+                if batch is None:
+                    return
+                for payload in batch:
+                    yield payload
+                    stream.sent += 1
+        finally:
+            self._hub.close_stream(stream)
+            fixturelib.debug(f"Tail#{stream.number} ended: {stream.sent} records sent, "
+                             f"{stream.dropped} dropped")
+
+    def _flood(self, stream: LogStream):
+        """`stream.flood` records "flood <i>" (i = 1..N) at INFO from logger
+        "flood", made here rather than through logging, as fast as gRPC takes
+        them.  Skipped when the stream's min_level is above INFO."""
+        count = stream.flood
+        if stream.min_level > LOG_INFO:
+            fixturelib.log(f"log flood of {count} records skipped: the first Tail asked for "
+                           f"min_level {level_name(stream.min_level)}")
+            return
+        # Concatenated serialized messages merge: time and message per record,
+        # then the fields every flood record shares.
+        common = self._pb.LogRecord(level=LOG_INFO, logger=FLOOD_LOGGER).SerializeToString()
+        make = self._pb.LogRecord
+        sent = 0
+        started = time.monotonic()
+        try:
+            for i in range(1, count + 1):
+                yield make(time=timestamp(time.time_ns()),
+                           message=f"flood {i}").SerializeToString() + common
+                sent = i
+                if i % 1024 == 0 and self._hub.stopped():
+                    break
+        finally:
+            elapsed = time.monotonic() - started
+            rate = sent / elapsed if elapsed > 0 else float("inf")
+            what = "records" if sent == count else f"of {count} records (interrupted)"
+            fixturelib.log(f"log flood: {sent} {what} in {elapsed:.3f}s ({rate:.0f} records/s)")
+            stream.sent += sent
+
+
+def serve_logs(server, capacity: int, flood: int) -> tuple[str, LogHub]:
+    """Attaches a LogHub to the fixture's logger and serves ComponentLogs;
+    returns the service's full name and the hub."""
+    logs_pb2, _logs_pb2_grpc = logs_stubs()
+    name = logs_pb2.DESCRIPTOR.services_by_name["ComponentLogs"].full_name
+    hub = LogHub(logs_pb2, capacity, flood)
+    _ROOT_LOGGER.addHandler(hub)
+    _ROOT_LOGGER.setLevel(1)
+    servicer = ComponentLogsServicer(hub, logs_pb2)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, {
+        "Tail": grpc.unary_stream_rpc_method_handler(
+            servicer.Tail,
+            request_deserializer=logs_pb2.TailLogsRequest.FromString,
+            response_serializer=None),  # Tail yields serialized LogRecords
+    }),))
+    return name, hub
+
+
+# --------------------------------------------------------------------------
 
 
 def parse_list(text: str) -> list[str]:
@@ -793,7 +1119,20 @@ def main() -> int:
                         help="comma-separated StateStore Features answer "
                              "(default: %(default)s; '' for none)")
     pubsub_component.add_journal_argument(parser)
+    parser.add_argument("--serve-logs", action="store_true",
+                        help="also serve apiary.proto.components.v1.ComponentLogs (Tail) "
+                             "with the fixture's own log records")
+    parser.add_argument("--log-buffer", type=int, default=1000, metavar="N",
+                        help="with --serve-logs: records kept while no Tail is open, and "
+                             "queued per open Tail (oldest dropped; default %(default)s)")
+    parser.add_argument("--log-flood", type=int, default=0, metavar="N",
+                        help="with --serve-logs: the first Tail of the process first gets "
+                             "N records 'flood <i>' at INFO from logger 'flood'")
     args = parser.parse_args()
+    if args.log_flood < 0 or args.log_buffer < 1:
+        parser.error("--log-flood must be >= 0 and --log-buffer >= 1")
+    if args.log_flood and not args.serve_logs:
+        parser.error("--log-flood needs --serve-logs")
     journal = pubsub_component.Journal(args.journal) if args.journal else None
 
     stop = fixturelib.termination_event()
@@ -804,7 +1143,7 @@ def main() -> int:
 
     # Plenty of workers: hanging Inits and open streams each hold one.
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=128))
-    state_instances = Instances(StateInstance)
+    state_instances = Instances(StateInstance, "StateStore")
     state = StateStoreServicer(settings, ServiceCallLog(log, "StateStore"),
                                parse_list(args.features_state), state_instances)
     state_pb2_grpc.add_StateStoreServicer_to_server(state, server)
@@ -822,6 +1161,10 @@ def main() -> int:
         SecretStoreServicer(settings, ServiceCallLog(log, "SecretStore")), server)
     services = (STATE_SERVICE, TRANSACTIONAL_SERVICE, PUBSUB_SERVICE,
                 INPUT_SERVICE, OUTPUT_SERVICE, SECRET_SERVICE)
+    hub = None
+    if args.serve_logs:
+        logs_service, hub = serve_logs(server, args.log_buffer, args.log_flood)
+        services += (logs_service,)
     reflection.enable_server_reflection(services + (reflection.SERVICE_NAME,), server)
 
     fixturelib.prepare_socket_path(args.socket)
@@ -830,11 +1173,18 @@ def main() -> int:
     fixturelib.log(f"serving {', '.join(services)} on unix:{args.socket}"
                    + (" (hang-init)" if args.hang_init else "")
                    + (" (hang-ping)" if args.hang_ping else "")
-                   + (f" (journal {journal.folder})" if journal else ""))
+                   + (f" (journal {journal.folder})" if journal else "")
+                   + (f" (log flood {args.log_flood})" if args.log_flood else ""))
+    event(None, NOTICE, f"serving {len(services)} services on unix:{args.socket}")
     try:
         fixturelib.wait_for(stop)
     finally:
+        signum = getattr(stop, "signum", None)
+        event(None, NOTICE, "stopping"
+              + (f" on {signal.Signals(signum).name}" if signum else ""))
         stopping.set()
+        if hub is not None:
+            hub.stop()
         server.stop(grace=0.5).wait()
         if journal is not None:
             journal.close()
