@@ -1,0 +1,57 @@
+// One instance per configured component: the sidecar names the instance of every call
+// in the `x-component-instance` metadata header, and creates it with that name's Init.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+
+#include "logging.h"
+
+namespace file_secrets {
+
+inline constexpr const char* kInstanceHeader = "x-component-instance";
+
+// The call's x-component-instance value; "" when the header is absent.
+std::string instance_of(const grpc::ServerContext* context);
+
+// FAILED_PRECONDITION "instance X is not initialised".
+grpc::Status not_initialised(const std::string& instance);
+
+// Immutable instance values behind a lock: Init swaps in a new value, and a call in
+// flight keeps using the value it started with.
+template <typename T>
+class Instances {
+ public:
+  void put(const std::string& name, std::shared_ptr<const T> value) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    values_[name] = std::move(value);
+  }
+  std::shared_ptr<const T> find(const std::string& name) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto found = values_.find(name);
+    return found == values_.end() ? nullptr : found->second;
+  }
+  // The calling instance's value. When it was never initialised: sets `status` to
+  // FAILED_PRECONDITION, logs the refusal at warning level, and returns nullptr.
+  std::shared_ptr<const T> require(const grpc::ServerContext* context, const char* method, const Logger& log,
+                                   grpc::Status& status) const {
+    const std::string instance = instance_of(context);
+    auto value = find(instance);
+    if (!value) {
+      status = not_initialised(instance);
+      log.warning(std::string(method) + " refused: " + status.error_message(),
+                  {{"instance", instance}, {"method", method}, {"code", "FAILED_PRECONDITION"}});
+    }
+    return value;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<const T>> values_;
+};
+
+}  // namespace file_secrets
