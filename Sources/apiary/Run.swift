@@ -226,7 +226,7 @@ struct Run: AsyncParsableCommand {
       if modules.supervision {
         supervisor = ProcessSupervisor(
           processes: settings.processes, socketsDir: options.socketsDir, environment: environment,
-          forwardOutput: modules.logForwarding, logHub: logHub, logger: logger)
+          logHub: logHub, logger: logger)
       } else {
         logger.notice("modules.supervision is off: the \(settings.processes.count) processes of \(config ?? "") are not launched")
       }

@@ -101,23 +101,16 @@ public struct Actuator: Sendable {
   }
 
   static func level(_ text: String, field: String) throws(APIError) -> Logger.Level {
-    switch text.lowercased() {
-    case "trace": return .trace
-    case "debug": return .debug
-    case "info": return .info
-    case "notice": return .notice
-    case "warn", "warning": return .warning
-    case "error": return .error
-    case "fatal", "critical": return .critical
-    default:
+    guard let level = Logger.Level(loose: text) else {
       throw APIError(
         .invalidArgument, "ERR_MALFORMED_REQUEST",
         "\(field) '\(text)' is not one of trace, debug, info, notice, warn, error, fatal")
     }
+    return level
   }
 
   static func json(_ record: ForwardedLogRecord) -> [String: Any] {
-    ["time": timestamp(record.time), "level": record.level.rawValue, "msg": record.message, "fields": record.fields]
+    ["time": Timestamp.string(record.time), "level": record.level.rawValue, "msg": record.message, "fields": record.fields]
   }
 
   func logs(_ query: Parameters) async throws -> Response {
@@ -203,7 +196,7 @@ public struct Actuator: Sendable {
       var details: [String: Any] = [
         "type": status.type, "socket": status.source, "consecutiveFailures": status.consecutiveFailures,
       ]
-      details["lastHeartbeat"] = status.lastHeartbeat.map(Self.timestamp) ?? NSNull()
+      details["lastHeartbeat"] = status.lastHeartbeat.map(Timestamp.string) ?? NSNull()
       details["reason"] = status.reason ?? NSNull()
       components[status.name] = ["status": status.state.rawValue, "details": details]
     }
@@ -227,10 +220,10 @@ public struct Actuator: Sendable {
       var entry: [String: Any] = [
         "name": status.name, "type": status.type, "version": status.version, "state": status.state.rawValue,
         "socket": status.source, "capabilities": status.capabilities, "ignoreErrors": status.ignoreErrors,
-        "since": Self.timestamp(status.since), "consecutiveFailures": status.consecutiveFailures,
+        "since": Timestamp.string(status.since), "consecutiveFailures": status.consecutiveFailures,
       ]
       entry["reason"] = status.reason ?? NSNull()
-      entry["lastHeartbeat"] = status.lastHeartbeat.map(Self.timestamp) ?? NSNull()
+      entry["lastHeartbeat"] = status.lastHeartbeat.map(Timestamp.string) ?? NSNull()
       entry["metadata"] = await api.registry.component(named: status.name)?.metadata ?? [:]
       if let logHub, status.source.hasPrefix("/") {
         if let source = await logSource(socket: status.source), let logs = logHub.sources[source] {
@@ -250,16 +243,13 @@ public struct Actuator: Sendable {
     return list
   }
 
-  static func timestamp(_ date: Date) -> String {
-    date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-  }
 
   /// When the running executable was built: its file's modification time.
   static let compiled: String? = {
     guard let attributes = try? FileManager.default.attributesOfItem(atPath: "/proc/self/exe"),
       let date = attributes[.modificationDate] as? Date
     else { return nil }
-    return timestamp(date)
+    return Timestamp.string(date)
   }()
 }
 

@@ -55,7 +55,7 @@ public struct SidecarLogHandler: LogHandler {
     var merged = metadata
     if let extra = event.metadata { merged.merge(extra) { _, new in new } }
     var fields: [(String, String)] = merged.map { ($0.key, "\($0.value)") }.sorted { $0.0 < $1.0 }
-    let time = Self.timestamp(Date())
+    let time = Timestamp.string(Date())
     let message = event.message.description
     switch format {
     case .json:
@@ -75,10 +75,6 @@ public struct SidecarLogHandler: LogHandler {
       }
       write(line + "\n")
     }
-  }
-
-  static func timestamp(_ date: Date) -> String {
-    date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
   }
 
   private static let lock = Mutex(())

@@ -29,7 +29,6 @@ public actor ProcessSupervisor {
 
   private let specs: [ApiaryConfig.ProcessSpec]
   private let socketsDir: String
-  private let forwardOutput: Bool
   private let logHub: ComponentLogHub?
   private let logger: Logger
   private let environment: [String: String]
@@ -38,21 +37,17 @@ public actor ProcessSupervisor {
   private var loops: [Task<Void, Never>] = []
   private var stopping = false
 
-  /// - Parameters:
-  ///   - forwardOutput: Whether the children's stdout and stderr lines become log
-  ///     records (the `logForwarding` module); otherwise they go to the sidecar's own
-  ///     stdout and stderr unchanged.
-  ///   - logHub: Where those records go (rate limit, ring buffer, followers); without
-  ///     one they are logged directly.
+  /// - Parameter logHub: Where the children's stdout and stderr lines go as log
+  ///   records of their component (the `logForwarding` module); without one (the
+  ///   module is off) they go to the sidecar's own stdout and stderr unchanged.
   public init(
-    processes: [ApiaryConfig.ProcessSpec], socketsDir: String, environment: [String: String], forwardOutput: Bool,
-    logHub: ComponentLogHub? = nil, logger: Logger
+    processes: [ApiaryConfig.ProcessSpec], socketsDir: String, environment: [String: String],
+    logHub: ComponentLogHub?, logger: Logger
   ) {
     self.logHub = logHub
     self.specs = processes
     self.socketsDir = socketsDir
     self.environment = environment
-    self.forwardOutput = forwardOutput
     self.logger = logger
     for spec in processes {
       statuses[spec.name] = Status(
@@ -125,7 +120,6 @@ public actor ProcessSupervisor {
     var backoff = spec.initialBackoff
     let clock = ContinuousClock()
     while !stopping {
-      let started = clock.now
       let exit = await runOnce(spec)
       if stopping {
         statuses[spec.name]?.state = "stopped"
@@ -145,7 +139,7 @@ public actor ProcessSupervisor {
           metadata: ["component": "\(spec.name)"])
         break
       }
-      if clock.now - started >= spec.maxBackoff { backoff = spec.initialBackoff }
+      if exit.ran >= spec.maxBackoff { backoff = spec.initialBackoff }
       statuses[spec.name]?.state = "backoff"
       logger.warning(
         "supervised process exited (\(exit)); restarting in \(backoff)", metadata: ["component": "\(spec.name)"])
@@ -166,6 +160,8 @@ public actor ProcessSupervisor {
   struct Exit: CustomStringConvertible {
     var description: String
     var succeeded: Bool
+    /// How long the process ran.
+    var ran: Duration = .zero
   }
 
   /// Launches `spec` once and waits for it to end.
@@ -185,20 +181,23 @@ public actor ProcessSupervisor {
     process.environment = environment
     if let directory = spec.workingDir { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     var forwarders: [LineForwarder] = []
-    if forwardOutput {
+    var writeEnds: [FileHandle] = []
+    if let logHub {
       for stream in ["stdout", "stderr"] {
         let pipe = Pipe()
-        let forwarder = LineForwarder(component: spec.name, stream: stream, hub: logHub, logger: logger)
+        let forwarder = LineForwarder(component: spec.name, stream: stream, hub: logHub)
         forwarders.append(forwarder)
         pipe.fileHandleForReading.readabilityHandler = { handle in
           let data = handle.availableData
           if data.isEmpty {
             handle.readabilityHandler = nil
+            forwarder.finish()
           } else {
             forwarder.feed(data)
           }
         }
         if stream == "stdout" { process.standardOutput = pipe } else { process.standardError = pipe }
+        writeEnds.append(pipe.fileHandleForWriting)
       }
     }
     let (ended, continuation) = AsyncStream.makeStream(of: Void.self)
@@ -208,6 +207,9 @@ public actor ProcessSupervisor {
     }
     do {
       try process.run()
+      // Only the child writes now: once it (and any child of its own) exits, the
+      // pipes reach their end.
+      for handle in writeEnds { try? handle.close() }
     } catch {
       logger.error("cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
       return Exit(description: "not started: \(error)", succeeded: false)
@@ -217,17 +219,20 @@ public actor ProcessSupervisor {
     statuses[spec.name]?.pid = process.processIdentifier
     logger.info(
       "started supervised process", metadata: ["component": "\(spec.name)", "pid": "\(process.processIdentifier)"])
+    let clock = ContinuousClock()
+    let started = clock.now
     for await _ in ended {}
+    let ran = clock.now - started
     running[spec.name] = nil
     statuses[spec.name]?.pid = nil
-    // Let the pipes deliver what the process wrote last.
-    try? await Task.sleep(for: .milliseconds(20))
-    for forwarder in forwarders { forwarder.flush() }
+    // What the process wrote last: read to the end of its pipes (a child of its own
+    // may keep them open, so not for more than a second).
+    for forwarder in forwarders { await forwarder.waitForEnd(timeout: .seconds(1)) }
     let status = process.terminationStatus
     switch process.terminationReason {
-    case .exit: return Exit(description: "exit status \(status)", succeeded: status == 0)
-    case .uncaughtSignal: return Exit(description: "signal \(status)", succeeded: false)
-    @unknown default: return Exit(description: "status \(status)", succeeded: false)
+    case .exit: return Exit(description: "exit status \(status)", succeeded: status == 0, ran: ran)
+    case .uncaughtSignal: return Exit(description: "signal \(status)", succeeded: false, ran: ran)
+    @unknown default: return Exit(description: "status \(status)", succeeded: false, ran: ran)
     }
   }
 
@@ -255,21 +260,24 @@ public struct SupervisionError: Error, Sendable, CustomStringConvertible {
   init(_ description: String) { self.description = description }
 }
 
-/// Splits a child's output into lines and logs each as a record of its component.
+/// Splits a child's output into lines and hands each to the log hub as a record of its
+/// component (the hub escapes, cuts long messages and rate-limits).
 final class LineForwarder: Sendable {
   private let component: String
   private let stream: String
-  private let hub: ComponentLogHub?
-  private let logger: Logger
+  private let hub: ComponentLogHub
   private let pending = Mutex<[UInt8]>([])
-  /// Longer lines are cut here, with a marker.
-  static let maximumLine = 16 * 1024
+  private let ended: AsyncStream<Void>
+  private let endedContinuation: AsyncStream<Void>.Continuation
+  /// A line still without its newline is handed on once it is this long, so a child
+  /// that never ends its line cannot grow the buffer.
+  static let maximumLine = ComponentLogHub.maximumMessageBytes
 
-  init(component: String, stream: String, hub: ComponentLogHub?, logger: Logger) {
+  init(component: String, stream: String, hub: ComponentLogHub) {
     self.component = component
     self.stream = stream
     self.hub = hub
-    self.logger = logger
+    (ended, endedContinuation) = AsyncStream.makeStream(of: Void.self)
   }
 
   func feed(_ data: Data) {
@@ -289,32 +297,37 @@ final class LineForwarder: Sendable {
     for line in lines { emit(line) }
   }
 
-  /// Logs what is left without a final newline.
-  func flush() {
+  /// The pipe reached its end: hands on what is left without a final newline.
+  func finish() {
     let rest = pending.withLock { buffer in
       defer { buffer.removeAll() }
       return buffer
     }
     if !rest.isEmpty { emit(rest) }
+    endedContinuation.finish()
+  }
+
+  /// Returns once ``finish()`` ran, or after `timeout`; then hands on what is left
+  /// in any case (``finish()`` may run twice: the second finds nothing).
+  func waitForEnd(timeout: Duration) async {
+    let ended = self.ended
+    await withTaskGroup(of: Void.self) { group in
+      group.addTask { for await _ in ended {} }
+      group.addTask { try? await Task.sleep(for: timeout) }
+      await group.next()
+      group.cancelAll()
+    }
+    finish()
   }
 
   private func emit(_ bytes: [UInt8]) {
-    var text = String(decoding: bytes.prefix(Self.maximumLine), as: UTF8.self)
+    var text = String(decoding: bytes, as: UTF8.self)
     if text.hasSuffix("\r") { text.removeLast() }
     if text.isEmpty { return }
     let record = ProcessOutputRecord(line: text)
-    let truncated = bytes.count > Self.maximumLine ? " …[truncated]" : ""
-    if let hub {
-      var fields = record.fields
-      fields["stream"] = stream
-      hub.record(
-        ForwardedLogRecord(
-          time: Date(), level: record.level, message: record.message + truncated, source: component, fields: fields))
-      return
-    }
-    var metadata: Logger.Metadata = ["component": "\(component)", "stream": "\(stream)"]
-    for (key, value) in record.fields where metadata[key] == nil { metadata[key] = "\(value)" }
-    logger.log(level: record.level, "\(record.message)\(truncated)", metadata: metadata)
+    var fields = record.fields
+    fields["stream"] = stream
+    hub.record(ForwardedLogRecord(time: Date(), level: record.level, message: record.message, source: component, fields: fields))
   }
 }
 
@@ -334,7 +347,7 @@ public struct ProcessOutputRecord: Equatable, Sendable {
       // swift-log's text format: "<time> <level> <label>: …"; the time is dropped
       // since the sidecar's record has its own.
       let words = line.split(separator: " ", maxSplits: 2)
-      if words.count == 3, let level = Self.level(String(words[1])), words[0].contains("T") {
+      if words.count == 3, let level = Logger.Level(loose: String(words[1])), words[0].contains("T") {
         self.level = level
         message = Self.escaped(String(words[2]))
       } else {
@@ -349,7 +362,7 @@ public struct ProcessOutputRecord: Equatable, Sendable {
       case "msg", "message":
         message = text
       case "level", "severity", "levelname", "lvl":
-        level = Self.level(text) ?? .info
+        level = Logger.Level(loose: text) ?? .info
       case "time", "timestamp", "ts":
         continue
       default:
@@ -359,18 +372,6 @@ public struct ProcessOutputRecord: Equatable, Sendable {
     self.message = Self.escaped(message ?? line)
   }
 
-  static func level(_ text: String) -> Logger.Level? {
-    switch text.lowercased() {
-    case "trace": .trace
-    case "debug": .debug
-    case "info", "information": .info
-    case "notice": .notice
-    case "warn", "warning": .warning
-    case "error", "err": .error
-    case "critical", "fatal", "panic", "crit": .critical
-    default: nil
-    }
-  }
 
   /// `text` with control characters written as escapes (`\n`, `\u{1b}`).
   public static func escaped(_ text: String) -> String {

@@ -23,7 +23,8 @@ struct ProcessSupervisorTests {
     let script = #"echo '{"level":"error","msg":"boom","attempt":"x"}'; echo "plain line"; echo "$APIARY_SOCKETS_DIR" >&2; exit 3"#
     let supervisor = ProcessSupervisor(
       processes: [spec("crasher", script, restart: .onFailure)], socketsDir: folder.path,
-      environment: ["PATH": "/usr/bin:/bin"], forwardOutput: true, logger: capture.logger)
+      environment: ["PATH": "/usr/bin:/bin"], logHub: ComponentLogHub(logger: capture.logger),
+      logger: capture.logger)
     await supervisor.start()
     let restarted = await poll(timeout: .seconds(20)) { (await supervisor.all.first?.restarts ?? 0) >= 4 }
     #expect(restarted)
@@ -51,7 +52,8 @@ struct ProcessSupervisorTests {
     defer { folder.remove() }
     let supervisor = ProcessSupervisor(
       processes: [spec("clean", "exit 0", restart: .onFailure), spec("failing", "exit 1", restart: .never)],
-      socketsDir: folder.path, environment: [:], forwardOutput: true, logger: Logger(label: "test"))
+      socketsDir: folder.path, environment: [:], logHub: ComponentLogHub(logger: Logger(label: "test")),
+      logger: Logger(label: "test"))
     await supervisor.start()
     let settled = await poll(timeout: .seconds(10)) { await supervisor.all.allSatisfy { $0.state == "exited" } }
     let statuses = await supervisor.all
@@ -70,7 +72,8 @@ struct ProcessSupervisorTests {
         spec("polite", "exec sleep 30", restart: .always),
         spec("stubborn", "trap '' TERM; exec sleep 30", restart: .always),
       ],
-      socketsDir: folder.path, environment: ["PATH": "/usr/bin:/bin"], forwardOutput: true, logger: Logger(label: "test"))
+      socketsDir: folder.path, environment: ["PATH": "/usr/bin:/bin"], logHub: ComponentLogHub(logger: Logger(label: "test")),
+      logger: Logger(label: "test"))
     await supervisor.start()
     let running = await poll(timeout: .seconds(10)) { await supervisor.all.allSatisfy { $0.state == "running" } }
     #expect(running)
@@ -89,7 +92,7 @@ struct ProcessSupervisorTests {
     var missing = ApiaryConfig.ProcessSpec(name: "ghost", command: ["no-such-program-apiary"])
     missing.restart = .never
     let supervisor = ProcessSupervisor(
-      processes: [missing], socketsDir: folder.path, environment: ["PATH": "/usr/bin:/bin"], forwardOutput: true,
+      processes: [missing], socketsDir: folder.path, environment: ["PATH": "/usr/bin:/bin"], logHub: nil,
       logger: capture.logger)
     await supervisor.start()
     #expect(await supervisor.all.first?.state == "exited")
