@@ -43,9 +43,11 @@ struct Run: AsyncParsableCommand {
       The sockets folder is watched (inotify, else polling every --rescan-interval):
       sockets that appear later start PENDING components; a removed socket takes
       its components DOWN. The HTTP port also serves /actuator/health/liveness,
-      /actuator/health/readiness, /actuator/info, /actuator/components and
-      /metrics (Prometheus). --config apiary.yaml can switch modules off and list
-      component processes for Apiary to launch, restart and stop (see README).
+      /actuator/health/readiness, /actuator/info, /actuator/components,
+      /actuator/logs, /actuator/logger and /metrics (Prometheus). Components' own
+      logs (ComponentLogs/Tail) join the sidecar's, prefixed [component].
+      --config apiary.yaml can switch modules off and list component processes for
+      Apiary to launch, restart and stop (see README).
 
       Example:  apiary run --resources-path ./components --sockets-dir /tmp/dapr-components-sockets
       """
