@@ -46,11 +46,20 @@ public final class GRPCAPIServer: Service {
     let logger = self.logger
     try await withGracefulShutdownHandler {
       try await serveDraining(grace: grace) {
-        try await withThrowingDiscardingTaskGroup { group in
-          group.addTask { try await server.serve() }
-          if let address = try await server.listeningAddress {
+        // Announced on the side: a server stopped before it ever listened (SIGTERM
+        // right at start-up) never resolves its address, and serving must not wait
+        // for it.
+        let announcement = Task {
+          if let address = try? await server.listeningAddress {
             logger.info("gRPC API listening", metadata: ["address": "\(address)"])
           }
+        }
+        defer { announcement.cancel() }
+        do {
+          try await server.serve()
+        } catch let error as RuntimeError where error.code == .serverIsStopped {
+          // Shutdown began before the server started (SIGTERM right at start-up):
+          // there is nothing to serve and nothing failed.
         }
       }
     } onGracefulShutdown: {
