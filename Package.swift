@@ -13,6 +13,7 @@ let package = Package(
   products: [
     .executable(name: "apiary", targets: ["apiary"]),
     .executable(name: "memstore", targets: ["memstore"]),
+    .executable(name: "ticker", targets: ["ticker"]),
     .library(name: "ApiaryContracts", targets: ["ApiaryContracts"]),
     .library(name: "ComponentKit", targets: ["ComponentKit"]),
     .library(name: "ApiaryRuntime", targets: ["ApiaryRuntime"]),
@@ -120,6 +121,17 @@ let package = Package(
         .product(name: "Logging", package: "swift-log"),
       ],
       path: "SamplesComponents/swift/memstore",
+      exclude: ["README.md", "components.yaml"],
+      swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+      name: "ticker",
+      dependencies: [
+        "ComponentKit",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      path: "SamplesComponents/swift/ticker",
       exclude: ["README.md", "components.yaml"],
       swiftSettings: swiftSettings
     ),

@@ -1,0 +1,218 @@
+import ApiaryContracts
+import Foundation
+import GRPCCore
+import Synchronization
+
+/// One event an input binding hands to the application.
+public struct InputBindingEvent: Sendable, Equatable {
+  /// The payload, delivered to the application as the request body.
+  public var data: Data
+  /// Metadata delivered with it (HTTP headers or gRPC metadata at the application).
+  public var metadata: [String: String]
+  /// The payload's content type; empty means the sidecar's default.
+  public var contentType: String
+
+  public init(data: Data, metadata: [String: String] = [:], contentType: String = "") {
+    self.data = data
+    self.metadata = metadata
+    self.contentType = contentType
+  }
+}
+
+/// What the application answered to one ``InputBindingEvent``.
+public enum InputBindingReply: Sendable, Equatable {
+  /// The application handled it; its response body (often empty).
+  case handled(Data)
+  /// The application failed it; the sidecar's error message.
+  case failed(String)
+}
+
+/// An input binding (`dapr.proto.components.v1.InputBinding`) written with ComponentKit.
+/// One value is created per configured instance (`x-component-instance`).
+public protocol InputBindingComponent: Sendable {
+  /// Prepares the instance with its resolved component metadata.
+  func initialise(metadata: [String: String]) async throws
+  /// Produces events for as long as the sidecar reads: each call of `deliver` sends one
+  /// event and returns the application's reply. `deliver` may be called from several
+  /// tasks at once. Return (or throw) to end the stream; when the sidecar goes away,
+  /// `deliver` throws and the task is cancelled.
+  func read(deliver: InputBindingDelivery) async throws
+  /// Answers the sidecar's heartbeat; throw when the source is unreachable.
+  func ping() async throws
+}
+
+extension InputBindingComponent {
+  public func ping() async throws {}
+}
+
+/// Sends events to the sidecar on one `Read` stream and waits for each one's reply.
+public struct InputBindingDelivery: Sendable {
+  fileprivate let outgoing: AsyncStream<Dapr_Proto_Components_V1_ReadResponse>.Continuation
+  fileprivate let replies: PendingReplies
+
+  /// Sends `event` and returns the application's reply.
+  ///
+  /// - Throws: ``InputBindingStreamClosed`` when the stream ended before the reply came,
+  ///   or `CancellationError` when the calling task was cancelled.
+  public func callAsFunction(_ event: InputBindingEvent) async throws -> InputBindingReply {
+    var message = Dapr_Proto_Components_V1_ReadResponse()
+    message.data = event.data
+    message.metadata = event.metadata
+    message.contentType = event.contentType
+    message.messageID = replies.nextID()
+    let id = message.messageID
+    let outgoing = self.outgoing
+    let replies = self.replies
+    return try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation { continuation in
+        if replies.register(id, continuation) {
+          outgoing.yield(message)
+        }
+      }
+    } onCancel: {
+      replies.fail(id, CancellationError())
+    }
+  }
+}
+
+/// The `Read` stream ended (the sidecar stopped reading, or the component returned)
+/// while an event still waited for its reply.
+public struct InputBindingStreamClosed: Error, Sendable, CustomStringConvertible {
+  public var description: String { "the sidecar's Read stream closed before the event was answered" }
+}
+
+/// The events of one `Read` stream that wait for their replies, by message id.
+final class PendingReplies: Sendable {
+  private struct State {
+    var waiting: [String: CheckedContinuation<InputBindingReply, any Error>] = [:]
+    var counter: UInt64 = 0
+    var closed = false
+  }
+  private let state = Mutex(State())
+
+  func nextID() -> String {
+    state.withLock { state in
+      state.counter += 1
+      return String(state.counter)
+    }
+  }
+
+  /// Records a waiting continuation; resumes it at once with an error (and returns
+  /// false) when the stream is closed or the task already cancelled.
+  func register(_ id: String, _ continuation: CheckedContinuation<InputBindingReply, any Error>) -> Bool {
+    let refusal: (any Error)? = state.withLock { state in
+      if state.closed { return InputBindingStreamClosed() }
+      if Task.isCancelled { return CancellationError() }
+      state.waiting[id] = continuation
+      return nil
+    }
+    if let refusal {
+      continuation.resume(throwing: refusal)
+      return false
+    }
+    return true
+  }
+
+  /// Hands a reply from the sidecar to the event it answers; unknown ids are ignored.
+  func resolve(_ answer: Dapr_Proto_Components_V1_ReadRequest) {
+    let continuation = state.withLock { $0.waiting.removeValue(forKey: answer.messageID) }
+    guard let continuation else { return }
+    if answer.hasResponseError {
+      continuation.resume(returning: .failed(answer.responseError.message))
+    } else {
+      continuation.resume(returning: .handled(answer.responseData))
+    }
+  }
+
+  func fail(_ id: String, _ error: any Error) {
+    state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(throwing: error)
+  }
+
+  /// Fails every waiting event and refuses new ones.
+  func close() {
+    let waiting = state.withLock { state in
+      state.closed = true
+      defer { state.waiting = [:] }
+      return Array(state.waiting.values)
+    }
+    for continuation in waiting { continuation.resume(throwing: InputBindingStreamClosed()) }
+  }
+}
+
+/// Serves `dapr.proto.components.v1.InputBinding` over instances made by a factory.
+struct InputBindingService<Binding: InputBindingComponent>: Dapr_Proto_Components_V1_InputBinding.ServiceProtocol {
+  let instances: InstanceRegistry<Binding>
+
+  func `init`(
+    request: ServerRequest<Dapr_Proto_Components_V1_InputBindingInitRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_InputBindingInitResponse> {
+    try await mappingErrors {
+      try await instances.initialise(metadata: request.metadata) { binding in
+        try await binding.initialise(metadata: request.message.metadata.properties)
+      }
+      return ServerResponse(message: Dapr_Proto_Components_V1_InputBindingInitResponse())
+    }
+  }
+
+  func read(
+    request: StreamingServerRequest<Dapr_Proto_Components_V1_ReadRequest>,
+    context: ServerContext
+  ) async throws -> StreamingServerResponse<Dapr_Proto_Components_V1_ReadResponse> {
+    let binding = try instances.instance(for: request.metadata)
+    return StreamingServerResponse { writer in
+      let (outgoing, sink) = AsyncStream<Dapr_Proto_Components_V1_ReadResponse>.makeStream()
+      let replies = PendingReplies()
+      defer {
+        replies.close()
+        sink.finish()
+      }
+      try await mappingErrors {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+          // The sidecar's replies; the stream ends when the sidecar stops reading.
+          group.addTask {
+            for try await answer in request.messages { replies.resolve(answer) }
+          }
+          // One writer, so events from concurrent deliveries never interleave.
+          group.addTask {
+            for await message in outgoing { try await writer.write(message) }
+          }
+          group.addTask {
+            try await binding.read(deliver: InputBindingDelivery(outgoing: sink, replies: replies))
+          }
+          // Whichever ends first (the sidecar, the writer or the component) ends the rest.
+          defer {
+            replies.close()
+            sink.finish()
+            group.cancelAll()
+          }
+          _ = try await group.next()
+        }
+      }
+      return [:]
+    }
+  }
+
+  func ping(
+    request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>,
+    context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
+    try await mappingErrors {
+      try await instances.instance(for: request.metadata).ping()
+      return ServerResponse(message: Dapr_Proto_Components_V1_PingResponse())
+    }
+  }
+}
+
+extension ComponentRegistration {
+  /// An input binding (`dapr.proto.components.v1.InputBinding`). `make` runs once per
+  /// `Init`.
+  public static func inputBinding<Binding: InputBindingComponent>(
+    _ make: @escaping @Sendable () -> Binding
+  ) -> Self {
+    Self(
+      services: [InputBindingService(instances: InstanceRegistry(make: make))],
+      serviceNames: [Dapr_Proto_Components_V1_InputBinding.descriptor.fullyQualifiedService]
+    )
+  }
+}
