@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift suites (unit, socket, process and end-to-end tests), the
 # check that Proto/ matches the wire facts in ../shared/spec (skipped when that folder
-# is absent), and the samples' own self-tests. Installs the Python packages the test
-# fixtures and samples need when they are missing, and redis-server (apt-get, as root).
+# is absent), the samples' own self-tests, and the samples' end-to-end suite
+# (Tests/Samples: redis-server, the Python, C++ and Swift samples and two sidecars,
+# driven with the Dapr Python SDK). Installs what it needs when missing: the Python
+# packages (pip), and redis-server and the C++ sample's build tools (apt-get, as root).
+# With arguments, runs only `swift test ARGUMENTS`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,10 +30,31 @@ if ! command -v redis-server >/dev/null; then
   fi
 fi
 
+cpp=SamplesComponents/cpp/file-secrets
+if [ "$#" -eq 0 ] && { ! command -v cmake >/dev/null || ! command -v grpc_cpp_plugin >/dev/null \
+  || ! [ -f /usr/include/nlohmann/json.hpp ] || ! pkg-config --exists grpc++ 2>/dev/null; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "test: installing the C++ sample's build tools (apt-get)" >&2
+    packages=(g++ cmake pkg-config protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev nlohmann-json3-dev)
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null; }
+  else
+    echo "test: the C++ sample's build tools are missing; install them as $cpp/README.md says" >&2
+    exit 1
+  fi
+fi
+
 "$python" Scripts/check-proto-spec.py
 swift test "$@"
-# A filtered run (arguments for swift test) skips the samples' self-tests.
+# A filtered run (arguments for swift test) skips the samples.
 if [ "$#" -eq 0 ]; then
   echo "test: SamplesComponents/python/redis-store/selftest.py"
   "$python" SamplesComponents/python/redis-store/selftest.py
+  echo "test: building $cpp (CMake)"
+  cmake -S "$cpp" -B "$cpp/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$cpp/build" -j2
+  echo "test: $cpp/selftest.py"
+  "$python" "$cpp/selftest.py" "$cpp/build/file-secrets"
+  echo "test: Tests/Samples/samples_e2e.py (the samples end to end, with the Dapr Python SDK)"
+  "$python" Tests/Samples/samples_e2e.py --bin "$(swift build --show-bin-path)" --file-secrets "$cpp/build/file-secrets"
 fi

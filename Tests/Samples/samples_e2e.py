@@ -1,0 +1,1594 @@
+#!/usr/bin/env python3
+"""End-to-end suite of the three sample components behind real Apiary sidecars.
+
+    python3 Tests/Samples/samples_e2e.py --bin DIR [--file-secrets PATH] [--only NAME ...] [--keep]
+
+Starts, on a temporary folder, a redis-server of its own (free port), the Python
+redis-store sample, the C++ file-secrets sample, the Swift memstore and ticker
+samples, and `apiary run` (sidecar A) delivering to an HTTP app served by this
+script; the scale-out scenario adds sidecar B (same --app-id, its own sockets
+folder, its own redis-store process, its own app) on the same redis-server.
+Every scenario drives the sidecars through the Dapr Python SDK (dapr 1.19.0) and
+prints one line per check:
+
+    PASS <check>: <what was checked>
+    FAIL <check>: <why>, followed by the tail of the relevant process logs
+
+and the run ends with one line `N passed, M failed` (exit 1 when a check
+failed, 130 when interrupted, else 0).  Every process this script starts is
+stopped on every way out (normal end, failure, Ctrl-C, SIGTERM).
+
+Scenarios (--only takes these names): state, pubsub, secrets, files, ticker,
+hello, observability, scaleout.  See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import collections
+import datetime
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.request
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote, urlsplit
+
+# The sidecars run without an API token; the SDK must not send one either.
+os.environ["DAPR_API_TOKEN"] = ""
+os.environ["APIARY_API_TOKEN"] = ""
+# Deadline of every unary SDK call, and of the SDK's wait for the sidecar.
+os.environ.setdefault("DAPR_API_TIMEOUT_SECONDS", "15")
+os.environ.setdefault("DAPR_HEALTH_TIMEOUT", "20")
+
+import grpc  # noqa: E402
+from dapr.clients import DaprClient  # noqa: E402
+from dapr.clients.grpc._request import (  # noqa: E402
+    TransactionalStateOperation,
+    TransactionOperationType,
+)
+from dapr.clients.grpc._state import StateItem  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+REDIS_STORE = os.path.join(REPO, "SamplesComponents", "python", "redis-store", "redis_store.py")
+FILE_SECRETS_DIR = os.path.join(REPO, "SamplesComponents", "cpp", "file-secrets")
+DEFAULT_FILE_SECRETS = os.path.join(FILE_SECRETS_DIR, "build", "file-secrets")
+
+SCENARIOS = ["state", "pubsub", "secrets", "files", "ticker", "hello", "observability", "scaleout"]
+
+RUN = uuid.uuid4().hex[:10]
+APP_ID = "samples-e2e"
+PUBSUB = "pubsub-redis"
+STATESTORE = "statestore-redis"
+TOPIC_ORDERS = "orders"
+TOPIC_SCALE_1 = "scale-1"
+TOPIC_SCALE_2 = "scale-2"
+VISIBILITY_MS = 2000
+TAIL_LINES = 30
+
+
+class CheckFailure(Exception):
+    """A check did not hold; the message says what was expected and what came."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP: stop like Ctrl-C."""
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailure(message)
+
+
+def unique(name: str) -> str:
+    return f"e2e-{RUN}-{name}"
+
+
+def now() -> float:
+    return time.monotonic()
+
+
+def describe_error(error: BaseException) -> str:
+    if isinstance(error, grpc.RpcError):
+        try:
+            return f"gRPC {error.code().name}: {error.details()!r}"
+        except Exception:  # noqa: BLE001
+            return repr(error)
+    inner = error.__context__ or error.__cause__
+    if isinstance(error, ValueError) and isinstance(inner, grpc.RpcError):
+        return f"{describe_error(inner)} (the SDK could not decode its status details: {error})"
+    return f"{type(error).__name__}: {error}"
+
+
+def grpc_code(error: BaseException):
+    """The status code of a gRPC failure raised by the SDK, else None."""
+    if isinstance(error, grpc.RpcError):
+        return error.code()
+    inner = error.__context__ or error.__cause__
+    if isinstance(inner, grpc.RpcError):
+        return inner.code()
+    return None
+
+
+def error_code_trailer(error: BaseException) -> str | None:
+    """The `error-code` trailer Apiary puts on gRPC errors (the SDK's DaprGrpcError
+    keeps the original call as its cause)."""
+    for candidate in (error, error.__cause__, error.__context__):
+        trailing = getattr(candidate, "trailing_metadata", None)
+        if callable(trailing):
+            try:
+                for key, value in trailing() or ():
+                    if key == "error-code":
+                        return value
+            except Exception:  # noqa: BLE001
+                pass
+    return None
+
+
+def sdk(what: str, fn):
+    """Runs an SDK call that must succeed; any failure becomes a CheckFailure naming it."""
+    try:
+        return fn()
+    except CheckFailure:
+        raise
+    except Exception as error:  # noqa: BLE001
+        raise CheckFailure(f"{what}: expected success, got {describe_error(error)}")
+
+
+def expect_failure(what: str, fn, codes: tuple) -> BaseException:
+    """Runs an SDK call that must fail with one of the gRPC `codes`."""
+    try:
+        result = fn()
+    except Exception as error:  # noqa: BLE001
+        code = grpc_code(error)
+        if code is None or code not in codes:
+            wanted = "/".join(c.name for c in codes)
+            raise CheckFailure(f"{what}: expected gRPC {wanted}, got {describe_error(error)}")
+        return error
+    raise CheckFailure(f"{what}: expected an error, but the call succeeded ({result!r})")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http(method: str, url: str, body: bytes | None = None, timeout: float = 5.0):
+    """(status, headers, body bytes); HTTP errors are answers too."""
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers or {}), error.read()
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.1):
+    """Polls `predicate` until it answers something truthy (returned) or `timeout` passes (None)."""
+    deadline = now() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if now() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def socket_answers(path: str) -> bool:
+    """True when something listens on the Unix socket `path` (a stale file refuses)."""
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return False
+    except FileNotFoundError:
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Proc:
+    """A child process with its output in a log file; start() again restarts it."""
+
+    def __init__(self, name: str, argv: list, log_path: str, cwd: str | None = None, env: dict | None = None):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log_path = log_path
+        self.cwd = cwd
+        self.env = env
+        self.popen: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        check(self.popen is None or self.popen.poll() is not None, f"{self.name} is already running")
+        environment = dict(os.environ)
+        environment.update(self.env or {})
+        with open(self.log_path, "ab") as log:
+            log.write(f"=== {datetime.datetime.now().isoformat()} start: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self.popen = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.cwd,
+                env=environment,
+                start_new_session=True,  # Ctrl-C in the terminal reaches only this script
+            )
+        self.starts += 1
+
+    @property
+    def pid(self) -> int | None:
+        return self.popen.pid if self.popen else None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def exit_status(self):
+        return None if self.popen is None else self.popen.poll()
+
+    def kill9(self) -> None:
+        if self.alive():
+            os.kill(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+            with open(self.log_path, "ab") as log:
+                log.write(f"=== {datetime.datetime.now().isoformat()} killed with SIGKILL by the suite\n".encode())
+
+    def stop(self, grace: float = 6.0) -> None:
+        """SIGTERM, then SIGKILL after `grace`; then SIGKILL to whatever is left of its
+        own process group (its children, if any)."""
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.kill(self.popen.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.popen.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)  # the group is this child's own session
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def tail(self, lines: int = TAIL_LINES) -> list:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(0, os.SEEK_END)
+                size = log.tell()
+                log.seek(max(0, size - 64 * 1024))
+                text = log.read().decode("utf-8", errors="replace")
+        except OSError as error:
+            return [f"(cannot read {self.log_path}: {error})"]
+        return text.splitlines()[-lines:]
+
+
+# --------------------------------------------------------------------------- the app
+
+
+class App:
+    """An HTTP app for the sidecar to deliver to, served in this process.
+
+    GET /dapr/subscribe answers `subscriptions`; every POST is recorded (time, path,
+    body, parsed JSON, CloudEvent id) and answered 200 {"status": "SUCCESS"}."""
+
+    def __init__(self, name: str, subscriptions: list):
+        self.name = name
+        self.subscriptions = subscriptions
+        self.records: list = []
+        self.condition = threading.Condition()
+        self.delays: dict = {}  # path -> seconds to wait before answering a POST there
+        app = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # One send per response, without Nagle: http.server otherwise writes the
+            # headers and the body separately, and with keep-alive the body then waits
+            # for the sidecar's delayed ACK (~40 ms a delivery).
+            wbufsize = 64 * 1024
+            disable_nagle_algorithm = True
+
+            def log_message(self, format, *args):  # noqa: A002
+                pass
+
+            def _send(self, status: int, body: bytes = b"", content_type: str | None = None) -> None:
+                self.send_response(status)
+                if content_type:
+                    self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(body)
+
+            def _body(self) -> bytes:
+                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                    chunks = []
+                    while True:
+                        size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return b"".join(chunks)
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length > 0 else b""
+
+            def do_GET(self):  # noqa: N802
+                path = urlsplit(self.path).path
+                if path == "/dapr/subscribe":
+                    self._send(200, json.dumps(app.subscriptions).encode(), "application/json")
+                elif path in ("/healthz", "/"):
+                    self._send(200)
+                else:
+                    self._send(404)
+
+            def do_POST(self):  # noqa: N802
+                raw = self._body()
+                try:
+                    parsed = json.loads(raw) if raw else None
+                except ValueError:
+                    parsed = None
+                record = {
+                    "t": now(),
+                    "path": urlsplit(self.path).path,
+                    "body": raw,
+                    "json": parsed,
+                    "id": parsed.get("id") if isinstance(parsed, dict) else None,
+                    "content_type": self.headers.get("Content-Type"),
+                }
+                delay = app.delays.get(record["path"])
+                if delay:
+                    time.sleep(delay)
+                with app.condition:
+                    app.records.append(record)
+                    app.condition.notify_all()
+                self._send(200, b'{"status":"SUCCESS"}', "application/json")
+
+            def do_OPTIONS(self):  # noqa: N802
+                self._send(200)
+
+        ThreadingHTTPServer.daemon_threads = True
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2},
+                                       name=f"app-{name}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread.is_alive():
+            self.server.shutdown()
+        self.server.server_close()
+
+    def posts(self, path: str, since: float = 0.0) -> list:
+        with self.condition:
+            return [r for r in self.records if r["path"] == path and r["t"] >= since]
+
+    def wait_for(self, predicate, timeout: float):
+        """Waits until predicate(self) is truthy; answers its last value."""
+        deadline = now() + timeout
+        with self.condition:
+            while True:
+                value = predicate(self)
+                if value or now() >= deadline:
+                    return value
+                self.condition.wait(timeout=min(0.5, max(0.0, deadline - now())))
+
+
+def event_payload(record: dict):
+    """The data of a delivered CloudEvent as a Python value (None when absent)."""
+    event = record["json"]
+    if not isinstance(event, dict):
+        return None
+    if "data" in event:
+        data = event["data"]
+    elif "data_base64" in event:
+        try:
+            data = base64.b64decode(event["data_base64"])
+        except ValueError:
+            return None
+    else:
+        return None
+    if isinstance(data, (bytes, str)):
+        try:
+            return json.loads(data)
+        except ValueError:
+            return data
+    return data
+
+
+def indices_of(records: list, round_tag: str) -> list:
+    """The `i` of every delivered event whose data is {"run": RUN, "round": round_tag, "i": ...}."""
+    return [i for i, _ in events_of(records, round_tag)]
+
+
+def events_of(records: list, round_tag: str) -> list:
+    """(i, CloudEvent) of every delivered event of this run and round."""
+    found = []
+    for record in records:
+        data = event_payload(record)
+        if isinstance(data, dict) and data.get("run") == RUN and data.get("round") == round_tag:
+            found.append((data.get("i"), record["json"]))
+    return found
+
+
+def envelope_report(events: list, topic: str):
+    """Checks each delivered CloudEvent's envelope; answers (problems, how duplicates split):
+    a duplicate with the same id is a redelivery, with another id a second publish (a
+    publish retried after a failure that had in fact been written)."""
+    problems = []
+    for i, event in events:
+        if not (event.get("id") and event.get("topic") == topic and event.get("pubsubname") == PUBSUB
+                and event.get("specversion") == "1.0"):
+            problems.append(f"index {i}: envelope {json.dumps({k: v for k, v in event.items() if k != 'data'})}")
+    ids = collections.defaultdict(list)
+    for i, event in events:
+        ids[i].append(event.get("id"))
+    same_id = sum(len(v) - len(set(v)) for v in ids.values())
+    other_id = sum(len(set(v)) - 1 for v in ids.values())
+    return problems, f"{same_id} redeliveries of the same CloudEvent id, {other_id} with another id"
+
+
+# --------------------------------------------------------------------------- sidecars
+
+
+def component_yaml(name: str, type_: str, metadata: dict, ignore_errors: bool = False) -> str:
+    lines = [
+        "apiVersion: dapr.io/v1alpha1",
+        "kind: Component",
+        "metadata:",
+        f"  name: {name}",
+        "spec:",
+        f"  type: {type_}",
+        "  version: v1",
+    ]
+    if ignore_errors:
+        lines.append("  ignoreErrors: true")
+    if metadata:
+        lines.append("  metadata:")
+        for key, value in metadata.items():
+            lines += [f"    - name: {key}", f"      value: {json.dumps(str(value))}"]
+    else:
+        lines.append("  metadata: []")
+    return "\n".join(lines) + "\n"
+
+
+class Sidecar:
+    def __init__(self, suite: "Suite", label: str, app: App):
+        self.suite = suite
+        self.label = label
+        self.app = app
+        self.root = os.path.join(suite.tmp, label.lower())
+        self.sockets = os.path.join(self.root, "sockets")
+        self.resources = os.path.join(self.root, "resources")
+        os.makedirs(self.sockets, mode=0o700)
+        os.makedirs(self.resources)
+        self.grpc_port = free_port()
+        self.http_port = free_port()
+        self.proc: Proc | None = None
+        self.components: list = []  # (name, type, language)
+        self._client: DaprClient | None = None
+
+    def add(self, file_name: str, documents: list) -> None:
+        with open(os.path.join(self.resources, file_name), "w", encoding="utf-8") as out:
+            out.write("---\n".join(component_yaml(*doc[:3], **(doc[3] if len(doc) > 3 else {})) for doc in documents))
+
+    def socket(self, name: str) -> str:
+        return os.path.join(self.sockets, f"{name}.sock")
+
+    def start(self) -> None:
+        argv = [
+            os.path.join(self.suite.bin_dir, "apiary"), "run",
+            "--resources-path", self.resources,
+            "--sockets-dir", self.sockets,
+            "--app-id", APP_ID,
+            "--grpc-port", self.grpc_port,
+            "--http-port", self.http_port,
+            "--app-port", self.app.port,
+            "--app-protocol", "http",
+            "--heartbeat-interval", "1s",
+            "--heartbeat-timeout", "500ms",
+            "--failure-threshold", "2",
+            "--log-level", "info",
+            "--component-log-level", "info",
+        ]
+        self.proc = self.suite.spawn(f"apiary-{self.label.lower()}", argv, cwd=self.root,
+                                     env={"DAPR_API_TOKEN": "", "APIARY_API_TOKEN": ""})
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def get(self, path: str, timeout: float = 5.0):
+        status, _, body = http("GET", self.url(path), timeout=timeout)
+        try:
+            return status, json.loads(body) if body else None
+        except ValueError:
+            return status, body.decode("utf-8", errors="replace")
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = now() + timeout
+        last = "no answer"
+        while now() < deadline:
+            check(self.proc.alive(), f"apiary {self.label} exited with status {self.proc.exit_status()} before it was ready")
+            try:
+                status, body = self.get("/actuator/health/readiness", timeout=2)
+                last = f"readiness {status} {json.dumps(body)[:600] if body is not None else ''}"
+                if status == 200:
+                    healthz, _, _ = http("GET", self.url("/v1.0/healthz"), timeout=2)
+                    if healthz == 204:
+                        return
+                    last += f"; /v1.0/healthz {healthz}"
+            except OSError as error:
+                last = f"{type(error).__name__}: {error}"
+            time.sleep(0.2)
+        raise CheckFailure(f"apiary {self.label} not ready within {timeout:.0f} s: {last}")
+
+    def component_states(self) -> dict:
+        status, body = self.get("/actuator/components")
+        if status != 200 or not isinstance(body, list):
+            return {}
+        return {entry.get("name"): entry for entry in body if isinstance(entry, dict)}
+
+    def state_of(self, name: str) -> str | None:
+        try:
+            return (self.component_states().get(name) or {}).get("state")
+        except OSError:
+            return None
+
+    def client(self) -> DaprClient:
+        """A DaprClient on this sidecar. The SDK waits for /v1.0/healthz/outbound on
+        $DAPR_HTTP_PORT before anything, so that is set while it is made."""
+        if self._client is None:
+            saved = {k: os.environ.get(k) for k in ("DAPR_HTTP_PORT", "DAPR_GRPC_PORT")}
+            os.environ["DAPR_HTTP_PORT"] = str(self.http_port)
+            os.environ["DAPR_GRPC_PORT"] = str(self.grpc_port)
+            try:
+                self._client = sdk(f"DaprClient(address=127.0.0.1:{self.grpc_port})",
+                                   lambda: DaprClient(address=f"127.0.0.1:{self.grpc_port}"))
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+        return self._client
+
+    def close_client(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._client = None
+
+
+# --------------------------------------------------------------------------- the suite
+
+
+class Suite:
+    def __init__(self, args):
+        self.args = args
+        self.only = args.only or SCENARIOS
+        self.passed = 0
+        self.failed = 0
+        self.procs: list = []
+        self.apps: list = []
+        self.sidecars: list = []
+        self.tmp = tempfile.mkdtemp(prefix="apiary-samples-e2e-")
+        self.logs = os.path.join(self.tmp, "logs")
+        os.makedirs(self.logs)
+        self.bin_dir = ""
+        self.file_secrets_bin = ""
+        self.redis: Proc | None = None
+        self.redis_port = 0
+        self.a: Sidecar | None = None
+        self.b: Sidecar | None = None
+        self.comp: dict = {}  # "redis-store-a", "file-secrets", "memstore", "ticker", "redis-store-b" -> Proc
+        self.ticker_problem: str | None = None  # why the ticker is not configured, if it is not
+        self.secrets: dict = {}
+        self.files_root = os.path.join(self.tmp, "files")
+
+    # ------------------------------------------------------------ reporting
+
+    def report_pass(self, name: str, message: str) -> None:
+        self.passed += 1
+        print(f"PASS {name}: {message}", flush=True)
+
+    def report_fail(self, name: str, reason: str, procs=()) -> None:
+        self.failed += 1
+        lines = reason.splitlines() or [""]
+        print(f"FAIL {name}: {lines[0]}", flush=True)
+        if callable(procs):
+            procs = procs()
+        for line in lines[1:]:
+            print(f"    {line}")
+        for proc in procs:
+            if proc is None:
+                continue
+            state = "running" if proc.alive() else f"exited {proc.exit_status()}"
+            print(f"    --- last {TAIL_LINES} lines of {proc.name} (pid {proc.pid}, {state}; {proc.log_path}) ---")
+            for line in proc.tail():
+                print(f"    | {line}")
+        sys.stdout.flush()
+
+    def run_check(self, name: str, fn, procs=()):
+        """Runs one check: fn answers the PASS message or raises. Answers True when it passed."""
+        try:
+            message = fn()
+        except (KeyboardInterrupt, Interrupted):
+            raise
+        except CheckFailure as failure:
+            self.report_fail(name, str(failure), procs)
+            return False
+        except Exception as error:  # noqa: BLE001
+            frames = traceback.format_exception(type(error), error, error.__traceback__)
+            self.report_fail(name, f"unexpected {describe_error(error)}\n" + "".join(frames[-4:]).rstrip(), procs)
+            return False
+        self.report_pass(name, message)
+        return True
+
+    # ------------------------------------------------------------ processes
+
+    def spawn(self, name: str, argv: list, cwd: str | None = None, env: dict | None = None) -> Proc:
+        proc = Proc(name, argv, os.path.join(self.logs, f"{name}.log"), cwd=cwd, env=env)
+        self.procs.append(proc)
+        proc.start()
+        return proc
+
+    def wait_socket(self, proc: Proc, path: str, timeout: float) -> None:
+        ok = wait_until(lambda: socket_answers(path) or not proc.alive(), timeout)
+        check(proc.alive(), f"{proc.name} exited with status {proc.exit_status()} before serving {path}")
+        check(bool(ok) and socket_answers(path), f"{proc.name} does not serve {path} after {timeout:.0f} s")
+
+    def cleanup(self) -> None:
+        for sidecar in self.sidecars:
+            sidecar.close_client()
+        # Sidecars first (they would log every component going away), then the
+        # components, then Redis.
+        ordered = [p for p in self.procs if p.name.startswith("apiary")]
+        ordered += [p for p in reversed(self.procs) if not p.name.startswith("apiary") and p is not self.redis]
+        ordered += [self.redis] if self.redis else []
+        threads = [threading.Thread(target=p.stop, daemon=True) for p in ordered if p.name.startswith("apiary")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=15)
+        for proc in ordered:
+            if not proc.name.startswith("apiary"):
+                proc.stop()
+        for app in self.apps:
+            try:
+                app.stop()
+            except Exception:  # noqa: BLE001
+                pass
+        leftovers = [f"{p.name} (pid {p.pid})" for p in self.procs if p.alive()]
+        if leftovers:
+            print(f"warning: still running after cleanup: {', '.join(leftovers)}", flush=True)
+        if self.args.keep:
+            print(f"kept {self.tmp} (logs in {self.logs})", flush=True)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # ------------------------------------------------------------ setup
+
+    def resolve_binaries(self) -> str:
+        if self.args.bin:
+            self.bin_dir = os.path.abspath(self.args.bin)
+        else:
+            result = subprocess.run(["swift", "build", "--show-bin-path"], cwd=REPO, capture_output=True,
+                                    text=True, timeout=300)
+            check(result.returncode == 0, f"swift build --show-bin-path failed: {result.stderr.strip()}")
+            self.bin_dir = result.stdout.strip().splitlines()[-1]
+        for name in ("apiary", "memstore"):
+            path = os.path.join(self.bin_dir, name)
+            check(os.access(path, os.X_OK), f"{path} is missing or not executable")
+        ticker_path = os.path.join(self.bin_dir, "ticker")
+        if not os.access(ticker_path, os.X_OK):
+            self.ticker_problem = f"ticker binary missing ({ticker_path})"
+
+        self.file_secrets_bin = os.path.abspath(self.args.file_secrets or DEFAULT_FILE_SECRETS)
+        built = ""
+        if not os.access(self.file_secrets_bin, os.X_OK):
+            check(not self.args.file_secrets, f"--file-secrets {self.file_secrets_bin} is missing or not executable")
+            build_log = os.path.join(self.logs, "file-secrets-build.log")
+            build_dir = os.path.join(FILE_SECRETS_DIR, "build")
+            with open(build_log, "wb") as log:
+                for command in (["cmake", "-S", FILE_SECRETS_DIR, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release"],
+                                ["cmake", "--build", build_dir, "-j2"]):
+                    status = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+                                            timeout=900).returncode
+                    check(status == 0, f"{' '.join(command)} failed with status {status} (see {build_log})")
+            check(os.access(self.file_secrets_bin, os.X_OK), f"the build did not produce {self.file_secrets_bin}")
+            built = " (built now with cmake)"
+        ticker = "absent" if self.ticker_problem else "present"
+        return (f"binaries in {self.bin_dir} (apiary, memstore; ticker {ticker}), "
+                f"file-secrets {self.file_secrets_bin}{built}")
+
+    def start_redis(self) -> str:
+        redis_dir = os.path.join(self.tmp, "redis")
+        os.makedirs(redis_dir)
+        for _ in range(5):
+            port = free_port()
+            if port == 6379:
+                continue
+            self.redis_port = port
+            self.redis = self.spawn("redis-server", [
+                shutil.which("redis-server") or "redis-server", "--port", port, "--bind", "127.0.0.1",
+                "--save", "", "--appendonly", "no", "--dir", redis_dir, "--daemonize", "no",
+            ])
+            if wait_until(lambda: self.redis_ping() or not self.redis.alive(), 10) and self.redis.alive():
+                return f"redis-server {self.redis_version()} on 127.0.0.1:{port} (pid {self.redis.pid})"
+            self.redis.stop()
+        raise CheckFailure("redis-server did not answer PING on a free port (5 attempts)")
+
+    def redis_command(self, *parts: str) -> bytes:
+        payload = f"*{len(parts)}\r\n".encode() + b"".join(
+            f"${len(p.encode())}\r\n".encode() + p.encode() + b"\r\n" for p in parts)
+        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=2) as conn:
+            conn.sendall(payload)
+            return conn.recv(65536)
+
+    def redis_ping(self) -> bool:
+        try:
+            return self.redis_command("PING").startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def redis_version(self) -> str:
+        try:
+            info = self.redis_command("INFO", "server").decode(errors="replace")
+            for line in info.splitlines():
+                if line.startswith("redis_version:"):
+                    return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return "?"
+
+    def redis_store_argv(self, sidecar: Sidecar) -> list:
+        return [sys.executable, REDIS_STORE, "--socket", sidecar.socket("redis-store"),
+                "--redis-url", f"redis://127.0.0.1:{self.redis_port}/0", "--log-level", "info"]
+
+    def redis_components(self) -> list:
+        host = f"127.0.0.1:{self.redis_port}"
+        return [
+            (STATESTORE, "state.redis-store", {"redisHost": host, "redisDB": "0"}),
+            (PUBSUB, "pubsub.redis-store", {
+                "redisHost": host, "consumerGroup": f"{APP_ID}-group",
+                "visibilityTimeoutMs": VISIBILITY_MS, "maxInFlight": 100,
+            }),
+        ]
+
+    def setup_a(self) -> str:
+        subscriptions = [
+            {"pubsubname": PUBSUB, "topic": TOPIC_ORDERS, "route": "/orders"},
+            {"pubsubname": PUBSUB, "topic": TOPIC_SCALE_1, "route": "/scale-1"},
+            {"pubsubname": PUBSUB, "topic": TOPIC_SCALE_2, "route": "/scale-2"},
+        ]
+        app = App("a", subscriptions)
+        self.apps.append(app)
+        app.start()
+        a = self.a = Sidecar(self, "A", app)
+        self.sidecars.append(a)
+
+        # The secrets file and the binding's folder.
+        self.secrets = {
+            "plain-key": f"plain-{RUN}",
+            "nested": {"inner": {"deep": f"deep-{RUN}"}, "port": 6380},
+        }
+        secrets_file = os.path.join(self.tmp, "secrets.json")
+        with open(secrets_file, "w", encoding="utf-8") as out:
+            json.dump(self.secrets, out)
+
+        a.add("redis-store.yaml", self.redis_components())
+        a.components += [(STATESTORE, "state.redis-store", "Python"), (PUBSUB, "pubsub.redis-store", "Python")]
+        a.add("file-secrets.yaml", [
+            ("file-secrets", "secretstores.file-secrets", {"secretsFile": secrets_file, "nestedSeparator": ":"}),
+            ("files", "bindings.file-secrets", {"rootPath": self.files_root}),
+        ])
+        a.components += [("file-secrets", "secretstores.file-secrets", "C++"), ("files", "bindings.file-secrets", "C++")]
+        a.add("memstore.yaml", [("greeter", "hello.memstore", {"greeting": "Howdy"})])
+        a.components += [("greeter", "hello.memstore", "Swift")]
+
+        self.comp["redis-store-a"] = self.spawn("redis-store-a", self.redis_store_argv(a), cwd=self.tmp)
+        self.comp["file-secrets"] = self.spawn("file-secrets", [
+            self.file_secrets_bin, "--socket", a.socket("file-secrets"), "--log-level", "info"], cwd=self.tmp)
+        self.comp["memstore"] = self.spawn("memstore", [
+            os.path.join(self.bin_dir, "memstore"), "--socket", a.socket("memstore")], cwd=self.tmp)
+        if not self.ticker_problem:
+            self.comp["ticker"] = self.spawn("ticker", [
+                os.path.join(self.bin_dir, "ticker"), "--socket", a.socket("ticker"), "--log-level", "info"],
+                cwd=self.tmp)
+        for name, socket_name in (("redis-store-a", "redis-store"), ("file-secrets", "file-secrets"),
+                                  ("memstore", "memstore")):
+            self.wait_socket(self.comp[name], a.socket(socket_name), 60)
+        # The ticker is the newest sample: when it does not come up, only its checks
+        # fail (it is left out of the configuration), not the whole run.
+        if not self.ticker_problem:
+            try:
+                self.wait_socket(self.comp["ticker"], a.socket("ticker"), 30)
+            except CheckFailure as failure:
+                self.ticker_problem = f"the ticker did not start: {failure}"
+        if not self.ticker_problem:
+            # ignoreErrors: a ticker that fails its Init must not stop the sidecar (and
+            # every other scenario); the ticker and readiness checks still see FAILED.
+            a.add("ticker.yaml", [("ticks", "bindings.ticker", {"intervalMs": 200, "message": "hi"},
+                                   {"ignore_errors": True})])
+            a.components += [("ticks", "bindings.ticker", "Swift")]
+
+        started = now()
+        a.start()
+        a.wait_ready(45)
+        names = ", ".join(f"{n} ({t})" for n, t, _ in a.components)
+        left_out = f"; ticks left out: {self.ticker_problem}" if self.ticker_problem else ""
+        return (f"apiary A ready in {now() - started:.1f} s (grpc {a.grpc_port}, http {a.http_port}, "
+                f"app {app.port}) with {names}{left_out}")
+
+    def setup_b(self) -> str:
+        app = App("b", [
+            {"pubsubname": PUBSUB, "topic": TOPIC_SCALE_1, "route": "/scale-1"},
+            {"pubsubname": PUBSUB, "topic": TOPIC_SCALE_2, "route": "/scale-2"},
+        ])
+        self.apps.append(app)
+        app.start()
+        b = self.b = Sidecar(self, "B", app)
+        self.sidecars.append(b)
+        b.add("redis-store.yaml", self.redis_components())
+        b.components += [(STATESTORE, "state.redis-store", "Python"), (PUBSUB, "pubsub.redis-store", "Python")]
+        self.comp["redis-store-b"] = self.spawn("redis-store-b", self.redis_store_argv(b), cwd=self.tmp)
+        self.wait_socket(self.comp["redis-store-b"], b.socket("redis-store"), 60)
+        started = now()
+        b.start()
+        b.wait_ready(45)
+        return (f"apiary B (same --app-id {APP_ID}) ready in {now() - started:.1f} s (grpc {b.grpc_port}, "
+                f"http {b.http_port}, app {app.port}), its own redis-store on the same redis-server")
+
+    # ------------------------------------------------------------ running
+
+    def run(self) -> None:
+        print(f"samples e2e: run {RUN}, temporary folder {self.tmp}, scenarios {' '.join(self.only)}", flush=True)
+        if not self.run_check("setup/binaries", self.resolve_binaries):
+            self.not_run("setup failed (binaries)")
+            return
+        if not self.run_check("setup/redis", self.start_redis, procs=lambda: [self.redis]):
+            self.not_run("setup failed (redis-server)")
+            return
+        if not self.run_check("setup/sidecar-a", self.setup_a, procs=lambda: [p for p in self.procs if p is not self.redis]):
+            self.not_run("setup failed (sidecar A and its components)")
+            return
+        for name in self.only:
+            if not self.a.proc.alive():
+                self.report_fail(name, f"not run: apiary A exited with status {self.a.proc.exit_status()}",
+                                 [self.a.proc])
+                continue
+            getattr(self, f"scenario_{name}")()
+
+    def not_run(self, reason: str) -> None:
+        for name in self.only:
+            self.report_fail(name, f"not run: {reason}")
+
+    def procs_named(self, *names: str) -> list:
+        wanted = set(names)
+        return [p for p in self.procs if p.name in wanted]
+
+    # ================================================================ scenarios
+
+    # 1 ---------------------------------------------------------------- state
+    def scenario_state(self) -> None:
+        procs = self.procs_named("apiary-a", "redis-store-a")
+        c = None
+
+        def client():
+            nonlocal c
+            if c is None:
+                c = self.a.client()
+            return c
+
+        def roundtrip():
+            key = unique("roundtrip")
+            value = json.dumps({"order": 1, "run": RUN}).encode()
+            sdk("save_state", lambda: client().save_state(STATESTORE, key, value))
+            got = sdk("get_state", lambda: client().get_state(STATESTORE, key))
+            check(got.data == value, f"get_state data: expected {value!r}, got {got.data!r}")
+            check(got.etag.isdigit(), f"get_state etag: expected a decimal number (redis-store's version), got {got.etag!r}")
+            value2 = json.dumps({"order": 2, "run": RUN}).encode()
+            sdk("save_state with the current etag", lambda: client().save_state(STATESTORE, key, value2, etag=got.etag))
+            again = sdk("get_state after the etag save", lambda: client().get_state(STATESTORE, key))
+            check(again.data == value2, f"data after the etag save: expected {value2!r}, got {again.data!r}")
+            check(again.etag.isdigit() and int(again.etag) > int(got.etag),
+                  f"etag after the etag save: expected a number above {got.etag}, got {again.etag!r}")
+            return (f"save_state/get_state round trip through {STATESTORE} (redis-store): data equal, etag "
+                    f"{got.etag}; save with that etag accepted, etag now {again.etag}")
+
+        def etag_conflict():
+            key = unique("etag")
+            sdk("save_state v1", lambda: client().save_state(STATESTORE, key, b"v1"))
+            first = sdk("get_state v1", lambda: client().get_state(STATESTORE, key))
+            sdk("save_state v2 with the v1 etag", lambda: client().save_state(STATESTORE, key, b"v2", etag=first.etag))
+            current = sdk("get_state v2", lambda: client().get_state(STATESTORE, key))
+            error = expect_failure(
+                f"save_state with the stale etag {first.etag}",
+                lambda: client().save_state(STATESTORE, key, b"stale-write", etag=first.etag),
+                (grpc.StatusCode.ABORTED,))
+            trailer = error_code_trailer(error)
+            check(trailer == "ERR_STATE_ETAG_MISMATCH",
+                  f"error-code trailer of the refused save: expected ERR_STATE_ETAG_MISMATCH, got {trailer!r}")
+            after = sdk("get_state after the refused save", lambda: client().get_state(STATESTORE, key))
+            check(after.data == b"v2" and after.etag == current.etag,
+                  f"after the refused save: expected data b'v2' etag {current.etag}, got {after.data!r} etag {after.etag!r}")
+            status, _, body = http("POST", self.a.url(f"/v1.0/state/{STATESTORE}"),
+                                   json.dumps([{"key": key, "value": "stale-http", "etag": first.etag}]).encode())
+            check(status == 409, f"HTTP save with the stale etag: expected 409, got {status} {body[:300]!r}")
+            return (f"second save with the stale etag {first.etag} was refused (gRPC ABORTED, "
+                    f"error-code {trailer}; HTTP 409) through redis-store; value and etag {current.etag} unchanged")
+
+        def bulk_get():
+            keys = [unique(f"bulk-{n}") for n in range(3)]
+            missing = unique("bulk-missing")
+            sdk("save_bulk_state", lambda: client().save_bulk_state(
+                STATESTORE, [StateItem(key=k, value=f"value-{n}") for n, k in enumerate(keys)]))
+            bulk = sdk("get_bulk_state", lambda: client().get_bulk_state(STATESTORE, keys + [missing], parallelism=2))
+            items = {item.key: item for item in bulk.items}
+            check(sorted(items) == sorted(keys + [missing]),
+                  f"get_bulk_state keys: expected {sorted(keys + [missing])}, got {sorted(items)}")
+            for n, k in enumerate(keys):
+                item = items[k]
+                check(bytes(item.data) == f"value-{n}".encode() and item.etag and not item.error,
+                      f"get_bulk_state item {k}: expected data value-{n}, an etag, no error; "
+                      f"got {bytes(item.data)!r} etag {item.etag!r} error {item.error!r}")
+            gone = items[missing]
+            check(bytes(gone.data) == b"" and gone.etag == "" and gone.error == "",
+                  f"get_bulk_state missing key: expected no data, etag or error, got {bytes(gone.data)!r} "
+                  f"etag {gone.etag!r} error {gone.error!r}")
+            return "get_bulk_state of 3 saved keys and 1 missing: 3 values with etags, the missing one empty without error"
+
+        def transaction():
+            kept, doomed = unique("tx-upsert"), unique("tx-delete")
+            sdk("save_state before the transaction", lambda: client().save_state(STATESTORE, doomed, b"doomed"))
+            sdk("execute_state_transaction", lambda: client().execute_state_transaction(STATESTORE, [
+                TransactionalStateOperation(key=kept, data=b"tx-value"),
+                TransactionalStateOperation(key=doomed, operation_type=TransactionOperationType.delete),
+            ]))
+            upserted = sdk("get_state of the upserted key", lambda: client().get_state(STATESTORE, kept))
+            deleted = sdk("get_state of the deleted key", lambda: client().get_state(STATESTORE, doomed))
+            check(upserted.data == b"tx-value", f"upserted key: expected b'tx-value', got {upserted.data!r}")
+            check(deleted.data == b"" and deleted.etag == "",
+                  f"deleted key: expected absent, got {deleted.data!r} etag {deleted.etag!r}")
+            return "execute_state_transaction (upsert + delete): both applied"
+
+        def ttl():
+            key = unique("ttl")
+            sdk("save_state with ttlInSeconds 1",
+                lambda: client().save_state(STATESTORE, key, b"short-lived", state_metadata={"ttlInSeconds": "1"}))
+            first = sdk("get_state right after", lambda: client().get_state(STATESTORE, key))
+            check(first.data == b"short-lived", f"right after the save: expected b'short-lived', got {first.data!r}")
+            time.sleep(2.5)
+            later = sdk("get_state 2.5 s later", lambda: client().get_state(STATESTORE, key))
+            check(later.data == b"" and later.etag == "",
+                  f"2.5 s after a save with ttlInSeconds 1: expected the key gone, got {later.data!r} etag {later.etag!r}")
+            return "save with metadata ttlInSeconds=1: readable at once, gone 2.5 s later"
+
+        for name, fn in (("roundtrip", roundtrip), ("etag", etag_conflict), ("bulk-get", bulk_get),
+                         ("transaction", transaction), ("ttl", ttl)):
+            self.run_check(f"state/{name}", fn, procs)
+
+    # 2 ---------------------------------------------------------------- pubsub
+    def scenario_pubsub(self) -> None:
+        a = self.a
+        store = self.comp["redis-store-a"]
+        procs = [a.proc, store]
+        total, kill_at = 1000, 500
+        progress = {"sent": 0, "failed_attempts": 0, "codes": collections.Counter(), "error": None, "done": False}
+        stop = threading.Event()
+        timeline = {}
+
+        def publisher(client):
+            try:
+                for i in range(total):
+                    data = json.dumps({"run": RUN, "round": "orders", "i": i})
+                    deadline = now() + 60
+                    while True:
+                        if stop.is_set():
+                            return
+                        try:
+                            client.publish_event(PUBSUB, TOPIC_ORDERS, data, data_content_type="application/json")
+                            break
+                        except Exception as error:  # noqa: BLE001
+                            progress["failed_attempts"] += 1
+                            code = grpc_code(error)
+                            progress["codes"][code.name if code else type(error).__name__] += 1
+                            if now() > deadline:
+                                progress["error"] = f"publish of index {i} still failing after 60 s: {describe_error(error)}"
+                                return
+                            time.sleep(0.1)
+                    progress["sent"] = i + 1
+                progress["done"] = True
+            except BaseException as error:  # noqa: BLE001
+                progress["error"] = f"publisher crashed: {describe_error(error)}"
+
+        thread = None
+
+        def kill_and_restart():
+            nonlocal thread
+            client = a.client()
+            timeline["start"] = now()
+            thread = threading.Thread(target=publisher, args=(client,), name="publisher", daemon=True)
+            thread.start()
+            reached = wait_until(lambda: progress["sent"] >= kill_at or progress["error"] or not thread.is_alive(), 60)
+            check(bool(reached) and progress["sent"] >= kill_at,
+                  f"publishing did not reach {kill_at} messages within 60 s (sent {progress['sent']}, "
+                  f"error {progress['error']})")
+            old_pid = store.pid
+            store.kill9()
+            timeline["killed"] = now()
+            sent_at_kill = progress["sent"]
+            problems = []
+            down = wait_until(lambda: a.state_of(PUBSUB) not in (None, "UP"), 10)
+            timeline["down"] = now()
+            if not down:
+                problems.append(f"the sidecar did not mark {PUBSUB} DOWN within 10 s of the kill "
+                                f"(state {a.state_of(PUBSUB)!r})")
+            seen_state = a.state_of(PUBSUB)
+            store.start()  # same socket path; it replaces the stale socket file
+            timeline["restarted"] = now()
+            self.wait_socket(store, a.socket("redis-store"), 30)
+            up = wait_until(lambda: a.state_of(PUBSUB) == "UP" and a.state_of(STATESTORE) == "UP", 30)
+            timeline["up"] = now()
+            if not up:
+                problems.append(f"{PUBSUB}/{STATESTORE} not UP again within 30 s of the restart "
+                                f"(states {a.state_of(PUBSUB)!r}/{a.state_of(STATESTORE)!r})")
+            check(not problems, "; ".join(problems))
+            return (f"redis-store (pid {old_pid}) killed with SIGKILL after {sent_at_kill} publishes; the sidecar "
+                    f"marked {PUBSUB} {seen_state} after {timeline['down'] - timeline['killed']:.1f} s; restarted "
+                    f"(pid {store.pid}) on the same socket, UP again {timeline['up'] - timeline['restarted']:.1f} s later")
+
+        def publish_all():
+            check(thread is not None, "the publisher never started")
+            thread.join(timeout=max(1.0, 120 - (now() - timeline.get("start", now()))))
+            if thread.is_alive():
+                stop.set()
+                raise CheckFailure(f"publishing not finished within 120 s (sent {progress['sent']} of {total})")
+            check(progress["done"], f"publishing stopped at {progress['sent']} of {total}: {progress['error']}")
+            timeline["published"] = now()
+            codes = ", ".join(f"{k} x{v}" for k, v in progress["codes"].most_common()) or "none"
+            return (f"{total} publish_event calls to {PUBSUB}/{TOPIC_ORDERS} accepted in "
+                    f"{timeline['published'] - timeline['start']:.1f} s; {progress['failed_attempts']} failed attempts "
+                    f"during the outage were retried ({codes})")
+
+        def delivered():
+            started = timeline.get("published", now())
+            wanted = set(range(total))
+            a.app.wait_for(lambda app: wanted <= set(indices_of(app.posts("/orders"), "orders")), 90)
+            events = events_of(a.app.posts("/orders"), "orders")
+            got = [i for i, _ in events]
+            unique_got = set(got)
+            missing = sorted(wanted - unique_got)
+            duplicates = len(got) - len(unique_got)
+            check(not missing, f"{len(missing)} of {total} indices never reached the app on /orders within 90 s "
+                               f"after publishing ended (first missing: {missing[:20]}); {len(got)} deliveries, "
+                               f"{duplicates} duplicates")
+            problems, split = envelope_report(events, TOPIC_ORDERS)
+            check(not problems, f"{len(problems)} deliveries without a proper CloudEvent envelope: {problems[:3]}")
+            return (f"the app received every index 0..{total - 1} on /orders as CloudEvents ({len(got)} deliveries, "
+                    f"{duplicates} duplicates: {split}) {now() - started:.1f} s after the last publish")
+
+        try:
+            self.run_check("pubsub/kill-restart", kill_and_restart, procs)
+            self.run_check("pubsub/publish", publish_all, procs)
+            self.run_check("pubsub/delivery", delivered, procs)
+        finally:
+            stop.set()
+        if not store.alive():  # a failed check above may have left it dead; later scenarios need it
+            try:
+                store.start()
+                self.wait_socket(store, a.socket("redis-store"), 30)
+            except Exception as error:  # noqa: BLE001
+                print(f"note: could not restart redis-store A: {describe_error(error)}", flush=True)
+
+    # 3 ---------------------------------------------------------------- secrets
+    def scenario_secrets(self) -> None:
+        procs = self.procs_named("apiary-a", "file-secrets")
+        plain, nested = self.secrets["plain-key"], self.secrets["nested"]["inner"]["deep"]
+
+        def get():
+            c = self.a.client()
+            one = sdk("get_secret(file-secrets, plain-key)", lambda: c.get_secret("file-secrets", "plain-key"))
+            check(dict(one.secret) == {"plain-key": plain},
+                  f"get_secret plain-key: expected {{'plain-key': {plain!r}}}, got {dict(one.secret)!r}")
+            deep = sdk("get_secret(file-secrets, nested:inner:deep)",
+                       lambda: c.get_secret("file-secrets", "nested:inner:deep"))
+            check(dict(deep.secret) == {"nested:inner:deep": nested},
+                  f"get_secret nested:inner:deep: expected {{'nested:inner:deep': {nested!r}}}, got {dict(deep.secret)!r}")
+            port = sdk("get_secret(file-secrets, nested:port)", lambda: c.get_secret("file-secrets", "nested:port"))
+            check(dict(port.secret) == {"nested:port": "6380"},
+                  f"get_secret nested:port: expected {{'nested:port': '6380'}}, got {dict(port.secret)!r}")
+            return "get_secret of a plain key and of nested keys (nestedSeparator ':', a number as text) through file-secrets (C++)"
+
+        def bulk():
+            c = self.a.client()
+            got = sdk("get_bulk_secret(file-secrets)", lambda: c.get_bulk_secret("file-secrets"))
+            secrets = {name: dict(values) for name, values in got.secrets.items()}
+            expected = {"plain-key": {"plain-key": plain}, "nested:inner:deep": {"nested:inner:deep": nested},
+                        "nested:port": {"nested:port": "6380"}}
+            check(secrets == expected, f"get_bulk_secret: expected {expected!r}, got {secrets!r}")
+            return "get_bulk_secret answers exactly the 3 flattened secrets, each as {name: {name: value}}"
+
+        def unknown():
+            c = self.a.client()
+            missing = unique("no-such-secret")
+            error = expect_failure(f"get_secret(file-secrets, {missing})",
+                                   lambda: c.get_secret("file-secrets", missing), (grpc.StatusCode.NOT_FOUND,))
+            status, _, body = http("GET", self.a.url(f"/v1.0/secrets/file-secrets/{missing}"))
+            check(status == 404, f"HTTP GET of an unknown secret: expected 404, got {status} {body[:200]!r}")
+            return f"an unknown key is an error: {describe_error(error)}; HTTP 404"
+
+        for name, fn in (("get", get), ("bulk", bulk), ("unknown", unknown)):
+            self.run_check(f"secrets/{name}", fn, procs)
+
+    # 4 ---------------------------------------------------------------- files (output binding)
+    def scenario_files(self) -> None:
+        procs = self.procs_named("apiary-a", "file-secrets")
+        name = unique("file") + ".bin"
+        data = b"samples-e2e \x00\x01\x7f\x80\xfe\xff binary " + RUN.encode()
+        path = os.path.join(self.files_root, name)
+        created = {"ok": False}
+
+        def create():
+            c = self.a.client()
+            response = sdk("invoke_binding(files, create)",
+                           lambda: c.invoke_binding("files", "create", data, {"fileName": name}))
+            check(response.binding_metadata.get("fileName") == name,
+                  f"create response metadata fileName: expected {name!r}, got {response.binding_metadata!r}")
+            check(os.path.isfile(path), f"after create: {path} does not exist")
+            with open(path, "rb") as f:
+                on_disk = f.read()
+            check(on_disk == data, f"after create: the file holds {on_disk!r}, expected {data!r}")
+            created["ok"] = True
+            return f"create with metadata fileName wrote {len(data)} bytes (binary included) to {path}"
+
+        def get():
+            c = self.a.client()
+            response = sdk("invoke_binding(files, get)", lambda: c.invoke_binding("files", "get", b"", {"fileName": name}))
+            check(response.data == data, f"get: expected {data!r}, got {response.data!r}")
+            return "get answers the same bytes"
+
+        def listing():
+            c = self.a.client()
+            response = sdk("invoke_binding(files, list)", lambda: c.invoke_binding("files", "list", b""))
+            try:
+                names = json.loads(response.data)
+            except ValueError:
+                raise CheckFailure(f"list: expected a JSON array, got {response.data!r}")
+            check(isinstance(names, list) and name in names, f"list: expected an array containing {name!r}, got {names!r}")
+            return f"list answers a JSON array containing {name}"
+
+        def delete():
+            c = self.a.client()
+            check(created["ok"] or os.path.exists(path), "nothing to delete: create failed")
+            sdk("invoke_binding(files, delete)", lambda: c.invoke_binding("files", "delete", b"", {"fileName": name}))
+            check(not os.path.exists(path), f"after delete: {path} still exists")
+            listed = sdk("invoke_binding(files, list) after delete", lambda: c.invoke_binding("files", "list", b""))
+            check(name not in json.loads(listed.data or b"[]"), f"after delete: list still shows {name}: {listed.data!r}")
+            error = expect_failure("invoke_binding(files, get) after delete",
+                                   lambda: c.invoke_binding("files", "get", b"", {"fileName": name}),
+                                   tuple(grpc.StatusCode))
+            return f"delete removed the file from disk and from list; get afterwards fails ({describe_error(error)})"
+
+        for check_name, fn in (("create", create), ("get", get), ("list", listing), ("delete", delete)):
+            self.run_check(f"files/{check_name}", fn, procs)
+
+    # 5 ---------------------------------------------------------------- ticker (input binding)
+    def scenario_ticker(self) -> None:
+        if self.ticker_problem:
+            self.report_fail("ticker/events", f"{self.ticker_problem}: the input binding scenario cannot run",
+                             self.procs_named("ticker"))
+            return
+        procs = self.procs_named("apiary-a", "ticker")
+        a = self.a
+
+        def events():
+            started = now()
+            got = a.app.wait_for(lambda app: len(app.posts("/ticks", since=started)) >= 3, 10)
+            recent = a.app.posts("/ticks", since=started)
+            if len(recent) < 3:
+                entry = a.component_states().get("ticks")
+                raise CheckFailure(f"expected at least 3 POST /ticks within 10 s, got {len(recent)} "
+                                   f"({len(a.app.posts('/ticks'))} in the whole run); component: {json.dumps(entry)}")
+            del got
+            everything = a.app.posts("/ticks")
+            ticks = []
+            for record in everything:
+                body = record["json"]
+                check(isinstance(body, dict), f"POST /ticks body: expected a JSON object, got {record['body'][:200]!r}")
+                check(isinstance(body.get("tick"), int), f"POST /ticks body: expected an integer tick, got {body!r}")
+                check(body.get("message") == "hi", f"POST /ticks body: expected message 'hi', got {body!r}")
+                stamp = body.get("time")
+                try:
+                    datetime.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+                except ValueError:
+                    raise CheckFailure(f"POST /ticks body: time {stamp!r} is not RFC 3339")
+                ticks.append(body["tick"])
+            check(all(x < y for x, y in zip(ticks, ticks[1:])), f"tick numbers not increasing in delivery order: {ticks[:40]}")
+            check(ticks[0] == 1, f"the first delivered tick is {ticks[0]}, expected 1 (ticks count from 1)")
+            return (f"the app received {len(recent)} POST /ticks within 10 s ({len(ticks)} in the run, ticks "
+                    f"{ticks[0]}..{ticks[-1]} increasing, message 'hi', RFC 3339 time)")
+
+        self.run_check("ticker/events", events, procs)
+
+    # 6 ---------------------------------------------------------------- hello
+    def say_hello_grpc(self, sidecar: Sidecar, component: str, name: str) -> str:
+        """spec.proto.runtime.v1.Runtime/SayHello, encoded by hand (the Dapr SDK has no
+        Layotto stub): SayHelloRequest{service_name = 1, name = 2} -> SayHelloResponse{hello = 1}."""
+
+        def varint(n: int) -> bytes:
+            out = bytearray()
+            while True:
+                byte = n & 0x7F
+                n >>= 7
+                out.append(byte | (0x80 if n else 0))
+                if not n:
+                    return bytes(out)
+
+        def field(number: int, text: str) -> bytes:
+            raw = text.encode()
+            return varint(number << 3 | 2) + varint(len(raw)) + raw
+
+        def hello_of(raw: bytes) -> str:
+            position, hello = 0, None
+            while position < len(raw):
+                key = raw[position]
+                position += 1
+                length, shift = 0, 0
+                while True:
+                    byte = raw[position]
+                    position += 1
+                    length |= (byte & 0x7F) << shift
+                    shift += 7
+                    if not byte & 0x80:
+                        break
+                if key == 0x0A:
+                    hello = raw[position:position + length].decode()
+                position += length
+            return hello
+
+        with grpc.insecure_channel(f"127.0.0.1:{sidecar.grpc_port}") as channel:
+            say = channel.unary_unary("/spec.proto.runtime.v1.Runtime/SayHello",
+                                      request_serializer=lambda r: r, response_deserializer=hello_of)
+            return say(field(1, component) + field(2, name), timeout=10)
+
+    def scenario_hello(self) -> None:
+        procs = self.procs_named("apiary-a", "memstore")
+        person = unique("caller")
+
+        def via_grpc():
+            answer = sdk("Runtime/SayHello(greeter)", lambda: self.say_hello_grpc(self.a, "greeter", person))
+            check(answer == f"Howdy, {person}", f"SayHello: expected {'Howdy, ' + person!r}, got {answer!r}")
+            return f"gRPC spec.proto.runtime.v1.Runtime/SayHello to greeter (hello.memstore, Swift) answered {answer!r}"
+
+        def via_http():
+            status, _, body = http("POST", self.a.url("/v1.0/hello/greeter"), json.dumps({"name": person}).encode())
+            check(status == 200, f"POST /v1.0/hello/greeter: expected 200, got {status} {body[:300]!r}")
+            answer = json.loads(body)
+            check(answer == {"hello": f"Howdy, {person}"}, f"POST /v1.0/hello/greeter: got {answer!r}")
+            return f"HTTP POST /v1.0/hello/greeter answered {answer}"
+
+        self.run_check("hello/grpc", via_grpc, procs)
+        self.run_check("hello/http", via_http, procs)
+
+    # 7 ---------------------------------------------------------------- readiness, components, logs
+    def scenario_observability(self) -> None:
+        a = self.a
+        all_procs = self.procs_named("apiary-a", "redis-store-a", "file-secrets", "memstore", "ticker")
+
+        def readiness():
+            status, body = a.get("/actuator/health/readiness")
+            check(status == 200, f"readiness: expected 200, got {status} {json.dumps(body)[:800]}")
+            listed = (body or {}).get("components") or {}
+            problems = []
+            for name, type_, _ in a.components:
+                entry = listed.get(name)
+                if not entry:
+                    problems.append(f"{name} missing")
+                elif entry.get("status") != "UP" or (entry.get("details") or {}).get("type") != type_:
+                    problems.append(f"{name}: {json.dumps(entry)}")
+            check(not problems, "readiness body: " + "; ".join(problems))
+            healthz, _, _ = http("GET", a.url("/v1.0/healthz"))
+            check(healthz == 204, f"/v1.0/healthz: expected 204, got {healthz}")
+            langs = ", ".join(f"{n} ({lang})" for n, _, lang in a.components)
+            return f"GET /actuator/health/readiness 200 with every component UP: {langs}; /v1.0/healthz 204"
+
+        def components():
+            status, body = a.get("/actuator/components")
+            check(status == 200 and isinstance(body, list), f"/actuator/components: got {status} {str(body)[:500]}")
+            entries = {e.get("name"): e for e in body}
+            problems = []
+            for name, type_, _ in a.components:
+                entry = entries.get(name)
+                if not entry:
+                    problems.append(f"{name} missing")
+                elif entry.get("state") != "UP" or entry.get("type") != type_:
+                    problems.append(f"{name}: state {entry.get('state')!r} type {entry.get('type')!r} reason {entry.get('reason')!r}")
+                elif not isinstance(entry.get("logs"), dict):
+                    problems.append(f"{name}: logs {entry.get('logs')!r} (expected its Tail to be followed)")
+            check(not problems, "; ".join(problems))
+            sources = sorted({entries[n]["logs"].get("source") for n, _, _ in a.components})
+            return (f"GET /actuator/components lists all {len(a.components)} components UP with their types, "
+                    f"each with a followed log source ({', '.join(str(s) for s in sources)})")
+
+        def logs_of(component: str, needle: str, timeout: float = 5.0):
+            """Polls /actuator/logs?component=... until a record's msg contains needle."""
+            last = {}
+
+            def look():
+                status, body = a.get(f"/actuator/logs?component={quote(component)}&limit=1000")
+                last["status"], last["body"] = status, body
+                if status != 200 or not isinstance(body, dict):
+                    return None
+                for record in body.get("records") or []:
+                    if needle in str(record.get("msg", "")):
+                        return record
+                return None
+
+            record = wait_until(look, timeout, 0.25)
+            if not record:
+                body = last.get("body")
+                shown = body
+                if isinstance(body, dict):
+                    shown = {"component": body.get("component"),
+                             "last messages": [r.get("msg") for r in (body.get("records") or [])[-8:]]}
+                raise CheckFailure(f"/actuator/logs?component={component}: no record containing {needle!r} within "
+                                   f"{timeout:.0f} s; answer {last.get('status')} {json.dumps(shown)[:1200]}")
+            return record
+
+        def logs_python():
+            record = logs_of(STATESTORE, f"initialised state store instance {STATESTORE}")
+            return (f"/actuator/logs?component={STATESTORE} holds redis-store's (Python) record "
+                    f"{record.get('msg')!r} (logger {record.get('fields', {}).get('logger')})")
+
+        def logs_cpp():
+            record = logs_of("file-secrets", "initialised SecretStore instance file-secrets")
+            return f"/actuator/logs?component=file-secrets holds file-secrets' (C++) record {record.get('msg')!r}"
+
+        def logs_swift_memstore():
+            person = unique("logs")
+            sdk("Runtime/SayHello(greeter)", lambda: self.say_hello_grpc(a, "greeter", person))
+            record = logs_of("greeter", f"said hello to {person}")
+            return f"/actuator/logs?component=greeter holds memstore's (Swift) record {record.get('msg')!r}"
+
+        def logs_swift_ticker():
+            if self.ticker_problem:
+                raise CheckFailure(f"{self.ticker_problem}: no ticker log records to look for")
+            record = logs_of("ticks", "ticker initialised")
+            return f"/actuator/logs?component=ticks holds the ticker's (Swift) record {record.get('msg')!r}"
+
+        self.run_check("observability/readiness", readiness, all_procs[:1])
+        self.run_check("observability/components", components, all_procs[:1])
+        self.run_check("observability/logs-python", logs_python, self.procs_named("apiary-a", "redis-store-a"))
+        self.run_check("observability/logs-cpp", logs_cpp, self.procs_named("apiary-a", "file-secrets"))
+        self.run_check("observability/logs-swift-memstore", logs_swift_memstore, self.procs_named("apiary-a", "memstore"))
+        self.run_check("observability/logs-swift-ticker", logs_swift_ticker,
+                       [] if self.ticker_problem and "ticker" not in self.comp else self.procs_named("apiary-a", "ticker"))
+
+    # 8 ---------------------------------------------------------------- scale-out
+    def scenario_scaleout(self) -> None:
+        a = self.a
+        def procs():
+            return self.procs_named("apiary-a", "apiary-b", "redis-store-a", "redis-store-b")
+
+        if not self.run_check("scaleout/start", self.setup_b, procs):
+            for name in ("state", "competing", "failover"):
+                self.report_fail(f"scaleout/{name}", "not run: sidecar B did not start")
+            return
+        b = self.b
+
+        def shared_state():
+            key = unique("shared")
+            value = json.dumps({"from": "A", "run": RUN}).encode()
+            sdk("save_state through A", lambda: a.client().save_state(STATESTORE, key, value))
+            via_a = sdk("get_state through A", lambda: a.client().get_state(STATESTORE, key))
+            via_b = sdk("get_state through B", lambda: b.client().get_state(STATESTORE, key))
+            check(via_b.data == value and via_b.etag == via_a.etag,
+                  f"through B: expected {value!r} etag {via_a.etag!r}, got {via_b.data!r} etag {via_b.etag!r}")
+            sdk("save_state through B with A's etag",
+                lambda: b.client().save_state(STATESTORE, key, b"from-B", etag=via_a.etag))
+            back = sdk("get_state through A again", lambda: a.client().get_state(STATESTORE, key))
+            check(back.data == b"from-B", f"through A after B's etag save: expected b'from-B', got {back.data!r}")
+            return (f"value saved through apiary A read through apiary B with the same etag {via_a.etag}; "
+                    f"B's save with that etag is seen through A")
+
+        def publish_round(topic: str, round_tag: str, kill_b_at: int | None):
+            """Publishes indices 0..999 alternately through A (even) and B (odd), two
+            threads; a publish through B that fails is retried through A. With
+            kill_b_at, redis-store B is killed with SIGKILL once that many were sent."""
+            total = 1000
+            counters = {"sent": 0, "via_a": 0, "via_b": 0, "failed_attempts": 0, "errors": []}
+            lock = threading.Lock()
+            stop = threading.Event()
+
+            def worker(parity: int):
+                primary = a if parity == 0 else b
+                clients = [primary.client()] + ([a.client()] if primary is b else [])
+                labels = ["A" if primary is a else "B"] + (["A"] if primary is b else [])
+                for i in range(parity, total, 2):
+                    data = json.dumps({"run": RUN, "round": round_tag, "i": i})
+                    deadline = now() + 60
+                    attempt = 0
+                    while True:
+                        if stop.is_set():
+                            return
+                        which = min(attempt, len(clients) - 1)
+                        try:
+                            clients[which].publish_event(PUBSUB, topic, data, data_content_type="application/json")
+                            with lock:
+                                counters["sent"] += 1
+                                counters["via_a" if labels[which] == "A" else "via_b"] += 1
+                            break
+                        except Exception as error:  # noqa: BLE001
+                            with lock:
+                                counters["failed_attempts"] += 1
+                            attempt += 1
+                            if now() > deadline:
+                                with lock:
+                                    counters["errors"].append(f"index {i}: {describe_error(error)}")
+                                return
+                            time.sleep(0.05)
+
+            threads = [threading.Thread(target=worker, args=(p,), daemon=True, name=f"publish-{p}") for p in (0, 1)]
+            started = now()
+            for t in threads:
+                t.start()
+            killed = None
+            try:
+                if kill_b_at is not None:
+                    wait_until(lambda: counters["sent"] >= kill_b_at or not any(t.is_alive() for t in threads), 60)
+                    killed = (self.comp["redis-store-b"].pid, counters["sent"])
+                    self.comp["redis-store-b"].kill9()
+                for t in threads:
+                    t.join(timeout=max(1.0, 120 - (now() - started)))
+            finally:
+                stop.set()
+            check(not any(t.is_alive() for t in threads), f"publishing not finished within 120 s ({counters['sent']} sent)")
+            check(not counters["errors"], f"publishes failed for 60 s: {counters['errors'][:5]}")
+            check(counters["sent"] == total, f"only {counters['sent']} of {total} publishes succeeded")
+            return counters, killed, now() - started
+
+        def tally(round_tag: str, route: str):
+            got_a = indices_of(a.app.posts(route), round_tag)
+            got_b = indices_of(b.app.posts(route), round_tag)
+            return got_a, got_b, collections.Counter(got_a + got_b)
+
+        def envelopes(round_tag: str, route: str, topic: str):
+            events = events_of(a.app.posts(route), round_tag) + events_of(b.app.posts(route), round_tag)
+            problems, split = envelope_report(events, topic)
+            check(not problems, f"{len(problems)} deliveries without a proper CloudEvent envelope: {problems[:3]}")
+            return split
+
+        def competing():
+            counters, _, took = publish_round(TOPIC_SCALE_1, "scale-1", None)
+            wanted = set(range(1000))
+            wait_until(lambda: wanted <= set(tally("scale-1", "/scale-1")[2]), 60, 0.2)
+            time.sleep(VISIBILITY_MS / 1000 + 1.5)  # a redelivery would come after the visibility timeout
+            got_a, got_b, counts = tally("scale-1", "/scale-1")
+            missing = sorted(wanted - set(counts))
+            duplicated = sorted(i for i, n in counts.items() if n > 1)
+            check(not missing, f"{len(missing)} indices never delivered (first {missing[:20]}); A got {len(got_a)}, B got {len(got_b)}")
+            check(not duplicated, f"{len(duplicated)} indices delivered more than once (first "
+                                  f"{[(i, counts[i]) for i in duplicated[:10]]}); A got {len(got_a)}, B got {len(got_b)}")
+            check(got_a and got_b, f"competing consumers: expected both apps to get some, A got {len(got_a)}, B got {len(got_b)}")
+            envelopes("scale-1", "/scale-1", TOPIC_SCALE_1)
+            return (f"1000 messages published in {took:.1f} s ({counters['via_a']} through A, {counters['via_b']} through B) "
+                    f"to {TOPIC_SCALE_1}, one consumer group on both sidecars: each delivered exactly once "
+                    f"(app A {len(got_a)}, app B {len(got_b)})")
+
+        def reclaimed(proc: Proc, topic: str) -> int:
+            """Entries the redis-store sample says it reclaimed for `topic` (its log)."""
+            total = 0
+            for line in proc.tail(100000):
+                if "reclaimed" in line and f"topic={topic} " in line + " ":
+                    try:
+                        total += int(line.split("reclaimed", 1)[1].split()[0])
+                    except (IndexError, ValueError):
+                        pass
+            return total
+
+        def failover():
+            # App B answers slowly in this round, so that redis-store B holds a backlog
+            # of delivered-but-unacknowledged entries when it is killed.
+            b.app.delays["/scale-2"] = 0.02
+            counters, killed, took = publish_round(TOPIC_SCALE_2, "scale-2", 500)
+            wanted = set(range(1000))
+            started = now()
+            wait_until(lambda: wanted <= set(tally("scale-2", "/scale-2")[2]), 60, 0.2)
+            got_a, got_b, counts = tally("scale-2", "/scale-2")
+            missing = sorted(wanted - set(counts))
+            duplicates = sum(n - 1 for n in counts.values())
+            check(not missing, f"{len(missing)} indices never delivered within 60 s after publishing (first "
+                               f"{missing[:20]}); A got {len(got_a)}, B got {len(got_b)}")
+            split = envelopes("scale-2", "/scale-2", TOPIC_SCALE_2)
+            return (f"redis-store B (pid {killed[0]}) killed with SIGKILL after {killed[1]} of 1000 publishes and "
+                    f"not restarted; publishes through B then went through A ({counters['via_a']} through A, "
+                    f"{counters['via_b']} through B, {counters['failed_attempts']} failed attempts retried); every "
+                    f"index delivered at least once ({len(got_a)} to app A, {len(got_b)} to app B (answering in 20 ms), "
+                    f"{duplicates} duplicates: {split}; redis-store A reclaimed "
+                    f"{reclaimed(self.comp['redis-store-a'], TOPIC_SCALE_2)} entries of B's) "
+                    f"{now() - started:.1f} s after the last publish")
+
+        self.run_check("scaleout/state", shared_state, procs)
+        self.run_check("scaleout/competing", competing, procs)
+        self.run_check("scaleout/failover", failover, procs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", help="folder with the apiary, memstore and ticker executables "
+                                      "(default: swift build --show-bin-path in the repository)")
+    parser.add_argument("--file-secrets", help=f"the built C++ sample (default {os.path.relpath(DEFAULT_FILE_SECRETS, REPO)}, "
+                                               "built with cmake when missing)")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, metavar="NAME",
+                        help=f"run only these scenarios: {', '.join(SCENARIOS)}")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, sockets, files)")
+    args = parser.parse_args()
+    if args.only:
+        args.only = [name for name in SCENARIOS if name in args.only]  # always in the documented order
+
+    def on_signal(signum, _frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    suite = Suite(args)
+    interrupted = False
+    try:
+        suite.run()
+    except (KeyboardInterrupt, Interrupted) as stop:
+        interrupted = True
+        what = f"{type(stop).__name__} {stop}".strip() if str(stop) else type(stop).__name__
+        print(f"interrupted ({what}): stopping every process the suite started", flush=True)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+        suite.cleanup()
+    print(f"{suite.passed} passed, {suite.failed} failed", flush=True)
+    if interrupted:
+        return 130
+    return 1 if suite.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
