@@ -107,7 +107,7 @@ public actor HealthMonitor {
       for member in members where member.state == .up {
         await registry.markDown(member.name, reason: reason)
         logger.warning(
-          "component is DOWN after \(count) failed heartbeats: \(reason)",
+          "component is DOWN after \(count) failed heartbeats of its socket: \(reason)",
           metadata: ["component": "\(member.name)", "type": "\(member.type)", "socket": "\(socket)"])
       }
     }
@@ -157,7 +157,7 @@ public actor HealthMonitor {
         }
         await registry.reinitialised(member.name, kind: kind, capabilities: capabilities)
         logger.notice(
-          "component is UP again, initialised anew (\(why))",
+          "component is UP again, initialised anew (its socket's heartbeat: \(why))",
           metadata: ["component": "\(member.name)", "type": "\(member.type)", "socket": "\(socket)"])
       } catch {
         if member.state == .up {
