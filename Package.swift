@@ -14,6 +14,7 @@ let package = Package(
     .executable(name: "apiary", targets: ["apiary"]),
     .executable(name: "memstore", targets: ["memstore"]),
     .executable(name: "ticker", targets: ["ticker"]),
+    .executable(name: "apiary-bench", targets: ["ApiaryBench"]),
     .library(name: "ApiaryContracts", targets: ["ApiaryContracts"]),
     .library(name: "ComponentKit", targets: ["ComponentKit"]),
     .library(name: "ApiaryRuntime", targets: ["ApiaryRuntime"]),
@@ -133,6 +134,21 @@ let package = Package(
       ],
       path: "SamplesComponents/swift/ticker",
       exclude: ["README.md", "components.yaml"],
+      swiftSettings: swiftSettings
+    ),
+    // The benchmark harness (Scripts/bench.sh builds it in release mode and runs it).
+    .executableTarget(
+      name: "ApiaryBench",
+      dependencies: [
+        "ComponentKit", "ApiaryContracts", "ApiaryTestSupport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+      ],
+      path: "Benchmarks/Harness",
       swiftSettings: swiftSettings
     ),
     // Helpers shared by the test targets: temporary folders, child processes, sockets.

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The benchmark harness: `apiary-bench run` measures, `apiary-bench component` is
+/// the component it measures against. `Scripts/bench.sh` builds and runs it.
+@main
+struct BenchCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "apiary-bench",
+    abstract: "Apiary's benchmark harness.",
+    subcommands: [RunCommand.self, ComponentCommand.self]
+  )
+}

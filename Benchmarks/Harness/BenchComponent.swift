@@ -1,0 +1,125 @@
+import ApiaryContracts
+import ArgumentParser
+import ComponentKit
+import Foundation
+import GRPCCore
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// `apiary-bench component`: the component the benchmark calls, directly and through
+/// the sidecar. A state store (one dictionary shared by every instance, so a value the
+/// sidecar saved is read directly too) and a pub/sub whose Publish only counts, served
+/// on `--count` sockets by one process, so that 100 sockets cost one process.
+struct ComponentCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "component",
+    abstract: "Serve the benchmark's state store and pub/sub on one or more sockets."
+  )
+
+  @Option(help: "The folder of the sockets.")
+  var socketsDir: String
+
+  @Option(help: "How many sockets to serve: bench-0.sock, bench-1.sock, ...")
+  var count = 1
+
+  func run() async throws {
+    LoggingSystem.bootstrap { label in
+      var handler = StreamLogHandler.standardError(label: label)
+      handler.logLevel = .warning
+      return handler
+    }
+    let values = BenchValues()
+    let servers = try (0..<count).map { index in
+      try ComponentServer(
+        socketPath: "\(socketsDir)/bench-\(index).sock",
+        components: [
+          .stateStore { BenchStore(values: values) },
+          ComponentRegistration(
+            services: [BenchPubSub()],
+            serviceNames: [Dapr_Proto_Components_V1_PubSub.descriptor.fullyQualifiedService]),
+        ]
+      )
+    }
+    let group = ServiceGroup(
+      services: servers, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "bench.component"))
+    try await group.run()
+  }
+}
+
+/// The stored values, shared by every store instance of the process.
+final class BenchValues: Sendable {
+  private let values = Mutex<[String: Data]>([:])
+  func get(_ key: String) -> Data? { values.withLock { $0[key] } }
+  func set(_ key: String, _ value: Data) { values.withLock { $0[key] = value } }
+  func delete(_ key: String) { values.withLock { $0[key] = nil } }
+}
+
+struct BenchStore: StateStoreComponent {
+  let values: BenchValues
+
+  func initialise(metadata: [String: String]) async throws {}
+  func features() async throws -> [String] { [] }
+  func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse {
+    var response = Dapr_Proto_Components_V1_GetResponse()
+    if let value = values.get(request.key) { response.data = value }
+    return response
+  }
+  func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws { values.set(request.key, request.value) }
+  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws { values.delete(request.key) }
+}
+
+/// A pub/sub that accepts every publish and delivers nothing.
+struct BenchPubSub: Dapr_Proto_Components_V1_PubSub.ServiceProtocol {
+  func `init`(
+    request: ServerRequest<Dapr_Proto_Components_V1_PubSubInitRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PubSubInitResponse> {
+    ServerResponse(message: .init())
+  }
+
+  func features(
+    request: ServerRequest<Dapr_Proto_Components_V1_FeaturesRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
+    ServerResponse(message: .init())
+  }
+
+  func publish(
+    request: ServerRequest<Dapr_Proto_Components_V1_PublishRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PublishResponse> {
+    ServerResponse(message: .init())
+  }
+
+  func bulkPublish(
+    request: ServerRequest<Dapr_Proto_Components_V1_BulkPublishRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkPublishResponse> {
+    ServerResponse(message: .init())
+  }
+
+  func pullMessages(
+    request: StreamingServerRequest<Dapr_Proto_Components_V1_PullMessagesRequest>, context: ServerContext
+  ) async throws -> StreamingServerResponse<Dapr_Proto_Components_V1_PullMessagesResponse> {
+    // Nothing to deliver: hold the stream open until the sidecar closes it.
+    StreamingServerResponse { _ in
+      for try await _ in request.messages {}
+      return [:]
+    }
+  }
+
+  func pause(
+    request: ServerRequest<Dapr_Proto_Components_V1_PauseRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PauseResponse> {
+    ServerResponse(message: .init())
+  }
+
+  func resume(
+    request: ServerRequest<Dapr_Proto_Components_V1_ResumeRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_ResumeResponse> {
+    ServerResponse(message: .init())
+  }
+
+  func ping(
+    request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
+    ServerResponse(message: .init())
+  }
+}

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Benchmarks, in one command: builds apiary and the harness (apiary-bench) in release
+# mode and the C++ floor (Benchmarks/floor), runs `apiary-bench run`, and writes
+# Benchmarks/results.json, the tables of BENCHMARKS.md and Benchmarks/latency-cdf.png.
+# Installs what is missing (the C++ build tools with apt-get as root; matplotlib with pip).
+#
+#   Scripts/bench.sh                  # 3 runs of every block (about 5 minutes after the build)
+#   BENCH_RUNS=5 Scripts/bench.sh     # more runs
+#   Scripts/bench.sh --latency-calls 500 --throughput-calls 2000   # quicker, noisier
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python=${PYTHON:-python3}
+runs=${BENCH_RUNS:-3}
+
+if ! command -v cmake >/dev/null || ! command -v grpc_cpp_plugin >/dev/null || ! pkg-config --exists grpc++ 2>/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "bench: installing the C++ build tools (apt-get)" >&2
+    packages=(g++ cmake pkg-config protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev)
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null; }
+  else
+    echo "bench: without the C++ build tools the floor (d) is skipped" >&2
+  fi
+fi
+if ! "$python" -c 'import matplotlib' 2>/dev/null; then
+  echo "bench: installing matplotlib (pip) for the CDF plot" >&2
+  "$python" -m pip install --quiet --disable-pip-version-check matplotlib
+fi
+
+echo "bench: building in release mode (the first build takes several minutes)" >&2
+swift build -c release --product apiary >&2
+swift build -c release --product apiary-bench >&2
+bin=$(swift build -c release --show-bin-path)
+if command -v cmake >/dev/null; then
+  cmake -S Benchmarks/floor -B Benchmarks/floor/build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build Benchmarks/floor/build -j2 >&2
+fi
+
+"$bin/apiary-bench" run --apiary "$bin/apiary" --floor Benchmarks/floor/build --runs "$runs" \
+  --out Benchmarks/results.json "$@"
+"$python" Benchmarks/report.py Benchmarks/results.json --markdown BENCHMARKS.md --png Benchmarks/latency-cdf.png
