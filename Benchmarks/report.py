@@ -131,6 +131,8 @@ def render(results):
     add(f"| apiary resident memory, 10 components, idle | {fmt(mib(memory.get('idleBytes')), 1, ' MiB')} | |")
     add(f"| apiary resident memory, 10 components, right after 64 in flight | {fmt(mib(memory.get('loadedBytes')), 1, ' MiB')} | |")
     add(f"| apiary peak resident memory (VmHWM) over the call benchmark | {fmt(mib(memory.get('peakBytes')), 1, ' MiB')} | |")
+    add(f"| of which anonymous (RssAnon: heap and stacks, not shared with other processes), idle | {fmt(mib(memory.get('idleAnonBytes')), 1, ' MiB')} | |")
+    add(f"| of which anonymous, right after 64 in flight | {fmt(mib(memory.get('loadedAnonBytes')), 1, ' MiB')} | |")
     add("")
 
     add("### Against the goals")
@@ -145,7 +147,7 @@ def render(results):
         over_floor, tb = goals[op]
         add(f"| {op_name}: sidecar-added p50 ≤ 2 × floor | {fmt(over_floor, 2)} × | {verdict(None if over_floor is None else over_floor <= 2)} |")
         add(f"| {op_name}: throughput via sidecar at 64 in flight ≥ 50 % of direct | {fmt(tb and tb * 100, 0, ' %')} | {verdict(None if tb is None else tb >= 0.5)} |")
-    add(f"| resident memory ≤ 40 MB with 10 components (under load) | {fmt(rss and rss / 1e6, 1, ' MB')} | {verdict(None if rss is None else rss <= 40e6)} |")
+    add(f"| resident memory ≤ 40 MB with 10 components (under load; RSS, shared libraries included) | {fmt(rss and rss / 1e6, 1, ' MB')} | {verdict(None if rss is None else rss <= 40e6)} |")
     add(f"| 100 sockets discovered and initialised ≤ 1 s | {fmt(startup100, 2, ' s')} | {verdict(None if startup100 is None else startup100 <= 1)} |")
     return "\n".join(lines)
 

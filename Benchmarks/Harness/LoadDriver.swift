@@ -22,6 +22,8 @@ struct Batch: Codable, Sendable {
   var cpuPer1000: [String: Double]
   /// Resident memory of the sidecar right after the batch, in bytes, when it ran.
   var apiaryRSS: Int?
+  /// Its anonymous part (heap, stacks: memory no other process shares), in bytes.
+  var apiaryAnon: Int?
   /// The latencies in microseconds, sorted, only when asked for (CDF plots).
   var latencies: [Double]?
 
@@ -89,6 +91,7 @@ func drive(
     mean: sorted.isEmpty ? .nan : sorted.reduce(0, +) / Double(sorted.count),
     throughput: Double(sorted.count) / wall, cpuPer1000: cpu,
     apiaryRSS: watched["apiary"].flatMap(ProcessStats.residentBytes),
+    apiaryAnon: watched["apiary"].flatMap(ProcessStats.anonymousBytes),
     latencies: keepLatencies ? sorted : nil)
 }
 
@@ -133,6 +136,9 @@ enum ProcessStats {
 
   /// VmRSS of `pid` in bytes.
   static func residentBytes(_ pid: Int32) -> Int? { statusField(pid, "VmRSS:") }
+
+  /// RssAnon of `pid` in bytes: resident memory not backed by a file.
+  static func anonymousBytes(_ pid: Int32) -> Int? { statusField(pid, "RssAnon:") }
 
   /// VmHWM (peak resident memory) of `pid` in bytes.
   static func peakResidentBytes(_ pid: Int32) -> Int? { statusField(pid, "VmHWM:") }

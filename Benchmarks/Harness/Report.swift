@@ -61,6 +61,9 @@ struct MemoryResult: Codable {
   var loadedBytes: Int?
   /// Its peak (VmHWM) over the whole call benchmark.
   var peakBytes: Int?
+  /// The anonymous part (RssAnon) idle, and the most right after a 64-in-flight batch.
+  var idleAnonBytes: Int?
+  var loadedAnonBytes: Int?
 }
 
 struct Machine: Codable {

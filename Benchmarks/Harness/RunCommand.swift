@@ -128,6 +128,7 @@ struct RunCommand: AsyncParsableCommand {
 
         try await Task.sleep(for: .seconds(2))
         report.memory.idleBytes = ProcessStats.residentBytes(sidecar.pid)
+        report.memory.idleAnonBytes = ProcessStats.anonymousBytes(sidecar.pid)
 
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
@@ -158,6 +159,7 @@ struct RunCommand: AsyncParsableCommand {
       }
     }
     report.memory.loadedBytes = report.calls.compactMap { $0.inFlight64?.apiaryRSS }.max()
+    report.memory.loadedAnonBytes = report.calls.compactMap { $0.inFlight64?.apiaryAnon }.max()
     report.memory.peakBytes = ProcessStats.peakResidentBytes(sidecar.pid)
     await sidecar.stop()
     await component.stop()

@@ -90,6 +90,41 @@ struct CloudEventTests {
     #expect(reread.data == bytes && reread.id == binary.id)
   }
 
+  @Test(
+    "the publish path's direct envelope is the general envelope, for JSON, text, binary, empty and CloudEvents payloads",
+    arguments: [
+      (#"{"n":1,"s":"a/b \"q\""}"#, "application/json"), ("[1, 2]", "application/json"), ("42", "application/json"),
+      ("not json {", "application/json"), ("line\n\ttab \"quoted\" \\ é ✓ \u{1}", "text/plain"), ("", "text/plain"),
+      ("x", ""), (#"{"id":"mine","specversion":"1.0","data":"x"}"#, "application/cloudevents+json"),
+    ])
+  func directEnvelope(payload: String, contentType: String) throws {
+    func parsed(_ data: Data) throws -> [String: Any] {
+      var object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+      if object["id"] as? String != "mine" { object["id"] = nil }  // generated: differs between the two
+      return object
+    }
+    let direct = try CloudEvent.envelopeJSON(
+      payload: Data(payload.utf8), contentType: contentType, topic: "orders", pubsubName: "pubsub", source: "app")
+    let general = try CloudEvent.wrap(
+      payload: Data(payload.utf8), contentType: contentType, topic: "orders", pubsubName: "pubsub", source: "app")
+    #expect(NSDictionary(dictionary: try parsed(direct)) == NSDictionary(dictionary: try parsed(general.json)))
+    let reread = CloudEvent.read(
+      delivered: direct, contentType: CloudEvent.contentType, topic: "orders", pubsubName: "pubsub", messageID: "m")
+    #expect(reread.data == general.data)
+    #expect(!reread.id.isEmpty)
+  }
+
+  @Test("the direct envelope carries binary payloads as data_base64")
+  func directEnvelopeBinary() throws {
+    let bytes = Data([0xff, 0x00, 0xfe, 0x80])
+    let direct = try CloudEvent.envelopeJSON(
+      payload: bytes, contentType: "application/octet-stream", topic: "t", pubsubName: "p", source: "a")
+    let object = try #require(try JSONSerialization.jsonObject(with: direct) as? [String: Any])
+    #expect(object["data_base64"] as? String == bytes.base64EncodedString())
+    #expect(object["data"] == nil)
+    #expect(CloudEvent.read(delivered: direct, contentType: nil, topic: "t", pubsubName: "p", messageID: "m").data == bytes)
+  }
+
   @Test("an envelope the app sent is kept, its missing attributes filled; extensions are kept apart")
   func keepsEnvelope() throws {
     let event = try CloudEvent.wrap(

@@ -57,9 +57,9 @@ extension AppAPI {
     if metadata["rawPayload"]?.lowercased() == "true" {
       return PublishRequest(topic: topic, data: payload, contentType: contentType, metadata: metadata)
     }
-    let event = try CloudEvent.wrap(
+    let envelope = try CloudEvent.envelopeJSON(
       payload: payload, contentType: contentType, topic: topic, pubsubName: pubsub, source: options.appID)
-    return PublishRequest(topic: topic, data: event.json, contentType: CloudEvent.contentType, metadata: metadata)
+    return PublishRequest(topic: topic, data: envelope, contentType: CloudEvent.contentType, metadata: metadata)
   }
 
   // MARK: - Bindings

@@ -1,3 +1,4 @@
+import ApiaryRuntime
 import Foundation
 
 /// A CloudEvents 1.0 envelope in its JSON form, as Dapr publishes and delivers it.
@@ -74,6 +75,46 @@ public struct CloudEvent: Sendable, Equatable {
     envelope["topic"] = topic
     envelope["pubsubname"] = pubsubName
     return CloudEvent(object: envelope)
+  }
+
+  /// The JSON of the envelope ``wrap(payload:contentType:topic:pubsubName:source:)``
+  /// makes, written directly: the publish path needs only the bytes, and building the
+  /// attributes, a sorted dictionary and the decoded data costs more than the call
+  /// itself (see BENCHMARKS.md). A JSON payload is embedded as it came (after checking
+  /// that it parses); a CloudEvents payload takes the general path.
+  public static func envelopeJSON(
+    payload: Data, contentType: String, topic: String, pubsubName: String, source: String
+  ) throws(APIError) -> Data {
+    if contentType.lowercased().hasPrefix(Self.contentType) {
+      return try wrap(payload: payload, contentType: contentType, topic: topic, pubsubName: pubsubName, source: source).json
+    }
+    var out = Data()
+    out.reserveCapacity(payload.count * 4 / 3 + 320)
+    if isJSON(contentType), (try? JSONSerialization.jsonObject(with: payload, options: .fragmentsAllowed)) != nil {
+      out.append(contentsOf: #"{"data":"#.utf8)
+      out.append(payload)
+    } else if let text = String(data: payload, encoding: .utf8) {
+      out.append(contentsOf: #"{"data":"#.utf8)
+      out.append(contentsOf: JSONText.quoted(text).utf8)
+    } else {
+      out.append(contentsOf: #"{"data_base64":""#.utf8)
+      out.append(payload.base64EncodedData())
+      out.append(contentsOf: #"""#.utf8)
+    }
+    let attributes: [(String, String)] = [
+      ("datacontenttype", contentType.isEmpty ? "application/json" : contentType),
+      ("id", UUID().uuidString.lowercased()),
+      ("pubsubname", pubsubName),
+      ("source", source),
+      ("specversion", "1.0"),
+      ("topic", topic),
+      ("type", defaultType),
+    ]
+    for (key, value) in attributes {
+      out.append(contentsOf: ",\"\(key)\":\(JSONText.quoted(value))".utf8)
+    }
+    out.append(contentsOf: "}".utf8)
+    return out
   }
 
   /// Reads a delivered message: a CloudEvents envelope as is, anything else (a raw

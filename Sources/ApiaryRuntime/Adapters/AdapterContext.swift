@@ -25,10 +25,13 @@ public struct AdapterContext: Sendable {
     return metadata
   }
 
-  /// Options for a unary call: a deadline, and fail fast while the component is down.
+  /// Options for a unary call: fail fast while the component is down, and a gRPC
+  /// deadline only when `timeout` is given (Init, Features, Ping: rare calls). The
+  /// deadline of the other calls, ``callTimeout``, is enforced by ``call(_:timeout:_:)``
+  /// with one shared timer (``DeadlineSweeper``), which is much cheaper per call.
   public func options(timeout: Duration? = nil) -> CallOptions {
     var options = CallOptions.defaults
-    options.timeout = timeout ?? callTimeout
+    options.timeout = timeout
     options.waitForReady = false
     return options
   }
@@ -40,14 +43,17 @@ public struct AdapterContext: Sendable {
     return options
   }
 
-  /// Runs a call and translates what it throws: etag statuses into ``StateStoreError``,
-  /// everything else into ``ComponentCallError`` naming the component.
-  /// Each call is counted in ``ComponentMetrics``.
-  public func call<T: Sendable>(_ what: String, _ body: () async throws -> T) async throws -> T {
+  /// Runs a call within `timeout` (``callTimeout`` when nil) and translates what it
+  /// throws: etag statuses into ``StateStoreError``, everything else into
+  /// ``ComponentCallError`` naming the component. Each call is counted in
+  /// ``ComponentMetrics``.
+  public func call<T: Sendable>(
+    _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable () async throws -> T
+  ) async throws -> T {
     let clock = ContinuousClock()
     let start = clock.now
     do {
-      let result = try await body()
+      let result = try await DeadlineSweeper.shared.run(within: timeout ?? callTimeout, body)
       ComponentMetrics.call(component: instance, method: what, duration: clock.now - start, errorCode: nil)
       return result
     } catch let error as RPCError {

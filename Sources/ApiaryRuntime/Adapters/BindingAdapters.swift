@@ -18,14 +18,14 @@ public struct OutputBindingAdapter: OutputBinding {
   public func initialise(metadata: [String: String], timeout: Duration) async throws -> [String] {
     var request = Dapr_Proto_Components_V1_OutputBindingInitRequest()
     request.metadata.properties = metadata
-    try await context.call("Init") {
+    try await context.call("Init", timeout: timeout) { [request] in
       _ = try await client.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
     return try await listOperations(timeout: timeout)
   }
 
   private func listOperations(timeout: Duration? = nil) async throws -> [String] {
-    try await context.call("ListOperations") {
+    try await context.call("ListOperations", timeout: timeout) {
       try await client.listOperations(
         Dapr_Proto_Components_V1_ListOperationsRequest(), metadata: context.metadata,
         options: context.options(timeout: timeout)
@@ -35,7 +35,7 @@ public struct OutputBindingAdapter: OutputBinding {
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
-    try await context.call("Ping") {
+    try await context.call("Ping", timeout: timeout) {
       _ = try await client.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
     }
   }
@@ -45,7 +45,7 @@ public struct OutputBindingAdapter: OutputBinding {
     request.operation = operation
     request.data = data
     request.metadata = metadata
-    let response = try await context.call("Invoke(\(operation))") {
+    let response = try await context.call("Invoke(\(operation))") { [request] in
       try await client.invoke(request, metadata: context.metadata, options: context.options())
     }
     return BindingInvokeResponse(
@@ -77,14 +77,14 @@ public struct InputBindingAdapter: InputBinding {
   public func initialise(metadata: [String: String], timeout: Duration) async throws {
     var request = Dapr_Proto_Components_V1_InputBindingInitRequest()
     request.metadata.properties = metadata
-    try await context.call("Init") {
+    try await context.call("Init", timeout: timeout) { [request] in
       _ = try await client.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
   }
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
-    try await context.call("Ping") {
+    try await context.call("Ping", timeout: timeout) {
       _ = try await client.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
     }
   }

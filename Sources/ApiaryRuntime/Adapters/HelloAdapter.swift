@@ -20,7 +20,7 @@ public struct HelloAdapter: HelloService {
     config.type = type
     config.metadata = metadata
     config.helloString = metadata["hello_string"] ?? metadata["helloString"] ?? ""
-    try await context.call("Init") {
+    try await context.call("Init", timeout: timeout) { [config] in
       _ = try await client.`init`(config, metadata: context.metadata, options: context.options(timeout: timeout))
     }
   }
@@ -28,7 +28,7 @@ public struct HelloAdapter: HelloService {
   public func sayHello(name: String) async throws -> String {
     var request = Spec_Proto_Pluggable_V1_Hello_HelloRequest()
     request.name = name
-    return try await context.call("SayHello") {
+    return try await context.call("SayHello") { [request] in
       try await client.sayHello(request, metadata: context.metadata, options: context.options()).helloString
     }
   }

@@ -23,10 +23,10 @@ public struct PubSubAdapter: PubSub {
   public func initialise(metadata: [String: String], timeout: Duration) async throws -> [String] {
     var request = Dapr_Proto_Components_V1_PubSubInitRequest()
     request.metadata.properties = metadata
-    try await context.call("Init") {
+    try await context.call("Init", timeout: timeout) { [request] in
       _ = try await client.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
-    return try await context.call("Features") {
+    return try await context.call("Features", timeout: timeout) {
       try await client.features(
         Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata, options: context.options(timeout: timeout)
       ).features
@@ -35,7 +35,7 @@ public struct PubSubAdapter: PubSub {
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
-    try await context.call("Ping") {
+    try await context.call("Ping", timeout: timeout) {
       _ = try await client.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
     }
   }
@@ -47,7 +47,7 @@ public struct PubSubAdapter: PubSub {
     wire.data = request.data
     wire.contentType = request.contentType ?? ""
     wire.metadata = request.metadata
-    try await context.call("Publish") {
+    try await context.call("Publish") { [wire] in
       _ = try await client.publish(wire, metadata: context.metadata, options: context.options())
     }
   }
@@ -67,7 +67,7 @@ public struct PubSubAdapter: PubSub {
       message.metadata = entry.metadata
       return message
     }
-    let response = try await context.call("BulkPublish") {
+    let response = try await context.call("BulkPublish") { [wire] in
       try await client.bulkPublish(wire, metadata: context.metadata, options: context.options())
     }
     return response.failedEntries.map { BulkPublishFailure(entryID: $0.entryID, error: $0.error) }

@@ -17,10 +17,10 @@ public struct SecretStoreAdapter: SecretStore {
   public func initialise(metadata: [String: String], timeout: Duration) async throws -> [String] {
     var request = Dapr_Proto_Components_V1_SecretStoreInitRequest()
     request.metadata.properties = metadata
-    try await context.call("Init") {
+    try await context.call("Init", timeout: timeout) { [request] in
       _ = try await client.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
-    return try await context.call("Features") {
+    return try await context.call("Features", timeout: timeout) {
       try await client.features(
         Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata, options: context.options(timeout: timeout)
       ).features
@@ -29,7 +29,7 @@ public struct SecretStoreAdapter: SecretStore {
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
-    try await context.call("Ping") {
+    try await context.call("Ping", timeout: timeout) {
       _ = try await client.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
     }
   }
@@ -39,7 +39,7 @@ public struct SecretStoreAdapter: SecretStore {
     request.key = key
     request.metadata = metadata
     do {
-      return try await context.call("Get(\(key))") {
+      return try await context.call("Get(\(key))") { [request] in
         try await client.get(request, metadata: context.metadata, options: context.options()).data
       }
     } catch let error as ComponentCallError where error.kind == .notFound {
@@ -50,7 +50,7 @@ public struct SecretStoreAdapter: SecretStore {
   public func bulkGet(metadata: [String: String]) async throws -> [String: [String: String]] {
     var request = Dapr_Proto_Components_V1_BulkGetSecretRequest()
     request.metadata = metadata
-    let response = try await context.call("BulkGet") {
+    let response = try await context.call("BulkGet") { [request] in
       try await client.bulkGet(request, metadata: context.metadata, options: context.options())
     }
     return response.data.mapValues(\.secrets)

@@ -19,10 +19,10 @@ public struct StateStoreAdapter: StateStore {
   public func initialise(metadata: [String: String], timeout: Duration) async throws -> [String] {
     var request = Dapr_Proto_Components_V1_InitRequest()
     request.metadata.properties = metadata
-    try await context.call("Init") {
+    try await context.call("Init", timeout: timeout) { [request] in
       _ = try await store.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
-    return try await context.call("Features") {
+    return try await context.call("Features", timeout: timeout) {
       try await store.features(
         Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata, options: context.options(timeout: timeout)
       ).features
@@ -31,7 +31,7 @@ public struct StateStoreAdapter: StateStore {
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
-    try await context.call("Ping") {
+    try await context.call("Ping", timeout: timeout) {
       _ = try await store.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
     }
   }
@@ -59,7 +59,7 @@ public struct StateStoreAdapter: StateStore {
     var request = Dapr_Proto_Components_V1_BulkGetRequest()
     request.items = requests.map(\.wire)
     request.options.parallelism = Int64(parallelism)
-    let response = try await context.call("BulkGet") {
+    let response = try await context.call("BulkGet") { [request] in
       try await store.bulkGet(request, metadata: context.metadata, options: context.options())
     }
     return response.items.map { item in
@@ -78,7 +78,7 @@ public struct StateStoreAdapter: StateStore {
     var request = Dapr_Proto_Components_V1_BulkSetRequest()
     request.items = requests.map(\.wire)
     request.options.parallelism = Int64(parallelism)
-    try await context.call("BulkSet") {
+    try await context.call("BulkSet") { [request] in
       _ = try await store.bulkSet(request, metadata: context.metadata, options: context.options())
     }
   }
@@ -87,7 +87,7 @@ public struct StateStoreAdapter: StateStore {
     var request = Dapr_Proto_Components_V1_BulkDeleteRequest()
     request.items = requests.map(\.wire)
     request.options.parallelism = Int64(parallelism)
-    try await context.call("BulkDelete") {
+    try await context.call("BulkDelete") { [request] in
       _ = try await store.bulkDelete(request, metadata: context.metadata, options: context.options())
     }
   }
@@ -104,7 +104,7 @@ public struct StateStoreAdapter: StateStore {
       return wire
     }
     let transactional = Dapr_Proto_Components_V1_TransactionalStateStore.Client(wrapping: context.channel.client)
-    try await context.call("Transact") {
+    try await context.call("Transact") { [request] in
       _ = try await transactional.transact(request, metadata: context.metadata, options: context.options())
     }
   }
