@@ -25,17 +25,9 @@ struct MemstoreCommand: AsyncParsableCommand {
   var logLevel: Logger.Level = .info
 
   func run() async throws {
-    let path = socket ?? SocketsFolder.socketPath(
-      name: "memstore",
-      folder: SocketsFolder.resolve(environment: ProcessInfo.processInfo.environment)
-    )
+    let path = SocketsFolder.socketPath(name: "memstore", explicit: socket)
     let logs = ComponentLogStore()
-    let stderrLevel = logLevel
-    LoggingSystem.bootstrap { label in
-      var console = StreamLogHandler.standardError(label: label)
-      console.logLevel = stderrLevel
-      return ComponentLogHandler(label: label, store: logs, echo: console)
-    }
+    ComponentLogHandler.bootstrap(store: logs, echoLevel: logLevel)
     let logger = Logger(label: "memstore")
     try await ComponentServer.serve(
       socketPath: path,

@@ -25,17 +25,9 @@ struct TickerCommand: AsyncParsableCommand {
   var logLevel: Logger.Level = .info
 
   func run() async throws {
-    let path = socket ?? SocketsFolder.socketPath(
-      name: "ticker",
-      folder: SocketsFolder.resolve(environment: ProcessInfo.processInfo.environment)
-    )
+    let path = SocketsFolder.socketPath(name: "ticker", explicit: socket)
     let logs = ComponentLogStore()
-    let stderrLevel = logLevel
-    LoggingSystem.bootstrap { label in
-      var console = StreamLogHandler.standardError(label: label)
-      console.logLevel = stderrLevel
-      return ComponentLogHandler(label: label, store: logs, echo: console)
-    }
+    ComponentLogHandler.bootstrap(store: logs, echoLevel: logLevel)
     try await ComponentServer.serve(
       socketPath: path,
       components: [.inputBinding { Ticker() }],

@@ -21,6 +21,17 @@ import SwiftProtobuf
 /// `MultiplexLogHandler`: that one fixes its level when it is made, so the sidecar
 /// could never lower it at run time (`POST /actuator/logger`).
 public struct ComponentLogHandler: LogHandler {
+  /// Installs, process-wide, a handler for every logger that feeds `store` and echoes
+  /// to standard error at `echoLevel` or above: the logging set-up of a typical
+  /// component's `main`.
+  public static func bootstrap(store: ComponentLogStore, echoLevel: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+      var console = StreamLogHandler.standardError(label: label)
+      console.logLevel = echoLevel
+      return ComponentLogHandler(label: label, store: store, echo: console)
+    }
+  }
+
   /// The logger label, sent as `LogRecord.logger`.
   public let label: String
   /// Where the records go.

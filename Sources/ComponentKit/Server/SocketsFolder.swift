@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where component sockets live, as both the sidecar and component processes find it.
 public enum SocketsFolder {
   /// Dapr's default sockets folder, which Apiary shares.
@@ -17,6 +19,12 @@ public enum SocketsFolder {
   }
 
   /// The socket path of a component named `name` in `folder` (`<folder>/<name>.sock`).
+  /// `explicit` when given, else `<sockets folder>/<name>.sock` in the folder this
+  /// process's environment names (see ``resolve(explicit:environment:)``).
+  public static func socketPath(name: String, explicit: String?) -> String {
+    explicit ?? socketPath(name: name, folder: resolve(environment: ProcessInfo.processInfo.environment))
+  }
+
   public static func socketPath(name: String, folder: String) -> String {
     folder.hasSuffix("/") ? "\(folder)\(name).sock" : "\(folder)/\(name).sock"
   }
