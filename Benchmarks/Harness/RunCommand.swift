@@ -5,6 +5,7 @@ import AsyncHTTPClient
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -60,9 +61,17 @@ struct RunCommand: AsyncParsableCommand {
     var report = Report(machine: Machine.describe(), command: CommandLine.arguments.joined(separator: " "), runs: runs)
     log("apiary \(apiaryPath); \(report.machine.cpus) CPUs, \(report.machine.cpuModel)")
 
-    try await measureCalls(me: me, apiaryPath: apiaryPath, folder: folder, into: &report)
-    try await measureFloor(folder: folder, into: &report)
-    try await measureStartup(me: me, apiaryPath: apiaryPath, folder: folder, into: &report)
+    // Every child is stopped on the way out, a failed measurement included.
+    let started = StartedProcesses()
+    do {
+      try await measureCalls(me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
+      try await measureFloor(folder: folder, started: started, into: &report)
+      try await measureStartup(me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
+    } catch {
+      await started.stopAll()
+      throw error
+    }
+    await started.stopAll()
 
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -72,7 +81,7 @@ struct RunCommand: AsyncParsableCommand {
 
   // MARK: (a), (b), (c): latency, throughput, CPU and memory
 
-  private func measureCalls(me: String, apiaryPath: String, folder: TemporaryFolder, into report: inout Report) async throws {
+  private func measureCalls(me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses, into report: inout Report) async throws {
     let sockets = folder.file("sockets")
     let resources = folder.file("resources")
     try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
@@ -80,7 +89,7 @@ struct RunCommand: AsyncParsableCommand {
     // Ten components on five sockets: the memory goal's "10 components".
     let component = try await startServing(
       me, ["component", "--sockets-dir", sockets, "--count", "5"], socket: "\(sockets)/bench-0.sock")
-    defer { Task { await component.stop() } }
+    started.add(component)
     for index in 1..<5 { try await waitForSocket("\(sockets)/bench-\(index).sock") }
     var yaml = Resources.component(name: "statestore", type: "state.bench-0")
       + Resources.component(name: "pubsub", type: "pubsub.bench-0")
@@ -99,8 +108,11 @@ struct RunCommand: AsyncParsableCommand {
         "--grpc-port", "\(grpcPort)", "--http-port", "\(httpPort)", "--log-level", "warning",
       ],
       environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
-    defer { Task { await sidecar.stop() } }
-    guard await poll(timeout: .seconds(60), { httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200 }) else {
+    started.add(sidecar)
+    let ready = await poll(timeout: .seconds(60)) {
+      !sidecar.isRunning || httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
+    }
+    guard ready, sidecar.isRunning else {
       throw BenchError("apiary did not become ready:\n\(sidecar.standardError)")
     }
     let watched = ["apiary": sidecar.pid, "component": component.pid]
@@ -167,7 +179,7 @@ struct RunCommand: AsyncParsableCommand {
 
   // MARK: (d): the C++ floor
 
-  private func measureFloor(folder: TemporaryFolder, into report: inout Report) async throws {
+  private func measureFloor(folder: TemporaryFolder, started: StartedProcesses, into report: inout Report) async throws {
     let server = "\(floor)/floor-server"
     let client = "\(floor)/floor-client"
     guard FileManager.default.isExecutableFile(atPath: server), FileManager.default.isExecutableFile(atPath: client) else {
@@ -177,7 +189,7 @@ struct RunCommand: AsyncParsableCommand {
     for raw in [false, true] {
       let socket = folder.file(raw ? "raw.sock" : "floor.sock")
       let process = try await startServing(server, ["--socket", socket] + (raw ? ["--raw"] : []), socket: socket)
-      defer { Task { await process.stop() } }
+      started.add(process)
       for run in 1...runs {
         for inFlight in [1, 16, 64] {
           let calls = inFlight == 1 ? latencyCalls : throughputCalls
@@ -206,7 +218,7 @@ struct RunCommand: AsyncParsableCommand {
 
   // MARK: start-up and discovery
 
-  private func measureStartup(me: String, apiaryPath: String, folder: TemporaryFolder, into report: inout Report) async throws {
+  private func measureStartup(me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses, into report: inout Report) async throws {
     let counts = startupSockets.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
       .filter { $0 > 0 }
     for count in counts {
@@ -216,7 +228,7 @@ struct RunCommand: AsyncParsableCommand {
       try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
       let component = try await startServing(
         me, ["component", "--sockets-dir", sockets, "--count", "\(count)"], socket: "\(sockets)/bench-0.sock")
-      defer { Task { await component.stop() } }
+      started.add(component)
       for index in 0..<count { try await waitForSocket("\(sockets)/bench-\(index).sock") }
       let yaml = (0..<count).map { Resources.component(name: "store-\($0)", type: "state.bench-\($0)") }.joined()
       try yaml.write(toFile: "\(resources)/components.yaml", atomically: true, encoding: .utf8)
@@ -224,7 +236,7 @@ struct RunCommand: AsyncParsableCommand {
       for run in 1...runs {
         let httpPort = try freeTCPPort()
         let clock = ContinuousClock()
-        let started = clock.now
+        let spawned = clock.now
         let sidecar = try ChildProcess(
           apiaryPath,
           [
@@ -232,11 +244,12 @@ struct RunCommand: AsyncParsableCommand {
             "--grpc-port", "\(try freeTCPPort())", "--http-port", "\(httpPort)", "--log-level", "warning",
           ],
           environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
+        started.add(sidecar)
         let ready = await poll(timeout: .seconds(60), every: .milliseconds(2)) {
-          httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
+          !sidecar.isRunning || httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
         }
-        let elapsed = clock.now - started
-        guard ready else {
+        let elapsed = clock.now - spawned
+        guard ready, sidecar.isRunning else {
           let stderr = sidecar.standardError
           await sidecar.stop()
           throw BenchError("apiary with \(count) sockets did not become ready:\n\(stderr)")
@@ -250,9 +263,9 @@ struct RunCommand: AsyncParsableCommand {
       if count == counts.max() {
         for run in 1...runs {
           let clock = ContinuousClock()
-          let started = clock.now
+          let spawned = clock.now
           let result = try await ChildProcess.run(apiaryPath, ["discover", "--sockets-dir", sockets], timeout: .seconds(60))
-          let elapsed = clock.now - started
+          let elapsed = clock.now - spawned
           guard result.status == 0, result.stdout.contains("bench-\(count - 1)") else {
             throw BenchError("apiary discover failed (\(result.status)): \(result.stderr)")
           }
@@ -267,6 +280,19 @@ struct RunCommand: AsyncParsableCommand {
 
   private func log(_ text: String) {
     FileHandle.standardError.write(Data("bench: \(text)\n".utf8))
+  }
+}
+
+/// The children a run started, so that every way out stops them (stopping twice is
+/// harmless).
+final class StartedProcesses: Sendable {
+  private let children = Mutex<[ChildProcess]>([])
+
+  func add(_ child: ChildProcess) { children.withLock { $0.append(child) } }
+
+  func stopAll() async {
+    for child in children.withLock({ $0 }) { await child.stop() }
+    children.withLock { $0 = [] }
   }
 }
 

@@ -442,6 +442,7 @@ class SelfTest:
         return "a failing 3rd operation applied nothing; the corrected one applied all 4"
 
     def ttl(self):
+        set_at = time.monotonic()
         self.set("short", b"soon gone", ttl="1")
         self.set("kept", b"stays", ttl="-1")
         found = self.get("short")
@@ -449,10 +450,14 @@ class SelfTest:
                f"right after Set: {found}")
         code, _, _ = status_of(lambda: self.set("bad-ttl", b"x", ttl="soon"))
         expect(code == grpc.StatusCode.INVALID_ARGUMENT, f"ttlInSeconds=soon: {code}")
-        time.sleep(1.5)
-        expect(self.get("short") == state_pb2.GetResponse(), "still there after 1.5 s")
+        while self.get("short") != state_pb2.GetResponse():
+            expect(time.monotonic() - set_at < 5, "ttlInSeconds=1: still there after 5 s")
+            time.sleep(0.05)
+        gone_after = time.monotonic() - set_at
+        expect(gone_after >= 0.9, f"ttlInSeconds=1: gone after only {gone_after:.2f} s")
         expect(self.get("kept").data == b"stays", "ttlInSeconds=-1 expired")
-        return f"gone after 1.5 s; Get answered ttlExpireTime {found.metadata['ttlExpireTime']}"
+        return (f"gone after {gone_after:.1f} s; Get answered ttlExpireTime "
+                f"{found.metadata['ttlExpireTime']}")
 
     def bulk(self):
         self.a.state.BulkSet(state_pb2.BulkSetRequest(items=[
@@ -516,6 +521,15 @@ class SelfTest:
             except queue.Empty:
                 return found
 
+    def until_tailed(self, records: queue.Queue, probe, seen, what: str, seconds: float = 10.0) -> None:
+        """Repeats `probe` until a record it caused arrives on `records`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            probe()
+            if any(seen(record) for record in self.drain(records, 0.1)):
+                return
+        expect(False, f"{what} received nothing within {seconds:.0f} s")
+
     def logs(self):
         call, records = self.tail(logs_pb2.LOG_LEVEL_INFO)
         backlog = self.drain(records, 1.0)
@@ -527,7 +541,11 @@ class SelfTest:
                "records below INFO in an INFO tail")
         warn_call, warnings = self.tail(logs_pb2.LOG_LEVEL_WARNING)
         debug_call, debugs = self.tail(logs_pb2.LOG_LEVEL_DEBUG)
-        time.sleep(0.3)
+        # Both tails are live once each has seen a record made after it opened.
+        self.until_tailed(debugs, lambda: self.get("k-probe"),
+                          lambda r: r.message.startswith("get k-probe"), "the DEBUG tail")
+        self.until_tailed(warnings, lambda: status_of(lambda: self.get("k", instance="probe-missing")),
+                          lambda r: "probe-missing" in r.message, "the WARNING tail")
         self.get("k-logged")
         status_of(lambda: self.get("k", instance="not-there"))
         got_warnings, got_debugs = self.drain(warnings, 1.0), self.drain(debugs, 0.2)

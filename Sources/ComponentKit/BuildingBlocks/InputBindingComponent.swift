@@ -163,10 +163,6 @@ struct InputBindingService<Binding: InputBindingComponent>: Dapr_Proto_Component
     return StreamingServerResponse { writer in
       let (outgoing, sink) = AsyncStream<Dapr_Proto_Components_V1_ReadResponse>.makeStream()
       let replies = PendingReplies()
-      defer {
-        replies.close()
-        sink.finish()
-      }
       try await mappingErrors {
         try await withThrowingTaskGroup(of: Void.self) { group in
           // The sidecar's replies; the stream ends when the sidecar stops reading.
