@@ -61,6 +61,24 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // The gRPC core C library (Debian's libgrpc-dev), linked by name through the module map.
+    .systemLibrary(
+      name: "CGRPCCore",
+      path: "Sources/CGRPCCore",
+      providers: [.apt(["libgrpc-dev"])]
+    ),
+    // A grpc-swift-2 client and server transport on the gRPC core C library, and the
+    // nio|core choice Apiary makes between it and grpc-swift's NIO transport.
+    .target(
+      name: "GRPCCoreCTransport",
+      dependencies: [
+        "CGRPCCore",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     // The sidecar core: discovery, registry, adapters. Knows nothing of HTTP.
     .target(
       name: "ApiaryRuntime",
@@ -165,6 +183,15 @@ let package = Package(
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "TransportTests",
+      dependencies: [
+        "GRPCCoreCTransport", "ApiaryTestSupport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
       ],
       swiftSettings: swiftSettings
     ),
