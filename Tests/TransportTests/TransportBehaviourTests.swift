@@ -11,100 +11,32 @@ import Testing
 struct TransportBehaviourTests {
   @Test("unary echo of 0 B, 1 KiB and 1 MiB", arguments: Pair.all)
   func unaryEcho(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in
-      for size in [0, 1024, 1 << 20] {
-        let payload = bytes(size)
-        let answer = try await client.call(.unary, [payload])
-        #expect(answer.messages == [payload], "size \(size)")
-        #expect(string(answer.trailers, "x-count") == "1")
-        #expect(string(answer.trailers, "x-trailer") == "done")
-      }
-    }
+    try await withPair(pair) { client, _ in try await TransportChecks.unaryEcho(client) }
   }
 
   @Test("client streaming of 0, 1 and 1000 messages", arguments: Pair.all)
   func clientStreaming(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in
-      for count in [0, 1, 1000] {
-        let messages = (0..<count).map { bytes(8, seed: UInt8(truncatingIfNeeded: $0)) }
-        let answer = try await client.call(.clientStream, messages)
-        #expect(answer.messages == [messages.flatMap { $0 }], "count \(count)")
-        #expect(string(answer.trailers, "x-count") == "\(count)")
-      }
-    }
+    try await withPair(pair) { client, _ in try await TransportChecks.clientStreaming(client) }
   }
 
   @Test("server streaming of 5 and 0 messages", arguments: Pair.all)
   func serverStreaming(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in
-      let payload = bytes(100)
-      let five = try await client.call(.serverStream, [payload], metadata: ["x-repeat": "5"])
-      #expect(five.messages == Array(repeating: payload, count: 5))
-      let none = try await client.call(.serverStream, [payload], metadata: ["x-repeat": "0"])
-      #expect(none.messages.isEmpty)
-      #expect(string(none.trailers, "x-trailer") == "done")
-    }
+    try await withPair(pair) { client, _ in try await TransportChecks.serverStreaming(client) }
   }
 
   @Test("bidi ping-pong: each answer arrives before the next request is written", arguments: Pair.all)
   func bidiPingPong(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in
-      let rounds = 100
-      let (answers, answered) = AsyncStream<[UInt8]>.makeStream()
-      let request = StreamingClientRequest<[UInt8]> { writer in
-        var replies = answers.makeAsyncIterator()
-        for round in 0..<rounds {
-          let ping = bytes(32, seed: UInt8(round))
-          try await writer.write(ping)
-          guard let pong = await replies.next() else { throw TestSupportError("no answer to round \(round)") }
-          guard pong == ping else { throw TestSupportError("round \(round) answered \(pong.prefix(4))") }
-        }
-      }
-      let received = try await client.client.bidirectionalStreaming(
-        request: request, descriptor: TransportTestMethod.bidi.descriptor, serializer: RawBytes(),
-        deserializer: RawBytes(), options: .defaults
-      ) { response in
-        var count = 0
-        for try await message in response.messages {
-          count += 1
-          answered.yield(message)
-        }
-        answered.finish()
-        return count
-      }
-      #expect(received == rounds)
-    }
+    try await withPair(pair) { client, _ in try await TransportChecks.bidiPingPong(client) }
   }
 
   @Test("metadata: text and binary entries both ways, keys lowercased, trailers", arguments: Pair.all)
   func metadataBothWays(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in
-      let binary = (0...255).map { UInt8($0) }
-      var metadata: Metadata = ["x-echo-text": "a value with spaces"]
-      metadata.addBinary(binary, forKey: "x-echo-data-bin")
-      metadata.addString("upper", forKey: "X-Echo-Upper")
-      let answer = try await client.call(.unary, [bytes(3)], metadata: metadata)
-      #expect(string(answer.initial, "x-echo-text") == "a value with spaces")
-      #expect(answer.initial[binaryValues: "x-echo-data-bin"].first(where: { _ in true }) == binary)
-      #expect(string(answer.initial, "x-echo-upper") == "upper")
-      #expect(string(answer.trailers, "x-trailer") == "done")
-    }
+    try await withPair(pair) { client, _ in try await TransportChecks.metadataBothWays(client) }
   }
 
   @Test("every status code 1-16 with a UTF-8 message, as a trailers-only response", arguments: Pair.all)
   func statusCodes(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in
-      let message = "héllo % wörld"
-      for raw in 1...16 {
-        var metadata: Metadata = ["x-fail-code": "\(raw)", "x-echo-never": "sent"]
-        metadata.addBinary(Array(message.utf8), forKey: "x-fail-message-bin")
-        let error = await #expect(throws: RPCError.self) {
-          _ = try await client.call(.unary, [bytes(1)], metadata: metadata)
-        }
-        #expect(error?.code.rawValue == raw, "code \(raw)")
-        #expect(error?.message == message, "code \(raw)")
-      }
-    }
+    try await withPair(pair) { client, _ in try await TransportChecks.statusCodes(client) }
   }
 
   @Test("grpc-status-details-bin reaches the client byte for byte", arguments: Pair.all)
@@ -141,50 +73,17 @@ struct TransportBehaviourTests {
 
   @Test("an unknown method is UNIMPLEMENTED", arguments: Pair.all)
   func unknownMethod(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in
-      let descriptor = MethodDescriptor(fullyQualifiedService: TransportTestMethod.service, method: "Nope", type: .unary)
-      let error = await #expect(throws: RPCError.self) {
-        _ = try await client.client.unary(
-          request: ClientRequest(message: [UInt8]()), descriptor: descriptor, serializer: RawBytes(),
-          deserializer: RawBytes(), options: .defaults
-        ) { try $0.message }
-      }
-      #expect(error?.code == .unimplemented)
-    }
+    try await withPair(pair) { client, _ in try await TransportChecks.unknownMethod(client) }
   }
 
   @Test("a request over the server's limit is refused, and the connection stays usable", arguments: Pair.all)
   func oversizedRequest(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in
-      let error = await #expect(throws: RPCError.self) {
-        _ = try await client.call(.unary, [bytes(9 << 20)])
-      }
-      // Core servers answer RESOURCE_EXHAUSTED; the NIO server resets the stream with
-      // CANCEL, which a core client reports as CANCELLED and a NIO client as UNAVAILABLE.
-      #expect(
-        error.map { [.resourceExhausted, .unavailable, .cancelled].contains($0.code) } == true,
-        "\(String(describing: error))")
-      let after = try await client.call(.unary, [bytes(10)])
-      #expect(after.messages == [bytes(10)])
-    }
+    try await withPair(pair) { client, _ in try await TransportChecks.oversizedRequest(client) }
   }
 
   @Test("64 concurrent calls on one connection", arguments: Pair.all)
   func concurrentCalls(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in
-      try await withThrowingTaskGroup(of: Bool.self) { group in
-        for index in 0..<64 {
-          group.addTask {
-            let payload = bytes(512, seed: UInt8(index))
-            let answer = try await client.call(.unary, [payload], metadata: ["x-sleep-ms": "50"])
-            return answer.messages == [payload]
-          }
-        }
-        var matched = 0
-        for try await ok in group where ok { matched += 1 }
-        #expect(matched == 64)
-      }
-    }
+    try await withPair(pair) { client, _ in try await TransportChecks.concurrentCalls(client) }
   }
 
   @Test("graceful shutdown lets a call in flight finish, and signals it cancellation", arguments: Pair.all)
