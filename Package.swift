@@ -85,6 +85,7 @@ let package = Package(
       dependencies: [
         "ApiaryContracts",
         "ComponentKit",
+        "GRPCCoreCTransport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -101,6 +102,7 @@ let package = Package(
       name: "ApiaryAPI",
       dependencies: [
         "ApiaryRuntime",
+        "GRPCCoreCTransport",
         "ApiaryContracts",
         "ComponentKit",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -121,6 +123,7 @@ let package = Package(
       name: "apiary",
       dependencies: [
         "ApiaryRuntime",
+        "GRPCCoreCTransport",
         "ApiaryAPI",
         "ComponentKit",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -123,6 +123,11 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
     for waiter in waiters { waiter.resume() }
   }
 
+  /// Whether the channel has a working connection (HTTP/2 handshake done) right now.
+  public var isConnected: Bool {
+    grpc_channel_check_connectivity_state(channel, 0) == GRPC_CHANNEL_READY
+  }
+
   /// Lets the next call redial at once instead of waiting out the reconnect backoff, e.g.
   /// when the peer's socket has just come back.
   public func resetConnectBackoff() {
@@ -279,7 +284,24 @@ final class CoreClientCall: @unchecked Sendable {
         throw RPCError(code: .unavailable, message: "gRPC core could not create a call to \(path)")
       }
       state.call = call
-      state.stashedMetadata = outbound
+      if requestIsStreamed {
+        // The server may answer before the first request message, or the first message
+        // may wait for an answer: the metadata goes out now.
+        let error = startBatch(
+          call, [cgrpc_op_send_initial_metadata(outbound.pointer, outbound.count, initialFlags)],
+          Completion { [self] _ in
+            outbound.release()
+            self.batchDone()
+          })
+        if error == GRPC_CALL_OK {
+          state.pendingBatches += 1
+        } else {
+          outbound.release()
+          throw RPCError(code: .internalError, message: "gRPC core refused the request metadata: \(describe(error))")
+        }
+      } else {
+        state.stashedMetadata = outbound
+      }
 
       let initial = cgrpc_metadata_array_create()!
       let initialError = startBatch(call, [cgrpc_op_recv_initial_metadata(initial)], Completion { [self] success in

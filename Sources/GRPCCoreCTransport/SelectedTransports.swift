@@ -129,6 +129,13 @@ public struct SelectedClientTransport: ClientTransport {
     }
   }
 
+  /// Whether a connection is up and through its handshake; nil when the transport cannot
+  /// tell (NIO).
+  public var isConnected: Bool? {
+    if case .core(let transport) = base { return transport.isConnected }
+    return nil
+  }
+
   /// Asks the next call to dial at once rather than after the reconnect backoff (core);
   /// the NIO transport has no such knob and keeps its backoff.
   public func resetConnectBackoff() {

@@ -4,6 +4,7 @@ import ArgumentParser
 import ComponentKit
 import CoreMetrics
 import Foundation
+import GRPCCoreCTransport
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -119,6 +120,13 @@ struct Run: AsyncParsableCommand {
     help: ArgumentHelp("How often the sockets folder is looked at without an inotify event.", valueName: "duration"))
   var rescanInterval: String = "1s"
 
+  @Option(
+    name: .customLong("transport"),
+    help: ArgumentHelp(
+      "The gRPC transport for the gRPC API, component calls and gRPC app delivery: core (the gRPC core C library) or nio (grpc-swift's NIO HTTP/2). Default: $APIARY_TRANSPORT, else \(TransportKind.default).",
+      valueName: "kind"))
+  var transport: String?
+
   @Option(name: .customLong("socket-watch"), help: "How the sockets folder is watched: auto (inotify, else polling) or polling.")
   var socketWatch: String = "auto"
 
@@ -140,6 +148,23 @@ struct Run: AsyncParsableCommand {
     help: "The level components' own logs are forwarded from, until POST /actuator/logger changes it.")
   var componentLogLevel: String = "info"
 
+  /// `--transport`, else `APIARY_TRANSPORT`, else the default; a bad value names its source.
+  func resolvedTransport(environment: [String: String]) throws -> TransportKind {
+    if let transport {
+      guard let kind = TransportKind(rawValue: transport) else {
+        throw ValidationError("--transport '\(transport)' is not core or nio")
+      }
+      return kind
+    }
+    if let value = environment["APIARY_TRANSPORT"], !value.isEmpty {
+      guard let kind = TransportKind(rawValue: value.lowercased()) else {
+        throw ValidationError("APIARY_TRANSPORT '\(value)' is not core or nio")
+      }
+      return kind
+    }
+    return .default
+  }
+
   func validate() throws {
     guard failureThreshold >= 1 else { throw ValidationError("--failure-threshold must be at least 1") }
     for (flag, value) in [
@@ -151,6 +176,7 @@ struct Run: AsyncParsableCommand {
         throw ValidationError("\(flag) '\(value)' is not a duration; write it like 30s or 500ms")
       }
     }
+    _ = try resolvedTransport(environment: ProcessInfo.processInfo.environment)
     guard ["auto", "polling"].contains(socketWatch) else {
       throw ValidationError("--socket-watch '\(socketWatch)' is not auto or polling")
     }
@@ -216,6 +242,8 @@ struct Run: AsyncParsableCommand {
       failureThreshold: failureThreshold
     )
     options.watchMode = socketWatch == "polling" ? .polling : .automatic
+    let transport = try resolvedTransport(environment: environment)
+    options.transport = transport
     options.shutdownGrace = DurationParsing.parse(shutdownGrace) ?? .seconds(5)
 
     var logHub: ComponentLogHub?
@@ -267,12 +295,13 @@ struct Run: AsyncParsableCommand {
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: sidecar)]
     if let appPort {
       let channel: any AppChannel =
-        appProtocol == "grpc" ? try GRPCAppChannel(port: appPort) : HTTPAppChannel(port: appPort)
+        appProtocol == "grpc" ? try GRPCAppChannel(port: appPort, transport: transport) : HTTPAppChannel(port: appPort)
       services.append(.init(service: AppDelivery(api: api, channel: channel, logger: logger)))
     }
     if modules.grpcApi {
       services.append(
-        .init(service: GRPCAPIServer(api: api, host: listenAddress, port: ports.grpc, logger: logger, grace: grace)))
+        .init(service: GRPCAPIServer(
+            api: api, host: listenAddress, port: ports.grpc, logger: logger, grace: grace, transport: transport)))
     } else {
       logger.notice("modules.grpcApi is off: no gRPC API on port \(ports.grpc)")
     }

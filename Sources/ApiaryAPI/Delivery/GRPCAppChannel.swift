@@ -2,7 +2,7 @@ import ApiaryContracts
 import ApiaryRuntime
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
+import GRPCCoreCTransport
 import SwiftProtobuf
 
 /// Delivers to a gRPC application (`--app-protocol grpc`) through its
@@ -12,21 +12,23 @@ import SwiftProtobuf
 /// retry, except UNIMPLEMENTED and NOT_FOUND (the app does not handle it), which
 /// drop. A binding event the app accepts (any answer) is a success.
 public final class GRPCAppChannel: AppChannel {
-  private let client: GRPCClient<HTTP2ClientTransport.Posix>
+  private let client: GRPCClient<SelectedClientTransport>
   private let connections: Task<Void, Never>
   private let timeout: Duration
 
-  public init(port: Int, host: String = "127.0.0.1", timeout: Duration = .seconds(60)) throws {
-    let transport = try HTTP2ClientTransport.Posix(
-      target: .ipv4(address: host, port: port), transportSecurity: .plaintext,
-      config: .defaults { $0.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2) })
-    let client = GRPCClient(transport: transport)
+  public init(
+    port: Int, host: String = "127.0.0.1", timeout: Duration = .seconds(60),
+    transport: TransportKind = TransportKind.fromEnvironment ?? .default
+  ) throws {
+    let client = GRPCClient(
+      transport: try SelectedClientTransport(
+        transport, target: .ipv4(host: host, port: port), backoff: (.milliseconds(100), .seconds(2))))
     self.client = client
     self.timeout = timeout
     connections = Task { try? await client.runConnections() }
   }
 
-  private var callback: Dapr_Proto_Runtime_V1_AppCallback.Client<HTTP2ClientTransport.Posix> {
+  private var callback: Dapr_Proto_Runtime_V1_AppCallback.Client<SelectedClientTransport> {
     Dapr_Proto_Runtime_V1_AppCallback.Client(wrapping: client)
   }
 

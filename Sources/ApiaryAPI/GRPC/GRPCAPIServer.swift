@@ -1,6 +1,7 @@
 import ApiaryContracts
 import ComponentKit
 import GRPCCore
+import GRPCCoreCTransport
 import GRPCNIOTransportHTTP2
 import Logging
 import ServiceLifecycle
@@ -13,9 +14,16 @@ public final class GRPCAPIServer: Service {
   private let port: Int
   private let logger: Logger
   private let grace: Duration
+  private let transport: TransportKind
 
-  /// - Parameter grace: How long in-flight calls may take to finish on shutdown.
-  public init(api: AppAPI, host: String, port: Int, logger: Logger, grace: Duration = .seconds(5)) {
+  /// - Parameters:
+  ///   - grace: How long in-flight calls may take to finish on shutdown.
+  ///   - transport: The gRPC transport the API is served with.
+  public init(
+    api: AppAPI, host: String, port: Int, logger: Logger, grace: Duration = .seconds(5),
+    transport: TransportKind = TransportKind.fromEnvironment ?? .default
+  ) {
+    self.transport = transport
     self.api = api
     self.host = host
     self.port = port
@@ -38,12 +46,11 @@ public final class GRPCAPIServer: Service {
     }
     let maxBody = api.options.maxBodySize
     let server = GRPCServer(
-      transport: .http2NIOPosix(
-        address: .ipv4(host: host, port: port), transportSecurity: .plaintext,
-        config: .defaults { $0.rpc.maxRequestPayloadSize = maxBody }),
+      transport: SelectedServerTransport(transport, address: .ipv4(host: host, port: port), maxRequestBytes: maxBody),
       services: [DaprService(api: api, logger: logger), RuntimeHelloService(api: api), health, reflection, reflection.v1alpha],
       interceptors: interceptors)
     let logger = self.logger
+    let transport = self.transport
     try await withGracefulShutdownHandler {
       try await serveDraining(grace: grace) {
         // Announced on the side: a server stopped before it ever listened (SIGTERM
@@ -51,7 +58,7 @@ public final class GRPCAPIServer: Service {
         // for it.
         let announcement = Task {
           if let address = try? await server.listeningAddress {
-            logger.info("gRPC API listening", metadata: ["address": "\(address)"])
+            logger.info("gRPC API listening", metadata: ["address": "\(address)", "transport": "\(transport)"])
           }
         }
         defer { announcement.cancel() }

@@ -1,12 +1,12 @@
 import ApiaryContracts
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
+import GRPCCoreCTransport
 
 /// ``OutputBinding`` over a pluggable component's `OutputBinding` service.
 public struct OutputBindingAdapter: OutputBinding {
   let context: AdapterContext
-  private var client: Dapr_Proto_Components_V1_OutputBinding.Client<HTTP2ClientTransport.Posix> {
+  private var client: Dapr_Proto_Components_V1_OutputBinding.Client<SelectedClientTransport> {
     .init(wrapping: context.channel.client)
   }
 
@@ -65,7 +65,7 @@ public struct OutputBindingAdapter: OutputBinding {
 /// failed it, `response_error`.
 public struct InputBindingAdapter: InputBinding {
   let context: AdapterContext
-  private var client: Dapr_Proto_Components_V1_InputBinding.Client<HTTP2ClientTransport.Posix> {
+  private var client: Dapr_Proto_Components_V1_InputBinding.Client<SelectedClientTransport> {
     .init(wrapping: context.channel.client)
   }
 

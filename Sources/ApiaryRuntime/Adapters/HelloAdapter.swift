@@ -1,11 +1,11 @@
 import ApiaryContracts
 import GRPCCore
-import GRPCNIOTransportHTTP2
+import GRPCCoreCTransport
 
 /// ``HelloService`` over a component's `spec.proto.pluggable.v1.hello.Hello` service.
 public struct HelloAdapter: HelloService {
   let context: AdapterContext
-  private var client: Spec_Proto_Pluggable_V1_Hello_Hello.Client<HTTP2ClientTransport.Posix> {
+  private var client: Spec_Proto_Pluggable_V1_Hello_Hello.Client<SelectedClientTransport> {
     .init(wrapping: context.channel.client)
   }
 

@@ -1,7 +1,7 @@
 import ApiaryContracts
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
+import GRPCCoreCTransport
 
 /// ``PubSub`` over a pluggable component's `PubSub` service.
 ///
@@ -11,7 +11,7 @@ import GRPCNIOTransportHTTP2
 /// never acknowledges is never acknowledged to the component either.
 public struct PubSubAdapter: PubSub {
   let context: AdapterContext
-  private var client: Dapr_Proto_Components_V1_PubSub.Client<HTTP2ClientTransport.Posix> {
+  private var client: Dapr_Proto_Components_V1_PubSub.Client<SelectedClientTransport> {
     .init(wrapping: context.channel.client)
   }
 

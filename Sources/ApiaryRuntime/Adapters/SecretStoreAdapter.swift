@@ -1,11 +1,11 @@
 import ApiaryContracts
 import GRPCCore
-import GRPCNIOTransportHTTP2
+import GRPCCoreCTransport
 
 /// ``SecretStore`` over a pluggable component's `SecretStore` service.
 public struct SecretStoreAdapter: SecretStore {
   let context: AdapterContext
-  private var client: Dapr_Proto_Components_V1_SecretStore.Client<HTTP2ClientTransport.Posix> {
+  private var client: Dapr_Proto_Components_V1_SecretStore.Client<SelectedClientTransport> {
     .init(wrapping: context.channel.client)
   }
 

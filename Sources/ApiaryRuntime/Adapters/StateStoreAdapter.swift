@@ -1,13 +1,13 @@
 import ApiaryContracts
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
+import GRPCCoreCTransport
 
 /// ``StateStore`` over a pluggable component's `StateStore` (and, for transactions,
 /// `TransactionalStateStore`) service.
 public struct StateStoreAdapter: StateStore {
   let context: AdapterContext
-  private var store: Dapr_Proto_Components_V1_StateStore.Client<HTTP2ClientTransport.Posix> {
+  private var store: Dapr_Proto_Components_V1_StateStore.Client<SelectedClientTransport> {
     .init(wrapping: context.channel.client)
   }
 

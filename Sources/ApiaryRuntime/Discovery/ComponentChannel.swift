@@ -1,5 +1,5 @@
 import GRPCCore
-import GRPCNIOTransportHTTP2
+import GRPCCoreCTransport
 
 /// One gRPC connection to a component socket, shared by everything that talks to that
 /// socket (discovery, and the adapters of every instance configured on it).
@@ -10,28 +10,32 @@ public final class ComponentChannel: Sendable {
   /// The socket this channel dials.
   public let socketPath: String
   /// The grpc-swift-2 client to wrap in generated stubs.
-  public let client: GRPCClient<HTTP2ClientTransport.Posix>
+  public let client: GRPCClient<SelectedClientTransport>
+  /// Which transport carries the calls.
+  public let transport: TransportKind
+  private let selected: SelectedClientTransport
   private let connections: Task<Void, Never>
 
   /// Dials `socketPath` (lazily: the connection is made by the first call).
   ///
   /// - Throws: `RuntimeError` when the transport cannot be created.
-  public init(socketPath: String) throws {
+  public init(socketPath: String, transport: TransportKind = TransportKind.fromEnvironment ?? .default) throws {
     self.socketPath = socketPath
-    let transport = try HTTP2ClientTransport.Posix(
-      target: .unixDomainSocket(path: socketPath),
-      transportSecurity: .plaintext,
-      config: .defaults { config in
-        // A component restarts in well under a second; retry the socket quickly.
-        config.backoff = .init(initial: .milliseconds(50), max: .seconds(1), multiplier: 1.6, jitter: 0.2)
-      }
-    )
-    let client = GRPCClient(transport: transport)
+    self.transport = transport
+    // A component restarts in well under a second; retry the socket quickly.
+    let selected = try SelectedClientTransport(
+      transport, target: .unixDomainSocket(path: socketPath), backoff: (.milliseconds(50), .seconds(1)))
+    self.selected = selected
+    let client = GRPCClient(transport: selected)
     self.client = client
     self.connections = Task {
       try? await client.runConnections()
     }
   }
+
+  /// Whether the connection is up and through its HTTP/2 handshake; nil when the
+  /// transport cannot tell.
+  public var isConnected: Bool? { selected.isConnected }
 
   /// Stops accepting calls, lets those in flight finish for up to `grace`, then closes
   /// the connection.

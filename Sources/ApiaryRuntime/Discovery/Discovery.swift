@@ -1,5 +1,6 @@
 import ComponentKit
 import Foundation
+import GRPCCoreCTransport
 import Logging
 
 /// Finds pluggable components: every Unix socket in a folder is dialled and asked, with
@@ -18,14 +19,18 @@ public struct Discovery: Sendable {
   public var logger: Logger
   /// Sockets already known (e.g. from an earlier scan); they are not dialled again.
   public var excluding: Set<String>
+  /// The gRPC transport the connections use.
+  public var transport: TransportKind
 
   public init(
     socketsDir: String,
     timeout: Duration = .seconds(2),
     reservedTypes: [String: String] = [:],
     logger: Logger = Logger(label: "apiary.discovery"),
-    excluding: Set<String> = []
+    excluding: Set<String> = [],
+    transport: TransportKind = TransportKind.fromEnvironment ?? .default
   ) {
+    self.transport = transport
     self.socketsDir = socketsDir
     self.timeout = timeout
     self.reservedTypes = reservedTypes
@@ -157,7 +162,7 @@ public struct Discovery: Sendable {
     }
     let channel: ComponentChannel
     do {
-      channel = try ComponentChannel(socketPath: path)
+      channel = try ComponentChannel(socketPath: path, transport: transport)
     } catch {
       return Probe(outcome: .failure(DiscoveryProblem("cannot dial it: \(error)")))
     }

@@ -24,10 +24,10 @@ struct ServiceLister {
       } catch let error where error.code == .unimplemented {
         throw DiscoveryProblem("speaks gRPC but serves no reflection (neither grpc.reflection.v1 nor v1alpha); Apiary cannot tell which components it offers")
       } catch {
-        throw DiscoveryProblem(describing: error, timeout: timeout, logger: logger)
+        throw DiscoveryProblem(describing: error, timeout: timeout, connected: channel.isConnected, logger: logger)
       }
     } catch {
-      throw DiscoveryProblem(describing: error, timeout: timeout, logger: logger)
+      throw DiscoveryProblem(describing: error, timeout: timeout, connected: channel.isConnected, logger: logger)
     }
   }
 
@@ -95,13 +95,17 @@ public struct DiscoveryProblem: Error, Sendable, Equatable, CustomStringConverti
 
   init(_ description: String) { self.description = description }
 
-  init(describing error: any Error, timeout: Duration, logger: Logger) {
+  /// - Parameter connected: Whether the connection got through its handshake, when the
+  ///   transport can tell (gRPC core waits for one until the deadline; NIO gives up early).
+  init(describing error: any Error, timeout: Duration, connected: Bool? = nil, logger: Logger) {
     logger.debug("reflection call failed: \(error)")
     guard let error = error as? RPCError else {
       self.init("discovery failed: \(error)")
       return
     }
     switch error.code {
+    case .deadlineExceeded where connected == false:
+      self.init("accepted the connection but did not complete a gRPC (HTTP/2) handshake; is it a gRPC server?")
     case .deadlineExceeded:
       self.init("answered no reflection within \(formatDuration(timeout)); is it a gRPC server?")
     case .unavailable:

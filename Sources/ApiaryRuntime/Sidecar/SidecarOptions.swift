@@ -1,3 +1,4 @@
+import GRPCCoreCTransport
 /// What `apiary run` was asked to do.
 public struct SidecarOptions: Sendable {
   /// Folders of component YAML files; empty means none (the caller applies the
@@ -26,6 +27,8 @@ public struct SidecarOptions: Sendable {
   public var heartbeatTimeout: Duration
   /// Consecutive failed heartbeats before a component is DOWN.
   public var failureThreshold: Int
+  /// The gRPC transport for component calls: `APIARY_TRANSPORT`, else the default.
+  public var transport: TransportKind = TransportKind.fromEnvironment ?? .default
 
   public init(
     resourcesPaths: [String], socketsDir: String, appID: String = "apiary", discoveryTimeout: Duration = .seconds(2),
