@@ -161,7 +161,7 @@ let package = Package(
     .executableTarget(
       name: "ApiaryBench",
       dependencies: [
-        "ComponentKit", "ApiaryContracts", "ApiaryTestSupport",
+        "ComponentKit", "ApiaryContracts", "ApiaryTestSupport", "GRPCCoreCTransport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -2,7 +2,10 @@
 """Turns the JSON of `apiary-bench run` into the tables of BENCHMARKS.md and a
 latency CDF (PNG).
 
-Usage: python3 Benchmarks/report.py RESULTS.json [--markdown BENCHMARKS.md] [--png FILE]
+Usage: python3 Benchmarks/report.py RESULTS.json [--baseline OTHER.json] [--markdown BENCHMARKS.md] [--png FILE]
+
+With --baseline (a run of the same harness on the other gRPC transport), a table of
+the main figures before and after is added.
 
 Figures are medians over the runs; ratios are computed within each run (same
 machine, same minute) and then their median is reported. The generated part of
@@ -52,6 +55,8 @@ def render(results):
         f"{fmt((machine.get('memoryBytes') or 0) / 2**30, 1)} GiB, Linux {machine['kernel']}; "
         f"{results['runs']} runs, medians shown.")
     add("")
+    add(f"gRPC transport of apiary, the component and the clients: **{results.get('transport', 'nio')}**.")
+    add("")
     add(f"Command: `{results['command']}`")
     add("")
     errors = sum(b["errors"] for m in results["calls"] for b in (m.get("inFlight1"), m.get("inFlight16"), m.get("inFlight64")) if b)
@@ -78,16 +83,18 @@ def render(results):
     add("")
 
     if results["floor"]:
-        add("### (d) The floor: C++ gRPC client → C++ gRPC echo server, Unix socket, 1 KiB (Benchmarks/floor)")
+        add("### (d) The floor: C++ gRPC client → C++ gRPC echo server, Unix socket, 1 KiB (Benchmarks/floor); and the same client → a Swift server")
         add("")
         add("| transport | in flight | p50 µs | p90 µs | p99 µs | calls/s | CPU ms per call: client / server |")
         add("|---|---:|---:|---:|---:|---:|---|")
-        for mode in ("grpc", "raw"):
+        labels = {"grpc": "C++ gRPC server (callback API)", "raw": "raw socket ping-pong",
+                  "swift": f"Swift server, {results.get('transport', 'nio')} transport (apiary-bench echo-server)"}
+        for mode in ("grpc", "raw", "swift"):
             for in_flight in (1, 16, 64):
                 rows = [f for f in results["floor"] if f["mode"] == mode and f["inFlight"] == in_flight]
                 if not rows:
                     continue
-                add(f"| {'gRPC (callback API)' if mode == 'grpc' else 'raw socket ping-pong'} | {in_flight} "
+                add(f"| {labels[mode]} | {in_flight} "
                     f"| {fmt(median([r['p50'] for r in rows]), 1)} | {fmt(median([r['p90'] for r in rows]), 1)} "
                     f"| {fmt(median([r['p99'] for r in rows]), 1)} | {fmt(median([r['throughput'] for r in rows]))} "
                     f"| {fmt(median([r['clientCPUPer1000'] for r in rows]), 3)} / {fmt(median([r['serverCPUPer1000'] for r in rows]), 3)} |")
@@ -95,8 +102,9 @@ def render(results):
 
     add("### Ratios (computed within each run, median over runs)")
     add("")
-    add("| operation | b / a (p50) | c / a (p50) | sidecar-added p50 (b − a) | (b − a) / d | throughput b / a, 64 in flight | throughput c / a, 64 in flight |")
-    add("|---|---:|---:|---:|---:|---:|---:|")
+    add("| operation | b / a (p50) | c / a (p50) | sidecar-added p50 (b − a) | (b − a) / d | throughput b / a, 64 in flight | throughput c / a, 64 in flight | apiary CPU per call (b) / C++ pair's, 16 in flight |")
+    add("|---|---:|---:|---:|---:|---:|---:|---:|")
+    pair16 = {f["run"]: f for f in results["floor"] if f["mode"] == "grpc" and f["inFlight"] == 16}
     floor = floor_p50(results)
     goals = {}
     for op, op_name in OPS:
@@ -109,9 +117,16 @@ def render(results):
         over_floor = median([(b1[r]["p50"] - a1[r]["p50"]) / floor[r]["p50"] for r in runs if r in floor])
         tb = median([b64[r]["throughput"] / a64[r]["throughput"] for r in sorted(set(a64) & set(b64))])
         tc = median([c64[r]["throughput"] / a64[r]["throughput"] for r in sorted(set(a64) & set(c64))])
-        goals[op] = (over_floor, tb)
+        b16 = per_run(results, op, "grpc", "inFlight16")
+        # The sidecar does one server hop and one client hop per call: the work of one
+        # C++ client plus one C++ server.
+        cpu_ratio = median([
+            b16[r]["cpuPer1000"]["apiary"] / (pair16[r]["clientCPUPer1000"] + pair16[r]["serverCPUPer1000"])
+            for r in sorted(set(b16) & set(pair16))
+            if b16[r]["cpuPer1000"].get("apiary") and (pair16[r]["clientCPUPer1000"] + pair16[r]["serverCPUPer1000"]) > 0])
+        goals[op] = (over_floor, tb, cpu_ratio)
         add(f"| {op_name} | {fmt(b_over_a, 2)} | {fmt(c_over_a, 2)} | {fmt(added, 0, ' µs')} | {fmt(over_floor, 2)} "
-            f"| {fmt(tb and tb * 100, 0, ' %')} | {fmt(tc and tc * 100, 0, ' %')} |")
+            f"| {fmt(tb and tb * 100, 0, ' %')} | {fmt(tc and tc * 100, 0, ' %')} | {fmt(cpu_ratio, 2)} |")
     add("")
 
     add("### Start-up, discovery, memory")
@@ -144,11 +159,53 @@ def render(results):
     add("| goal | measured | |")
     add("|---|---|---|")
     for op, op_name in OPS:
-        over_floor, tb = goals[op]
+        over_floor, tb, cpu_ratio = goals[op]
         add(f"| {op_name}: sidecar-added p50 ≤ 2 × floor | {fmt(over_floor, 2)} × | {verdict(None if over_floor is None else over_floor <= 2)} |")
+        add(f"| {op_name}: apiary CPU per call ≤ 2 × the C++ pair's (client + server) | {fmt(cpu_ratio, 2)} × | {verdict(None if cpu_ratio is None else cpu_ratio <= 2)} |")
         add(f"| {op_name}: throughput via sidecar at 64 in flight ≥ 50 % of direct | {fmt(tb and tb * 100, 0, ' %')} | {verdict(None if tb is None else tb >= 0.5)} |")
     add(f"| resident memory ≤ 40 MB with 10 components (under load; RSS, shared libraries included) | {fmt(rss and rss / 1e6, 1, ' MB')} | {verdict(None if rss is None else rss <= 40e6)} |")
     add(f"| 100 sockets discovered and initialised ≤ 1 s | {fmt(startup100, 2, ' s')} | {verdict(None if startup100 is None else startup100 <= 1)} |")
+    return "\n".join(lines)
+
+
+def headline(results):
+    """The main figures of one run, by name, for the before/after table."""
+    figures = {}
+    for op, op_name in OPS:
+        for path, path_name in PATHS:
+            figures[f"{op_name}: p50 {path_name}"] = (median([b["p50"] for b in batches(results, op, path, "inFlight1")]), 0, " µs")
+        figures[f"{op_name}: calls/s via gRPC API, 64 in flight"] = (
+            median([b["throughput"] for b in batches(results, op, "grpc", "inFlight64")]), 0, "")
+        figures[f"{op_name}: apiary CPU per call via gRPC API, 16 in flight"] = (
+            median([b["cpuPer1000"].get("apiary") for b in batches(results, op, "grpc", "inFlight16")]), 3, " ms")
+    swift = [f["p50"] for f in results["floor"] if f["mode"] == "swift" and f["inFlight"] == 1]
+    figures["C++ client → Swift echo server: p50"] = (median(swift), 0, " µs")
+    swift_cpu = [f["serverCPUPer1000"] for f in results["floor"] if f["mode"] == "swift" and f["inFlight"] == 16]
+    figures["C++ client → Swift echo server: server CPU per call, 16 in flight"] = (median(swift_cpu), 3, " ms")
+    memory = results["memory"]
+    for key, label in (("idleBytes", "RSS idle"), ("loadedBytes", "RSS after 64 in flight"),
+                       ("idleAnonBytes", "anonymous idle"), ("loadedAnonBytes", "anonymous after 64 in flight")):
+        value = memory.get(key)
+        figures[f"apiary {label}"] = (value and value / 2**20, 1, " MiB")
+    for count in sorted({s["sockets"] for s in results["startup"]}):
+        value = median([s["seconds"] for s in results["startup"] if s["sockets"] == count])
+        figures[f"start to ready, {count} sockets"] = (value and value * 1000, 0, " ms")
+    return figures
+
+
+def render_comparison(results, baseline):
+    before, after = headline(baseline), headline(results)
+    lines = [f"### Before and after: {baseline.get('transport', 'nio')} transport → {results.get('transport', 'nio')} transport",
+             "",
+             f"Two runs of the same harness, one after the other on this machine ({baseline['date']} and {results['date']}); "
+             "medians of each run's repeats. The floor (d) is the same C++ pair in both.",
+             "",
+             f"| figure | {baseline.get('transport', 'nio')} | {results.get('transport', 'nio')} | after / before |",
+             "|---|---:|---:|---:|"]
+    for name, (value, digits, unit) in after.items():
+        old = before.get(name, (None, digits, unit))[0]
+        ratio = value / old if value is not None and old else None
+        lines.append(f"| {name} | {fmt(old, digits, unit)} | {fmt(value, digits, unit)} | {fmt(ratio, 2)} |")
     return "\n".join(lines)
 
 
@@ -193,11 +250,14 @@ def write_png(results, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results")
+    parser.add_argument("--baseline", help="results of the other transport, for a before/after table")
     parser.add_argument("--markdown", default="BENCHMARKS.md")
     parser.add_argument("--png", default="Benchmarks/latency-cdf.png", help="the CDF plot (needs matplotlib); empty: none")
     args = parser.parse_args()
     results = json.load(open(args.results, encoding="utf-8"))
     generated = render(results)
+    if args.baseline:
+        generated = render_comparison(results, json.load(open(args.baseline, encoding="utf-8"))) + "\n\n" + generated
     print(generated)
     if args.png:
         write_png(results, args.png)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Benchmarks, in one command: builds apiary and the harness (apiary-bench) in release
-# mode and the C++ floor (Benchmarks/floor), runs `apiary-bench run`, and writes
-# Benchmarks/results.json, the tables of BENCHMARKS.md and Benchmarks/latency-cdf.png.
+# mode and the C++ floor (Benchmarks/floor), runs `apiary-bench run` once per gRPC
+# transport (nio, then core), and writes Benchmarks/results-nio.json,
+# Benchmarks/results.json (core), the tables of BENCHMARKS.md (core, with a before/after
+# table against nio) and Benchmarks/latency-cdf.png.
 # Installs what is missing (the C++ build tools with apt-get as root; matplotlib with pip).
 #
-#   Scripts/bench.sh                  # 3 runs of every block (about 5 minutes after the build)
+#   Scripts/bench.sh                  # 3 runs of every block per transport (about 6 minutes after the build)
 #   BENCH_RUNS=5 Scripts/bench.sh     # more runs
 #   Scripts/bench.sh --latency-calls 500 --throughput-calls 2000   # quicker, noisier
 set -euo pipefail
@@ -36,6 +38,11 @@ if command -v cmake >/dev/null; then
   cmake --build Benchmarks/floor/build -j2 >&2
 fi
 
+# Both gRPC transports, one after the other: grpc-swift's NIO transport (the "before")
+# and the gRPC core transport (apiary's default, whose figures head BENCHMARKS.md).
 "$bin/apiary-bench" run --apiary "$bin/apiary" --floor Benchmarks/floor/build --runs "$runs" \
-  --out Benchmarks/results.json "$@"
-"$python" Benchmarks/report.py Benchmarks/results.json --markdown BENCHMARKS.md --png Benchmarks/latency-cdf.png
+  --transport nio --out Benchmarks/results-nio.json "$@"
+"$bin/apiary-bench" run --apiary "$bin/apiary" --floor Benchmarks/floor/build --runs "$runs" \
+  --transport core --out Benchmarks/results.json "$@"
+"$python" Benchmarks/report.py Benchmarks/results.json --baseline Benchmarks/results-nio.json \
+  --markdown BENCHMARKS.md --png Benchmarks/latency-cdf.png

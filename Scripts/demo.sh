@@ -26,6 +26,9 @@ apt_install() {
     return 1
   fi
 }
+# Apiary links the gRPC core C library (its gRPC transport).
+[ -f /usr/include/grpc/grpc.h ] || apt_install libgrpc-dev \
+  || { say "the gRPC core library is missing: install it (apt-get install libgrpc-dev)"; exit 1; }
 command -v redis-server >/dev/null || apt_install redis-server \
   || { say "redis-server is missing: install it (apt-get install redis-server)"; exit 1; }
 if ! "$python" -c 'import grpc, grpc_tools, grpc_reflection, grpc_status, redis' 2>/dev/null; then

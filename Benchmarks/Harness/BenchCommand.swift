@@ -1,12 +1,13 @@
 import ArgumentParser
 
 /// The benchmark harness: `apiary-bench run` measures, `apiary-bench component` is
-/// the component it measures against. `Scripts/bench.sh` builds and runs it.
+/// the component it measures against, `apiary-bench echo-server` the Swift side of the
+/// C++ floor client's echo. `Scripts/bench.sh` builds and runs it.
 @main
 struct BenchCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "apiary-bench",
     abstract: "Apiary's benchmark harness.",
-    subcommands: [RunCommand.self, ComponentCommand.self]
+    subcommands: [RunCommand.self, ComponentCommand.self, EchoServerCommand.self]
   )
 }

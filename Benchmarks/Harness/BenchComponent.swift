@@ -3,6 +3,7 @@ import ArgumentParser
 import ComponentKit
 import Foundation
 import GRPCCore
+import GRPCCoreCTransport
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -23,6 +24,9 @@ struct ComponentCommand: AsyncParsableCommand {
   @Option(help: "How many sockets to serve: bench-0.sock, bench-1.sock, ...")
   var count = 1
 
+  @Option(help: "The gRPC server transport: nio or core.")
+  var transport: TransportKind = .nio
+
   func run() async throws {
     LoggingSystem.bootstrap { label in
       var handler = StreamLogHandler.standardError(label: label)
@@ -30,6 +34,7 @@ struct ComponentCommand: AsyncParsableCommand {
       return handler
     }
     let values = BenchValues()
+    let kind = transport
     let servers = try (0..<count).map { index in
       try ComponentServer(
         socketPath: "\(socketsDir)/bench-\(index).sock",
@@ -38,7 +43,8 @@ struct ComponentCommand: AsyncParsableCommand {
           ComponentRegistration(
             services: [BenchPubSub()],
             serviceNames: [Dapr_Proto_Components_V1_PubSub.descriptor.fullyQualifiedService]),
-        ]
+        ],
+        transport: { path in SelectedServerTransport(kind, address: .unixDomainSocket(path: path)) }
       )
     }
     let group = ServiceGroup(
@@ -121,5 +127,64 @@ struct BenchPubSub: Dapr_Proto_Components_V1_PubSub.ServiceProtocol {
     request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
     ServerResponse(message: .init())
+  }
+}
+
+extension TransportKind: ExpressibleByArgument {}
+
+/// `apiary-bench echo-server`: `/apiary.bench.v1.Echo/Echo` on a Unix socket, answering
+/// each request with its own bytes, so the C++ floor client can measure a Swift server
+/// (its latency and its CPU per call) against the C++ one.
+struct EchoServerCommand: AsyncParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "echo-server",
+    abstract: "Serve the floor's echo method with a Swift gRPC server."
+  )
+
+  @Option(help: "The Unix socket to serve.")
+  var socket: String
+
+  @Option(help: "The gRPC server transport: nio or core.")
+  var transport: TransportKind = .nio
+
+  func run() async throws {
+    try? FileManager.default.removeItem(atPath: socket)
+    let server = GRPCServer(
+      transport: SelectedServerTransport(transport, address: .unixDomainSocket(path: socket)),
+      services: [EchoService()])
+    let group = ServiceGroup(
+      services: [EchoServing(server: server)], gracefulShutdownSignals: [.sigterm, .sigint],
+      logger: Logger(label: "bench.echo"))
+    try await group.run()
+  }
+}
+
+private struct EchoServing: Service {
+  let server: GRPCServer<SelectedServerTransport>
+  func run() async throws {
+    try await withGracefulShutdownHandler {
+      try await server.serve()
+    } onGracefulShutdown: {
+      server.beginGracefulShutdown()
+    }
+  }
+}
+
+/// Echoes the request's bytes: an `EchoMessage` comes back as it was sent.
+private struct EchoService: RegistrableRPCService {
+  struct Bytes: MessageSerializer, MessageDeserializer {
+    func serialize<Output: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Output { Output(message) }
+    func deserialize<Input: GRPCContiguousBytes>(_ bytes: Input) throws -> [UInt8] { bytes.withUnsafeBytes { Array($0) } }
+  }
+
+  func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    router.registerHandler(
+      forMethod: MethodDescriptor(fullyQualifiedService: "apiary.bench.v1.Echo", method: "Echo", type: .unary),
+      deserializer: Bytes(), serializer: Bytes()
+    ) { request, _ in
+      var message: [UInt8] = []
+      for try await part in request.messages { message = part }
+      return StreamingServerResponse(single: ServerResponse(message: message))
+    }
   }
 }

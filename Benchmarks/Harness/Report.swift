@@ -9,6 +9,8 @@ struct Report: Codable {
   var machine: Machine
   var command: String
   var runs: Int
+  /// The gRPC transport of apiary, the component and the clients: nio or core.
+  var transport = "nio"
   var date = ISO8601DateFormatter().string(from: Date())
   var calls: [Measurement] = []
   var floor: [FloorResult] = []

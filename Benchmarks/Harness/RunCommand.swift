@@ -4,6 +4,7 @@ import ArgumentParser
 import AsyncHTTPClient
 import Foundation
 import GRPCCore
+import GRPCCoreCTransport
 import GRPCNIOTransportHTTP2
 import Synchronization
 
@@ -49,6 +50,9 @@ struct RunCommand: AsyncParsableCommand {
   @Option(help: "Untimed calls before each batch.")
   var warmup = 300
 
+  @Option(help: "The gRPC transport of apiary, the component and the benchmark's clients: nio or core.")
+  var transport: TransportKind = .core
+
   @Option(help: "Socket counts for the start-up measurement, comma-separated; discovery uses the largest.")
   var startupSockets = "1,10,100"
 
@@ -59,13 +63,14 @@ struct RunCommand: AsyncParsableCommand {
     let folder = try TemporaryFolder(prefix: "apiary-bench")
     defer { folder.remove() }
     var report = Report(machine: Machine.describe(), command: CommandLine.arguments.joined(separator: " "), runs: runs)
+    report.transport = transport.rawValue
     log("apiary \(apiaryPath); \(report.machine.cpus) CPUs, \(report.machine.cpuModel)")
 
     // Every child is stopped on the way out, a failed measurement included.
     let started = StartedProcesses()
     do {
       try await measureCalls(me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
-      try await measureFloor(folder: folder, started: started, into: &report)
+      try await measureFloor(me: me, folder: folder, started: started, into: &report)
       try await measureStartup(me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
     } catch {
       await started.stopAll()
@@ -88,7 +93,8 @@ struct RunCommand: AsyncParsableCommand {
     try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
     // Ten components on five sockets: the memory goal's "10 components".
     let component = try await startServing(
-      me, ["component", "--sockets-dir", sockets, "--count", "5"], socket: "\(sockets)/bench-0.sock")
+      me, ["component", "--sockets-dir", sockets, "--count", "5", "--transport", "\(transport)"],
+      socket: "\(sockets)/bench-0.sock")
     started.add(component)
     for index in 1..<5 { try await waitForSocket("\(sockets)/bench-\(index).sock") }
     var yaml = Resources.component(name: "statestore", type: "state.bench-0")
@@ -106,6 +112,7 @@ struct RunCommand: AsyncParsableCommand {
       [
         "run", "--resources-path", resources, "--sockets-dir", sockets, "--app-id", "bench",
         "--grpc-port", "\(grpcPort)", "--http-port", "\(httpPort)", "--log-level", "warning",
+        "--transport", "\(transport)",
       ],
       environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
     started.add(sidecar)
@@ -118,10 +125,10 @@ struct RunCommand: AsyncParsableCommand {
     let watched = ["apiary": sidecar.pid, "component": component.pid]
 
     try await withGRPCClient(
-      transport: .http2NIOPosix(target: .unixDomainSocket(path: "\(sockets)/bench-0.sock"), transportSecurity: .plaintext)
+      transport: SelectedClientTransport(transport, target: .unixDomainSocket(path: "\(sockets)/bench-0.sock"))
     ) { direct in
       try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: grpcPort), transportSecurity: .plaintext)
+        transport: SelectedClientTransport(transport, target: .ipv4(host: "127.0.0.1", port: grpcPort))
       ) { api in
         // The value every Get reads, saved through the sidecar (which prefixes the app id).
         var item = Dapr_Proto_Common_V1_StateItem()
@@ -179,16 +186,23 @@ struct RunCommand: AsyncParsableCommand {
 
   // MARK: (d): the C++ floor
 
-  private func measureFloor(folder: TemporaryFolder, started: StartedProcesses, into report: inout Report) async throws {
+  private func measureFloor(me: String, folder: TemporaryFolder, started: StartedProcesses, into report: inout Report) async throws {
     let server = "\(floor)/floor-server"
     let client = "\(floor)/floor-client"
     guard FileManager.default.isExecutableFile(atPath: server), FileManager.default.isExecutableFile(atPath: client) else {
       log("no C++ floor in \(floor) (build Benchmarks/floor): skipping (d)")
       return
     }
-    for raw in [false, true] {
-      let socket = folder.file(raw ? "raw.sock" : "floor.sock")
-      let process = try await startServing(server, ["--socket", socket] + (raw ? ["--raw"] : []), socket: socket)
+    // The C++ pair, the raw socket ping-pong, and the C++ client against the Swift
+    // echo server on this run's transport (what one Swift server hop costs).
+    let modes: [(mode: String, executable: String, arguments: [String])] = [
+      ("grpc", server, []), ("raw", server, ["--raw"]), ("swift", me, ["echo-server", "--transport", "\(transport)"]),
+    ]
+    for (mode, executable, extra) in modes {
+      let raw = mode == "raw"
+      let socket = folder.file("\(mode).sock")
+      let arguments = mode == "swift" ? extra + ["--socket", socket] : ["--socket", socket] + extra
+      let process = try await startServing(executable, arguments, socket: socket)
       started.add(process)
       for run in 1...runs {
         for inFlight in [1, 16, 64] {
@@ -205,7 +219,7 @@ struct RunCommand: AsyncParsableCommand {
           else { throw BenchError("floor-client failed (\(result.status)): \(result.stderr)") }
           func number(_ key: String) -> Double { (object[key] as? NSNumber)?.doubleValue ?? .nan }
           let floorResult = FloorResult(
-            run: run, mode: raw ? "raw" : "grpc", inFlight: inFlight, p50: number("p50_us"), p90: number("p90_us"),
+            run: run, mode: mode, inFlight: inFlight, p50: number("p50_us"), p90: number("p90_us"),
             p99: number("p99_us"), throughput: number("throughput_cps"),
             clientCPUPer1000: number("client_cpu_s_per_1000"), serverCPUPer1000: number("server_cpu_s_per_1000"))
           log("floor \(floorResult.mode) run \(run) in flight \(inFlight): p50 \(Int(floorResult.p50)) µs, \(Int(floorResult.throughput)) calls/s")
@@ -227,7 +241,8 @@ struct RunCommand: AsyncParsableCommand {
       try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
       try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
       let component = try await startServing(
-        me, ["component", "--sockets-dir", sockets, "--count", "\(count)"], socket: "\(sockets)/bench-0.sock")
+        me, ["component", "--sockets-dir", sockets, "--count", "\(count)", "--transport", "\(transport)"],
+        socket: "\(sockets)/bench-0.sock")
       started.add(component)
       for index in 0..<count { try await waitForSocket("\(sockets)/bench-\(index).sock") }
       let yaml = (0..<count).map { Resources.component(name: "store-\($0)", type: "state.bench-\($0)") }.joined()
@@ -242,6 +257,7 @@ struct RunCommand: AsyncParsableCommand {
           [
             "run", "--resources-path", resources, "--sockets-dir", sockets, "--app-id", "bench",
             "--grpc-port", "\(try freeTCPPort())", "--http-port", "\(httpPort)", "--log-level", "warning",
+            "--transport", "\(transport)",
           ],
           environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
         started.add(sidecar)
@@ -264,7 +280,9 @@ struct RunCommand: AsyncParsableCommand {
         for run in 1...runs {
           let clock = ContinuousClock()
           let spawned = clock.now
-          let result = try await ChildProcess.run(apiaryPath, ["discover", "--sockets-dir", sockets], timeout: .seconds(60))
+          let result = try await ChildProcess.run(
+            apiaryPath, ["discover", "--sockets-dir", sockets], environment: ["APIARY_TRANSPORT": "\(transport)"],
+            timeout: .seconds(60))
           let elapsed = clock.now - spawned
           guard result.status == 0, result.stdout.contains("bench-\(count - 1)") else {
             throw BenchError("apiary discover failed (\(result.status)): \(result.stderr)")

@@ -2,7 +2,7 @@ import ApiaryContracts
 import AsyncHTTPClient
 import Foundation
 import GRPCCore
-import GRPCNIOTransportHTTP2
+import GRPCCoreCTransport
 import NIOCore
 
 /// The payload of every call: 1 KiB.
@@ -37,7 +37,7 @@ func callOptions() -> CallOptions {
 }
 
 /// (a): `StateStore/Get` and `PubSub/Publish` on the component's socket.
-func directCall(_ operation: Operation, client: GRPCClient<HTTP2ClientTransport.Posix>) -> Call {
+func directCall(_ operation: Operation, client: GRPCClient<SelectedClientTransport>) -> Call {
   var metadata = Metadata()
   metadata.addString(instanceName, forKey: "x-component-instance")
   let options = callOptions()
@@ -62,7 +62,7 @@ func directCall(_ operation: Operation, client: GRPCClient<HTTP2ClientTransport.
 }
 
 /// (b): `Dapr/GetState` and `Dapr/PublishEvent` on the sidecar's gRPC port.
-func grpcAPICall(_ operation: Operation, client: GRPCClient<HTTP2ClientTransport.Posix>) -> Call {
+func grpcAPICall(_ operation: Operation, client: GRPCClient<SelectedClientTransport>) -> Call {
   let dapr = Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: client)
   let options = callOptions()
   switch operation {

@@ -72,8 +72,10 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
     cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1)
     let initial = Int32(clamping: GRPCTimeout.nanoseconds(config.reconnectBackoff.initial) / 1_000_000)
     let maximum = Int32(clamping: GRPCTimeout.nanoseconds(config.reconnectBackoff.max) / 1_000_000)
+    // Only the backoff between attempts. GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is also core's
+    // minimum connect timeout (20 s by default): set as low, a handshake with a busy peer
+    // that takes longer than the backoff fails the connection.
     cgrpc_channel_args_add_integer(args, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, initial)
-    cgrpc_channel_args_add_integer(args, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, initial)
     cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, maximum)
     // GRPCCore does its own retries and hedging from the service config.
     cgrpc_channel_args_add_integer(args, GRPC_ARG_ENABLE_RETRIES, 0)
@@ -89,10 +91,10 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
     grpc_channel_destroy(channel)
   }
 
-  /// Core connects lazily; this only lives as long as the client runs, and on the way out
-  /// cancels the calls still open.
+  /// Lives as long as the client runs, and on the way out cancels the calls still open.
   public func connect() async throws {
-    _ = grpc_channel_check_connectivity_state(channel, 1)
+    // No eager dial: a peer that is not up yet would put the channel into backoff, and
+    // a first call made during it would fail at once. Core dials on the first call.
     await withTaskCancellationHandler {
       await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
         let resume = state.withLock { state -> Bool in
@@ -231,6 +233,8 @@ final class CoreClientCall: @unchecked Sendable {
     var stashedMetadata: OutboundMetadata?
     var stashedMessage: ByteBufferPointer?
     var requestsClosed = false
+    /// Whether a batch that receives is running (for unary calls, only from the close).
+    var receivesStarted = false
     // Receiving.
     var emptyInitialMetadataHeld = false
     var initialDelivered = false
@@ -255,6 +259,8 @@ final class CoreClientCall: @unchecked Sendable {
   private var requestIsStreamed: Bool {
     descriptor.type?.isRequestStreaming ?? true
   }
+
+  private var isUnary: Bool { descriptor.type == .unary }
 
   // MARK: sending
 
@@ -284,6 +290,12 @@ final class CoreClientCall: @unchecked Sendable {
         throw RPCError(code: .unavailable, message: "gRPC core could not create a call to \(path)")
       }
       state.call = call
+      if isUnary {
+        // Everything, both ways, goes in one batch when the request is complete.
+        state.stashedMetadata = outbound
+        return
+      }
+      state.receivesStarted = true
       if requestIsStreamed {
         // The server may answer before the first request message, or the first message
         // may wait for an answer: the metadata goes out now.
@@ -382,6 +394,10 @@ final class CoreClientCall: @unchecked Sendable {
 
   /// The end of the requests: whatever is stashed and the close, in one batch, not awaited.
   func closeRequests() {
+    if isUnary {
+      closeUnary()
+      return
+    }
     state.withLock { state in
       guard let call = state.call, !state.requestsClosed else { return }
       state.requestsClosed = true
@@ -408,13 +424,85 @@ final class CoreClientCall: @unchecked Sendable {
     }
   }
 
+  /// A unary call's only batch: the request with its metadata and close, and the receipt
+  /// of the response's metadata, message and status. One completion, one wake-up of the
+  /// reader, instead of one per part.
+  private func closeUnary() {
+    let failure = state.withLock { state -> RPCError? in
+      guard let call = state.call, !state.requestsClosed else { return nil }
+      state.requestsClosed = true
+      let metadata = state.stashedMetadata ?? .empty
+      let message = state.stashedMessage
+      state.stashedMetadata = nil
+      state.stashedMessage = nil
+      let initial = cgrpc_metadata_array_create()!
+      let slot = UnsafeMutablePointer<ByteBufferPointer?>.allocate(capacity: 1)
+      slot.initialize(to: nil)
+      let status = cgrpc_client_status_create()!
+      var ops: [grpc_op] = [cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, initialFlags)]
+      if let message { ops.append(cgrpc_op_send_message(message, 0)) }
+      ops += [
+        cgrpc_op_send_close_from_client(), cgrpc_op_recv_initial_metadata(initial), cgrpc_op_recv_message(slot),
+        cgrpc_op_recv_status_on_client(status),
+      ]
+      let free = {
+        metadata.release()
+        if let message { grpc_byte_buffer_destroy(message) }
+        cgrpc_metadata_array_free(initial)
+        if let received = slot.pointee { grpc_byte_buffer_destroy(received) }
+        slot.deallocate()
+        cgrpc_client_status_free(status)
+      }
+      let error = startBatch(call, ops, Completion { [self] _ in
+        let headers = Metadata(core: initial)
+        let response = slot.pointee.map { buffer in
+          slot.pointee = nil
+          return CoreBytes.take(buffer)
+        }
+        let code = Status.Code(core: status.pointee.code)
+        let text = String(coreSlice: status.pointee.details)
+        let trailers = withUnsafePointer(to: &status.pointee.trailers) { Metadata(core: $0) }
+        free()
+        self.receivedUnary(headers, response, Status(code: code, message: text), trailers)
+      })
+      guard error == GRPC_CALL_OK else {
+        free()
+        grpc_call_cancel(call, nil)
+        return RPCError(code: .internalError, message: "gRPC core refused the call: \(describe(error))")
+      }
+      state.receivesStarted = true
+      state.pendingBatches += 1
+      return nil
+    }
+    if let failure { inbox.fail(failure) }
+  }
+
+  private func receivedUnary(_ headers: Metadata, _ message: GRPCNIOTransportBytes?, _ status: Status, _ trailers: Metadata) {
+    state.withLock { state in
+      state.status = (status, trailers)
+      state.messagesEnded = true
+      state.delivered = true
+      state.initialDelivered = true
+    }
+    // Trailers-only (no headers, no message, an error) reaches GRPCCore as the status
+    // alone, which is what lets it retry.
+    if !(headers.isEmpty && message == nil && status.code != .ok) {
+      inbox.push(.metadata(headers))
+      if let message { inbox.push(.message(message)) }
+    }
+    inbox.push(.status(status, trailers))
+    inbox.end()
+    batchDone()
+  }
+
   /// Cancels the call; core then completes every batch, and the status is CANCELLED.
   func cancel() {
     let failInbox = state.withLock { state -> Bool in
       state.cancelled = true
       if let call = state.call {
         grpc_call_cancel(call, nil)
-        return false
+        // Nothing is receiving yet (a unary call before its close): no status will come.
+        return !state.receivesStarted
       }
       return true
     }

@@ -4,7 +4,11 @@ import GRPCNIOTransportCore
 import Synchronization
 
 /// A grpc-swift-2 server transport on the gRPC core C library: a `grpc_server` with its own
-/// completion queue and poller; each accepted call runs the stream handler in a child task.
+/// completion queue and poller; each accepted call runs the stream handler in a task the
+/// poller starts directly (one wake-up per call, not two).
+///
+/// `listen` returns once core has reported the shutdown done and every handler returned;
+/// cancelling it cancels every call and every handler task.
 public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
   public typealias Bytes = GRPCNIOTransportBytes
 
@@ -60,8 +64,12 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     var shutdownRequested = false
     var shutdownStarted = false
     var cancelRequested = false
-    var accepted: AsyncStream<AcceptedCall>.Continuation?
+    var handler: (@Sendable (RPCStream<Inbound, Outbound>, ServerContext) async -> Void)?
     var live: [ObjectIdentifier: CoreServerCall] = [:]
+    var tasks: [Int: Task<Void, Never>] = [:]
+    var nextTask = 0
+    var shutdownDone = false
+    var stopped: CheckedContinuation<Void, Never>?
   }
 
   private let state = Locked(State())
@@ -137,11 +145,10 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     }
     grpc_server_start(server)
 
-    let (accepted, continuation) = AsyncStream<AcceptedCall>.makeStream()
     let cancelEarly = state.withLock { state -> Bool in
       state.server = server
       state.queue = queue
-      state.accepted = continuation
+      state.handler = streamHandler
       return state.cancelRequested || state.shutdownRequested
     }
     setBound(.success(address.with(port: Int(port))))
@@ -149,10 +156,13 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     if cancelEarly { beginGracefulShutdown() }
 
     await withTaskCancellationHandler {
-      await withDiscardingTaskGroup { group in
-        for await call in accepted {
-          group.addTask { await self.serve(call, streamHandler) }
+      await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let done = state.withLock { state -> Bool in
+          if state.shutdownDone && state.tasks.isEmpty { return true }
+          state.stopped = continuation
+          return false
         }
+        if done { continuation.resume() }
       }
     } onCancel: {
       self.shutdown(cancellingCalls: true)
@@ -183,14 +193,13 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     // As the NIO transport does: handlers learn through their RPC cancellation handle that
     // the server is stopping; those that ignore it still finish.
     for call in live { call.signalStopping() }
+    if cancellingCalls {
+      for task in state.withLock({ Array($0.tasks.values) }) { task.cancel() }
+    }
     guard let action else { return }
     if action.first {
       let done = Completion { [self] _ in
-        let continuation = self.state.withLock { state in
-          defer { state.accepted = nil }
-          return state.accepted
-        }
-        continuation?.finish()
+        self.finishedOne(task: nil, shutdown: true)
       }
       grpc_server_shutdown_and_notify(action.server.pointer, action.queue.raw, CompletionQueue.tag(done))
     }
@@ -208,12 +217,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
           metadata: withUnsafePointer(to: &slot.pointee.metadata) { Metadata(core: $0) }
         )
         cgrpc_accepted_call_free(slot)
-        let continuation = self.state.withLock { $0.accepted }
-        if let continuation, case .enqueued = continuation.yield(accepted) {
-        } else {
-          grpc_call_cancel(call, nil)
-          grpc_call_unref(call)
-        }
+        self.start(accepted)
         let open = self.state.withLock { !$0.shutdownStarted }
         if open { self.postAccept(server: pointers.server.pointer, queue: pointers.queue) }
       } else {
@@ -226,6 +230,36 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       CompletionQueue.dropTag(tag)
       cgrpc_accepted_call_free(slot)
     }
+  }
+
+  /// Runs the handler for a call in a task of its own, started from the poller.
+  private func start(_ accepted: AcceptedCall) {
+    state.withLock { state in
+      guard let handler = state.handler else {
+        grpc_call_cancel(accepted.call.pointer, nil)
+        grpc_call_unref(accepted.call.pointer)
+        return
+      }
+      let id = state.nextTask
+      state.nextTask += 1
+      // Registered under the lock before it can finish, so it is always removed after.
+      state.tasks[id] = Task {
+        await self.serve(accepted, handler)
+        self.finishedOne(task: id, shutdown: false)
+      }
+    }
+  }
+
+  /// A handler task ended, or core reported the shutdown done; `listen` returns after both.
+  private func finishedOne(task id: Int?, shutdown: Bool) {
+    let stopped = state.withLock { state -> CheckedContinuation<Void, Never>? in
+      if let id { state.tasks[id] = nil }
+      if shutdown { state.shutdownDone = true }
+      guard state.shutdownDone, state.tasks.isEmpty else { return nil }
+      defer { state.stopped = nil }
+      return state.stopped
+    }
+    stopped?.resume()
   }
 
   private func serve(

@@ -10,7 +10,7 @@ public enum TransportKind: String, Sendable, CaseIterable, CustomStringConvertib
   case core
 
   /// The transport Apiary uses unless told otherwise.
-  public static let `default`: TransportKind = .nio
+  public static let `default`: TransportKind = .core
 
   /// `APIARY_TRANSPORT` when set to `nio` or `core`; tests and tools use it to pick one.
   public static var fromEnvironment: TransportKind? {

@@ -53,7 +53,7 @@ struct TransportInteropTests {
       try await TransportChecks.metadataBothWays(client)
       try await TransportChecks.statusCodes(client)
       try await TransportChecks.unknownMethod(client)
-      try await TransportChecks.oversizedRequest(client)
+      try await TransportChecks.oversizedRequest(client, exactly: .resourceExhausted)
       try await TransportChecks.concurrentCalls(client)
       let error = await #expect(throws: RPCError.self) {
         _ = try await client.call(.unary, [bytes(1)], metadata: ["x-sleep-ms": "10000"], timeout: .milliseconds(500))
@@ -80,5 +80,65 @@ struct TransportInteropTests {
       #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
       #expect(summary.hasSuffix(" passed, 0 failed"), "\(summary)")
     }
+  }
+}
+
+/// Interop with C++ gRPC (grpc++ 1.51 on Debian's core) through the floor benchmark's
+/// client and server (Benchmarks/floor, built by Scripts/test.sh; the folder is
+/// APIARY_FLOOR_DIR, else Benchmarks/floor/build).
+@Suite("Transport interop with C++ grpc++", .serialized, .enabled(if: FloorPeers.available))
+struct TransportCppInteropTests {
+  @Test("C++ floor client -> Swift server: 500 echoes of 1 KiB", arguments: TransportKind.allCases)
+  func cppClientSwiftServer(_ kind: TransportKind) async throws {
+    let folder = try TemporaryFolder(prefix: "interop")
+    defer { folder.remove() }
+    try await withServer(kind, on: .unixDomainSocket(path: folder.file("swift.sock"))) { running in
+      guard case .unixDomainSocket(let path) = running.address else { return }
+      let result = try await ChildProcess.run(
+        FloorPeers.client, ["--target", "unix:\(path)", "--calls", "500", "--warmup", "10", "--json"],
+        timeout: .seconds(60))
+      #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
+      // floor-client checks every echo's size and exits 1 on any failed call.
+      #expect(result.stdout.contains("\"p50_us\""), "\(result.stdout)")
+    }
+  }
+
+  @Test("Swift client -> C++ floor server: echoes of 0 B to 1 MiB", arguments: TransportKind.allCases)
+  func swiftClientCppServer(_ kind: TransportKind) async throws {
+    let folder = try TemporaryFolder(prefix: "interop")
+    defer { folder.remove() }
+    let socket = folder.file("cpp.sock")
+    let server = try await startServing(FloorPeers.server, ["--socket", socket], socket: socket)
+    defer { server.signal(SIGKILL) }
+    try await withClient(kind, to: .unixDomainSocket(path: socket)) { client in
+      for size in [0, 1024, 1 << 20] {
+        // An EchoMessage with `payload` (field 1, bytes) of `size` bytes.
+        var message: [UInt8] = [0x0A]
+        var length = size
+        repeat {
+          message.append(UInt8(length & 0x7F) | (length > 0x7F ? 0x80 : 0))
+          length >>= 7
+        } while length > 0
+        message += bytes(size)
+        let echoed = try await client.client.unary(
+          request: ClientRequest(message: message), descriptor: TransportTestService.floorEcho,
+          serializer: RawBytes(), deserializer: RawBytes(), options: .defaults
+        ) { try $0.message }
+        #expect(echoed == (size == 0 ? [] : message), "size \(size)")
+      }
+    }
+    await server.stop()
+  }
+}
+
+enum FloorPeers {
+  static let folder: String = {
+    if let explicit = ProcessInfo.processInfo.environment["APIARY_FLOOR_DIR"], !explicit.isEmpty { return explicit }
+    return "\(Locations.packageRoot)/Benchmarks/floor/build"
+  }()
+  static var client: String { "\(folder)/floor-client" }
+  static var server: String { "\(folder)/floor-server" }
+  static var available: Bool {
+    FileManager.default.isExecutableFile(atPath: client) && FileManager.default.isExecutableFile(atPath: server)
   }
 }

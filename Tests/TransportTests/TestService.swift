@@ -125,7 +125,15 @@ struct TransportTestService: RegistrableRPCService {
   /// Attempts seen per `x-fail-first` key.
   let attempts = AttemptLog()
 
+  /// The C++ floor's echo (Benchmarks/floor/echo.proto): the request's bytes back.
+  static let floorEcho = MethodDescriptor(fullyQualifiedService: "apiary.bench.v1.Echo", method: "Echo", type: .unary)
+
   func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
+    router.registerHandler(forMethod: Self.floorEcho, deserializer: RawBytes(), serializer: RawBytes()) { request, _ in
+      var last: [UInt8] = []
+      for try await message in request.messages { last = message }
+      return StreamingServerResponse(single: ServerResponse(message: last))
+    }
     for method in TransportTestMethod.allCases {
       let log = cancellations
       let attempts = self.attempts

@@ -40,6 +40,7 @@ public struct ComponentServer: Service {
   private let services: [any RegistrableRPCService]
   private let health: HealthService
   private let logger: Logger
+  private let transport: (@Sendable (_ socketPath: String) -> any ServerTransport)?
 
   /// Creates a server for `components` on `socketPath`.
   ///
@@ -50,14 +51,18 @@ public struct ComponentServer: Service {
   ///   - descriptorSets: Extra serialized `FileDescriptorSet`s for services whose
   ///     contracts are not among Apiary's (`ApiaryDescriptors` is always included).
   ///   - logger: The server's own logger.
+  ///   - transport: Makes the gRPC server transport for the socket; grpc-swift's NIO
+  ///     HTTP/2 transport when nil. (Apiary's benchmark passes its gRPC core transport.)
   /// - Throws: When a descriptor set cannot be parsed.
   public init(
     socketPath: String,
     components: [ComponentRegistration],
     logStore: ComponentLogStore = ComponentLogStore(),
     descriptorSets: [Data] = [],
-    logger: Logger = Logger(label: "componentkit.server")
+    logger: Logger = Logger(label: "componentkit.server"),
+    transport: (@Sendable (_ socketPath: String) -> any ServerTransport)? = nil
   ) throws {
+    self.transport = transport
     self.socketPath = socketPath
     self.logStore = logStore
     self.logger = logger
@@ -92,14 +97,16 @@ public struct ComponentServer: Service {
   ///   transport's error when it cannot listen.
   public func run() async throws {
     try prepareSocketPath(socketPath)
-    let server = GRPCServer(
-      transport: .http2NIOPosix(
-        address: .unixDomainSocket(path: socketPath),
-        transportSecurity: .plaintext
-      ),
-      services: services
-    )
     defer { removeSocketFile() }
+    if let transport {
+      try await serve(on: transport(socketPath))
+    } else {
+      try await serve(on: HTTP2ServerTransport.Posix(address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext))
+    }
+  }
+
+  private func serve<Transport: ServerTransport>(on transport: Transport) async throws {
+    let server = GRPCServer(transport: transport, services: services)
     try await withGracefulShutdownHandler {
       try await withThrowingDiscardingTaskGroup { group in
         group.addTask { try await server.serve() }
