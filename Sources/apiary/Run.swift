@@ -120,6 +120,18 @@ struct Run: AsyncParsableCommand {
     help: ArgumentHelp("How often the sockets folder is looked at without an inotify event.", valueName: "duration"))
   var rescanInterval: String = "1s"
 
+  @Flag(
+    name: .customLong("allow-insecure-sockets-dir"),
+    help: "Run even when the sockets folder is group- or world-writable or owned by another user (logged).")
+  var allowInsecureSocketsDir = false
+
+  @Option(
+    name: .customLong("allowed-component-uids"),
+    help: ArgumentHelp(
+      "The users whose component sockets are used (checked with SO_PEERCRED), comma-separated, or 'any'. Default: apiary's own uid.",
+      valueName: "uids"))
+  var allowedComponentUIDs: String?
+
   @Option(
     name: .customLong("transport"),
     help: ArgumentHelp(
@@ -165,7 +177,23 @@ struct Run: AsyncParsableCommand {
     return .default
   }
 
+  /// `--allowed-component-uids`: nil for `any`, else the set (default: apiary's own uid).
+  func resolvedComponentUIDs() throws -> Set<UInt32>? {
+    guard let allowedComponentUIDs else { return [UInt32(geteuid())] }
+    if allowedComponentUIDs.trimmingCharacters(in: .whitespaces) == "any" { return nil }
+    var uids: Set<UInt32> = []
+    for part in allowedComponentUIDs.split(separator: ",") {
+      guard let uid = UInt32(part.trimmingCharacters(in: .whitespaces)) else {
+        throw ValidationError("--allowed-component-uids '\(allowedComponentUIDs)': '\(part)' is not a uid; write e.g. 1000,1001 or any")
+      }
+      uids.insert(uid)
+    }
+    guard !uids.isEmpty else { throw ValidationError("--allowed-component-uids is empty; write e.g. 1000 or any") }
+    return uids
+  }
+
   func validate() throws {
+    _ = try resolvedComponentUIDs()
     guard failureThreshold >= 1 else { throw ValidationError("--failure-threshold must be at least 1") }
     for (flag, value) in [
       ("--component-wait", componentWait), ("--discovery-timeout", discoveryTimeout),
@@ -244,6 +272,16 @@ struct Run: AsyncParsableCommand {
     options.watchMode = socketWatch == "polling" ? .polling : .automatic
     let transport = try resolvedTransport(environment: environment)
     options.transport = transport
+    options.allowedComponentUIDs = try resolvedComponentUIDs()
+    // Whoever can write to the sockets folder can put a socket there that apiary dials.
+    if let problem = SocketsFolderTrust.prepare(options.socketsDir) {
+      if allowInsecureSocketsDir {
+        logger.warning("\(problem); running anyway because of --allow-insecure-sockets-dir")
+      } else {
+        FileHandle.standardError.write(Data("error: \(problem). Pass --allow-insecure-sockets-dir to run anyway.\n".utf8))
+        throw ExitCode(1)
+      }
+    }
     options.shutdownGrace = DurationParsing.parse(shutdownGrace) ?? .seconds(5)
 
     var logHub: ComponentLogHub?

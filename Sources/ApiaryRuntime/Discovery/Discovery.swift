@@ -21,6 +21,9 @@ public struct Discovery: Sendable {
   public var excluding: Set<String>
   /// The gRPC transport the connections use.
   public var transport: TransportKind
+  /// When set, a socket is used only if the process listening on it runs as one of
+  /// these users (SO_PEERCRED); others are skipped with the reason.
+  public var allowedPeerUIDs: Set<UInt32>?
 
   public init(
     socketsDir: String,
@@ -28,9 +31,11 @@ public struct Discovery: Sendable {
     reservedTypes: [String: String] = [:],
     logger: Logger = Logger(label: "apiary.discovery"),
     excluding: Set<String> = [],
-    transport: TransportKind = TransportKind.fromEnvironment ?? .default
+    transport: TransportKind = TransportKind.fromEnvironment ?? .default,
+    allowedPeerUIDs: Set<UInt32>? = nil
   ) {
     self.transport = transport
+    self.allowedPeerUIDs = allowedPeerUIDs
     self.socketsDir = socketsDir
     self.timeout = timeout
     self.reservedTypes = reservedTypes
@@ -157,7 +162,7 @@ public struct Discovery: Sendable {
   /// Connects to one socket and lists its services, within ``timeout``. The connection
   /// of a socket that answered stays open; any other is closed.
   func probe(_ path: String) async -> Probe {
-    if case .failed(let reason) = SocketConnectCheck.check(path) {
+    if case .failed(let reason) = SocketConnectCheck.check(path, allowedUIDs: allowedPeerUIDs) {
       return Probe(outcome: .failure(DiscoveryProblem(reason)))
     }
     let channel: ComponentChannel

@@ -15,7 +15,9 @@ enum SocketConnectCheck: Equatable {
   /// The problem, in words for a `skipped` entry.
   case failed(String)
 
-  static func check(_ path: String) -> SocketConnectCheck {
+  /// - Parameter allowedUIDs: When set, the listening process's user (SO_PEERCRED) must
+  ///   be one of these.
+  static func check(_ path: String, allowedUIDs: Set<UInt32>? = nil) -> SocketConnectCheck {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
     let capacity = MemoryLayout.size(ofValue: address.sun_path)
@@ -38,10 +40,20 @@ enum SocketConnectCheck: Equatable {
         connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
       }
     }
-    if result == 0 { return .accepting }
-    switch errno {
-    case EAGAIN, EINPROGRESS:
-      return .accepting
+    let connectError = errno
+    if result == 0 || connectError == EAGAIN || connectError == EINPROGRESS {
+      guard let allowedUIDs else { return .accepting }
+      switch PeerCredentials.uid(of: fd) {
+      case .success(let uid) where allowedUIDs.contains(uid):
+        return .accepting
+      case .success(let uid):
+        let allowed = allowedUIDs.sorted().map(String.init).joined(separator: ", ")
+        return .failed("refused: the process listening on it runs as uid \(uid), not an allowed component uid (\(allowed); see --allowed-component-uids)")
+      case .failure(let error):
+        return .failed("refused: the listening process's user cannot be read (SO_PEERCRED: \(error.reason))")
+      }
+    }
+    switch connectError {
     case ECONNREFUSED:
       return .failed("no process is listening on it (a stale socket file left by a component that exited?)")
     case EACCES, EPERM:

@@ -174,7 +174,7 @@ public final class Sidecar: Service {
     do {
       (report, channels) = try await Discovery(
         socketsDir: options.socketsDir, timeout: options.discoveryTimeout, reservedTypes: reserved, logger: logger,
-        excluding: known, transport: options.transport
+        excluding: known, transport: options.transport, allowedPeerUIDs: options.allowedComponentUIDs
       ).scanKeepingChannels()
     } catch .missing(let folder) {
       logger.info("sockets folder \(folder) does not exist (yet): no pluggable components there")

@@ -29,6 +29,8 @@ public struct SidecarOptions: Sendable {
   public var failureThreshold: Int
   /// The gRPC transport for component calls: `APIARY_TRANSPORT`, else the default.
   public var transport: TransportKind = TransportKind.fromEnvironment ?? .default
+  /// The users whose component sockets are used (SO_PEERCRED); nil: any user.
+  public var allowedComponentUIDs: Set<UInt32>? = nil
 
   public init(
     resourcesPaths: [String], socketsDir: String, appID: String = "apiary", discoveryTimeout: Duration = .seconds(2),
