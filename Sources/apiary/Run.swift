@@ -120,6 +120,11 @@ struct Run: AsyncParsableCommand {
     help: ArgumentHelp("How often the sockets folder is looked at without an inotify event.", valueName: "duration"))
   var rescanInterval: String = "1s"
 
+  @Option(
+    name: .customLong("actuator-port"),
+    help: "Serve the actuator and /metrics on this port (on --listen-address) instead of the HTTP API's port.")
+  var actuatorPort: Int?
+
   @Flag(
     name: .customLong("allow-insecure-sockets-dir"),
     help: "Run even when the sockets folder is group- or world-writable or owned by another user (logged).")
@@ -214,7 +219,9 @@ struct Run: AsyncParsableCommand {
     guard ByteSize.parse(maxBodySize).map({ $0 > 0 }) ?? false else {
       throw ValidationError("--max-body-size '\(maxBodySize)' is not a size; write it like 4Mi, 512Ki or 1000000")
     }
-    for (flag, port) in [("--grpc-port", grpcPort), ("--http-port", httpPort), ("--app-port", appPort)] {
+    for (flag, port) in [
+      ("--grpc-port", grpcPort), ("--http-port", httpPort), ("--app-port", appPort), ("--actuator-port", actuatorPort),
+    ] {
       if let port, !(0...65535).contains(port) { throw ValidationError("\(flag) \(port) is not a port number") }
     }
     guard SidecarLogHandler.Format(rawValue: logFormat) != nil else {
@@ -344,7 +351,20 @@ struct Run: AsyncParsableCommand {
       logger.notice("modules.grpcApi is off: no gRPC API on port \(ports.grpc)")
     }
     let actuator = modules.actuator ? Actuator(api: api, supervisor: supervisor, logHub: logHub, sidecarLevel: sidecarLevel) : nil
-    if modules.httpApi || actuator != nil || metrics != nil {
+    if let actuatorPort, actuator != nil || metrics != nil {
+      // Operations on a port of their own (probes, /metrics, logs), the API on its own.
+      services.append(
+        .init(
+          service: HTTPAPIServer(
+            api: api, host: listenAddress, port: actuatorPort, logger: logger, daprRoutes: false,
+            actuator: actuator, metrics: metrics, grace: grace)))
+      if modules.httpApi {
+        services.append(
+          .init(
+            service: HTTPAPIServer(
+              api: api, host: listenAddress, port: ports.http, logger: logger, daprRoutes: true, grace: grace)))
+      }
+    } else if modules.httpApi || actuator != nil || metrics != nil {
       services.append(
         .init(
           service: HTTPAPIServer(

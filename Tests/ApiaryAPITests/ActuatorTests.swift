@@ -76,7 +76,13 @@ struct ActuatorTests {
           #expect(response.status != .unauthorized, "\(path)")
         }
       }
-      try await client.execute(uri: "/actuator/components", method: .get) { response in
+      for path in ["/actuator/components", "/actuator/logs", "/actuator/logger"] {
+        try await client.execute(uri: path, method: .get) { response in
+          #expect(response.status == .unauthorized, "\(path)")
+        }
+      }
+      try await client.execute(uri: "/actuator/logger", method: .post, body: ByteBuffer(string: #"{"level":"debug"}"#)) {
+        response in
         #expect(response.status == .unauthorized)
       }
       try await client.execute(uri: "/actuator/components", method: .get, headers: [.init("dapr-api-token")!: "secret"]) {

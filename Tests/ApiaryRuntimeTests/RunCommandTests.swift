@@ -76,4 +76,33 @@ struct RunCommandTests {
     #expect(result.status == 1)
     #expect(result.stderr.contains("error: \(resources.file("redis.yaml")), document 2: spec.type is missing"), "\(result.stderr)")
   }
+
+  @Test("--actuator-port: probes, info and /metrics on their own port, the Dapr API on the HTTP port only")
+  func actuatorPort() async throws {
+    let resources = try TemporaryFolder()
+    let sockets = try TemporaryFolder()
+    defer { resources.remove(); sockets.remove() }
+    let http = try freeTCPPort()
+    let operations = try freeTCPPort()
+    let apiary = try ChildProcess(
+      try Locations.product("apiary"),
+      [
+        "run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0",
+        "--http-port", "\(http)", "--actuator-port", "\(operations)",
+      ],
+      environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
+    let ready = await poll(timeout: .seconds(30)) {
+      !apiary.isRunning || httpGet(port: operations, "/actuator/health/readiness")?.status == 200
+    }
+    #expect(ready && apiary.isRunning, "stderr: \(apiary.standardError)")
+    #expect(httpGet(port: operations, "/actuator/health/liveness")?.status == 200)
+    #expect(httpGet(port: operations, "/metrics")?.status == 200)
+    #expect(httpGet(port: operations, "/v1.0/healthz")?.status == 404)
+    #expect(httpGet(port: http, "/v1.0/healthz")?.status == 204)
+    #expect(httpGet(port: http, "/actuator/health/liveness")?.status == 404)
+    #expect(httpGet(port: http, "/metrics")?.status == 404)
+    apiary.signal(SIGTERM)
+    #expect(await apiary.waitForExit(timeout: .seconds(10)) == 0)
+    await apiary.stop()
+  }
 }
