@@ -105,4 +105,64 @@ struct RunCommandTests {
     #expect(await apiary.waitForExit(timeout: .seconds(10)) == 0)
     await apiary.stop()
   }
+
+  @Test("a secretKeyRef value never appears: /actuator/components shows it redacted; /v1.0/metadata and trace logs lack it")
+  func secretsRedacted() async throws {
+    let resources = try TemporaryFolder()
+    let sockets = try TemporaryFolder()
+    defer { resources.remove(); sockets.remove() }
+    let secret = "hunter2-\(UUID().uuidString)"
+    try #"{"dbPassword": "\#(secret)"}"#.write(toFile: resources.file("secrets.json"), atomically: true, encoding: .utf8)
+    try """
+      apiVersion: dapr.io/v1alpha1
+      kind: Component
+      metadata:
+        name: vault
+      spec:
+        type: secretstores.local.file
+        metadata:
+          - name: secretsFile
+            value: \(resources.file("secrets.json"))
+      ---
+      apiVersion: dapr.io/v1alpha1
+      kind: Component
+      metadata:
+        name: orders
+      spec:
+        type: state.in-memory
+        metadata:
+          - name: password
+            secretKeyRef:
+              name: dbPassword
+              key: dbPassword
+          - name: keyPrefix
+            value: name
+      auth:
+        secretStore: vault
+      """.write(toFile: resources.file("components.yaml"), atomically: true, encoding: .utf8)
+    let http = try freeTCPPort()
+    let apiary = try ChildProcess(
+      try Locations.product("apiary"),
+      [
+        "run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0",
+        "--http-port", "\(http)", "--log-level", "trace",
+      ],
+      environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
+    let ready = await poll(timeout: .seconds(30)) {
+      !apiary.isRunning || httpGet(port: http, "/actuator/health/readiness")?.status == 200
+    }
+    #expect(ready && apiary.isRunning, "stderr: \(apiary.standardError)")
+    let components = httpGet(port: http, "/actuator/components")?.body ?? ""
+    #expect(components.contains(#""password":"******""#), "\(components)")
+    #expect(components.contains(#""keyPrefix":"name""#), "\(components)")
+    #expect(!components.contains(secret))
+    let metadata = httpGet(port: http, "/v1.0/metadata")?.body ?? ""
+    #expect(metadata.contains("orders"), "\(metadata)")
+    #expect(!metadata.contains(secret))
+    apiary.signal(SIGTERM)
+    #expect(await apiary.waitForExit(timeout: .seconds(10)) == 0)
+    #expect(!apiary.standardError.contains(secret))
+    #expect(!apiary.standardOutput.contains(secret))
+    await apiary.stop()
+  }
 }

@@ -224,7 +224,11 @@ public struct Actuator: Sendable {
       ]
       entry["reason"] = status.reason ?? NSNull()
       entry["lastHeartbeat"] = status.lastHeartbeat.map(Timestamp.string) ?? NSNull()
-      entry["metadata"] = await api.registry.component(named: status.name)?.metadata ?? [:]
+      // Values read from secret stores are never shown, only that they are set.
+      let component = await api.registry.component(named: status.name)
+      var shown = component?.metadata ?? [:]
+      for key in component?.secretKeys ?? [] { shown[key] = "******" }
+      entry["metadata"] = shown
       if let logHub, status.source.hasPrefix("/") {
         if let source = await logSource(socket: status.source), let logs = logHub.sources[source] {
           entry["logs"] = ["source": source, "level": logs.level.rawValue, "dropped": logs.dropped] as [String: Any]

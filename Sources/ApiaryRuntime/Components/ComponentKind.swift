@@ -49,14 +49,19 @@ public struct InitializedComponent: Sendable {
   /// The resolved `spec.metadata` without the values read from secret stores: what
   /// the sidecar itself reads (e.g. a state store's `keyPrefix`).
   public var metadata: [String: String]
+  /// The names of the `spec.metadata` entries whose values came from a secret store
+  /// (`secretKeyRef`): shown redacted, never with their value.
+  public var secretKeys: Set<String> = []
   /// Called when the sidecar stops, in reverse order of initialisation.
   public var close: @Sendable () async -> Void
 
   public init(
     name: String, type: String, version: String, source: ComponentSource, capabilities: [String],
-    kind: ComponentKind, metadata: [String: String] = [:], close: @escaping @Sendable () async -> Void = {}
+    kind: ComponentKind, metadata: [String: String] = [:], secretKeys: Set<String> = [],
+    close: @escaping @Sendable () async -> Void = {}
   ) {
     self.metadata = metadata
+    self.secretKeys = secretKeys
     self.name = name
     self.type = type
     self.version = version

@@ -86,7 +86,8 @@ public actor ComponentLoader {
         InitializedComponent(
           name: definition.name, type: definition.type, version: definition.version, source: factory.source,
           capabilities: capabilities, kind: kind,
-          metadata: metadata.properties.filter { !metadata.secretKeys.contains($0.key) }))
+          metadata: metadata.properties.filter { !metadata.secretKeys.contains($0.key) },
+          secretKeys: metadata.secretKeys))
       if let pluggable = factory as? PluggableFactory {
         let properties = metadata.properties
         let name = definition.name
