@@ -121,6 +121,13 @@ struct Run: AsyncParsableCommand {
   var rescanInterval: String = "1s"
 
   @Option(
+    name: .customLong("call-timeout"),
+    help: ArgumentHelp(
+      "How long one component call (Get, Publish, Invoke, ...) may take before it fails with 504 / DEADLINE_EXCEEDED.",
+      valueName: "duration"))
+  var callTimeout: String = "30s"
+
+  @Option(
     name: .customLong("actuator-port"),
     help: "Serve the actuator and /metrics on this port (on --listen-address) instead of the HTTP API's port.")
   var actuatorPort: Int?
@@ -203,7 +210,7 @@ struct Run: AsyncParsableCommand {
     for (flag, value) in [
       ("--component-wait", componentWait), ("--discovery-timeout", discoveryTimeout),
       ("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout),
-      ("--rescan-interval", rescanInterval), ("--shutdown-grace", shutdownGrace),
+      ("--rescan-interval", rescanInterval), ("--shutdown-grace", shutdownGrace), ("--call-timeout", callTimeout),
     ] {
       guard let parsed = DurationParsing.parse(value), parsed > .zero else {
         throw ValidationError("\(flag) '\(value)' is not a duration; write it like 30s or 500ms")
@@ -280,6 +287,7 @@ struct Run: AsyncParsableCommand {
     let transport = try resolvedTransport(environment: environment)
     options.transport = transport
     options.allowedComponentUIDs = try resolvedComponentUIDs()
+    options.callTimeout = DurationParsing.parse(callTimeout) ?? .seconds(30)
     // Whoever can write to the sockets folder can put a socket there that apiary dials.
     if let problem = SocketsFolderTrust.prepare(options.socketsDir) {
       if allowInsecureSocketsDir {

@@ -8,8 +8,14 @@ public struct PluggableFactory: ComponentFactory {
   /// For `bindings.*`: which of the two binding services the socket serves.
   public let hasInputBinding: Bool
   public let hasOutputBinding: Bool
+  /// How long one call (other than Init, Features, Ping) may take.
+  public let callTimeout: Duration
 
-  public init(type: String, block: BuildingBlock, channel: ComponentChannel, services: [String]) {
+  public init(
+    type: String, block: BuildingBlock, channel: ComponentChannel, services: [String],
+    callTimeout: Duration = .seconds(30)
+  ) {
+    self.callTimeout = callTimeout
     self.type = type
     self.block = block
     self.channel = channel
@@ -23,7 +29,7 @@ public struct PluggableFactory: ComponentFactory {
   public func accepts(version: String) -> Bool { ["", "v0", "v1"].contains(version) }
 
   public func make(name: String, metadata: [String: String], timeout: Duration) async throws -> (ComponentKind, [String]) {
-    let context = AdapterContext(channel: channel, instance: name)
+    let context = AdapterContext(channel: channel, instance: name, callTimeout: callTimeout)
     switch block {
     case .state:
       let adapter = StateStoreAdapter(context: context)

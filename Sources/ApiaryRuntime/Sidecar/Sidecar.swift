@@ -188,7 +188,8 @@ public final class Sidecar: Service {
       guard let channel = channels[component.socket] else { continue }
       for type in component.types {
         guard let block = BuildingBlock(rawValue: String(type.prefix { $0 != "." })) else { continue }
-        factories.append(PluggableFactory(type: type, block: block, channel: channel, services: component.services))
+        factories.append(PluggableFactory(
+            type: type, block: block, channel: channel, services: component.services, callTimeout: options.callTimeout))
       }
     }
     return (factories, channels, report)

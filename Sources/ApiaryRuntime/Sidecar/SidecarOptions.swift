@@ -29,6 +29,9 @@ public struct SidecarOptions: Sendable {
   public var failureThreshold: Int
   /// The gRPC transport for component calls: `APIARY_TRANSPORT`, else the default.
   public var transport: TransportKind = TransportKind.fromEnvironment ?? .default
+  /// How long one component call (other than Init, Features, Ping) may take before it
+  /// fails DEADLINE_EXCEEDED (504 on HTTP).
+  public var callTimeout: Duration = .seconds(30)
   /// The users whose component sockets are used (SO_PEERCRED); nil: any user.
   public var allowedComponentUIDs: Set<UInt32>? = nil
 

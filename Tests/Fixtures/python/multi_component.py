@@ -2,7 +2,7 @@
 """One Dapr pluggable-component server exposing every building block.
 
     python3 multi_component.py --socket PATH [--calls FILE] [--hang-init]
-                               [--hang-ping] [--features-state LIST]
+                               [--hang-ping] [--hang-get-key KEY] [--features-state LIST]
                                [--journal DIR]
                                [--serve-logs [--log-buffer N] [--log-flood N]]
 
@@ -149,9 +149,11 @@ SECRET_FEATURES = ["MULTIPLE_KEY_VALUES_PER_SECRET"]
 class Settings:
     """Command-line switches and the stop signal every handler can see."""
 
-    def __init__(self, hang_init: bool, hang_ping: bool, stop: threading.Event):
+    def __init__(self, hang_init: bool, hang_ping: bool, stop: threading.Event,
+                 hang_get_key: str | None = None):
         self.hang_init = hang_init
         self.hang_ping = hang_ping
+        self.hang_get_key = hang_get_key
         # Set when the server stops: hanging handlers and streams end then.
         self.stop = stop
 
@@ -401,6 +403,8 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
         self._calls.record(method="Get", instance=instance_of(context), key=request.key)
         store = self._instances.get(context)
         require_key(context, request.key)
+        if request.key.endswith(self._settings.hang_get_key or "\0"):
+            hang(self._settings, context, "StateStore.Get")
         with store.lock:
             item = store.items.get(request.key)
             if item is None:
@@ -1115,6 +1119,8 @@ def main() -> int:
                         help="every Init waits until the server stops instead of answering")
     parser.add_argument("--hang-ping", action="store_true",
                         help="every Ping waits until the server stops instead of answering")
+    parser.add_argument("--hang-get-key", default=None, metavar="KEY",
+                        help="a state Get of a key ending in KEY waits until the server stops")
     parser.add_argument("--features-state", default="ETAG,TRANSACTIONAL",
                         help="comma-separated StateStore Features answer "
                              "(default: %(default)s; '' for none)")
@@ -1138,7 +1144,7 @@ def main() -> int:
     stop = fixturelib.termination_event()
     # Set when the server is stopping; hanging handlers wait on it.
     stopping = threading.Event()
-    settings = Settings(args.hang_init, args.hang_ping, stopping)
+    settings = Settings(args.hang_init, args.hang_ping, stopping, args.hang_get_key)
     log = pubsub_component.CallLog(args.calls)
 
     # Plenty of workers: hanging Inits and open streams each hold one.

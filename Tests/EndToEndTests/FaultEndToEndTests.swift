@@ -1,0 +1,77 @@
+import ApiaryContracts
+import ApiaryTestSupport
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Testing
+
+/// Faults in a component, end to end: apiary never crashes, and every call returns
+/// within its deadline with a status that says what happened.
+@Suite("Faults end to end", .serialized)
+struct FaultEndToEndTests {
+  static let hangingStore = """
+    ---
+    apiVersion: dapr.io/v1alpha1
+    kind: Component
+    metadata:
+      name: multi-store
+    spec:
+      type: state.multi
+
+    """
+
+  @Test("a component that hangs in Get: the call ends after --call-timeout with 504 / DEADLINE_EXCEEDED; other calls go on")
+  func hangInGet() async throws {
+    try await withE2E(
+      multiArguments: ["--hang-get-key", "slowpoke"], extraResources: Self.hangingStore,
+      extraArguments: ["--call-timeout", "1s"]
+    ) { sidecar in
+      let port = sidecar.httpPort
+      let clock = ContinuousClock()
+      // The hung call runs while other keys of the same store answer at once.
+      let hung = Task { () -> ((status: Int, body: String)?, Duration) in
+        let start = clock.now
+        let answer = httpGet(port: port, "/v1.0/state/multi-store/k-slowpoke")
+        return (answer, clock.now - start)
+      }
+      try await Task.sleep(for: .milliseconds(100))
+      #expect(httpGet(port: port, "/v1.0/state/multi-store/other")?.status == 204)
+      let (answer, elapsed) = await hung.value
+      #expect(answer?.status == 504, "\(String(describing: answer))")
+      #expect(answer?.body.contains("multi-store") == true, "\(String(describing: answer))")
+      #expect(elapsed < .seconds(5), "took \(elapsed)")
+
+      try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: sidecar.grpcPort), transportSecurity: .plaintext)
+      ) { client in
+        var request = Dapr_Proto_Runtime_V1_GetStateRequest()
+        request.storeName = "multi-store"
+        request.key = "g-slowpoke"
+        let error = await #expect(throws: RPCError.self) {
+          _ = try await Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: client).getState(request)
+        }
+        #expect(error?.code == .deadlineExceeded, "\(String(describing: error))")
+      }
+      #expect(httpGet(port: port, "/actuator/health/liveness")?.status == 200)
+      #expect(httpGet(port: port, "/v1.0/state/multi-store/after")?.status == 204)
+    }
+  }
+
+  @Test("SIGTERM with a call in flight: the call still gets its answer, and apiary exits 0")
+  func sigtermDrainsInFlight() async throws {
+    try await withE2E(
+      multiArguments: ["--hang-get-key", "slowpoke"], extraResources: Self.hangingStore,
+      extraArguments: ["--call-timeout", "2s", "--shutdown-grace", "5s"]
+    ) { sidecar in
+      let port = sidecar.httpPort
+      let inFlight = Task { httpGet(port: port, "/v1.0/state/multi-store/drain-slowpoke") }
+      try await Task.sleep(for: .milliseconds(300))
+      sidecar.apiary.signal(SIGTERM)
+      // The call was accepted before the signal: it is answered (its component call
+      // times out after 2 s, within the 5 s grace), not cut off.
+      let answer = await inFlight.value
+      #expect(answer?.status == 504, "\(String(describing: answer))")
+      #expect(await sidecar.apiary.waitForExit(timeout: .seconds(20)) == 0, "\(sidecar.apiary.standardError)")
+    }
+  }
+}
