@@ -176,3 +176,28 @@ func startBatch(_ call: OpaquePointer, _ ops: [grpc_op], _ completion: Completio
 func describe(_ error: grpc_call_error) -> String {
   String(cString: grpc_call_error_to_string(error))
 }
+
+/// Starts one streamed message, with the initial metadata when that has not gone out yet,
+/// and returns at once; `completed` runs on the poller with the batch's success, after
+/// the metadata and message are freed. When core refuses the batch they are freed and
+/// the error thrown.
+func startMessageBatch(
+  _ call: OpaquePointer, metadata: OutboundMetadata?, flags: UInt32, message: ByteBufferPointer,
+  completed: @escaping (_ success: Bool) -> Void
+) throws(RPCError) {
+  var ops: [grpc_op] = []
+  if let metadata { ops.append(cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, flags)) }
+  ops.append(cgrpc_op_send_message(message, 0))
+  let release = {
+    metadata?.release()
+    grpc_byte_buffer_destroy(message)
+  }
+  let error = startBatch(call, ops, Completion { success in
+    release()
+    completed(success)
+  })
+  guard error == GRPC_CALL_OK else {
+    release()
+    throw RPCError(code: .internalError, message: "gRPC core refused a message: \(describe(error))")
+  }
+}

@@ -361,21 +361,11 @@ final class CoreClientCall: @unchecked Sendable {
           guard let call = state.call, !state.requestsClosed else {
             throw RPCError(code: .internalError, message: "a request message outside the call")
           }
-          var ops: [grpc_op] = []
           let metadata = state.stashedMetadata
           state.stashedMetadata = nil
-          if let metadata { ops.append(cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, self.initialFlags)) }
-          ops.append(cgrpc_op_send_message(buffer, 0))
-          let error = startBatch(call, ops, Completion { [self] success in
-            metadata?.release()
-            grpc_byte_buffer_destroy(buffer)
+          try startMessageBatch(call, metadata: metadata, flags: self.initialFlags, message: buffer) { [self] success in
             self.batchDone()
             continuation.resume(returning: success)
-          })
-          guard error == GRPC_CALL_OK else {
-            metadata?.release()
-            grpc_byte_buffer_destroy(buffer)
-            throw RPCError(code: .internalError, message: "gRPC core refused a message: \(describe(error))")
           }
           state.pendingBatches += 1
         }

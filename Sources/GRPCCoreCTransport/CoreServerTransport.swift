@@ -365,6 +365,15 @@ final class CoreServerCall: @unchecked Sendable {
     var statusSent = false
     var receiving = false
     var messagesEnded = false
+
+    /// The initial metadata to send with the next batch (empty if none was written),
+    /// or nil once it has gone out.
+    mutating func takeInitialMetadata() -> OutboundMetadata? {
+      guard !metadataSent else { return nil }
+      metadataSent = true
+      defer { stashedMetadata = nil }
+      return stashedMetadata ?? .empty
+    }
   }
 
   private let state = Locked(State())
@@ -517,25 +526,9 @@ final class CoreServerCall: @unchecked Sendable {
             grpc_byte_buffer_destroy(buffer)
             throw RPCError(code: .internalError, message: "a response message after the status")
           }
-          var ops: [grpc_op] = []
-          var metadata: OutboundMetadata?
-          if !state.metadataSent {
-            state.metadataSent = true
-            metadata = state.stashedMetadata ?? .empty
-            state.stashedMetadata = nil
-            ops.append(cgrpc_op_send_initial_metadata(metadata!.pointer, metadata!.count, 0))
-          }
-          ops.append(cgrpc_op_send_message(buffer, 0))
-          let error = startBatch(call, ops, Completion { [self] success in
-            metadata?.release()
-            grpc_byte_buffer_destroy(buffer)
+          try startMessageBatch(call, metadata: state.takeInitialMetadata(), flags: 0, message: buffer) { [self] success in
             self.batchDone()
             continuation.resume(returning: success)
-          })
-          guard error == GRPC_CALL_OK else {
-            metadata?.release()
-            grpc_byte_buffer_destroy(buffer)
-            throw RPCError(code: .internalError, message: "gRPC core refused a message: \(describe(error))")
           }
           state.pendingBatches += 1
         }
@@ -563,13 +556,8 @@ final class CoreServerCall: @unchecked Sendable {
       }
       state.statusSent = true
       var ops: [grpc_op] = []
-      var metadata: OutboundMetadata?
-      if !state.metadataSent {
-        state.metadataSent = true
-        metadata = state.stashedMetadata ?? .empty
-        state.stashedMetadata = nil
-        ops.append(cgrpc_op_send_initial_metadata(metadata!.pointer, metadata!.count, 0))
-      }
+      let metadata = state.takeInitialMetadata()
+      if let metadata { ops.append(cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, 0)) }
       let message = state.stashedMessage
       state.stashedMessage = nil
       if let message { ops.append(cgrpc_op_send_message(message, 0)) }
