@@ -274,7 +274,7 @@ final class CoreClientCall: @unchecked Sendable {
     let outbound = try OutboundMetadata(metadata)
     let deadline = remaining.map { cgrpc_deadline_in_nanos(GRPCTimeout.nanoseconds($0)) } ?? cgrpc_infinite_future()
     let path = "/\(descriptor.service.fullyQualifiedService)/\(descriptor.method)"
-    let queue = CoreRuntime.queueForCall().raw
+    let queue = CoreRuntime.clientQueue.raw
 
     try state.withLock { (state) throws(RPCError) in
       guard state.call == nil, !state.cancelled else {

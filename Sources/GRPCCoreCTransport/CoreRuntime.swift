@@ -14,28 +14,11 @@ enum CoreRuntime {
 
   static func start() { _ = started }
 
-  /// The process's completion queues, one poller thread each (one per CPU, at most 4):
-  /// every server registers all of them and spreads its accepts over them, and client
-  /// calls use the one whose poller runs the calling handler.
-  static let queues: [CompletionQueue] = {
+  /// The one completion queue every client call in the process uses, with its poller.
+  static let clientQueue: CompletionQueue = {
     start()
-    let count = min(max(ProcessInfo.processInfo.activeProcessorCount, 1), 4)
-    return (0..<count).map { CompletionQueue(name: "grpc-core-\($0)") }
+    return CompletionQueue(name: "grpc-core-client")
   }()
-
-  private static let nextQueue = Mutex(0)
-
-  /// The queue for a new client call: the calling handler's own (so the answer resumes it
-  /// on the same thread), else the next in turn.
-  static func queueForCall() -> CompletionQueue {
-    if let current = CoreTaskExecutor.current as? CompletionQueue { return current }
-    let queues = self.queues
-    let index = nextQueue.withLock { next in
-      defer { next = (next + 1) % queues.count }
-      return next
-    }
-    return queues[index]
-  }
 
   static let logger = Logger(label: "apiary.grpc-core")
 
@@ -71,76 +54,31 @@ final class Completion: @unchecked Sendable {
   init(_ onComplete: @escaping (_ success: Bool) -> Void) { self.onComplete = onComplete }
 }
 
-/// A completion queue with one dedicated thread in `grpc_completion_queue_next`, which is
-/// also a Swift `TaskExecutor`: work started with this queue as its executor preference
-/// (the server's handler tasks, and the child tasks GRPCCore starts in them) runs on the
-/// poller thread, between completions. A call then goes from core's event to the handler
-/// and back to core without waking another thread. Jobs enqueued from other threads wake
-/// the poller through a connectivity watch, with a deadline in the past, on a channel that
-/// never dials (core's C API has no alarm).
-final class CompletionQueue: TaskExecutor, @unchecked Sendable {
+/// A completion queue with one dedicated thread in `grpc_completion_queue_next`. Core
+/// drives connection I/O from the threads that poll, so this thread only runs the
+/// completions and never waits on Swift code.
+final class CompletionQueue: @unchecked Sendable {
   let raw: OpaquePointer
-  private let waker: OpaquePointer
-  private let lock = NSLock()
-  private var jobs: [UnownedJob] = []
-  private var sleeping = false
-  private var wakePending = false
-  private static var wakeTag: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: 1)! }
 
   init(name: String) {
     CoreRuntime.start()
-    let credentials = cgrpc_insecure_channel_credentials()
-    defer { grpc_channel_credentials_release(credentials) }
-    // A client channel that is never used for a call (watching does not dial).
-    guard let raw = grpc_completion_queue_create_for_next(nil),
-      let waker = grpc_channel_create("unix:/nonexistent/apiary-completion-queue-waker", credentials, nil)
-    else {
-      preconditionFailure("gRPC core could not create a completion queue")
+    guard let raw = grpc_completion_queue_create_for_next(nil) else {
+      preconditionFailure("grpc_completion_queue_create_for_next returned NULL")
     }
     self.raw = raw
-    self.waker = waker
-    let thread = Thread { [self] in self.poll() }
+    let queue = UncheckedPointer(raw)
+    let thread = Thread { CompletionQueue.poll(queue.pointer) }
     thread.name = name
-    thread.stackSize = 1 << 20
+    thread.stackSize = 256 << 10
     thread.start()
   }
 
-  func enqueue(_ job: consuming ExecutorJob) {
-    let job = UnownedJob(job)
-    lock.lock()
-    jobs.append(job)
-    let wake = sleeping && !wakePending
-    if wake { wakePending = true }
-    lock.unlock()
-    if wake {
-      grpc_channel_watch_connectivity_state(waker, GRPC_CHANNEL_SHUTDOWN, cgrpc_infinite_past(), raw, Self.wakeTag)
-    }
-  }
-
-  private func poll() {
-    let executor = asUnownedTaskExecutor()
+  private static func poll(_ raw: OpaquePointer) {
     while true {
-      // Jobs first; then wait for core, without a timeout only when no job is queued.
-      lock.lock()
-      let batch = jobs
-      jobs.removeAll(keepingCapacity: true)
-      let idle = batch.isEmpty
-      sleeping = idle
-      lock.unlock()
-      for job in batch { job.runSynchronously(on: executor) }
-      let event = grpc_completion_queue_next(raw, idle ? cgrpc_infinite_future() : cgrpc_infinite_past(), nil)
-      lock.lock()
-      sleeping = false
-      lock.unlock()
+      let event = grpc_completion_queue_next(raw, cgrpc_infinite_future(), nil)
       switch event.type {
       case GRPC_OP_COMPLETE:
         guard let tag = event.tag else { continue }
-        if tag == Self.wakeTag {
-          lock.lock()
-          wakePending = false
-          lock.unlock()
-          continue
-        }
         Unmanaged<Completion>.fromOpaque(tag).takeRetainedValue().onComplete(event.success != 0)
       case GRPC_QUEUE_SHUTDOWN:
         grpc_completion_queue_destroy(raw)
@@ -184,12 +122,4 @@ final class Locked<Value>: @unchecked Sendable {
     defer { lock.unlock() }
     return try body(&value)
   }
-}
-
-/// The poller executor a core server's handler runs on, for code that starts unstructured
-/// tasks on its behalf (which do not inherit an executor preference, but do inherit task
-/// locals): `Task(executorPreference: CoreTaskExecutor.current) { ... }` keeps them on the
-/// same thread. Nil outside such handlers.
-public enum CoreTaskExecutor {
-  @TaskLocal public static var current: (any TaskExecutor)?
 }

@@ -115,10 +115,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       _ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext
     ) async -> Void
   ) async throws {
-    // The process's queues: a handler runs on the poller of the queue its call came on,
-    // and the client calls it makes complete on that same poller.
-    let queues = CoreRuntime.queues
-    let queue = queues[0]
+    let queue = CompletionQueue(name: "grpc-core-server")
     let args = cgrpc_channel_args_create()!
     // A port in use must fail loudly, not be shared.
     cgrpc_channel_args_add_integer(args, GRPC_ARG_ALLOW_REUSEPORT, 0)
@@ -129,16 +126,18 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     }
     guard let server = grpc_server_create(cgrpc_channel_args_get(args), nil) else {
       cgrpc_channel_args_free(args)
+      queue.shutdown()
       throw RPCError(code: .internalError, message: "gRPC core could not create a server")
     }
     cgrpc_channel_args_free(args)
-    for queue in queues { grpc_server_register_completion_queue(server, queue.raw, nil) }
+    grpc_server_register_completion_queue(server, queue.raw, nil)
     CoreRuntime.lastError.withLock { $0 = nil }
     let credentials = cgrpc_insecure_server_credentials()
     let port = grpc_server_add_http2_port(server, address.coreAddress, credentials)
     grpc_server_credentials_release(credentials)
     guard port != 0 else {
       grpc_server_destroy(server)
+      queue.shutdown()
       let reason = CoreRuntime.lastError.withLock { $0 } ?? "see the gRPC core log"
       let error = RPCError(code: .unavailable, message: "could not listen on \(address): \(reason)")
       setBound(.failure(error))
@@ -153,9 +152,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       return state.cancelRequested || state.shutdownRequested
     }
     setBound(.success(address.with(port: Int(port))))
-    for queue in queues {
-      for _ in 0..<max(1, config.outstandingAccepts) { postAccept(server: server, queue: queue) }
-    }
+    for _ in 0..<max(1, config.outstandingAccepts) { postAccept(server: server, queue: queue) }
     if cancelEarly { beginGracefulShutdown() }
 
     await withTaskCancellationHandler {
@@ -171,6 +168,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       self.shutdown(cancellingCalls: true)
     }
     grpc_server_destroy(server)
+    queue.shutdown()
     state.withLock { state in
       state.server = nil
       state.queue = nil
@@ -219,7 +217,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
           metadata: withUnsafePointer(to: &slot.pointee.metadata) { Metadata(core: $0) }
         )
         cgrpc_accepted_call_free(slot)
-        self.start(accepted, on: pointers.queue)
+        self.start(accepted)
         let open = self.state.withLock { !$0.shutdownStarted }
         if open { self.postAccept(server: pointers.server.pointer, queue: pointers.queue) }
       } else {
@@ -235,7 +233,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
   }
 
   /// Runs the handler for a call in a task of its own, started from the poller.
-  private func start(_ accepted: AcceptedCall, on queue: CompletionQueue) {
+  private func start(_ accepted: AcceptedCall) {
     state.withLock { state in
       guard let handler = state.handler else {
         grpc_call_cancel(accepted.call.pointer, nil)
@@ -245,9 +243,8 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       let id = state.nextTask
       state.nextTask += 1
       // Registered under the lock before it can finish, so it is always removed after.
-      // It runs on the poller thread (see CompletionQueue), as do the tasks it starts.
-      state.tasks[id] = Task(executorPreference: queue) {
-        await CoreTaskExecutor.$current.withValue(queue) { await self.serve(accepted, handler) }
+      state.tasks[id] = Task {
+        await self.serve(accepted, handler)
         self.finishedOne(task: id, shutdown: false)
       }
     }

@@ -1,5 +1,4 @@
 import GRPCCore
-import GRPCCoreCTransport
 import Synchronization
 
 /// Enforces the deadlines of component calls with one shared timer, instead of one
@@ -36,8 +35,7 @@ final class DeadlineSweeper: Sendable {
   /// - Throws: What `body` throws, or `RPCError` DEADLINE_EXCEEDED when the deadline
   ///   passed first.
   func run<T: Sendable>(within timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    // On the caller's gRPC core poller thread when it has one (no hop to another thread).
-    let work = Task(executorPreference: CoreTaskExecutor.current) { try await body() }
+    let work = Task { try await body() }
     let id = register(deadline: clock.now.advanced(by: timeout)) { work.cancel() }
     do {
       let value = try await withTaskCancellationHandler {
