@@ -43,6 +43,14 @@ struct NamingTests {
     #expect(DurationParsing.parse("5 parsecs") == nil)
   }
 
+  @Test("durations past 100 years are refused, not a crash (found by fuzzing: 2562048h overflowed)")
+  func hugeDurations() {
+    #expect(DurationParsing.parse("876000h") == .seconds(876_000 * 3600))
+    for text in ["876001h", "2562048h", "99999999999999999999h", "1e400s", "876000h1s"] {
+      #expect(DurationParsing.parse(text) == nil, "\(text)")
+    }
+  }
+
   @Test("JSON strings escape quotes, backslashes and control characters")
   func jsonText() {
     #expect(JSONText.quoted(#"a "b" \c"#) == #""a \"b\" \\c""#)

@@ -1,7 +1,11 @@
 /// Parses durations the way Dapr's configuration writes them (Go's syntax): a sequence
 /// of decimal numbers with units `ns`, `us`/`µs`, `ms`, `s`, `m`, `h`, e.g. `5s`,
-/// `250ms`, `1m30s`, `1.5s`. A bare number is not accepted: the unit is required.
+/// `250ms`, `1m30s`, `1.5s`. A bare number is not accepted: the unit is required, and so
+/// is a duration of at most ``maximum`` (longer ones would overflow; none is meant).
 public enum DurationParsing {
+  /// The longest duration accepted: 100 years.
+  public static let maximum = Duration.seconds(100 * 365 * 24 * 3600)
+
   /// The duration `text` names, or `nil` when it is not a valid duration.
   public static func parse(_ text: String) -> Duration? {
     var rest = Substring(text.trimmingCharacters(in: .whitespaces))
@@ -23,7 +27,12 @@ public enum DurationParsing {
       case "h": nanoseconds = 3_600_000_000_000
       default: return nil
       }
-      total += .nanoseconds(Int64((value * nanoseconds).rounded()))
+      let term = (value * nanoseconds).rounded()
+      // Past the maximum (or not finite) it is no duration anyone means, and converting
+      // it to Int64 nanoseconds would trap.
+      guard term.isFinite, term <= Double(maximum.components.seconds) * 1e9 else { return nil }
+      total += .nanoseconds(Int64(term))
+      guard total <= maximum else { return nil }
     }
     return total
   }
