@@ -3,6 +3,8 @@ import GRPCCore
 import GRPCNIOTransportCore
 
 /// Metadata going to core: a C array of copied slices, released after its batch completes.
+// @unchecked Sendable: the array is written once when built and then only read by core
+// and freed once, after the batch that owns it completed.
 struct OutboundMetadata: @unchecked Sendable {
   let pointer: UnsafeMutablePointer<grpc_metadata>?
   let count: Int

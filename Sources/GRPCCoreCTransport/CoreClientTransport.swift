@@ -5,6 +5,8 @@ import Synchronization
 
 /// A grpc-swift-2 client transport on the gRPC core C library: one `grpc_channel`, calls
 /// driven by batches on the process's shared client completion queue.
+// @unchecked Sendable: `channel` is set once and core's channel calls are thread-safe;
+// the mutable state is behind `state`'s lock.
 public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
   public typealias Bytes = GRPCNIOTransportBytes
 
@@ -217,6 +219,8 @@ struct CoreClientOutbound: ClosableRPCWriterProtocol, Sendable {
 /// deadline. The initial-metadata and status receives start at once (core only reports a
 /// server's cancellation to a call that asked for its initial metadata). A unary request
 /// goes out as one batch with the close; streamed messages one batch each, each awaited.
+// @unchecked Sendable: every mutable field, the `grpc_call` included, is in `state` and
+// used under its lock; `grpc_call_cancel` (thread-safe in core) is the one exception.
 final class CoreClientCall: @unchecked Sendable {
   typealias Part = RPCResponsePart<GRPCNIOTransportBytes>
 

@@ -49,6 +49,7 @@ private func coreLogSink(_ arguments: UnsafeMutablePointer<gpr_log_func_args>?) 
 
 /// One batch handed to core: the tag, retained by core until its event, and what to do
 /// then. `onComplete` runs on the poller thread, so it must be short and never block.
+// @unchecked Sendable: immutable; handed to core as a tag and run once on the poller.
 final class Completion: @unchecked Sendable {
   let onComplete: (_ success: Bool) -> Void
   init(_ onComplete: @escaping (_ success: Bool) -> Void) { self.onComplete = onComplete }
@@ -57,6 +58,7 @@ final class Completion: @unchecked Sendable {
 /// A completion queue with one dedicated thread in `grpc_completion_queue_next`. Core
 /// drives connection I/O from the threads that poll, so this thread only runs the
 /// completions and never waits on Swift code.
+// @unchecked Sendable: immutable after init; core's queue functions are thread-safe.
 final class CompletionQueue: @unchecked Sendable {
   let raw: OpaquePointer
 
@@ -103,6 +105,7 @@ final class CompletionQueue: @unchecked Sendable {
   }
 }
 
+// @unchecked Sendable: carries a core handle whose functions are thread-safe.
 struct UncheckedPointer: @unchecked Sendable {
   let pointer: OpaquePointer
   init(_ pointer: OpaquePointer) { self.pointer = pointer }

@@ -9,6 +9,8 @@ import Synchronization
 ///
 /// `listen` returns once core has reported the shutdown done and every handler returned;
 /// cancelling it cancels every call and every handler task.
+// @unchecked Sendable: the mutable state (the server, its queue, tasks) is in `state`, used
+// under its lock; core's server calls used outside it are thread-safe.
 public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
   public typealias Bytes = GRPCNIOTransportBytes
 
@@ -348,6 +350,8 @@ struct CoreServerOutbound: ClosableRPCWriterProtocol, Sendable {
 /// One accepted call. The close (which says whether the client cancelled) and one message
 /// are requested at once, so the handler's first read has often already arrived. A unary
 /// response goes out as one batch with the status; streamed messages one batch each.
+// @unchecked Sendable: `call` is set once (core's call functions are thread-safe for
+// batches started under `state`'s lock); everything mutable is in `state`.
 final class CoreServerCall: @unchecked Sendable {
   private let call: OpaquePointer
   private let descriptor: MethodDescriptor

@@ -3,6 +3,8 @@ import Synchronization
 /// The parts received on one call, waiting for the single task that reads them. The
 /// producer is the completion-queue poller; `take` suspends until a part, the end, or a
 /// failure arrives. `onDrained` lets the owner start the next read when a slot frees up.
+// @unchecked Sendable: all state is behind the `Mutex`; the class only adds the lock-free
+// hand-off of a continuation that is resumed outside it.
 final class Inbox<Part: Sendable>: @unchecked Sendable {
   private struct State {
     var parts: [Part] = []

@@ -34,7 +34,7 @@ struct FaultEndToEndTests {
         let answer = httpGet(port: port, "/v1.0/state/multi-store/k-slowpoke")
         return (answer, clock.now - start)
       }
-      try await Task.sleep(for: .milliseconds(100))
+      // Whether or not the hung call has reached the component yet, this one answers.
       #expect(httpGet(port: port, "/v1.0/state/multi-store/other")?.status == 204)
       let (answer, elapsed) = await hung.value
       #expect(answer?.status == 504, "\(String(describing: answer))")
@@ -59,13 +59,20 @@ struct FaultEndToEndTests {
 
   @Test("SIGTERM with a call in flight: the call still gets its answer, and apiary exits 0")
   func sigtermDrainsInFlight() async throws {
+    let scratch = try TemporaryFolder(prefix: "apiary-fault")
+    defer { scratch.remove() }
+    let calls = scratch.file("calls.jsonl")
     try await withE2E(
-      multiArguments: ["--hang-get-key", "slowpoke"], extraResources: Self.hangingStore,
+      multiArguments: ["--hang-get-key", "slowpoke", "--calls", calls], extraResources: Self.hangingStore,
       extraArguments: ["--call-timeout", "2s", "--shutdown-grace", "5s"]
     ) { sidecar in
       let port = sidecar.httpPort
       let inFlight = Task { httpGet(port: port, "/v1.0/state/multi-store/drain-slowpoke") }
-      try await Task.sleep(for: .milliseconds(300))
+      // SIGTERM once the component has the Get: the call is then surely in flight.
+      let arrived = await poll(timeout: .seconds(10)) {
+        ((try? String(contentsOfFile: calls, encoding: .utf8)) ?? "").contains("drain-slowpoke")
+      }
+      #expect(arrived, "the component never received the Get")
       sidecar.apiary.signal(SIGTERM)
       // The call was accepted before the signal: it is answered (its component call
       // times out after 2 s, within the 5 s grace), not cut off.

@@ -110,6 +110,7 @@ private func trailers(count: Int) -> Metadata {
 }
 
 /// Counts what the handler received, across the task that reads and the one that writes.
+// @unchecked Sendable: its state is only touched under `lock`.
 private final class Counter: @unchecked Sendable {
   private let lock = NSLock()
   private var value = 0
@@ -184,6 +185,7 @@ struct TransportTestService: RegistrableRPCService {
   }
 }
 
+// @unchecked Sendable: its state is only touched under `lock`.
 final class AttemptLog: @unchecked Sendable {
   private let lock = NSLock()
   private var seen: [String: Int] = [:]
@@ -202,6 +204,7 @@ final class AttemptLog: @unchecked Sendable {
 }
 
 /// A count shared between handlers and the test.
+// @unchecked Sendable: its state is only touched under `lock`.
 final class CancellationLog: @unchecked Sendable {
   private let lock = NSLock()
   private var seen = 0
