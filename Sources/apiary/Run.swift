@@ -43,9 +43,13 @@ struct Run: AsyncParsableCommand {
 
       The sockets folder is watched (inotify, else polling every --rescan-interval):
       sockets that appear later start PENDING components; a removed socket takes
-      its components DOWN. The HTTP port also serves /actuator/health/liveness,
-      /actuator/health/readiness, /actuator/info, /actuator/components,
-      /actuator/logs, /actuator/logger and /metrics (Prometheus). Components' own
+      its components DOWN. The sockets folder must be apiary's user's and not
+      writable by others (created 0700 when missing), and only sockets whose
+      listener runs as an allowed uid are used. The HTTP port (or --actuator-port)
+      also serves /actuator/health/liveness, /actuator/health/readiness,
+      /actuator/info, /actuator/components, /actuator/logs, /actuator/logger and
+      /metrics (Prometheus). gRPC runs on the gRPC core library (--transport core,
+      the default) or grpc-swift's NIO transport (--transport nio). Components' own
       logs (ComponentLogs/Tail) join the sidecar's, prefixed [component].
       --config apiary.yaml can switch modules off and list component processes for
       Apiary to launch, restart and stop (see README).
