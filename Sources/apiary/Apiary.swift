@@ -18,8 +18,9 @@ struct Apiary: AsyncParsableCommand {
 
       Start with:  apiary run           (the sidecar)
                    apiary discover      (what is in the sockets folder?)
+                   apiary check         (do the component files read?)
       """,
     version: ApiaryVersion.current,
-    subcommands: [Run.self, Discover.self]
+    subcommands: [Run.self, Discover.self, Check.self]
   )
 }

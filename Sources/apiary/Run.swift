@@ -132,6 +132,13 @@ struct Run: AsyncParsableCommand {
   var callTimeout: String = "30s"
 
   @Option(
+    name: .customLong("http-idle-timeout"),
+    help: ArgumentHelp(
+      "How long an HTTP connection may send nothing (between requests, or in the middle of one) before it is closed.",
+      valueName: "duration"))
+  var httpIdleTimeout: String = "60s"
+
+  @Option(
     name: .customLong("actuator-port"),
     help: "Serve the actuator and /metrics on this port (on --listen-address) instead of the HTTP API's port.")
   var actuatorPort: Int?
@@ -215,6 +222,7 @@ struct Run: AsyncParsableCommand {
       ("--component-wait", componentWait), ("--discovery-timeout", discoveryTimeout),
       ("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout),
       ("--rescan-interval", rescanInterval), ("--shutdown-grace", shutdownGrace), ("--call-timeout", callTimeout),
+      ("--http-idle-timeout", httpIdleTimeout),
     ] {
       guard let parsed = DurationParsing.parse(value), parsed > .zero else {
         throw ValidationError("\(flag) '\(value)' is not a duration; write it like 30s or 500ms")
@@ -349,6 +357,7 @@ struct Run: AsyncParsableCommand {
     // Shut down in reverse: the APIs stop taking calls, delivery stops, then the
     // components close and the supervised processes stop.
     let grace = options.shutdownGrace
+    let idleTimeout = DurationParsing.parse(httpIdleTimeout) ?? .seconds(60)
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: sidecar)]
     if let appPort {
       let channel: any AppChannel =
@@ -369,19 +378,20 @@ struct Run: AsyncParsableCommand {
         .init(
           service: HTTPAPIServer(
             api: api, host: listenAddress, port: actuatorPort, logger: logger, daprRoutes: false,
-            actuator: actuator, metrics: metrics, grace: grace)))
+            actuator: actuator, metrics: metrics, grace: grace, idleTimeout: idleTimeout)))
       if modules.httpApi {
         services.append(
           .init(
             service: HTTPAPIServer(
-              api: api, host: listenAddress, port: ports.http, logger: logger, daprRoutes: true, grace: grace)))
+              api: api, host: listenAddress, port: ports.http, logger: logger, daprRoutes: true, grace: grace,
+              idleTimeout: idleTimeout)))
       }
     } else if modules.httpApi || actuator != nil || metrics != nil {
       services.append(
         .init(
           service: HTTPAPIServer(
             api: api, host: listenAddress, port: ports.http, logger: logger, daprRoutes: modules.httpApi,
-            actuator: actuator, metrics: metrics, grace: grace)))
+            actuator: actuator, metrics: metrics, grace: grace, idleTimeout: idleTimeout)))
     } else {
       logger.notice("modules httpApi, actuator and metrics are off: nothing listens on port \(ports.http)")
     }

@@ -40,6 +40,22 @@ struct ActuatorTests {
       }
       try await client.execute(uri: "/v1.0/healthz", method: .get) { response in
         #expect(response.status == .internalServerError)
+        #expect(json(response.body)["errorCode"] as? String == "ERR_HEALTH_NOT_READY")
+      }
+    }
+  }
+
+  @Test("unknown paths and methods answer 404 with a JSON error body naming the method and path")
+  func notFound() async throws {
+    for token in [nil, "secret"] {
+      try await application(token: token).test(.router) { client in
+        for (method, path) in [(HTTPRequest.Method.get, "/nope"), (.delete, "/v1.0/healthz"), (.patch, "/v1.0/state/s")] {
+          try await client.execute(uri: path, method: method, headers: [.init("dapr-api-token")!: "secret"]) { response in
+            #expect(response.status == .notFound, "\(method) \(path)")
+            #expect(json(response.body)["errorCode"] as? String == "ERR_NOT_FOUND")
+            #expect((json(response.body)["message"] as? String)?.contains("\(method) \(path)") == true)
+          }
+        }
       }
     }
   }

@@ -47,6 +47,20 @@ struct APIErrorTests {
     #expect(error.rpcError.metadata[stringValues: "error-code"].first(where: { _ in true }) == "ERR_X")
   }
 
+  @Test("a message longer than 1024 characters keeps its start and end and says how much was left out")
+  func boundedMessage() {
+    let short = String(repeating: "é", count: APIError.maximumMessageLength)
+    #expect(APIError(.invalidArgument, "ERR_X", short).message == short)
+    let key = String(repeating: "k", count: 100_000)
+    let message = "state key '\(key)' must not contain '||'"
+    let long = APIError(.invalidArgument, "ERR_X", message)
+    #expect(long.message.count < 1100)
+    #expect(long.message.hasPrefix("state key 'kkk"))
+    #expect(long.message.hasSuffix("kkk' must not contain '||'"))
+    #expect(long.message.contains(" … (\(message.count - 768 - 192) characters left out) … "))
+    #expect(long.rpcError.message == long.message)
+  }
+
   @Test("component errors map to the contract's statuses: etag mismatch 409, invalid etag 400, unreachable 503")
   func componentErrors() {
     let mismatch = APIError.from(StateStoreError.etagMismatch("1 != 2"), errorCode: "ERR_STATE_SAVE", component: "s")

@@ -77,6 +77,89 @@ struct RunCommandTests {
     #expect(result.stderr.contains("error: \(resources.file("redis.yaml")), document 2: spec.type is missing"), "\(result.stderr)")
   }
 
+  @Test(
+    "HTTP port: a request that is not HTTP gets 400 with a JSON error body; a connection that never finishes a request is closed after --http-idle-timeout"
+  )
+  func httpMalformedAndIdle() async throws {
+    let resources = try TemporaryFolder()
+    let sockets = try TemporaryFolder()
+    defer { resources.remove(); sockets.remove() }
+    let http = try freeTCPPort()
+    let apiary = try ChildProcess(
+      try Locations.product("apiary"),
+      [
+        "run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0",
+        "--http-port", "\(http)", "--http-idle-timeout", "1s",
+      ],
+      environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
+    let ready = await poll(timeout: .seconds(30)) { !apiary.isRunning || httpGet(port: http, "/v1.0/healthz")?.status == 204 }
+    #expect(ready && apiary.isRunning, "stderr: \(apiary.standardError)")
+
+    let malformed = tcpExchange(port: http, send: Array("GET / HTTP/1.1\r\nHost x\r\n\r\n".utf8), receiveTimeout: 5)
+    #expect(malformed?.received.hasPrefix("HTTP/1.1 400 ") == true, "\(String(describing: malformed))")
+    #expect(malformed?.received.contains(#""errorCode":"ERR_MALFORMED_REQUEST""#) == true)
+    #expect(malformed?.closedByServer == true)
+
+    // Three ways of never finishing: nothing at all, half a head, a head whose body
+    // never comes. Each must be closed by the server well before the 10 s wait ends.
+    for unfinished in [
+      "", "GET /v1.0/healthz HTTP/1.1\r\nHo",
+      "POST /v1.0/state/statestore HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n[",
+    ] {
+      let started = ContinuousClock.now
+      let exchange = tcpExchange(port: http, send: Array(unfinished.utf8), receiveTimeout: 10)
+      #expect(exchange?.closedByServer == true, "\(unfinished.debugDescription) was not closed")
+      #expect(ContinuousClock.now - started < .seconds(9), "\(unfinished.debugDescription)")
+    }
+    #expect(httpGet(port: http, "/v1.0/healthz")?.status == 204)
+    apiary.signal(SIGTERM)
+    #expect(await apiary.waitForExit(timeout: .seconds(10)) == 0)
+    await apiary.stop()
+  }
+
+  @Test("apiary check: lists what run would start from good files; names the file and field of a bad one (exit 1)")
+  func checkCommand() async throws {
+    let resources = try TemporaryFolder()
+    defer { resources.remove() }
+    try """
+      apiVersion: dapr.io/v1alpha1
+      kind: Component
+      metadata:
+        name: orders
+      spec:
+        type: state.in-memory
+      ---
+      apiVersion: dapr.io/v2alpha1
+      kind: Subscription
+      metadata:
+        name: orders-sub
+      spec:
+        pubsubname: pubsub
+        topic: orders
+        routes:
+          default: /orders
+      """.write(toFile: resources.file("a.yaml"), atomically: true, encoding: .utf8)
+    let good = try await ChildProcess.run(try Locations.product("apiary"), ["check", "--resources-path", resources.path])
+    #expect(good.status == 0, "\(good.stderr)")
+    #expect(good.stdout.contains("component orders: state.in-memory (\(resources.file("a.yaml")), document 1)"), "\(good.stdout)")
+    #expect(good.stdout.contains("subscription orders-sub: pubsub/orders -> /orders"), "\(good.stdout)")
+    #expect(good.stdout.contains("ok: 1 components, 1 subscriptions"), "\(good.stdout)")
+
+    try "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  type: redis\n"
+      .write(toFile: resources.file("b.yaml"), atomically: true, encoding: .utf8)
+    let bad = try await ChildProcess.run(try Locations.product("apiary"), ["check", "--resources-path", resources.path])
+    #expect(bad.status == 1)
+    #expect(bad.stderr.contains("error: \(resources.file("b.yaml")), document 1: spec.type 'redis'"), "\(bad.stderr)")
+
+    // Past 1 MiB a file is refused unread, with its size.
+    try? FileManager.default.removeItem(atPath: resources.file("b.yaml"))
+    try String(repeating: "# padding\n", count: 110_000).write(
+      toFile: resources.file("c.yaml"), atomically: true, encoding: .utf8)
+    let huge = try await ChildProcess.run(try Locations.product("apiary"), ["check", "--resources-path", resources.path])
+    #expect(huge.status == 1)
+    #expect(huge.stderr.contains("error: \(resources.file("c.yaml")): is 1100000 bytes; a resource file may hold at most"), "\(huge.stderr)")
+  }
+
   @Test("--actuator-port: probes, info and /metrics on their own port, the Dapr API on the HTTP port only")
   func actuatorPort() async throws {
     let resources = try TemporaryFolder()

@@ -46,29 +46,47 @@ private func loopback(port: Int) -> sockaddr_in {
 /// status and the body, or nil when nothing answers. Cheap enough to poll every few
 /// milliseconds (no child process).
 public func httpGet(port: Int, _ path: String) -> (status: Int, body: String)? {
+  let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+  guard let exchange = tcpExchange(port: port, send: request, receiveTimeout: 5) else { return nil }
+  let text = exchange.received
+  guard let statusLine = text.split(separator: "\r\n", maxSplits: 1).first else { return nil }
+  let words = statusLine.split(separator: " ")
+  guard words.count >= 2, let status = Int(words[1]) else { return nil }
+  let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
+  return (status, body)
+}
+
+/// Sends `bytes` to 127.0.0.1:`port` and reads until the server closes the
+/// connection or `receiveTimeout` seconds pass without a byte: what came back, and
+/// whether the server closed (false: still open when the wait ran out). Nil when the
+/// connection fails.
+public func tcpExchange(
+  port: Int, send bytes: [UInt8], receiveTimeout: Int
+) -> (received: String, closedByServer: Bool)? {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
   guard fd >= 0 else { return nil }
   defer { close(fd) }
-  var timeout = timeval(tv_sec: 5, tv_usec: 0)
+  var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
   var address = loopback(port: port)
   let connected = withUnsafePointer(to: &address) {
     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
   }
   guard connected == 0 else { return nil }
-  let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-  guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == request.count else { return nil }
+  if !bytes.isEmpty {
+    guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { return nil }
+  }
   var response: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 65536)
+  var closed = false
   while true {
     let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-    if count <= 0 { break }
+    if count == 0 { closed = true }
+    if count <= 0 {
+      if count < 0, errno == ECONNRESET { closed = true }
+      break
+    }
     response += chunk[..<count]
   }
-  let text = String(decoding: response, as: UTF8.self)
-  guard let statusLine = text.split(separator: "\r\n", maxSplits: 1).first else { return nil }
-  let words = statusLine.split(separator: " ")
-  guard words.count >= 2, let status = Int(words[1]) else { return nil }
-  let body = text.range(of: "\r\n\r\n").map { String(text[$0.upperBound...]) } ?? ""
-  return (status, body)
+  return (String(decoding: response, as: UTF8.self), closed)
 }

@@ -23,6 +23,7 @@ public struct HTTPAPI: Sendable {
     daprRoutes: Bool = true, actuator: Actuator? = nil, metrics: MetricsEndpoint? = nil
   ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ErrorBodyMiddleware())
     if let token = api.options.apiToken {
       router.add(middleware: TokenMiddleware(token: APIToken(token)))
     }
@@ -40,10 +41,14 @@ public struct HTTPAPI: Sendable {
     // 500 before and while one is not. Outbound: 204 once start-up has finished, so
     // the SDKs' wait for the sidecar does not hang on one DOWN component.
     router.get("/v1.0/healthz") { _, _ in
-      await api.registry.readiness == .up ? HTTPResponses.noContent : Response(status: .internalServerError)
+      await api.registry.readiness == .up
+        ? HTTPResponses.noContent
+        : HTTPResponses.error(APIError(.failed, "ERR_HEALTH_NOT_READY", "apiary is not ready: a component is not UP (see /actuator/health/readiness)"))
     }
     router.get("/v1.0/healthz/outbound") { _, _ in
-      await api.isReady ? HTTPResponses.noContent : Response(status: .internalServerError)
+      await api.isReady
+        ? HTTPResponses.noContent
+        : HTTPResponses.error(APIError(.failed, "ERR_OUTBOUND_HEALTH_NOT_READY", "apiary is still starting its components"))
     }
 
     router.get("/v1.0/metadata") { _, _ in HTTPResponses.json(Self.metadataJSON(await api.metadata())) }

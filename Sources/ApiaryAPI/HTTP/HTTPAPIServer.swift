@@ -1,6 +1,7 @@
 import ApiaryRuntime
 import Hummingbird
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// The HTTP port as a service: the Dapr HTTP API, the actuator and `/metrics`, each
@@ -14,13 +15,19 @@ public final class HTTPAPIServer: Service {
   ///   - actuator: The actuator routes, when the actuator module is on.
   ///   - metrics: `/metrics`, when the metrics module is on.
   ///   - grace: How long in-flight requests may take to finish on shutdown.
+  ///   - idleTimeout: How long a connection may go without a byte from the client,
+  ///     between requests or in the middle of one (a client that never finishes a
+  ///     request), before it is closed. A request being answered is never cut.
   public init(
     api: AppAPI, host: String, port: Int, logger: Logger, daprRoutes: Bool = true, actuator: Actuator? = nil,
-    metrics: MetricsEndpoint? = nil, grace: Duration = .seconds(5)
+    metrics: MetricsEndpoint? = nil, grace: Duration = .seconds(5), idleTimeout: Duration = .seconds(60)
   ) {
     self.grace = grace
     application = Application(
       router: HTTPAPI(api: api, logger: logger).router(daprRoutes: daprRoutes, actuator: actuator, metrics: metrics),
+      server: .http1(
+        configuration: .init(
+          additionalChannelHandlers: [MalformedRequestBody()], idleTimeout: TimeAmount(idleTimeout))),
       configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "apiary"),
       logger: logger)
   }

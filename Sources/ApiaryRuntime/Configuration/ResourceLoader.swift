@@ -18,6 +18,11 @@ public struct ResourceLoader: Sendable {
   /// Where ignored documents and skipped components are reported.
   public var logger: Logger
 
+  /// The largest resource file read, in bytes. Component and Subscription files are a
+  /// few hundred bytes; this bounds the time and memory a wrong or hostile file costs
+  /// (YAML nesting and anchors make parsing cost more than the file's size).
+  public static let maximumFileSize = 1 << 20
+
   /// Creates a loader for the folders `paths` and the app `appID`.
   public init(paths: [String], appID: String, logger: Logger) {
     self.paths = paths
@@ -114,6 +119,12 @@ public struct ResourceLoader: Sendable {
   private func read(
     file: String
   ) throws(ConfigurationError) -> (components: [ComponentDefinition], subscriptions: [SubscriptionDefinition]) {
+    if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int,
+      size > Self.maximumFileSize
+    {
+      throw ConfigurationError(
+        "\(file): is \(size) bytes; a resource file may hold at most \(Self.maximumFileSize) bytes (1 MiB)")
+    }
     guard let data = FileManager.default.contents(atPath: file) else {
       throw ConfigurationError("\(file): could not be read; check its permissions")
     }
