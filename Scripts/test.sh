@@ -3,14 +3,15 @@
 # check that Proto/ matches the wire facts in ../shared/spec (skipped when that folder
 # is absent), the samples' own self-tests, and the samples' end-to-end suite
 # (Tests/Samples: redis-server, the Python, C++ and Swift samples and two sidecars,
-# driven with the Dapr Python SDK). Installs what it needs when missing: the Python
+# driven with the Dapr Python SDK, faults included), the fuzzers (Tests/Fuzz: the HTTP
+# API, the gRPC API, the component files) and a 60 s soak (Scripts/soak.sh). Installs what it needs when missing: the Python
 # packages (pip), and redis-server and the C++ sample's build tools (apt-get, as root).
 # With arguments, runs only `swift test ARGUMENTS`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python=${PYTHON:-python3}
-if ! "$python" -c 'import grpc, grpc_tools, grpc_reflection, dapr.clients' 2>/dev/null; then
+if ! "$python" -c 'import grpc, grpc_tools, grpc_reflection, dapr.clients, hpack' 2>/dev/null; then
   echo "test: installing the Python fixture packages (Tests/Fixtures/python/requirements.txt)" >&2
   "$python" -m pip install --quiet --disable-pip-version-check -r Tests/Fixtures/python/requirements.txt
 fi
@@ -79,5 +80,19 @@ if [ "$#" -eq 0 ]; then
   echo "test: $cpp/selftest.py"
   "$python" "$cpp/selftest.py" "$cpp/build/file-secrets"
   echo "test: Tests/Samples/samples_e2e.py (the samples end to end, with the Dapr Python SDK)"
-  "$python" Tests/Samples/samples_e2e.py --bin "$(swift build --show-bin-path)" --file-secrets "$cpp/build/file-secrets"
+  bin=$(swift build --show-bin-path)
+  "$python" Tests/Samples/samples_e2e.py --bin "$bin" --file-secrets "$cpp/build/file-secrets"
+  # Bad input: every answer a 4xx / INVALID_ARGUMENT with a message, never a crash or
+  # a hang (Tests/Fuzz/README.md). Fixed seeds, so a failure replays with --case K.
+  echo "test: Tests/Fuzz/fuzz_http.py (the HTTP API)"
+  "$python" Tests/Fuzz/fuzz_http.py --bin "$bin" --file-secrets "$cpp/build/file-secrets" --cases 10000 --idle-check 5
+  echo "test: Tests/Fuzz/fuzz_grpc.py (the gRPC API: messages, then hand-written HTTP/2)"
+  "$python" Tests/Fuzz/fuzz_grpc.py --bin "$bin" --file-secrets "$cpp/build/file-secrets" --cases 3000 --raw-cases 400
+  echo "test: Tests/Fuzz/fuzz_yaml.py (component files: apiary check, then apiary run)"
+  "$python" Tests/Fuzz/fuzz_yaml.py --bin "$bin" --mode check --cases 3000
+  "$python" Tests/Fuzz/fuzz_yaml.py --bin "$bin" --mode run --cases 150
+  # Load: 64 clients through the samples for 60 s; 0 errors, every message delivered,
+  # RSS flat after the first half (Scripts/soak.sh --duration 600 is the full soak).
+  echo "test: Scripts/soak.sh --duration 60"
+  Scripts/soak.sh --bin "$bin" --duration 60 --warmup 0.5
 fi

@@ -57,6 +57,34 @@ struct FaultEndToEndTests {
     }
   }
 
+  @Test("a unary call with no request message, or two, answers INVALID_ARGUMENT with a message; the next call works")
+  func malformedUnaryShape() async throws {
+    try await withE2E { sidecar in
+      try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: sidecar.grpcPort), transportSecurity: .plaintext)
+      ) { client in
+        let getMetadata = MethodDescriptor(fullyQualifiedService: "dapr.proto.runtime.v1.Dapr", method: "GetMetadata")
+        for count in [0, 2] {
+          let request = StreamingClientRequest<[UInt8]> { writer in
+            for _ in 0..<count { try await writer.write([]) }
+          }
+          let error = await #expect(throws: RPCError.self, "\(count) messages") {
+            try await client.bidirectionalStreaming(
+              request: request, descriptor: getMetadata, serializer: RawMessage(), deserializer: RawMessage(),
+              options: .defaults
+            ) { response in
+              for try await _ in response.messages {}
+            }
+          }
+          #expect(error?.code == .invalidArgument, "\(count) messages: \(String(describing: error))")
+          #expect(error?.message.contains("GetMetadata is unary") == true, "\(String(describing: error))")
+        }
+        let metadata = try await Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: client).getMetadata(.init())
+        #expect(metadata.id == "e2e")
+      }
+    }
+  }
+
   @Test("SIGTERM with a call in flight: the call still gets its answer, and apiary exits 0")
   func sigtermDrainsInFlight() async throws {
     let scratch = try TemporaryFolder(prefix: "apiary-fault")
@@ -81,4 +109,10 @@ struct FaultEndToEndTests {
       #expect(await sidecar.apiary.waitForExit(timeout: .seconds(20)) == 0, "\(sidecar.apiary.standardError)")
     }
   }
+}
+
+/// Message bytes as they are, to send what no generated client would.
+private struct RawMessage: MessageSerializer, MessageDeserializer {
+  func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
+  func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] { bytes.withUnsafeBytes { Array($0) } }
 }

@@ -40,7 +40,7 @@ public final class GRPCAPIServer: Service {
     let health = HealthService(services: names)
     let reflection = ReflectionService(
       services: names, index: try DescriptorIndex(descriptorSet: ApiaryDescriptors.fileDescriptorSet))
-    var interceptors: [any ServerInterceptor] = []
+    var interceptors: [any ServerInterceptor] = [RequestShapeInterceptor()]
     if let token = api.options.apiToken {
       interceptors.append(TokenInterceptor(token: APIToken(token)))
     }

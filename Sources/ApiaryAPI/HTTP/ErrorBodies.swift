@@ -18,6 +18,10 @@ struct ErrorBodyMiddleware: RouterMiddleware {
     } catch let error as APIError {
       return HTTPResponses.error(error)
     } catch let error as HTTPError {
+      if request.method == .connect {
+        // No route takes CONNECT (Apiary is no proxy); its answer cannot carry a body.
+        return Response(status: .methodNotAllowed, headers: [.allow: "GET, POST, PUT, DELETE"])
+      }
       if error.status == .notFound {
         return HTTPResponses.error(
           APIError(
@@ -41,28 +45,49 @@ struct ErrorBodyMiddleware: RouterMiddleware {
   }
 }
 
-/// Gives Hummingbird's answer to a request that is not valid HTTP/1.1 (a 400 with
-/// `Content-Length: 0` and `Connection: close`, written before the connection closes)
-/// a JSON error body. Sits between the HTTP codec and the request handling, so it
-/// sees that answer as response parts; the routes' own 400s always have a body and
-/// pass through unchanged.
-final class MalformedRequestBody: ChannelOutboundHandler, RemovableChannelHandler {
+/// Two answers that only the connection can mend, between the HTTP codec and the
+/// request handling (it sees requests and responses as parts):
+///
+/// - Hummingbird's answer to a request that is not valid HTTP/1.1 (a 400 with
+///   `Content-Length: 0` and `Connection: close`, written before the connection
+///   closes) gets a JSON error body. The routes' own 400s always have a body and pass
+///   through unchanged.
+/// - A response to `CONNECT` goes out without a body or length (NIO's encoder frames
+///   every CONNECT response as a tunnel switch), so the client could only find its end
+///   when the connection closes: the connection is closed after it.
+final class ConnectionLevelAnswers: ChannelDuplexHandler, RemovableChannelHandler {
+  typealias InboundIn = HTTPRequestPart
+  typealias InboundOut = HTTPRequestPart
   typealias OutboundIn = HTTPResponsePart
   typealias OutboundOut = HTTPResponsePart
 
   static let body = ByteBuffer(
     string: #"{"errorCode":"ERR_MALFORMED_REQUEST","message":"the request is not valid HTTP/1.1; the connection is closed"}"#)
 
+  private var answeringConnect = false
+
+  func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    if case .head(let head) = unwrapInboundIn(data), head.method == .connect { answeringConnect = true }
+    context.fireChannelRead(data)
+  }
+
   func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-    guard case .head(var head) = unwrapOutboundIn(data), head.status == .badRequest,
-      head.headerFields[.contentLength] == "0", head.headerFields[.connection] == "close"
-    else {
+    switch unwrapOutboundIn(data) {
+    case .head(var head)
+    where head.status == .badRequest && head.headerFields[.contentLength] == "0"
+      && head.headerFields[.connection] == "close":
+      head.headerFields[.contentLength] = String(Self.body.readableBytes)
+      head.headerFields[.contentType] = "application/json"
+      context.write(wrapOutboundOut(.head(head)), promise: nil)
+      context.write(wrapOutboundOut(.body(Self.body)), promise: promise)
+    case .end where answeringConnect:
+      answeringConnect = false
+      context.writeAndFlush(data).whenComplete { result in
+        context.close(promise: nil)
+        promise?.completeWith(result)
+      }
+    default:
       context.write(data, promise: promise)
-      return
     }
-    head.headerFields[.contentLength] = String(Self.body.readableBytes)
-    head.headerFields[.contentType] = "application/json"
-    context.write(wrapOutboundOut(.head(head)), promise: nil)
-    context.write(wrapOutboundOut(.body(Self.body)), promise: promise)
   }
 }

@@ -27,7 +27,7 @@ public final class HTTPAPIServer: Service {
       router: HTTPAPI(api: api, logger: logger).router(daprRoutes: daprRoutes, actuator: actuator, metrics: metrics),
       server: .http1(
         configuration: .init(
-          additionalChannelHandlers: [MalformedRequestBody()], idleTimeout: TimeAmount(idleTimeout))),
+          additionalChannelHandlers: [ConnectionLevelAnswers()], idleTimeout: TimeAmount(idleTimeout))),
       configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "apiary"),
       logger: logger)
   }
