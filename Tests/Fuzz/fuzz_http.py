@@ -851,7 +851,7 @@ def run(args) -> int:
     print(f"error bodies (>= 400): {fuzzlib.histogram_line(error_shapes) or 'none'}")
     print(f"apiary stopped with {fuzzlib.describe_exit(exit_status)}" if not crashed else "apiary CRASHED")
     if designed:
-        print("5xx by design (not findings): " + "; ".join(f"{k} x{v}" for k, v in designed.items()))
+        print("by design (not findings): " + "; ".join(f"{k} x{v}" for k, v in designed.items()))
     groups = collections.OrderedDict()
     for finding in findings:
         groups.setdefault(finding.signature, []).append(finding)

@@ -19,7 +19,9 @@ failed, 130 when interrupted, else 0).  Every process this script starts is
 stopped on every way out (normal end, failure, Ctrl-C, SIGTERM).
 
 Scenarios (--only takes these names): state, pubsub, secrets, files, ticker,
-hello, observability, scaleout.  See README.md beside this file.
+hello, observability, scaleout, faults.  The faults scenario adds sidecar F (its
+own --app-id, sockets folder, components and app; --call-timeout 2s) and breaks
+its components while clients call through it.  See README.md beside this file.
 """
 
 from __future__ import annotations
@@ -64,10 +66,11 @@ from dapr.clients.grpc._state import StateItem  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 REDIS_STORE = os.path.join(REPO, "SamplesComponents", "python", "redis-store", "redis_store.py")
+MULTI_COMPONENT = os.path.join(REPO, "Tests", "Fixtures", "python", "multi_component.py")
 FILE_SECRETS_DIR = os.path.join(REPO, "SamplesComponents", "cpp", "file-secrets")
 DEFAULT_FILE_SECRETS = os.path.join(FILE_SECRETS_DIR, "build", "file-secrets")
 
-SCENARIOS = ["state", "pubsub", "secrets", "files", "ticker", "hello", "observability", "scaleout"]
+SCENARIOS = ["state", "pubsub", "secrets", "files", "ticker", "hello", "observability", "scaleout", "faults"]
 
 RUN = uuid.uuid4().hex[:10]
 APP_ID = "samples-e2e"
@@ -78,6 +81,32 @@ TOPIC_SCALE_1 = "scale-1"
 TOPIC_SCALE_2 = "scale-2"
 VISIBILITY_MS = 2000
 TAIL_LINES = 30
+
+# The faults scenario: sidecar F and its components.
+FAULTS_APP_ID = "samples-e2e-faults"
+FAULT_SECRETS = "faults-secrets"
+FAULT_MEMSTORE = "faults-memstore"
+FAULT_STATE_REDIS = "faults-state-redis"
+FAULT_PUBSUB_REDIS = "faults-pubsub-redis"
+FAULT_MULTI = "faults-multi"
+FAULT_TICKS = "faults-ticks"
+TOPIC_FAULTS = "faults"
+GARBAGE_SUFFIX = "garbage-answer"  # multi_component.py --garbage-get-key
+HUGE_SUFFIX = "huge-answer"  # multi_component.py --huge-get-key (100 MiB)
+FAULT_CALL_TIMEOUT = 2.0  # sidecar F's --call-timeout, in seconds
+FAULT_DEADLINE = FAULT_CALL_TIMEOUT + 2.0  # every call through F must end within this
+# What a call through F may fail with while a component is broken: a JSON error
+# body {"errorCode", "message"} with one of these HTTP statuses, or one of these
+# gRPC codes with a message and an error-code trailer.
+FAULT_HTTP_STATUSES = (500, 503, 504)
+FAULT_GRPC_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.DEADLINE_EXCEEDED)
+# The failures each fault may cause (load_report's `allowed`): a component that is
+# gone, or whose socket file is gone, is unavailable (DOWN until the socket is back);
+# a redis outage makes redis-store slow (DEADLINE_EXCEEDED), unreachable, or fail.
+ALLOWED_GONE = ("HTTP 503", "gRPC UNAVAILABLE")
+ALLOWED_ANY = ALLOWED_GONE + ("HTTP 500", "gRPC INTERNAL", "HTTP 504", "gRPC DEADLINE_EXCEEDED")
+# Lines of a crashed Swift process.
+CRASH_MARKS = ("Fatal error", "Program crashed", "crashed:", "Segmentation fault", "Illegal instruction")
 
 
 class CheckFailure(Exception):
@@ -464,6 +493,166 @@ def envelope_report(events: list, topic: str):
     return problems, f"{same_id} redeliveries of the same CloudEvent id, {other_id} with another id"
 
 
+# --------------------------------------------------------------------------- faults
+
+
+class Load:
+    """Client threads calling through a sidecar until stop(). Each thread runs its
+    step over and over (`pause` apart); a step makes one call and answers
+    (verdict, status). Every call is recorded as (start, seconds, thread, verdict,
+    status): verdict "ok", "error" (a meaningful failure, see http_step and
+    grpc_step) or "bad" (anything else: no answer, a reset, an error without a
+    JSON body or message, an unexpected status or code, a wrong answer)."""
+
+    def __init__(self, steps: dict, pause: float = 0.02):
+        self.steps = steps
+        self.pause = pause
+        self.records: list = []
+        self.lock = threading.Lock()
+        self.halt = threading.Event()
+        self.threads = [threading.Thread(target=self._loop, args=(label, step), daemon=True, name=f"load-{label}")
+                        for label, step in steps.items()]
+
+    def start(self) -> "Load":
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def _loop(self, label: str, step) -> None:
+        while not self.halt.is_set():
+            started = now()
+            try:
+                verdict, status = step()
+            except Exception as error:  # noqa: BLE001
+                verdict, status = "bad", f"the step raised {describe_error(error)}"[:200]
+            with self.lock:
+                self.records.append((started, now() - started, label, verdict, status))
+            self.halt.wait(self.pause)
+
+    def stop(self, timeout: float) -> list:
+        """Stops the threads; answers the names of those still in a call after `timeout`."""
+        self.halt.set()
+        deadline = now() + timeout
+        for thread in self.threads:
+            thread.join(timeout=max(0.0, deadline - now()))
+        return [thread.name for thread in self.threads if thread.is_alive()]
+
+    def snapshot(self) -> list:
+        with self.lock:
+            return list(self.records)
+
+    def all_ok_since(self, since: float) -> bool:
+        """Every thread made a successful call that started at or after `since`."""
+        done = {label for started, _, label, verdict, _ in self.snapshot() if verdict == "ok" and started >= since}
+        return done >= set(self.steps)
+
+
+def load_report(records: list, allowed: tuple = ALLOWED_ANY, deadline: float = FAULT_DEADLINE):
+    """(problems, summary) of a Load's records: bad calls, failures whose status does
+    not start with one of `allowed` ("HTTP 503", "gRPC UNAVAILABLE", ...) and calls
+    slower than `deadline` are problems; the summary counts calls and lists the
+    failures' statuses."""
+    ok = sum(1 for r in records if r[3] == "ok")
+    errors = collections.Counter(r[4] for r in records if r[3] == "error")
+    unexpected = collections.Counter({k: v for k, v in errors.items() if not k.startswith(allowed)})
+    bad = collections.Counter(r[4] for r in records if r[3] == "bad")
+    late = [r for r in records if r[1] > deadline]
+    slowest = max((r[1] for r in records), default=0.0)
+    failures = ", ".join(f"{k} x{v}" for k, v in errors.most_common()) or "none"
+    summary = f"{len(records)} calls, {ok} OK, failures: {failures}; slowest {slowest:.2f} s"
+    problems = []
+    if bad:
+        problems.append(f"{sum(bad.values())} calls without a meaningful answer: "
+                        + "; ".join(f"{k} x{v}" for k, v in bad.most_common(6)))
+    if unexpected:
+        problems.append(f"{sum(unexpected.values())} failures with a status other than {'/'.join(allowed)}: "
+                        + "; ".join(f"{k} x{v}" for k, v in unexpected.most_common(6)))
+    if late:
+        shown = ", ".join(f"{r[2]} {r[4]} after {r[1]:.1f} s" for r in sorted(late, key=lambda r: -r[1])[:4])
+        problems.append(f"{len(late)} calls took longer than the {deadline:.0f} s deadline ({shown})")
+    if not records:
+        problems.append("no call was made")
+    return problems, summary
+
+
+def error_message(error: BaseException) -> str:
+    """The status message of a gRPC failure raised by the SDK ('' when there is none)."""
+    for candidate in (error, error.__cause__, error.__context__):
+        details = getattr(candidate, "details", None)
+        if callable(details):
+            try:
+                return details() or ""
+            except Exception:  # noqa: BLE001
+                pass
+    return ""
+
+
+def http_step(method: str, url: str, body: bytes | None = None, ok=(200,), statuses=FAULT_HTTP_STATUSES):
+    """One HTTP call: (verdict, status, body). `ok` statuses are "ok"; one of `statuses`
+    with a JSON body {"errorCode", "message"} is "error"; anything else is "bad" (the
+    status then shows the error code, or the start of the body when it is not one)."""
+    try:
+        status, _, raw = http(method, url, body, timeout=FAULT_DEADLINE + 2)
+    except Exception as error:  # noqa: BLE001  (a reset, a refusal, no answer in time)
+        return "bad", f"HTTP {method}: no answer ({type(error).__name__}: {str(error)[:80]})", b""
+    if status in ok:
+        return "ok", f"HTTP {status}", raw
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = None
+    if (isinstance(parsed, dict) and isinstance(parsed.get("errorCode"), str) and parsed["errorCode"]
+            and isinstance(parsed.get("message"), str) and parsed["message"]):
+        return ("error" if status in statuses else "bad"), f"HTTP {status} {parsed['errorCode']}", raw
+    return "bad", f"HTTP {status} with body {raw[:160]!r}", raw
+
+
+def grpc_step(call, codes=FAULT_GRPC_CODES):
+    """One SDK call: (verdict, status, result or the error's message). Success is
+    "ok"; one of `codes` with a message and Apiary's error-code trailer is "error";
+    anything else is "bad"."""
+    try:
+        return "ok", "gRPC OK", call()
+    except Exception as error:  # noqa: BLE001
+        code = grpc_code(error)
+        trailer = error_code_trailer(error)
+        message = error_message(error)
+        if code is not None and trailer and message:
+            return ("error" if code in codes else "bad"), f"gRPC {code.name} {trailer}", message
+        name = code.name if code else type(error).__name__
+        return "bad", f"gRPC {name} (error-code {trailer!r}, message {message[:120]!r})", None
+
+
+def memory_of(pid: int) -> dict:
+    """VmRSS and VmHWM of a process, in MiB ({} when it is gone)."""
+    found = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                name, _, value = line.partition(":")
+                if name in ("VmRSS", "VmHWM"):
+                    found[name] = int(value.split()[0]) / 1024
+    except OSError:
+        pass
+    return found
+
+
+def log_size(proc: Proc) -> int:
+    try:
+        return os.path.getsize(proc.log_path)
+    except OSError:
+        return 0
+
+
+def log_since(proc: Proc, offset: int) -> str:
+    try:
+        with open(proc.log_path, "rb") as log:
+            log.seek(offset)
+            return log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 # --------------------------------------------------------------------------- sidecars
 
 
@@ -489,10 +678,12 @@ def component_yaml(name: str, type_: str, metadata: dict, ignore_errors: bool = 
 
 
 class Sidecar:
-    def __init__(self, suite: "Suite", label: str, app: App):
+    def __init__(self, suite: "Suite", label: str, app: App, app_id: str = APP_ID, extra_args: tuple = ()):
         self.suite = suite
         self.label = label
         self.app = app
+        self.app_id = app_id
+        self.extra_args = [str(a) for a in extra_args]
         self.root = os.path.join(suite.tmp, label.lower())
         self.sockets = os.path.join(self.root, "sockets")
         self.resources = os.path.join(self.root, "resources")
@@ -516,7 +707,7 @@ class Sidecar:
             os.path.join(self.suite.bin_dir, "apiary"), "run",
             "--resources-path", self.resources,
             "--sockets-dir", self.sockets,
-            "--app-id", APP_ID,
+            "--app-id", self.app_id,
             "--grpc-port", self.grpc_port,
             "--http-port", self.http_port,
             "--app-port", self.app.port,
@@ -526,7 +717,7 @@ class Sidecar:
             "--failure-threshold", "2",
             "--log-level", "info",
             "--component-log-level", "info",
-        ]
+        ] + self.extra_args
         self.proc = self.suite.spawn(f"apiary-{self.label.lower()}", argv, cwd=self.root,
                                      env={"DAPR_API_TOKEN": "", "APIARY_API_TOKEN": ""})
 
@@ -618,6 +809,7 @@ class Suite:
         self.redis_port = 0
         self.a: Sidecar | None = None
         self.b: Sidecar | None = None
+        self.f: Sidecar | None = None  # the faults scenario's sidecar
         self.comp: dict = {}  # "redis-store-a", "file-secrets", "memstore", "ticker", "redis-store-b" -> Proc
         self.ticker_problem: str | None = None  # why the ticker is not configured, if it is not
         self.secrets: dict = {}
@@ -783,12 +975,12 @@ class Suite:
         return [sys.executable, REDIS_STORE, "--socket", sidecar.socket("redis-store"),
                 "--redis-url", f"redis://127.0.0.1:{self.redis_port}/0", "--log-level", "info"]
 
-    def redis_components(self) -> list:
+    def redis_components(self, state: str = STATESTORE, pubsub: str = PUBSUB, app_id: str = APP_ID) -> list:
         host = f"127.0.0.1:{self.redis_port}"
         return [
-            (STATESTORE, "state.redis-store", {"redisHost": host, "redisDB": "0"}),
-            (PUBSUB, "pubsub.redis-store", {
-                "redisHost": host, "consumerGroup": f"{APP_ID}-group",
+            (state, "state.redis-store", {"redisHost": host, "redisDB": "0"}),
+            (pubsub, "pubsub.redis-store", {
+                "redisHost": host, "consumerGroup": f"{app_id}-group",
                 "visibilityTimeoutMs": VISIBILITY_MS, "maxInFlight": 100,
             }),
         ]
@@ -1550,6 +1742,580 @@ class Suite:
         self.run_check("scaleout/state", shared_state, procs)
         self.run_check("scaleout/competing", competing, procs)
         self.run_check("scaleout/failover", failover, procs)
+
+    # 9 ---------------------------------------------------------------- faults
+    def setup_f(self) -> str:
+        """Sidecar F: its own app id, sockets folder, app and component processes
+        (file-secrets, memstore, ticker, redis-store, multi_component.py with its
+        garbage and huge Get answers), --call-timeout 2s, rescans every 500 ms."""
+        app = App("f", [{"pubsubname": FAULT_PUBSUB_REDIS, "topic": TOPIC_FAULTS, "route": "/faults"}])
+        self.apps.append(app)
+        app.start()
+        f = self.f = Sidecar(self, "F", app, app_id=FAULTS_APP_ID, extra_args=(
+            "--call-timeout", f"{FAULT_CALL_TIMEOUT:g}s", "--rescan-interval", "500ms"))
+        self.sidecars.append(f)
+        f.add("file-secrets.yaml", [(FAULT_SECRETS, "secretstores.file-secrets", {
+            "secretsFile": os.path.join(self.tmp, "secrets.json"), "nestedSeparator": ":"})])
+        f.add("memstore.yaml", [(FAULT_MEMSTORE, "state.memstore", {})])
+        f.add("redis-store.yaml", self.redis_components(FAULT_STATE_REDIS, FAULT_PUBSUB_REDIS, FAULTS_APP_ID))
+        f.add("multi.yaml", [(FAULT_MULTI, "state.multi", {})])
+        f.components += [(FAULT_SECRETS, "secretstores.file-secrets", "C++"), (FAULT_MEMSTORE, "state.memstore", "Swift"),
+                         (FAULT_STATE_REDIS, "state.redis-store", "Python"),
+                         (FAULT_PUBSUB_REDIS, "pubsub.redis-store", "Python"), (FAULT_MULTI, "state.multi", "Python")]
+        self.comp["file-secrets-f"] = self.spawn("file-secrets-f", [
+            self.file_secrets_bin, "--socket", f.socket("file-secrets"), "--log-level", "info"], cwd=self.tmp)
+        self.comp["memstore-f"] = self.spawn("memstore-f", [
+            os.path.join(self.bin_dir, "memstore"), "--socket", f.socket("memstore")], cwd=self.tmp)
+        self.comp["redis-store-f"] = self.spawn("redis-store-f", self.redis_store_argv(f), cwd=self.tmp)
+        self.comp["multi-f"] = self.spawn("multi-f", [
+            sys.executable, MULTI_COMPONENT, "--socket", f.socket("multi"),
+            "--garbage-get-key", GARBAGE_SUFFIX, "--huge-get-key", HUGE_SUFFIX], cwd=self.tmp)
+        sockets = [("file-secrets-f", "file-secrets"), ("memstore-f", "memstore"), ("redis-store-f", "redis-store"),
+                   ("multi-f", "multi")]
+        if not self.ticker_problem:
+            self.comp["ticker-f"] = self.spawn("ticker-f", [
+                os.path.join(self.bin_dir, "ticker"), "--socket", f.socket("ticker"), "--log-level", "info"],
+                cwd=self.tmp)
+            f.add("ticker.yaml", [(FAULT_TICKS, "bindings.ticker", {"intervalMs": 100, "message": "f"})])
+            f.components += [(FAULT_TICKS, "bindings.ticker", "Swift")]
+            sockets.append(("ticker-f", "ticker"))
+        for name, socket_name in sockets:
+            self.wait_socket(self.comp[name], f.socket(socket_name), 60)
+        started = now()
+        f.start()
+        f.wait_ready(45)
+        names = ", ".join(f"{n} ({t})" for n, t, _ in f.components)
+        return (f"apiary F (--app-id {FAULTS_APP_ID}, --call-timeout {FAULT_CALL_TIMEOUT:g}s) ready in "
+                f"{now() - started:.1f} s with {names}")
+
+    def scenario_faults(self) -> None:
+        names = ["kill-file-secrets", "kill-memstore", "kill-ticker", "redis-restart", "garbage", "huge",
+                 "socket-deleted", "sockets-folder"]
+        f_procs = ("apiary-f", "file-secrets-f", "memstore-f", "ticker-f", "redis-store-f", "multi-f")
+        if not self.run_check("faults/start", self.setup_f, lambda: self.procs_named(*f_procs)):
+            for name in names:
+                self.report_fail(f"faults/{name}", "not run: sidecar F did not start")
+            return
+        f = self.f
+        client = f.client()
+        plain = self.secrets["plain-key"]
+        # Every F component process, its socket file name and the components it serves.
+        served = {
+            "file-secrets-f": ("file-secrets", [FAULT_SECRETS]),
+            "memstore-f": ("memstore", [FAULT_MEMSTORE]),
+            "redis-store-f": ("redis-store", [FAULT_STATE_REDIS, FAULT_PUBSUB_REDIS]),
+            "multi-f": ("multi", [FAULT_MULTI]),
+        }
+        if "ticker-f" in self.comp:
+            served["ticker-f"] = ("ticker", [FAULT_TICKS])
+
+        def procs_of(*keys):
+            return lambda: [f.proc] + [self.comp[k] for k in keys if k in self.comp]
+
+        # ------------------------------------------------------------ steps
+
+        def secret_http():
+            verdict, status, raw = http_step("GET", f.url(f"/v1.0/secrets/{FAULT_SECRETS}/plain-key"))
+            if verdict == "ok" and json.loads(raw) != {"plain-key": plain}:
+                return "bad", f"HTTP 200 with the wrong secret {raw[:100]!r}"
+            return verdict, status
+
+        def secret_grpc():
+            verdict, status, got = grpc_step(lambda: client.get_secret(FAULT_SECRETS, "plain-key"))
+            if verdict == "ok" and dict(got.secret) != {"plain-key": plain}:
+                return "bad", f"get_secret answered the wrong secret {dict(got.secret)!r}"
+            return verdict, status
+
+        def state_http(store: str, tag: str):
+            """Saves a key, then reads it back (one call per step); a read after a
+            successful save must answer that value."""
+            memo = {"n": 0, "saved": None}
+
+            def step():
+                n = memo["n"]
+                memo["n"] += 1
+                key = unique(f"{tag}-{n // 2 % 50}")
+                if n % 2 == 0:
+                    value = f"{tag}-{n // 2}"
+                    verdict, status, _ = http_step("POST", f.url(f"/v1.0/state/{store}"),
+                                                   json.dumps([{"key": key, "value": value}]).encode(), ok=(204,))
+                    memo["saved"] = value if verdict == "ok" else None
+                    return verdict, status
+                verdict, status, raw = http_step("GET", f.url(f"/v1.0/state/{store}/{quote(key)}"), ok=(200, 204))
+                if verdict == "ok" and memo["saved"] is not None and (not raw or json.loads(raw) != memo["saved"]):
+                    return "bad", f"{status}: read {raw[:80]!r} right after saving {memo['saved']!r}"
+                return verdict, status
+
+            return step
+
+        def state_grpc(store: str, tag: str):
+            memo = {"n": 0, "saved": None}
+
+            def step():
+                n = memo["n"]
+                memo["n"] += 1
+                key = unique(f"{tag}-{n // 2 % 50}")
+                if n % 2 == 0:
+                    value = f"{tag}-{n // 2}".encode()
+                    verdict, status, _ = grpc_step(lambda: client.save_state(store, key, value))
+                    memo["saved"] = value if verdict == "ok" else None
+                    return verdict, status
+                verdict, status, got = grpc_step(lambda: client.get_state(store, key))
+                if verdict == "ok" and memo["saved"] is not None and got.data != memo["saved"]:
+                    return "bad", f"get_state answered {got.data[:80]!r} right after saving {memo['saved']!r}"
+                return verdict, status
+
+            return step
+
+        published = {"n": 0}
+
+        def publish_grpc():
+            data = json.dumps({"run": RUN, "round": "faults", "i": published["n"]})
+            published["n"] += 1
+            verdict, status, _ = grpc_step(lambda: client.publish_event(
+                FAULT_PUBSUB_REDIS, TOPIC_FAULTS, data, data_content_type="application/json"))
+            return verdict, status
+
+        # ------------------------------------------------------------ shared plumbing
+
+        def states(components) -> dict:
+            try:
+                entries = f.component_states()
+            except Exception:  # noqa: BLE001  (no answer: no states)
+                return {}
+            return {c: (entries.get(c) or {}).get("state") for c in components}
+
+        def all_up(components) -> bool:
+            current = states(components)
+            return bool(current) and all(current.get(c) == "UP" for c in components)
+
+        def all_down(components) -> bool:
+            current = states(components)
+            return bool(current) and all(current.get(c) not in (None, "UP") for c in components)
+
+        def apiary_problems(offset: int) -> list:
+            problems = []
+            if not f.proc.alive():
+                problems.append(f"apiary F exited with status {f.proc.exit_status()}")
+            else:
+                try:
+                    status, _, _ = http("GET", f.url("/actuator/health/liveness"), timeout=FAULT_DEADLINE)
+                    if status != 200:
+                        problems.append(f"apiary F's liveness answers {status}")
+                except Exception as error:  # noqa: BLE001
+                    problems.append(f"apiary F's liveness does not answer ({type(error).__name__}: {error})")
+            for line in log_since(f.proc, offset).splitlines():
+                if any(mark in line for mark in CRASH_MARKS):
+                    problems.append(f"apiary F's log: {line.strip()[:300]}")
+                    break
+            return problems
+
+        def warm_up(load: Load) -> None:
+            started = now()
+            ready = wait_until(lambda: load.all_ok_since(started), 10)
+            check(bool(ready), f"the load did not get a successful call on every thread within 10 s before the "
+                               f"fault ({load_report(load.snapshot())[1]})")
+            time.sleep(0.5)
+
+        def revive(key: str) -> None:
+            """Starts a component process a failed check left stopped (later checks need it)."""
+            proc = self.comp.get(key)
+            if proc is None or proc.alive():
+                return
+            try:
+                if not os.path.isdir(f.sockets):
+                    os.makedirs(f.sockets, mode=0o700)
+                proc.start()
+                self.wait_socket(proc, f.socket(served[key][0]), 30)
+            except Exception as error:  # noqa: BLE001
+                print(f"note: could not restart {key}: {describe_error(error)}", flush=True)
+
+        def kill_under_load(key: str, steps: dict, allowed: tuple = ALLOWED_GONE) -> str:
+            proc = self.comp[key]
+            socket_name, components = served[key]
+            offset = log_size(f.proc)
+            load = Load(steps).start()
+            timeline = {}
+            problems = []
+            try:
+                warm_up(load)
+                old_pid = proc.pid
+                timeline["kill"] = now()
+                proc.kill9()
+                down = wait_until(lambda: all_down(components), 10, 0.1)
+                timeline["down"] = now()
+                seen = states(components)
+                if not down:
+                    problems.append(f"not DOWN within 10 s of the kill (states {seen})")
+                time.sleep(0.5)  # calls meet the DOWN component too
+                proc.start()
+                self.wait_socket(proc, f.socket(socket_name), 20)
+                timeline["restart"] = now()
+                back = wait_until(lambda: all_up(components) and load.all_ok_since(timeline["restart"]), 20, 0.1)
+                timeline["back"] = now()
+                if not back:
+                    problems.append(f"after the restart (pid {proc.pid}) not UP with successful calls on every "
+                                    f"thread within 20 s (states {states(components)})")
+            finally:
+                stuck = load.stop(FAULT_DEADLINE + 2)
+            records = load.snapshot()
+            call_problems, summary = load_report(records, allowed)
+            if stuck:
+                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+            during = [r for r in records if timeline["kill"] <= r[0] < timeline.get("back", now())]
+            _, during_summary = load_report(during, allowed)
+            problems = apiary_problems(offset) + call_problems + problems
+            check(not problems, "; ".join(problems) + f" [{summary}]")
+            memory = memory_of(f.proc.pid)
+            return (f"{proc.name} (pid {old_pid}) killed with SIGKILL under load ({', '.join(steps)}): "
+                    f"{'/'.join(components)} {'/'.join(str(s) for s in seen.values())} after "
+                    f"{timeline['down'] - timeline['kill']:.1f} s; restarted on the same socket (pid {proc.pid}), UP "
+                    f"with successful calls on every thread {timeline['back'] - timeline['restart']:.1f} s later; "
+                    f"all: {summary}; from the kill to recovery: {during_summary}; apiary F alive "
+                    f"(VmRSS {memory.get('VmRSS', 0):.0f} MiB)")
+
+        # ------------------------------------------------------------ checks
+
+        def kill_file_secrets():
+            message = kill_under_load("file-secrets-f", {"http-secret": secret_http, "grpc-secret": secret_grpc})
+            return message + "; the secret read after the restart is the one in the file"
+
+        def kill_memstore():
+            message = kill_under_load("memstore-f", {"http-state": state_http(FAULT_MEMSTORE, "mem-http"),
+                                                     "grpc-state": state_grpc(FAULT_MEMSTORE, "mem-grpc")})
+            return message + "; new saves after the restart read back (memstore keeps nothing across a kill)"
+
+        def kill_ticker():
+            check("ticker-f" in self.comp, f"{self.ticker_problem}: no ticker to kill")
+            proc = self.comp["ticker-f"]
+            route = f"/{FAULT_TICKS}"
+            offset = log_size(f.proc)
+            problems = []
+            started = now()
+            flowing = f.app.wait_for(lambda app: len(app.posts(route, since=started)) >= 3, 10)
+            check(bool(flowing), f"fewer than 3 POST {route} within 10 s before the kill "
+                                 f"(state {states([FAULT_TICKS])})")
+            old_pid = proc.pid
+            killed = now()
+            proc.kill9()
+            down = wait_until(lambda: all_down([FAULT_TICKS]), 10, 0.1)
+            seen = states([FAULT_TICKS]).get(FAULT_TICKS)
+            if not down:
+                problems.append(f"{FAULT_TICKS} not DOWN within 10 s of the kill (state {seen})")
+            down_after = now() - killed
+            proc.start()
+            self.wait_socket(proc, f.socket("ticker"), 20)
+            restarted = now()
+            resumed = f.app.wait_for(lambda app: len(app.posts(route, since=restarted)) >= 3, 20)
+            if not resumed:
+                problems.append(f"fewer than 3 POST {route} within 20 s of the restart (state {states([FAULT_TICKS])})")
+            back_after = now() - restarted
+            after = [r["json"].get("tick") for r in f.app.posts(route, since=restarted) if isinstance(r["json"], dict)]
+            problems = apiary_problems(offset) + problems
+            check(not problems, "; ".join(problems))
+            return (f"ticker (pid {old_pid}) killed with SIGKILL while it delivered every 100 ms: {FAULT_TICKS} "
+                    f"{seen} after {down_after:.1f} s; restarted (pid {proc.pid}), 3 POST {route} within "
+                    f"{back_after:.1f} s (ticks {after[:3]}: the new process counts from 1); apiary F alive")
+
+        def redis_restart():
+            components = [FAULT_STATE_REDIS, FAULT_PUBSUB_REDIS]
+            offset = log_size(f.proc)
+            load = Load({"http-state": state_http(FAULT_STATE_REDIS, "redis-http"),
+                         "grpc-state": state_grpc(FAULT_STATE_REDIS, "redis-grpc"),
+                         "grpc-publish": publish_grpc}).start()
+            timeline = {}
+            problems = []
+            seen = set()
+            try:
+                warm_up(load)
+                timeline["stop"] = now()
+                self.redis.stop()
+                # Down for 3 s: the heartbeat (1 s, threshold 2) has time to see it.
+                deadline = now() + 3
+                while now() < deadline:
+                    seen |= {f"{c} {s}" for c, s in states(components).items()}
+                    time.sleep(0.2)
+                self.redis.start()
+                check(bool(wait_until(self.redis_ping, 10)), "redis-server does not answer PING 10 s after its restart")
+                timeline["start"] = now()
+                back = wait_until(lambda: all_up(components) and load.all_ok_since(timeline["start"]), 20, 0.1)
+                timeline["back"] = now()
+                if not back:
+                    problems.append(f"not UP with successful calls on every thread within 20 s of redis' restart "
+                                    f"(states {states(components)})")
+            finally:
+                stuck = load.stop(FAULT_DEADLINE + 2)
+            records = load.snapshot()
+            call_problems, summary = load_report(records)
+            if stuck:
+                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+            _, outage = load_report([r for r in records if timeline["stop"] <= r[0] < timeline.get("start", now())])
+            # A publish after the outage reaches the app (the subscription came back).
+            marker = json.dumps({"run": RUN, "round": "faults-after", "i": 0})
+            sent = now()
+            delivered = None
+            verdict, status, _ = grpc_step(lambda: client.publish_event(
+                FAULT_PUBSUB_REDIS, TOPIC_FAULTS, marker, data_content_type="application/json"))
+            if verdict != "ok":
+                problems.append(f"a publish after the recovery failed: {status}")
+            else:
+                delivered = f.app.wait_for(lambda app: indices_of(app.posts("/faults"), "faults-after"), 15)
+                if not delivered:
+                    problems.append(f"a message published after the recovery was not delivered to /faults within 15 s "
+                                    f"({len(f.app.posts('/faults'))} deliveries in all)")
+            problems = apiary_problems(offset) + call_problems + problems
+            check(not problems, "; ".join(problems) + f" [{summary}]")
+            return (f"redis-server stopped for 3 s under load (states seen: {', '.join(sorted(seen))}); after its "
+                    f"restart (data lost: --save '') {'/'.join(components)} UP with successful saves, reads and "
+                    f"publishes {timeline['back'] - timeline['start']:.1f} s later; calls started from the stop until "
+                    f"redis answered again: {outage}; "
+                    f"all: {summary}; a message published afterwards was delivered in {now() - sent:.1f} s "
+                    f"({len(f.app.posts('/faults'))} deliveries to /faults in all); apiary F alive")
+
+        def faulty_get(suffix: str, rounds: int):
+            """Gets of keys ending in `suffix` through HTTP and gRPC, `rounds` times each,
+            then a save and a read of an ordinary key through both. A broken answer of
+            the component is the component's failure: each Get must fail with HTTP 500 /
+            gRPC INTERNAL, a message and an error code. Answers (a summary of the outcomes
+            with the first answer of each surface, problems, slowest)."""
+            http_statuses, grpc_codes = (500,), (grpc.StatusCode.INTERNAL,)
+            outcomes = collections.Counter()
+            wrong = collections.Counter()
+            firsts = {}
+            problems = []
+            slowest = 0.0
+            for n in range(rounds):
+                key = unique(f"get-{n}-{suffix}")
+                for surface in ("http", "grpc"):
+                    started = now()
+                    if surface == "http":
+                        verdict, status, raw = http_step("GET", f.url(f"/v1.0/state/{FAULT_MULTI}/{quote(key)}"),
+                                                         ok=(), statuses=http_statuses)
+                        try:
+                            detail = f"{status} {json.loads(raw).get('message')!r}"
+                        except (ValueError, AttributeError):
+                            detail = f"{status} {raw[:200]!r}"
+                    else:
+                        verdict, status, message = grpc_step(lambda: client.get_state(FAULT_MULTI, key),
+                                                             codes=grpc_codes)
+                        detail = f"{status} {message!r}"
+                    took = now() - started
+                    slowest = max(slowest, took)
+                    outcomes[status] += 1
+                    if verdict != "error":
+                        wrong[status] += 1
+                    if took > FAULT_DEADLINE:
+                        problems.append(f"{surface} Get of {key} took {took:.1f} s (deadline {FAULT_DEADLINE:.0f} s)")
+                    if n == 0:
+                        firsts[surface] = detail[:240]
+            if wrong:
+                problems.insert(0, f"Gets of keys the component answers with {suffix}: expected HTTP 500 / gRPC "
+                                   f"INTERNAL with an error code and a message, got "
+                                   + ", ".join(f"{k} x{v}" for k, v in wrong.items()))
+            for surface, steps in (("http", state_http(FAULT_MULTI, f"after-{suffix}-http")),
+                                   ("grpc", state_grpc(FAULT_MULTI, f"after-{suffix}-grpc"))):
+                for what in ("save", "read"):
+                    verdict, status = steps()
+                    if verdict != "ok":
+                        problems.append(f"{surface} {what} of an ordinary key afterwards: {status}")
+            counts = ", ".join(f"{k} x{v}" for k, v in outcomes.items())
+            return f"{counts} (first answers: {firsts.get('http')}; {firsts.get('grpc')})", problems, slowest
+
+        def garbage():
+            offset = log_size(f.proc)
+            outcomes, problems, slowest = faulty_get(GARBAGE_SUFFIX, 3)
+            problems = apiary_problems(offset) + problems
+            check(not problems, "; ".join(problems) + f" [{outcomes}]")
+            return (f"Get of a key multi_component.py answers with bytes that are not a GetResponse: "
+                    f"{outcomes}, slowest {slowest:.2f} s; an ordinary key saves and reads "
+                    f"afterwards (HTTP and gRPC); apiary F alive")
+
+        def huge():
+            """Six 100 MiB answers; apiary F's VmRSS 1 s after must be within 32 MiB of
+            before: a 4 MiB cap on what a component may send is not kept if every
+            oversized answer is read whole first, and the process keeps that memory."""
+            offset = log_size(f.proc)
+            before = memory_of(f.proc.pid)
+            outcomes, problems, slowest = faulty_get(HUGE_SUFFIX, 3)
+            time.sleep(1.0)
+            after = memory_of(f.proc.pid)
+            rss = (before.get("VmRSS", 0.0), after.get("VmRSS", 0.0))
+            peak = (before.get("VmHWM", 0.0), after.get("VmHWM", 0.0))
+            memory = (f"apiary F's VmRSS {rss[0]:.0f} MiB before, {rss[1]:.0f} MiB 1 s after (peak VmHWM "
+                      f"{peak[0]:.0f} -> {peak[1]:.0f} MiB)")
+            if rss[1] - rss[0] > 32:
+                problems.append(f"{memory}: it grew by {rss[1] - rss[0]:.0f} MiB and kept it, after 6 answers refused "
+                                f"for being over 4 MiB")
+            problems = apiary_problems(offset) + problems
+            check(not problems, "; ".join(problems) + f" [{outcomes}]")
+            return (f"Get of a key multi_component.py answers with 100 MiB of data (--max-body-size 4Mi), 3 times "
+                    f"through each surface: {outcomes}, slowest {slowest:.2f} s; {memory}; an ordinary key saves "
+                    f"and reads afterwards")
+
+        def socket_deleted():
+            proc = self.comp["memstore-f"]
+            path = f.socket("memstore")
+            offset = log_size(f.proc)
+            kept = unique("unlink-kept")
+            sdk("save_state before the unlink", lambda: client.save_state(FAULT_MEMSTORE, kept, b"kept"))
+            load = Load({"http-state": state_http(FAULT_MEMSTORE, "unlink-http"),
+                         "grpc-state": state_grpc(FAULT_MEMSTORE, "unlink-grpc")}).start()
+            timeline = {}
+            problems = []
+            seen = []
+            try:
+                warm_up(load)
+                timeline["unlink"] = now()
+                os.unlink(path)
+                deadline = now() + 3
+                while now() < deadline:
+                    state = states([FAULT_MEMSTORE]).get(FAULT_MEMSTORE)
+                    if not seen or seen[-1][1] != state:
+                        seen.append((now() - timeline["unlink"], state))
+                    time.sleep(0.1)
+                if not proc.alive():
+                    problems.append(f"memstore exited ({proc.exit_status()}) after its socket file was unlinked")
+                # DOWN at once, and DOWN until the socket is back: the old connection
+                # must not bring it UP (nor Init the process that never restarted).
+                down_at = next((i for i, (_, st) in enumerate(seen) if st == "DOWN"), None)
+                if down_at is None or any(st != "DOWN" for _, st in seen[down_at:]):
+                    problems.append(f"not DOWN throughout while its socket file was gone: {seen}")
+                # Is what was saved before the unlink still there (the process never stopped)?
+                verdict, status, got = grpc_step(lambda: client.get_state(FAULT_MEMSTORE, kept))
+                if verdict != "ok":
+                    survived = f"the value saved before the unlink could not be read 3 s later ({status})"
+                elif got.data == b"kept":
+                    survived = "the value saved before the unlink is still there 3 s later"
+                else:
+                    survived = (f"the value saved before the unlink is gone 3 s later ({got.data!r}): memstore was "
+                                f"initialised anew though its process never stopped")
+                timeline["restart"] = now()
+                proc.stop()
+                proc.start()
+                self.wait_socket(proc, path, 20)
+                timeline["started"] = now()
+                back = wait_until(lambda: all_up([FAULT_MEMSTORE]) and load.all_ok_since(timeline["started"]), 20, 0.1)
+                timeline["back"] = now()
+                if not back:
+                    problems.append(f"after the restart (pid {proc.pid}) not UP with successful calls on every thread "
+                                    f"within 20 s (state {states([FAULT_MEMSTORE])})")
+            finally:
+                stuck = load.stop(FAULT_DEADLINE + 2)
+            records = load.snapshot()
+            call_problems, summary = load_report(records, ALLOWED_GONE)
+            if stuck:
+                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+            _, unlinked = load_report([r for r in records if timeline["unlink"] <= r[0] < timeline.get("restart", now())],
+                                      ALLOWED_GONE)
+            _, restarted = load_report([r for r in records if r[0] >= timeline.get("restart", now())],
+                                       ALLOWED_GONE)
+            problems = apiary_problems(offset) + call_problems + problems
+            check(not problems, "; ".join(problems) + f" [{summary}]")
+            states_seen = ", ".join(f"{s} at +{t:.1f} s" for t, s in seen)
+            return (f"memstore's socket file unlinked while it ran under load: {FAULT_MEMSTORE} {states_seen}; "
+                    f"in the 3 s after the unlink: {unlinked}; {survived}; restarted (SIGTERM, start; pid {proc.pid}), "
+                    f"UP with successful calls {timeline['back'] - timeline['started']:.1f} s later; from the restart "
+                    f"on: {restarted}; apiary F alive")
+
+        def sockets_folder():
+            components = [name for key in served for name in served[key][1]]
+            offset = log_size(f.proc)
+            load = Load({"http-secret": secret_http, "grpc-state": state_grpc(FAULT_MEMSTORE, "folder-grpc")}).start()
+            timeline = {}
+            problems = []
+            try:
+                warm_up(load)
+                timeline["remove"] = now()
+                shutil.rmtree(f.sockets)
+
+                # Each component logged going DOWN (read from the log, which keeps
+                # every transition).
+                def logged_down():
+                    text = log_since(f.proc, offset)
+                    return all(f"[{c}] component is DOWN" in text for c in components)
+
+                down = wait_until(logged_down, 10, 0.1)
+                timeline["down"] = now()
+                if not down:
+                    problems.append(f"not every component logged DOWN within 10 s of the folder's removal "
+                                    f"(states now {states(components)})")
+                time.sleep(0.5)
+                while_gone = collections.Counter(states(components).values())
+                alive_while_gone = f.proc.alive()
+                os.mkdir(f.sockets, 0o700)
+                timeline["mkdir"] = now()
+                keys = list(served)
+                stoppers = [threading.Thread(target=self.comp[k].stop, daemon=True) for k in keys]
+                for t in stoppers:
+                    t.start()
+                for t in stoppers:
+                    t.join(timeout=15)
+                for k in keys:
+                    self.comp[k].start()
+                for k in keys:
+                    self.wait_socket(self.comp[k], f.socket(served[k][0]), 30)
+                timeline["started"] = now()
+                back = wait_until(lambda: all_up(components) and load.all_ok_since(timeline["started"]), 30, 0.2)
+                timeline["back"] = now()
+                if not back:
+                    problems.append(f"not every component UP with successful calls within 30 s of the restarts "
+                                    f"({states(components)})")
+                ready, _, _ = http("GET", f.url("/v1.0/healthz"), timeout=5)
+                if ready != 204:
+                    problems.append(f"/v1.0/healthz answers {ready} after the recovery, expected 204")
+            finally:
+                stuck = load.stop(FAULT_DEADLINE + 2)
+            records = load.snapshot()
+            call_problems, summary = load_report(records, ALLOWED_GONE)
+            if stuck:
+                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+            # Text format: "<time> <level> [<component>] <message> ..." or "<time> <level> apiary: ...".
+            warnings = [line for line in log_since(f.proc, offset).splitlines() if line.split(" ", 2)[1:2] == ["warning"]]
+            if not warnings:
+                problems.append("apiary F logged no warning about the removed sockets")
+            problems = apiary_problems(offset) + call_problems + problems
+            check(not problems, "; ".join(problems) + f" [{summary}]")
+            first = warnings[0].split(" ", 2)[2][:160]
+            shown = ", ".join(f"{n} {state}" for state, n in while_gone.items())
+            return (f"sockets folder removed (rm -rf) under load: {len(components)} components logged DOWN within "
+                    f"{timeline['down'] - timeline['remove']:.1f} s, states 0.5 s later: {shown}; apiary F "
+                    f"{'alive' if alive_while_gone else 'gone'} ({len(warnings)} warnings, first {first!r}); folder "
+                    f"re-created 0700 and the {len(served)} "
+                    f"component processes restarted: all UP with successful calls "
+                    f"{timeline['back'] - timeline['started']:.1f} s later, /v1.0/healthz 204; all: {summary}")
+
+        checks = [
+            ("kill-file-secrets", kill_file_secrets, ["file-secrets-f"]),
+            ("kill-memstore", kill_memstore, ["memstore-f"]),
+            ("kill-ticker", kill_ticker, ["ticker-f"]),
+            ("redis-restart", redis_restart, ["redis-store-f"]),
+            ("garbage", garbage, ["multi-f"]),
+            ("huge", huge, ["multi-f"]),
+            ("socket-deleted", socket_deleted, ["memstore-f"]),
+            ("sockets-folder", sockets_folder, list(served)),
+        ]
+        def timed(fn):
+            started = now()
+            return f"{fn()} ({now() - started:.1f} s)"
+
+        for name, fn, keys in checks:
+            procs = procs_of(*keys)
+            if name == "redis-restart":
+                procs = lambda: [f.proc, self.comp["redis-store-f"], self.redis]  # noqa: E731
+            self.run_check(f"faults/{name}", lambda fn=fn: timed(fn), procs)
+            if not f.proc.alive():
+                for rest in names[names.index(name) + 1:]:
+                    self.report_fail(f"faults/{rest}", f"not run: apiary F exited with status {f.proc.exit_status()}",
+                                     [f.proc])
+                return
+            for key in keys:
+                revive(key)
+            if self.redis is not None and not self.redis.alive():
+                try:
+                    self.redis.start()
+                    wait_until(self.redis_ping, 10)
+                except Exception as error:  # noqa: BLE001
+                    print(f"note: could not restart redis-server: {describe_error(error)}", flush=True)
 
 
 def main() -> int:

@@ -1079,7 +1079,7 @@ class Subscription:
                     else:
                         entries = self.read(min(room, 32), block_ms)
                     if outage:
-                        self.log(logging.NOTICE, "redis answers again")
+                        self.log(NOTICE, "redis answers again")
                     backoff, outage = 0.2, False
                 except redis.exceptions.ResponseError as error:
                     if "NOGROUP" not in str(error):

@@ -82,8 +82,10 @@ final class ConnectionLevelAnswers: ChannelDuplexHandler, RemovableChannelHandle
       context.write(wrapOutboundOut(.body(Self.body)), promise: promise)
     case .end where answeringConnect:
       answeringConnect = false
+      // Completions run on the channel's event loop, where the context belongs.
+      let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
       context.writeAndFlush(data).whenComplete { result in
-        context.close(promise: nil)
+        bound.value.close(promise: nil)
         promise?.completeWith(result)
       }
     default:

@@ -1,6 +1,11 @@
 import ApiaryContracts
 import GRPCCore
 import GRPCProtobuf
+import SwiftProtobuf
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What every gRPC adapter of one configured component shares: the socket's channel,
 /// the instance name sent as `x-component-instance`, and the deadline of its calls.
@@ -76,6 +81,14 @@ public struct AdapterContext: Sendable {
         ? StateStoreError.etagMismatch(error.message) : StateStoreError.etagInvalid(error.message)
     }
     let prefix = "component '\(instance)' (\(channel.socketPath)) \(what)"
+    if error.code == .invalidArgument, error.cause is BinaryDecodingError {
+      // Raised here, decoding the answer: the component broke the contract, the
+      // request was fine.
+      return ComponentCallError(.failed, "\(prefix): the component's answer is not a valid message: \(error.message)")
+    }
+    if error.code == .resourceExhausted {
+      Self.returnFreedMemory()
+    }
     switch error.code {
     case .unavailable:
       return ComponentCallError(.unavailable, "\(prefix): unavailable: \(error.message)")
@@ -91,4 +104,23 @@ public struct AdapterContext: Sendable {
       return ComponentCallError(.failed, "\(prefix) failed (\(error.code)): \(error.message)")
     }
   }
+
+  /// An answer over the size limit: gRPC core (1.51) reads a message whole before it
+  /// applies the limit, in thousands of small buffers that glibc keeps after they are
+  /// freed; hand them back, so one oversized answer does not raise the resident size
+  /// for good. Rare, and milliseconds.
+  private static func returnFreedMemory() {
+    _ = mallocTrim?(0)
+  }
+
+  /// glibc's `malloc_trim`, looked up at run time: Swift's Glibc module does not
+  /// export `malloc.h`, and other C libraries (musl) lack it.
+  private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+    #if canImport(Glibc)
+    guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    #else
+    return nil
+    #endif
+  }()
 }

@@ -33,6 +33,14 @@ public enum SocketsFolderTrust {
     return problem(path: path, mode: info.st_mode, owner: info.st_uid, me: geteuid())
   }
 
+  /// The same check as ``prepare(_:)`` on an existing folder, creating nothing: nil
+  /// when it is safe or does not exist.
+  public static func check(_ path: String) -> String? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return problem(path: path, mode: info.st_mode, owner: info.st_uid, me: geteuid())
+  }
+
   /// The check itself, on a folder's mode and owner.
   static func problem(path: String, mode: mode_t, owner: uid_t, me: uid_t) -> String? {
     guard mode & S_IFMT == S_IFDIR else { return "sockets folder \(path) is not a folder" }

@@ -1,4 +1,5 @@
 import ApiaryContracts
+import ComponentKit
 import GRPCCore
 import Logging
 
@@ -10,7 +11,8 @@ import Logging
 /// API then fails their calls at once). When the socket answers again — its process
 /// restarted — each component is initialised again with the same metadata and goes UP.
 /// A component that answers "not initialised" (its process restarted between two
-/// beats) is initialised again too. Each transition is logged once, with its reason.
+/// beats) is initialised again too. A socket whose file is gone fails its beats, even
+/// if the old connection still answers. Each transition is logged once, with its reason.
 public actor HealthMonitor {
   private let registry: ComponentRegistry
   private let interval: Duration
@@ -84,7 +86,12 @@ public actor HealthMonitor {
   private func check(socket: String, members: [RegisteredPluggable]) async {
     guard checking.insert(socket).inserted else { return }
     defer { checking.remove(socket) }
-    let outcome = await probe(members)
+    // A socket file that is gone counts as a failed beat even when the connection
+    // opened before still answers: the process may live on, but nothing new can reach
+    // it, and re-initialising it through the old connection would wipe the state of a
+    // process that never restarted. Its components heal when the socket is back.
+    let outcome: Outcome =
+      FileKind.of(socket) == .socket ? await probe(members) : .failed("its socket file \(socket) is gone")
     let anyDown = members.contains { $0.state == .down }
     if case .failed = outcome {
       // Counted below.

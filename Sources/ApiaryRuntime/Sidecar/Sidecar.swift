@@ -121,7 +121,22 @@ public final class Sidecar: Service {
     var listing = SocketFolderListing(folder: options.socketsDir)
     _ = listing.update()
     let deadline = startedAt.advanced(by: options.componentWait)
+    let folder = options.socketsDir
+    var folderPresent = FileKind.of(folder) == .directory
     for await _ in watcher.wakeups() {
+      let present = FileKind.of(folder) == .directory
+      if present != folderPresent {
+        folderPresent = present
+        if !present {
+          logger.warning(
+            "the sockets folder \(folder) was removed: its components are DOWN until their sockets are back in it")
+        } else if let problem = SocketsFolderTrust.check(folder) {
+          logger.warning(
+            "the sockets folder is back, but \(problem); only sockets whose listener has an allowed uid are used")
+        } else {
+          logger.notice("the sockets folder \(folder) exists again")
+        }
+      }
       let change = listing.update()
       let known = channels.paths
       for path in change.removed where known.contains(path) {

@@ -3,6 +3,7 @@
 
     python3 multi_component.py --socket PATH [--calls FILE] [--hang-init]
                                [--hang-ping] [--hang-get-key KEY] [--features-state LIST]
+                               [--garbage-get-key KEY] [--huge-get-key KEY]
                                [--journal DIR]
                                [--serve-logs [--log-buffer N] [--log-flood N]]
 
@@ -47,10 +48,17 @@ FAILED_PRECONDITION "instance X is not initialised".  StateStore and
 TransactionalStateStore share their instances.
 
 --hang-init makes every Init of every service wait until the server stops;
---hang-ping does the same for every Ping.  --calls FILE appends one JSON line
-per call: {"service", "method", "instance", ...}, with "properties" for Init
-and "ack"/"error" for acknowledgements.  Exits 0 on SIGTERM/SIGINT and removes
-its socket file.
+--hang-ping does the same for every Ping.  Faulty answers to a state Get whose
+key ends in KEY (as --hang-get-key: Apiary prefixes keys with "<app-id>||"):
+--garbage-get-key KEY answers GARBAGE_BYTES, bytes that are not a protobuf
+GetResponse (a tag with the invalid wire type 7, then a length-delimited
+field whose length runs past the end); --huge-get-key KEY answers a
+well-formed GetResponse with HUGE_GET_BYTES (100 MiB) of data, made anew for
+each call (the server's grpc.max_send_message_length is then unlimited; a
+client with gRPC's default 4 MiB receive limit refuses it).  --calls FILE
+appends one JSON line per call: {"service", "method", "instance", ...}, with
+"properties" for Init and "ack"/"error" for acknowledgements.  Exits 0 on
+SIGTERM/SIGINT and removes its socket file.
 
 Component logs (--serve-logs; without it the service is neither served nor
 listed, its stubs are not even loaded, and Tail answers UNIMPLEMENTED):
@@ -150,10 +158,13 @@ class Settings:
     """Command-line switches and the stop signal every handler can see."""
 
     def __init__(self, hang_init: bool, hang_ping: bool, stop: threading.Event,
-                 hang_get_key: str | None = None):
+                 hang_get_key: str | None = None, garbage_get_key: str | None = None,
+                 huge_get_key: str | None = None):
         self.hang_init = hang_init
         self.hang_ping = hang_ping
         self.hang_get_key = hang_get_key
+        self.garbage_get_key = garbage_get_key
+        self.huge_get_key = huge_get_key
         # Set when the server stops: hanging handlers and streams end then.
         self.stop = stop
 
@@ -380,6 +391,39 @@ def apply_delete(items: dict[str, StateItem], request) -> None:
     items.pop(request.key, None)
 
 
+# --garbage-get-key's answer: field 1 with wire type 7 (no such wire type),
+# then field 1 length-delimited with a length (2^31 - 1) past the end.
+GARBAGE_BYTES = b"\x0f\xff\xfe" + b"\x0a\xff\xff\xff\xff\x07" + b"not a GetResponse"
+# --huge-get-key's data length: 100 MiB.
+HUGE_GET_BYTES = 100 * 1024 * 1024
+GET_METHOD = f"/{STATE_SERVICE}/Get"
+
+
+class RawResponse(bytes):
+    """A Get answer sent as these exact bytes (see RawGetInterceptor)."""
+
+
+def serialize_get(response) -> bytes:
+    if isinstance(response, RawResponse):
+        return bytes(response)
+    return response.SerializeToString()
+
+
+class RawGetInterceptor(grpc.ServerInterceptor):
+    """Gives StateStore/Get a response serializer that sends a RawResponse
+    as it is (the generated one only takes a GetResponse).  Installed only
+    with --garbage-get-key."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler_call_details.method != GET_METHOD:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            handler.unary_unary,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=serialize_get)
+
+
 class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
     def __init__(self, settings: Settings, calls, features: list[str], instances: Instances):
         self._settings = settings
@@ -405,6 +449,17 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
         require_key(context, request.key)
         if request.key.endswith(self._settings.hang_get_key or "\0"):
             hang(self._settings, context, "StateStore.Get")
+        if request.key.endswith(self._settings.garbage_get_key or "\0"):
+            event("StateStore", logging.WARNING,
+                  f"get {request.key}: answering {len(GARBAGE_BYTES)} garbage bytes", context,
+                  key=request.key)
+            return RawResponse(GARBAGE_BYTES)
+        if request.key.endswith(self._settings.huge_get_key or "\0"):
+            event("StateStore", logging.WARNING,
+                  f"get {request.key}: answering {HUGE_GET_BYTES} bytes of data", context,
+                  key=request.key)
+            return state_pb2.GetResponse(data=b"h" * HUGE_GET_BYTES,
+                                         content_type="application/octet-stream")
         with store.lock:
             item = store.items.get(request.key)
             if item is None:
@@ -1121,6 +1176,11 @@ def main() -> int:
                         help="every Ping waits until the server stops instead of answering")
     parser.add_argument("--hang-get-key", default=None, metavar="KEY",
                         help="a state Get of a key ending in KEY waits until the server stops")
+    parser.add_argument("--garbage-get-key", default=None, metavar="KEY",
+                        help="a state Get of a key ending in KEY answers bytes that are "
+                             "not a GetResponse")
+    parser.add_argument("--huge-get-key", default=None, metavar="KEY",
+                        help="a state Get of a key ending in KEY answers a 100 MiB value")
     parser.add_argument("--features-state", default="ETAG,TRANSACTIONAL",
                         help="comma-separated StateStore Features answer "
                              "(default: %(default)s; '' for none)")
@@ -1144,11 +1204,15 @@ def main() -> int:
     stop = fixturelib.termination_event()
     # Set when the server is stopping; hanging handlers wait on it.
     stopping = threading.Event()
-    settings = Settings(args.hang_init, args.hang_ping, stopping, args.hang_get_key)
+    settings = Settings(args.hang_init, args.hang_ping, stopping, args.hang_get_key,
+                        args.garbage_get_key, args.huge_get_key)
     log = pubsub_component.CallLog(args.calls)
 
     # Plenty of workers: hanging Inits and open streams each hold one.
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=128))
+    interceptors = [RawGetInterceptor()] if args.garbage_get_key else []
+    options = [("grpc.max_send_message_length", -1)] if args.huge_get_key else []
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=128),
+                         interceptors=interceptors, options=options)
     state_instances = Instances(StateInstance, "StateStore")
     state = StateStoreServicer(settings, ServiceCallLog(log, "StateStore"),
                                parse_list(args.features_state), state_instances)
@@ -1179,6 +1243,8 @@ def main() -> int:
     fixturelib.log(f"serving {', '.join(services)} on unix:{args.socket}"
                    + (" (hang-init)" if args.hang_init else "")
                    + (" (hang-ping)" if args.hang_ping else "")
+                   + (f" (garbage-get-key {args.garbage_get_key})" if args.garbage_get_key else "")
+                   + (f" (huge-get-key {args.huge_get_key})" if args.huge_get_key else "")
                    + (f" (journal {journal.folder})" if journal else "")
                    + (f" (log flood {args.log_flood})" if args.log_flood else ""))
     event(None, NOTICE, f"serving {len(services)} services on unix:{args.socket}")
