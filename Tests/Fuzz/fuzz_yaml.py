@@ -440,6 +440,18 @@ def limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
+def write_files(folder: str, files: list) -> list:
+    """Writes the case's (name, bytes) files below `folder`: their paths."""
+    paths = []
+    for name, data in files:
+        path = os.path.join(folder, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as out:
+            out.write(data)
+        paths.append(path)
+    return paths
+
+
 def check_case(args, index: int, files: list, root: str) -> Outcome:
     """`apiary check` on the case's files: exit 0 (accepted) or 1 with an `error:` line
     naming the file; anything else, a crash line or a hang is a finding."""
@@ -447,13 +459,7 @@ def check_case(args, index: int, files: list, root: str) -> Outcome:
     case_dir = os.path.join(root, f"case-{index}")
     resources = os.path.join(case_dir, "resources")
     os.makedirs(resources)
-    paths = []
-    for name, data in files:
-        path = os.path.join(resources, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as out:
-            out.write(data)
-        paths.append(path)
+    paths = write_files(resources, files)
     argv = ["nice", "-n", "19", os.path.join(args.bin, "apiary"), "check", "--resources-path", resources,
             "--app-id", "fuzz"]
     started = time.monotonic()
@@ -496,13 +502,7 @@ def run_case(args, index: int, files: list, root: str) -> Outcome:
     sockets = os.path.join(case_dir, "sockets")
     os.makedirs(resources)
     os.makedirs(sockets, mode=0o700)
-    paths = []
-    for name, data in files:
-        path = os.path.join(resources, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as out:
-            out.write(data)
-        paths.append(path)
+    paths = write_files(resources, files)
     log_path = os.path.join(case_dir, "output.log")
     env = dict(os.environ, FUZZ_REGION="eu", FUZZ_SECRET="s3cret", DAPR_API_TOKEN="", APIARY_API_TOKEN="")
     env.pop("DAPR_HTTP_PORT", None)

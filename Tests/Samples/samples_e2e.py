@@ -1917,6 +1917,24 @@ class Suite:
                                f"fault ({load_report(load.snapshot())[1]})")
             time.sleep(0.5)
 
+        def wait_back(components, load: Load, since: float, timeout: float, problems: list, what: str) -> float:
+            """Waits until `components` are UP and every load thread succeeded since
+            `since`; a problem naming `what` otherwise. Returns the time it ended."""
+            back = wait_until(lambda: all_up(components) and load.all_ok_since(since), timeout, 0.1)
+            if not back:
+                problems.append(f"{what}: not UP with successful calls on every thread within {timeout:.0f} s "
+                                f"(states {states(components)})")
+            return now()
+
+        def stop_load(load: Load, allowed: tuple | None = None):
+            """Stops the load's threads: its records, the problems of its calls and their summary."""
+            stuck = load.stop(FAULT_DEADLINE + 2)
+            records = load.snapshot()
+            call_problems, summary = load_report(records, allowed) if allowed else load_report(records)
+            if stuck:
+                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+            return records, call_problems, summary
+
         def revive(key: str) -> None:
             """Starts a component process a failed check left stopped (later checks need it)."""
             proc = self.comp.get(key)
@@ -1951,17 +1969,10 @@ class Suite:
                 proc.start()
                 self.wait_socket(proc, f.socket(socket_name), 20)
                 timeline["restart"] = now()
-                back = wait_until(lambda: all_up(components) and load.all_ok_since(timeline["restart"]), 20, 0.1)
-                timeline["back"] = now()
-                if not back:
-                    problems.append(f"after the restart (pid {proc.pid}) not UP with successful calls on every "
-                                    f"thread within 20 s (states {states(components)})")
+                timeline["back"] = wait_back(components, load, timeline["restart"], 20, problems,
+                                             f"after the restart (pid {proc.pid})")
             finally:
-                stuck = load.stop(FAULT_DEADLINE + 2)
-            records = load.snapshot()
-            call_problems, summary = load_report(records, allowed)
-            if stuck:
-                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+                records, call_problems, summary = stop_load(load, allowed)
             during = [r for r in records if timeline["kill"] <= r[0] < timeline.get("back", now())]
             _, during_summary = load_report(during, allowed)
             problems = apiary_problems(offset) + call_problems + problems
@@ -2038,17 +2049,10 @@ class Suite:
                 self.redis.start()
                 check(bool(wait_until(self.redis_ping, 10)), "redis-server does not answer PING 10 s after its restart")
                 timeline["start"] = now()
-                back = wait_until(lambda: all_up(components) and load.all_ok_since(timeline["start"]), 20, 0.1)
-                timeline["back"] = now()
-                if not back:
-                    problems.append(f"not UP with successful calls on every thread within 20 s of redis' restart "
-                                    f"(states {states(components)})")
+                timeline["back"] = wait_back(components, load, timeline["start"], 20, problems,
+                                             "after redis' restart")
             finally:
-                stuck = load.stop(FAULT_DEADLINE + 2)
-            records = load.snapshot()
-            call_problems, summary = load_report(records)
-            if stuck:
-                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+                records, call_problems, summary = stop_load(load)
             _, outage = load_report([r for r in records if timeline["stop"] <= r[0] < timeline.get("start", now())])
             # A publish after the outage reaches the app (the subscription came back).
             marker = json.dumps({"run": RUN, "round": "faults-after", "i": 0})
@@ -2194,17 +2198,10 @@ class Suite:
                 proc.start()
                 self.wait_socket(proc, path, 20)
                 timeline["started"] = now()
-                back = wait_until(lambda: all_up([FAULT_MEMSTORE]) and load.all_ok_since(timeline["started"]), 20, 0.1)
-                timeline["back"] = now()
-                if not back:
-                    problems.append(f"after the restart (pid {proc.pid}) not UP with successful calls on every thread "
-                                    f"within 20 s (state {states([FAULT_MEMSTORE])})")
+                timeline["back"] = wait_back([FAULT_MEMSTORE], load, timeline["started"], 20, problems,
+                                             f"after the restart (pid {proc.pid})")
             finally:
-                stuck = load.stop(FAULT_DEADLINE + 2)
-            records = load.snapshot()
-            call_problems, summary = load_report(records, ALLOWED_GONE)
-            if stuck:
-                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+                records, call_problems, summary = stop_load(load, ALLOWED_GONE)
             _, unlinked = load_report([r for r in records if timeline["unlink"] <= r[0] < timeline.get("restart", now())],
                                       ALLOWED_GONE)
             _, restarted = load_report([r for r in records if r[0] >= timeline.get("restart", now())],
@@ -2255,20 +2252,13 @@ class Suite:
                 for k in keys:
                     self.wait_socket(self.comp[k], f.socket(served[k][0]), 30)
                 timeline["started"] = now()
-                back = wait_until(lambda: all_up(components) and load.all_ok_since(timeline["started"]), 30, 0.2)
-                timeline["back"] = now()
-                if not back:
-                    problems.append(f"not every component UP with successful calls within 30 s of the restarts "
-                                    f"({states(components)})")
+                timeline["back"] = wait_back(components, load, timeline["started"], 30, problems,
+                                             "after the restarts")
                 ready, _, _ = http("GET", f.url("/v1.0/healthz"), timeout=5)
                 if ready != 204:
                     problems.append(f"/v1.0/healthz answers {ready} after the recovery, expected 204")
             finally:
-                stuck = load.stop(FAULT_DEADLINE + 2)
-            records = load.snapshot()
-            call_problems, summary = load_report(records, ALLOWED_GONE)
-            if stuck:
-                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+                records, call_problems, summary = stop_load(load, ALLOWED_GONE)
             # Text format: "<time> <level> [<component>] <message> ..." or "<time> <level> apiary: ...".
             warnings = [line for line in log_since(f.proc, offset).splitlines() if line.split(" ", 2)[1:2] == ["warning"]]
             if not warnings:
