@@ -331,7 +331,8 @@ class Sidecar:
     def __init__(self, bin_dir: str, file_secrets: str | None, nice: int = 19, keep: bool = False,
                  extra_args: list | None = None):
         self.bin_dir = bin_dir
-        self.file_secrets = file_secrets if file_secrets and os.access(file_secrets, os.X_OK) else None
+        # Absolute: the processes start in their own temporary folder.
+        self.file_secrets = os.path.abspath(file_secrets) if file_secrets and os.access(file_secrets, os.X_OK) else None
         self.nice = nice
         self.keep = keep
         self.extra_args = extra_args or []
