@@ -39,6 +39,10 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
   public struct Config: Sendable {
     /// The largest response message accepted; larger ones fail `RESOURCE_EXHAUSTED`.
     public var maxReceiveMessageBytes = 4 << 20
+    /// The largest header block (initial metadata, trailers) accepted from the server.
+    /// Core's default is 8 KiB; a status with details repeats its message, so a long
+    /// message from a component would come back as RESOURCE_EXHAUSTED.
+    public var maxMetadataBytes = 64 << 10
     /// Reconnect backoff bounds, so a restarted peer is redialled quickly.
     public var reconnectBackoff: (initial: Duration, max: Duration) = (.milliseconds(50), .seconds(1))
     /// The service config's method configs and retry throttling, applied by GRPCCore.
@@ -72,6 +76,7 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
     defer { cgrpc_channel_args_free(args) }
     cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, Int32(clamping: config.maxReceiveMessageBytes))
     cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1)
+    cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_METADATA_SIZE, Int32(clamping: config.maxMetadataBytes))
     let initial = Int32(clamping: GRPCTimeout.nanoseconds(config.reconnectBackoff.initial) / 1_000_000)
     let maximum = Int32(clamping: GRPCTimeout.nanoseconds(config.reconnectBackoff.max) / 1_000_000)
     // Only the backoff between attempts. GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is also core's

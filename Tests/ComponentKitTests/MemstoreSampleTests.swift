@@ -95,6 +95,10 @@ struct MemstoreSampleTests {
       try await expectEtagError(.failedPrecondition) { try await set(store, "k", "three", etag: etag) }
       try await expectEtagError(.invalidArgument) { try await set(store, "k", "three", etag: "not-a-version") }
       try await expectEtagError(.failedPrecondition) { try await set(store, "new", "x", etag: "1") }
+      // A huge key: the error quotes it, cut to ErrorMessage.maximumLength, so the
+      // status (message, and details that repeat it) still fits in the trailers.
+      let hugeKey = String(repeating: "x", count: 20_000)
+      try await expectEtagError(.failedPrecondition) { try await set(store, hugeKey, "x", etag: "1") }
       #expect(String(decoding: try await get(store, "k").data, as: UTF8.self) == "two")
 
       // First-write without an etag only creates.

@@ -9,7 +9,8 @@ import GRPCCoreCTransport
 // - Unary echoes; ClientStream answers the concatenation; ServerStream sends the request
 //   `x-repeat` times (default 3); Bidi echoes each message as it arrives.
 // - `x-fail-code: N` fails at once with N and `x-fail-message` (or the UTF-8 of
-//   `x-fail-message-bin`), before any metadata: a trailers-only response.
+//   `x-fail-message-bin`), repeated `x-fail-message-repeat` times (default 1), before
+//   any metadata: a trailers-only response.
 // - `x-echo-*` request entries come back in the initial metadata; `x-sleep-ms` waits first.
 // - Trailers on success: `x-trailer: done`, `x-count: <request messages received>`.
 
@@ -61,7 +62,8 @@ private struct Controls {
         metadata[stringValues: "x-fail-message"].first(where: { _ in true })
         ?? metadata[binaryValues: "x-fail-message-bin"].first(where: { _ in true }).map { String(decoding: $0, as: UTF8.self) }
         ?? ""
-      failure = RPCError(code: code, message: message)
+      let repeats = metadata[stringValues: "x-fail-message-repeat"].first(where: { _ in true }).flatMap { Int($0) } ?? 1
+      failure = RPCError(code: code, message: String(repeating: message, count: max(1, repeats)))
     }
     if let details = metadata[binaryValues: "x-fail-details-bin"].first(where: { _ in true }), failure != nil {
       failure?.metadata.addBinary(details, forKey: "grpc-status-details-bin")

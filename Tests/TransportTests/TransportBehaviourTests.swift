@@ -40,6 +40,11 @@ struct TransportBehaviourTests {
     try await withPair(pair) { client, _ in try await TransportChecks.statusCodes(client) }
   }
 
+  @Test("a 12,000-byte status message reaches the client whole", arguments: Pair.all)
+  func longStatusMessage(_ pair: Pair) async throws {
+    try await withPair(pair) { client, _ in try await TransportChecks.longStatusMessage(client) }
+  }
+
   @Test("grpc-status-details-bin reaches the client byte for byte", arguments: Pair.all)
   func statusDetails(_ pair: Pair) async throws {
     try await withPair(pair) { client, _ in

@@ -87,6 +87,17 @@ enum TransportChecks {
     }
   }
 
+  /// A 12,000-byte status message (past gRPC core's default 8 KiB header limit, under
+  /// NIO's 16 KiB) reaches the client whole: components quote long keys in errors.
+  static func longStatusMessage(_ client: TransportTestClient) async throws {
+    let metadata: Metadata = ["x-fail-code": "9", "x-fail-message": "0123456789", "x-fail-message-repeat": "1200"]
+    let error = await #expect(throws: RPCError.self) {
+      _ = try await client.call(.unary, [bytes(1)], metadata: metadata)
+    }
+    #expect(error?.code == .failedPrecondition, "\(String(describing: error?.code))")
+    #expect(error?.message == String(repeating: "0123456789", count: 1200), "\(error?.message.count ?? 0) characters")
+  }
+
   static func unknownMethod(_ client: TransportTestClient) async throws {
     let descriptor = MethodDescriptor(fullyQualifiedService: TransportTestMethod.service, method: "Nope", type: .unary)
     let error = await #expect(throws: RPCError.self) {

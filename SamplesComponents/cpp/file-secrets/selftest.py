@@ -314,8 +314,13 @@ def run(binary: str, work: str, verbose: bool) -> int:
                                   "no-such-secret")
             expect("not found" in details, f"message {details!r}")
             expect_code(lambda: get("vault", "db"), Code.NOT_FOUND)  # only leaves are secrets
+            # A 1 MB key: the message quotes it cut to 1024 bytes or so, so the status
+            # still fits in the trailers (else the client sees another status).
+            huge = "k" * (1 << 20)
+            details = expect_code(lambda: get("vault", huge), Code.NOT_FOUND, "bytes left out")
+            expect(len(details) < 1100 and details.startswith("secret kkk"), f"message of {len(details)} bytes")
 
-        checks.run("Get of a missing secret is NOT_FOUND naming it", not_found)
+        checks.run("Get of a missing secret is NOT_FOUND naming it (a huge key cut in the message)", not_found)
 
         def bulk_get():
             answer = secrets.BulkGet(secretstore_pb2.BulkGetSecretRequest(), metadata=on("vault"),

@@ -337,13 +337,23 @@ class Registry:
         return instance
 
 
+def bounded(message: str, limit: int = 1024) -> str:
+    """`message`, cut to its first 768 and last 192 characters around a note when it is
+    longer than `limit`: messages quote keys, which can be megabytes, and a status
+    travels in the trailers, which peers limit to a few KiB."""
+    if len(message) <= limit:
+        return message
+    return f"{message[:768]} ... ({len(message) - 960} characters left out) ... {message[-192:]}"
+
+
 def abort(context, error: CallError):
     code = getattr(grpc.StatusCode, error.code)
+    message = bounded(error.message)
     if not error.etag:
-        context.abort(code, error.message)
+        context.abort(code, message)
     violation = pb.error_details_pb2.BadRequest(field_violations=[
-        pb.error_details_pb2.BadRequest.FieldViolation(field="etag", description=error.message)])
-    status = pb.status_pb2.Status(code=code.value[0], message=error.message)
+        pb.error_details_pb2.BadRequest.FieldViolation(field="etag", description=message)])
+    status = pb.status_pb2.Status(code=code.value[0], message=message)
     status.details.add().Pack(violation)
     context.abort_with_status(pb.rpc_status.to_status(status))
 

@@ -1,4 +1,5 @@
 import ApiaryRuntime
+import ComponentKit
 import GRPCCore
 
 /// An error the app API answers with. The one place where errors become HTTP
@@ -34,28 +35,18 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
   public var errorCode: String
   public var message: String
 
-  /// The longest message kept whole, in characters. Messages quote the bad input (a
-  /// key, a component name, a component's own error), which can be megabytes; a gRPC
-  /// status message travels in a header and would break the status past a few KiB.
-  public static let maximumMessageLength = 1024
+  /// The longest message kept whole, in characters: messages quote the bad input
+  /// (a key, a component name, a component's own error), which can be megabytes, and
+  /// a gRPC status message travels in a header.
+  public static let maximumMessageLength = ErrorMessage.maximumLength
 
-  /// - Parameter message: Cut to ``maximumMessageLength`` characters when longer: its
-  ///   start and end are kept around a note of how much was left out.
+  /// - Parameter message: Cut as ``ErrorMessage/bounded(_:)`` cuts it when longer
+  ///   than ``maximumMessageLength``: its start and end are kept around a note of how
+  ///   much was left out.
   public init(_ kind: Kind, _ errorCode: String, _ message: String) {
     self.kind = kind
     self.errorCode = errorCode
-    self.message = Self.bounded(message)
-  }
-
-  /// `message`, or its first 768 and last 192 characters around `… (N characters
-  /// left out) …` when it is longer than ``maximumMessageLength``.
-  static func bounded(_ message: String) -> String {
-    guard message.utf8.count > maximumMessageLength else { return message }
-    let count = message.count
-    guard count > maximumMessageLength else { return message }
-    let head = 768
-    let tail = 192
-    return "\(message.prefix(head)) … (\(count - head - tail) characters left out) … \(message.suffix(tail))"
+    self.message = ErrorMessage.bounded(message)
   }
 
   public var description: String { "\(errorCode): \(message)" }

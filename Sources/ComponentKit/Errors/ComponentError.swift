@@ -20,8 +20,9 @@ public enum ComponentError: Error, Sendable, Equatable {
 
 extension ComponentError: RPCErrorConvertible {
   /// The status this error travels as, with its `google.rpc.Status` details.
+  /// Messages are cut to ``ErrorMessage/maximumLength`` characters.
   public var googleRPCStatus: GoogleRPCStatus {
-    switch self {
+    switch bounded {
     case .etagMismatch(let message):
       GoogleRPCStatus(
         code: .failedPrecondition,
@@ -40,6 +41,17 @@ extension ComponentError: RPCErrorConvertible {
       GoogleRPCStatus(code: .unimplemented, message: message, details: [])
     case .backend(let message):
       GoogleRPCStatus(code: .internalError, message: message, details: [])
+    }
+  }
+
+  /// The same error with its message cut to ``ErrorMessage/maximumLength``.
+  var bounded: ComponentError {
+    switch self {
+    case .etagMismatch(let message): .etagMismatch(ErrorMessage.bounded(message))
+    case .etagInvalid(let message): .etagInvalid(ErrorMessage.bounded(message))
+    case .invalidArgument(let message): .invalidArgument(ErrorMessage.bounded(message))
+    case .unsupported(let message): .unsupported(ErrorMessage.bounded(message))
+    case .backend(let message): .backend(ErrorMessage.bounded(message))
     }
   }
 
@@ -62,6 +74,6 @@ func mappingErrors<T>(_ body: () async throws -> T) async throws -> T {
   } catch is CancellationError {
     throw RPCError(code: .cancelled, message: "the call was cancelled")
   } catch {
-    throw RPCError(code: .internalError, message: String(describing: error))
+    throw RPCError(code: .internalError, message: ErrorMessage.bounded(String(describing: error)))
   }
 }

@@ -95,7 +95,7 @@ grpc::Status FileBindingService::fail(const std::string& instance, const std::st
                {{"instance", instance},
                 {"operation", operation},
                 {"code", name == names.end() ? std::to_string(code) : name->second}});
-  return grpc::Status(code, message);
+  return status_of(code, message);
 }
 
 grpc::Status FileBindingService::Init(grpc::ServerContext* context,
@@ -105,7 +105,7 @@ grpc::Status FileBindingService::Init(grpc::ServerContext* context,
   const auto refuse = [&](const std::string& message) {
     log_.error("Init of OutputBinding instance " + instance + " refused: " + message,
                {{"instance", instance}, {"code", "INVALID_ARGUMENT"}});
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+    return status_of(grpc::StatusCode::INVALID_ARGUMENT, message);
   };
   const auto& properties = request->metadata().properties();
   const auto found = properties.find("rootPath");
@@ -195,7 +195,7 @@ grpc::Status FileBindingService::create(const FileFolder& folder, const std::str
   std::string temporary = (folder.root / (std::string(kTemporaryPrefix) + "XXXXXX")).string();
   const int fd = ::mkstemp(temporary.data());
   if (fd < 0) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
+    return status_of(grpc::StatusCode::INTERNAL,
                         "cannot create a file in " + folder.root.string() + ": " + errno_text(errno));
   }
   // mkstemp creates the file with mode 0600, which the renamed file keeps: what the
@@ -205,16 +205,16 @@ grpc::Status FileBindingService::create(const FileFolder& folder, const std::str
   if (::close(fd) != 0 || !written) {
     const int error = written ? errno : write_error;
     ::unlink(temporary.c_str());
-    return grpc::Status(grpc::StatusCode::INTERNAL, "cannot write " + name + ": " + errno_text(error));
+    return status_of(grpc::StatusCode::INTERNAL, "cannot write " + name + ": " + errno_text(error));
   }
   const fs::path target = folder.root / name;
   if (::rename(temporary.c_str(), target.c_str()) != 0) {
     const int error = errno;
     ::unlink(temporary.c_str());
     if (error == EISDIR || error == ENOTEMPTY || error == EEXIST) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, name + " is a folder");
+      return status_of(grpc::StatusCode::INVALID_ARGUMENT, name + " is a folder");
     }
-    return grpc::Status(grpc::StatusCode::INTERNAL, "cannot write " + name + ": " + errno_text(error));
+    return status_of(grpc::StatusCode::INTERNAL, "cannot write " + name + ": " + errno_text(error));
   }
   (*response->mutable_metadata())[kFileName] = name;
   return grpc::Status::OK;
@@ -228,18 +228,18 @@ grpc::Status FileBindingService::get(const FileFolder& folder, const std::string
   if (fd < 0) {
     const int error = errno;
     if (error == ENOENT) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+      return status_of(grpc::StatusCode::NOT_FOUND,
                           "file " + name + " not found in " + folder.root.string());
     }
     if (error == ELOOP) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, name + " is a symbolic link");
+      return status_of(grpc::StatusCode::INVALID_ARGUMENT, name + " is a symbolic link");
     }
-    return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read " + name + ": " + errno_text(error));
+    return status_of(grpc::StatusCode::INTERNAL, "cannot read " + name + ": " + errno_text(error));
   }
   struct stat info {};
   if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
     ::close(fd);
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, name + " is not a regular file");
+    return status_of(grpc::StatusCode::INVALID_ARGUMENT, name + " is not a regular file");
   }
   std::string content;
   content.reserve(static_cast<std::size_t>(info.st_size));
@@ -251,7 +251,7 @@ grpc::Status FileBindingService::get(const FileFolder& folder, const std::string
       if (errno == EINTR) continue;
       const int error = errno;
       ::close(fd);
-      return grpc::Status(grpc::StatusCode::INTERNAL, "cannot read " + name + ": " + errno_text(error));
+      return status_of(grpc::StatusCode::INTERNAL, "cannot read " + name + ": " + errno_text(error));
     }
     content.append(buffer, static_cast<std::size_t>(n));
   }
@@ -268,19 +268,19 @@ grpc::Status FileBindingService::remove(const FileFolder& folder, const std::str
   std::error_code error;
   const auto status = fs::symlink_status(path, error);
   if (status.type() == fs::file_type::not_found) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+    return status_of(grpc::StatusCode::NOT_FOUND,
                         "file " + name + " not found in " + folder.root.string());
   }
   if (status.type() == fs::file_type::directory) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, name + " is a folder");
+    return status_of(grpc::StatusCode::INVALID_ARGUMENT, name + " is a folder");
   }
   if (::unlink(path.c_str()) != 0) {
     const int failure = errno;
     if (failure == ENOENT) {
-      return grpc::Status(grpc::StatusCode::NOT_FOUND,
+      return status_of(grpc::StatusCode::NOT_FOUND,
                           "file " + name + " not found in " + folder.root.string());
     }
-    return grpc::Status(grpc::StatusCode::INTERNAL, "cannot delete " + name + ": " + errno_text(failure));
+    return status_of(grpc::StatusCode::INTERNAL, "cannot delete " + name + ": " + errno_text(failure));
   }
   (*response->mutable_metadata())[kFileName] = name;
   return grpc::Status::OK;
@@ -298,7 +298,7 @@ grpc::Status FileBindingService::list(const FileFolder& folder,
     names.push_back(name);
   }
   if (error) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
+    return status_of(grpc::StatusCode::INTERNAL,
                         "cannot list " + folder.root.string() + ": " + error.message());
   }
   std::sort(names.begin(), names.end());

@@ -18,6 +18,12 @@ inline constexpr const char* kInstanceHeader = "x-component-instance";
 // The call's x-component-instance value; "" when the header is absent.
 std::string instance_of(const grpc::ServerContext* context);
 
+// A status whose message is cut to its first 768 and last 192 bytes (with a note of
+// what was left out) when longer than 1024 bytes: messages quote keys and names, which
+// can be megabytes, and a status travels in the trailers, which peers limit to a few
+// KiB. Every status this component returns is made here.
+grpc::Status status_of(grpc::StatusCode code, const std::string& message);
+
 // FAILED_PRECONDITION "instance X is not initialised".
 grpc::Status not_initialised(const std::string& instance);
 

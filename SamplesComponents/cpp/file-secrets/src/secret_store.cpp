@@ -76,7 +76,7 @@ class Flattener {
 };
 
 grpc::Status invalid(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+  return status_of(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
 
 }  // namespace
@@ -211,7 +211,7 @@ grpc::Status SecretStoreService::Get(grpc::ServerContext* context,
   const auto found = file->secrets.find(key);
   if (found == file->secrets.end()) {
     log_.warning("secret " + key + " not found", {{"instance", instance}, {"key", key}});
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+    return status_of(grpc::StatusCode::NOT_FOUND,
                         "secret " + key + " not found in " + file->path);
   }
   // Secret names are logged, their values never.
