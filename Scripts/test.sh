@@ -61,38 +61,39 @@ fi
 if [ "$#" -eq 0 ]; then
   # The C++ peers first: the transport interop suite runs the floor benchmark's gRPC
   # client and server (Benchmarks/floor) against Apiary's transports.
-  echo "test: building Benchmarks/floor and $cpp (CMake)"
+  echo "test ($(date -u +%H:%M:%S)): building Benchmarks/floor and $cpp (CMake)"
   cmake -S Benchmarks/floor -B Benchmarks/floor/build -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build Benchmarks/floor/build -j2
   export APIARY_FLOOR_DIR="$PWD/Benchmarks/floor/build"
   cmake -S "$cpp" -B "$cpp/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
   cmake --build "$cpp/build" -j2
 fi
+echo "test ($(date -u +%H:%M:%S)): swift test $*"
 swift test "$@"
 # A filtered run (arguments for swift test) skips the samples.
 if [ "$#" -eq 0 ]; then
   # The end-to-end tests once more on NIO, the transport that is not the default (core),
   # so both carry the whole sidecar; the transport suites above already run both.
-  echo "test: the end-to-end tests again with APIARY_TRANSPORT=nio"
+  echo "test ($(date -u +%H:%M:%S)): the end-to-end tests again with APIARY_TRANSPORT=nio"
   APIARY_TRANSPORT=nio swift test --skip-build --filter EndToEndTests
-  echo "test: SamplesComponents/python/redis-store/selftest.py"
+  echo "test ($(date -u +%H:%M:%S)): SamplesComponents/python/redis-store/selftest.py"
   "$python" SamplesComponents/python/redis-store/selftest.py
-  echo "test: $cpp/selftest.py"
+  echo "test ($(date -u +%H:%M:%S)): $cpp/selftest.py"
   "$python" "$cpp/selftest.py" "$cpp/build/file-secrets"
-  echo "test: Tests/Samples/samples_e2e.py (the samples end to end, with the Dapr Python SDK)"
+  echo "test ($(date -u +%H:%M:%S)): Tests/Samples/samples_e2e.py (the samples end to end, with the Dapr Python SDK)"
   bin=$(swift build --show-bin-path)
   "$python" Tests/Samples/samples_e2e.py --bin "$bin" --file-secrets "$cpp/build/file-secrets"
   # Bad input: every answer a 4xx / INVALID_ARGUMENT with a message, never a crash or
   # a hang (Tests/Fuzz/README.md). Fixed seeds, so a failure replays with --case K.
-  echo "test: Tests/Fuzz/fuzz_http.py (the HTTP API)"
-  "$python" Tests/Fuzz/fuzz_http.py --bin "$bin" --file-secrets "$cpp/build/file-secrets" --cases 10000 --idle-check 5
-  echo "test: Tests/Fuzz/fuzz_grpc.py (the gRPC API: messages, then hand-written HTTP/2)"
-  "$python" Tests/Fuzz/fuzz_grpc.py --bin "$bin" --file-secrets "$cpp/build/file-secrets" --cases 3000 --raw-cases 400
-  echo "test: Tests/Fuzz/fuzz_yaml.py (component files: apiary check, then apiary run)"
-  "$python" Tests/Fuzz/fuzz_yaml.py --bin "$bin" --mode check --cases 3000
+  echo "test ($(date -u +%H:%M:%S)): Tests/Fuzz/fuzz_http.py (the HTTP API)"
+  "$python" Tests/Fuzz/fuzz_http.py --bin "$bin" --file-secrets "$cpp/build/file-secrets" --cases 6000 --idle-check 5
+  echo "test ($(date -u +%H:%M:%S)): Tests/Fuzz/fuzz_grpc.py (the gRPC API: messages, then hand-written HTTP/2)"
+  "$python" Tests/Fuzz/fuzz_grpc.py --bin "$bin" --file-secrets "$cpp/build/file-secrets" --cases 2500 --raw-cases 400
+  echo "test ($(date -u +%H:%M:%S)): Tests/Fuzz/fuzz_yaml.py (component files: apiary check, then apiary run)"
+  "$python" Tests/Fuzz/fuzz_yaml.py --bin "$bin" --mode check --cases 2500
   "$python" Tests/Fuzz/fuzz_yaml.py --bin "$bin" --mode run --cases 150
   # Load: 64 clients through the samples for 60 s; 0 errors, every message delivered,
   # RSS flat after the first half (Scripts/soak.sh --duration 600 is the full soak).
-  echo "test: Scripts/soak.sh --duration 60"
+  echo "test ($(date -u +%H:%M:%S)): Scripts/soak.sh --duration 60"
   Scripts/soak.sh --bin "$bin" --duration 60 --warmup 0.5
 fi
