@@ -96,8 +96,8 @@ public struct HTTPAPI: Sendable {
     }
   }
 
-  /// Runs `body`, turning API errors into their error response; any other error is
-  /// left to Hummingbird (500).
+  /// Runs `body`, turning API errors into their error response; any other error goes
+  /// on to ``ErrorBodyMiddleware`` (500 `ERR_INTERNAL` with a JSON body).
   static func respond(_ body: () async throws -> Response) async throws -> Response {
     do {
       return try await body()
