@@ -180,24 +180,20 @@ public actor ProcessSupervisor {
     environment.merge(spec.env) { _, new in new }
     process.environment = environment
     if let directory = spec.workingDir { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-    var forwarders: [LineForwarder] = []
-    var writeEnds: [FileHandle] = []
+    var outputs: [(pipe: OutputPipe, forwarder: LineForwarder)] = []
     if let logHub {
       for stream in ["stdout", "stderr"] {
-        let pipe = Pipe()
-        let forwarder = LineForwarder(component: spec.name, stream: stream, hub: logHub)
-        forwarders.append(forwarder)
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-          let data = handle.availableData
-          if data.isEmpty {
-            handle.readabilityHandler = nil
-            forwarder.finish()
-          } else {
-            forwarder.feed(data)
-          }
+        let pipe: OutputPipe
+        do {
+          pipe = try OutputPipe()
+        } catch {
+          for output in outputs { output.pipe.discard() }
+          logger.error("cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
+          return Exit(description: "not started: \(error)", succeeded: false)
         }
-        if stream == "stdout" { process.standardOutput = pipe } else { process.standardError = pipe }
-        writeEnds.append(pipe.fileHandleForWriting)
+        let handle = FileHandle(fileDescriptor: pipe.writeEnd, closeOnDealloc: false)
+        if stream == "stdout" { process.standardOutput = handle } else { process.standardError = handle }
+        outputs.append((pipe, LineForwarder(component: spec.name, stream: stream, hub: logHub)))
       }
     }
     let (ended, continuation) = AsyncStream.makeStream(of: Void.self)
@@ -207,12 +203,16 @@ public actor ProcessSupervisor {
     }
     do {
       try process.run()
-      // Only the child writes now: once it (and any child of its own) exits, the
-      // pipes reach their end.
-      for handle in writeEnds { try? handle.close() }
     } catch {
+      for output in outputs { output.pipe.discard() }
       logger.error("cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
       return Exit(description: "not started: \(error)", succeeded: false)
+    }
+    // Only the child writes now: once it (and any child of its own) exits, the pipes
+    // reach their end.
+    for (pipe, forwarder) in outputs {
+      pipe.closeWriteEnd()
+      pipe.startReading(into: forwarder, name: "apiary-output-\(forwarder.stream)")
     }
     running[spec.name] = process
     statuses[spec.name]?.state = "running"
@@ -227,7 +227,7 @@ public actor ProcessSupervisor {
     statuses[spec.name]?.pid = nil
     // What the process wrote last: read to the end of its pipes (a child of its own
     // may keep them open, so not for more than a second).
-    for forwarder in forwarders { await forwarder.waitForEnd(timeout: .seconds(1)) }
+    for output in outputs { await output.forwarder.waitForEnd(timeout: .seconds(1)) }
     let status = process.terminationStatus
     switch process.terminationReason {
     case .exit: return Exit(description: "exit status \(status)", succeeded: status == 0, ran: ran)
@@ -264,7 +264,7 @@ public struct SupervisionError: Error, Sendable, CustomStringConvertible {
 /// component (the hub escapes, cuts long messages and rate-limits).
 final class LineForwarder: Sendable {
   private let component: String
-  private let stream: String
+  let stream: String
   private let hub: ComponentLogHub
   private let pending = Mutex<[UInt8]>([])
   private let ended: AsyncStream<Void>
@@ -280,7 +280,7 @@ final class LineForwarder: Sendable {
     (ended, endedContinuation) = AsyncStream.makeStream(of: Void.self)
   }
 
-  func feed(_ data: Data) {
+  func feed(_ data: some Collection<UInt8>) {
     let lines: [[UInt8]] = pending.withLock { buffer in
       buffer.append(contentsOf: data)
       var lines: [[UInt8]] = []

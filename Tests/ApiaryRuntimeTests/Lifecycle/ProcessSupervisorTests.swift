@@ -100,6 +100,46 @@ struct ProcessSupervisorTests {
     await supervisor.stop(grace: .seconds(1))
   }
 
+  @Test("output: a child's child that keeps the pipe still has its lines forwarded; many short runs lose no line")
+  func outputOutlivesProcess() async throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let capture = ConfigurationLogCapture()
+    // The shell exits at once; its background child holds stdout for 1.5 s more, past
+    // the second the supervisor waits for the pipes before it restarts the process.
+    let lingering = #"(sleep 1.5; echo "late $$") & echo "early $$"; exit 1"#
+    var quick = spec("quick", #"echo "run $$"; echo "err $$" >&2; exit 1"#, restart: .onFailure)
+    quick.initialBackoff = .milliseconds(1)
+    quick.maxBackoff = .milliseconds(1)
+    let supervisor = ProcessSupervisor(
+      processes: [spec("lingering", lingering, restart: .never), quick], socketsDir: folder.path,
+      environment: ["PATH": "/usr/bin:/bin"], logHub: ComponentLogHub(logger: capture.logger), logger: capture.logger)
+    await supervisor.start()
+    // 200 runs well within a minute: a restart waits for the end of the pipes, which
+    // comes with the process's exit (with a libdispatch read source per pipe, 600 runs
+    // did not finish in a minute).
+    let churned = await poll(timeout: .seconds(60)) {
+      (await supervisor.all.first { $0.name == "quick" }?.restarts ?? 0) >= 200
+    }
+    #expect(churned)
+    let lateArrived = await poll(timeout: .seconds(10)) {
+      capture.all.contains { $0.metadata["component"] == "lingering" && $0.message.hasPrefix("late ") }
+    }
+    await supervisor.stop(grace: .seconds(1))
+    #expect(lateArrived, "the background child's line was not forwarded")
+    let early = capture.all.first { $0.metadata["component"] == "lingering" && $0.message.hasPrefix("early ") }
+    #expect(early != nil)
+
+    // Every run of "quick" that ended was waited for: its pid's two lines are there,
+    // each on its own stream.
+    let quickLines = capture.all.filter { $0.metadata["component"] == "quick" }
+    let runs = Set(quickLines.filter { $0.message.hasPrefix("run ") }.map { $0.message.dropFirst(4) })
+    let errs = Set(quickLines.filter { $0.message.hasPrefix("err ") }.map { $0.message.dropFirst(4) })
+    #expect(runs.count >= 200)
+    #expect(runs.symmetricDifference(errs).count <= 1, "a run's stdout or stderr line is missing")
+    #expect(quickLines.allSatisfy { ($0.metadata["stream"] == "stdout") == $0.message.hasPrefix("run ") })
+  }
+
   @Test("output lines: JSON level and message, swift-log's text format, escaped control characters")
   func outputRecords() {
     let json = ProcessOutputRecord(line: #"{"level":"warn","msg":"disk\nfull","time":"x","disk":"sda"}"#)
