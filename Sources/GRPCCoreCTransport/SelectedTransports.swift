@@ -212,7 +212,7 @@ public struct SelectedServerTransport: ListeningServerTransport {
     streamHandler: @escaping @Sendable (_ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext) async -> Void
   ) async throws {
     switch base {
-    case .nio(let transport): try await transport.listen(streamHandler: streamHandler)
+    case .nio(let transport): try await transport.listen(streamHandler: TimeoutHeaderGuard.guarding(streamHandler))
     case .core(let transport): try await transport.listen(streamHandler: streamHandler)
     }
   }

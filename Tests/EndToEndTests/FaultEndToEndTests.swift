@@ -85,6 +85,53 @@ struct FaultEndToEndTests {
     }
   }
 
+  @Test("a malformed grpc-timeout header: INVALID_ARGUMENT on NIO, ignored by gRPC core; an answer either way, apiary lives on")
+  func malformedTimeoutHeader() async throws {
+    // apiary reads APIARY_TRANSPORT itself; test.sh runs this suite on core and on NIO.
+    let serverIsNIO = ProcessInfo.processInfo.environment["APIARY_TRANSPORT"]?.lowercased() == "nio"
+    try await withE2E { sidecar in
+      try await withGRPCClient(
+        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: sidecar.grpcPort), transportSecurity: .plaintext)
+      ) { client in
+        let dapr = Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: client)
+        // grpc-swift's client passes custom metadata through as headers; "-1S" once
+        // stopped apiary on the NIO transport (a precondition in grpc-swift-2's parser).
+        for value in ["-1S", "-99999H", "1x", "abc", "123456789S", "S"] {
+          let outcome = await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+              do {
+                _ = try await dapr.getMetadata(.init(), metadata: ["grpc-timeout": .string(value)])
+                // gRPC core drops a header its parser rejects ("Error parsing metadata")
+                // before apiary sees the call, which then runs without a deadline.
+                return serverIsNIO ? "answered OK" : nil
+              } catch let error as RPCError {
+                if serverIsNIO {
+                  guard error.code == .invalidArgument, error.message.contains("malformed grpc-timeout") else {
+                    return "\(error)"
+                  }
+                }
+                return nil
+              } catch {
+                return "\(error)"
+              }
+            }
+            group.addTask {
+              try? await Task.sleep(for: .seconds(10))
+              return "no answer within 10 s"
+            }
+            let first = await group.next() ?? "no result"
+            group.cancelAll()
+            return first
+          }
+          #expect(outcome == nil, "grpc-timeout \(value): \(outcome ?? "")")
+        }
+        let metadata = try await dapr.getMetadata(.init(), metadata: ["grpc-timeout": "5S"])
+        #expect(metadata.id == "e2e")
+      }
+      #expect(httpGet(port: sidecar.httpPort, "/actuator/health/liveness")?.status == 200)
+    }
+  }
+
   @Test("SIGTERM with a call in flight: the call still gets its answer, and apiary exits 0")
   func sigtermDrainsInFlight() async throws {
     let scratch = try TemporaryFolder(prefix: "apiary-fault")
