@@ -6,13 +6,21 @@ import Testing
 /// clear line when start-up fails.
 @Suite("apiary run")
 struct RunCommandTests {
+  /// `apiary run` on these folders with the gRPC port free-chosen, then `extra`.
+  func runArguments(_ resources: TemporaryFolder, _ sockets: TemporaryFolder, _ extra: [String]) -> [String] {
+    ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0"] + extra
+  }
+
+  /// An API token in the environment would turn every call below into a 401.
+  let noToken = ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""]
+
   @Test("with no component files it starts the built-in statestore and pubsub, and stops on SIGTERM")
   func defaults() async throws {
     let resources = try TemporaryFolder()
     let sockets = try TemporaryFolder()
     defer { resources.remove(); sockets.remove() }
     let apiary = try ChildProcess(
-      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0", "--http-port", "0"])
+      try Locations.product("apiary"), runArguments(resources, sockets, ["--http-port", "0"]))
     let started = await poll(timeout: .seconds(30)) { apiary.standardOutput.contains("pubsub") || !apiary.isRunning }
     #expect(started, "stderr: \(apiary.standardError)")
     let table = apiary.standardOutput.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
@@ -41,7 +49,7 @@ struct RunCommandTests {
             value: /nonexistent/secrets.json
       """.write(toFile: resources.file("secrets.yaml"), atomically: true, encoding: .utf8)
     let result = try await ChildProcess.run(
-      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0", "--http-port", "0"])
+      try Locations.product("apiary"), runArguments(resources, sockets, ["--http-port", "0"]))
     #expect(result.status == 1)
     let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error: ") }
     #expect(errors.count == 1, "\(result.stderr)")
@@ -72,7 +80,7 @@ struct RunCommandTests {
         version: v1
       """.write(toFile: resources.file("redis.yaml"), atomically: true, encoding: .utf8)
     let result = try await ChildProcess.run(
-      try Locations.product("apiary"), ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0", "--http-port", "0"])
+      try Locations.product("apiary"), runArguments(resources, sockets, ["--http-port", "0"]))
     #expect(result.status == 1)
     #expect(result.stderr.contains("error: \(resources.file("redis.yaml")), document 2: spec.type is missing"), "\(result.stderr)")
   }
@@ -87,11 +95,7 @@ struct RunCommandTests {
     let http = try freeTCPPort()
     let apiary = try ChildProcess(
       try Locations.product("apiary"),
-      [
-        "run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0",
-        "--http-port", "\(http)", "--http-idle-timeout", "1s",
-      ],
-      environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
+      runArguments(resources, sockets, ["--http-port", "\(http)", "--http-idle-timeout", "1s"]), environment: noToken)
     let ready = await poll(timeout: .seconds(30)) { !apiary.isRunning || httpGet(port: http, "/v1.0/healthz")?.status == 204 }
     #expect(ready && apiary.isRunning, "stderr: \(apiary.standardError)")
 
@@ -169,11 +173,7 @@ struct RunCommandTests {
     let operations = try freeTCPPort()
     let apiary = try ChildProcess(
       try Locations.product("apiary"),
-      [
-        "run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0",
-        "--http-port", "\(http)", "--actuator-port", "\(operations)",
-      ],
-      environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
+      runArguments(resources, sockets, ["--http-port", "\(http)", "--actuator-port", "\(operations)"]), environment: noToken)
     let ready = await poll(timeout: .seconds(30)) {
       !apiary.isRunning || httpGet(port: operations, "/actuator/health/readiness")?.status == 200
     }
@@ -226,11 +226,7 @@ struct RunCommandTests {
     let http = try freeTCPPort()
     let apiary = try ChildProcess(
       try Locations.product("apiary"),
-      [
-        "run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0",
-        "--http-port", "\(http)", "--log-level", "trace",
-      ],
-      environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
+      runArguments(resources, sockets, ["--http-port", "\(http)", "--log-level", "trace"]), environment: noToken)
     let ready = await poll(timeout: .seconds(30)) {
       !apiary.isRunning || httpGet(port: http, "/actuator/health/readiness")?.status == 200
     }

@@ -413,7 +413,11 @@ def valid_exchange(stream: int = 1, path: bytes = b"/dapr.proto.runtime.v1.Dapr/
 def make_raw_case(seed: int, index: int) -> tuple:
     """(bytes to write, name) of raw case `index`."""
     rng = random.Random(f"{seed}:raw:{index}")
-    start = PREFACE + frame(SETTINGS, 0, 0, b"")
+    # The largest flow-control windows, stream and connection: this client never sends
+    # WINDOW_UPDATE, and an answer over 64 KiB (GetMetadata grows with the proto part's
+    # SetMetadata calls) would otherwise wait for one, rightly, and look unanswered.
+    start = (PREFACE + frame(SETTINGS, 0, 0, settings((4, (1 << 31) - 1)))
+             + frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", (1 << 31) - 1 - 65535)))
     get_state = rt("GetStateRequest", store_name="statestore", key="k1").SerializeToString()
     kinds = [
         lambda: (bytes(rng.randrange(256) for _ in range(rng.choice([1, 24, 100, 5000]))), "random-bytes"),

@@ -1826,9 +1826,11 @@ class Suite:
                 return "bad", f"get_secret answered the wrong secret {dict(got.secret)!r}"
             return verdict, status
 
-        def state_http(store: str, tag: str):
+        def save_then_read(tag: str, save, read):
             """Saves a key, then reads it back (one call per step); a read after a
-            successful save must answer that value."""
+            successful save must answer that value. `save(key, value)` answers (verdict,
+            status); `read(key, saved)` too, judging the value against `saved` (None
+            when the save failed)."""
             memo = {"n": 0, "saved": None}
 
             def step():
@@ -1837,35 +1839,39 @@ class Suite:
                 key = unique(f"{tag}-{n // 2 % 50}")
                 if n % 2 == 0:
                     value = f"{tag}-{n // 2}"
-                    verdict, status, _ = http_step("POST", f.url(f"/v1.0/state/{store}"),
-                                                   json.dumps([{"key": key, "value": value}]).encode(), ok=(204,))
+                    verdict, status = save(key, value)
                     memo["saved"] = value if verdict == "ok" else None
                     return verdict, status
-                verdict, status, raw = http_step("GET", f.url(f"/v1.0/state/{store}/{quote(key)}"), ok=(200, 204))
-                if verdict == "ok" and memo["saved"] is not None and (not raw or json.loads(raw) != memo["saved"]):
-                    return "bad", f"{status}: read {raw[:80]!r} right after saving {memo['saved']!r}"
-                return verdict, status
+                return read(key, memo["saved"])
 
             return step
+
+        def state_http(store: str, tag: str):
+            def save(key, value):
+                verdict, status, _ = http_step("POST", f.url(f"/v1.0/state/{store}"),
+                                               json.dumps([{"key": key, "value": value}]).encode(), ok=(204,))
+                return verdict, status
+
+            def read(key, saved):
+                verdict, status, raw = http_step("GET", f.url(f"/v1.0/state/{store}/{quote(key)}"), ok=(200, 204))
+                if verdict == "ok" and saved is not None and (not raw or json.loads(raw) != saved):
+                    return "bad", f"{status}: read {raw[:80]!r} right after saving {saved!r}"
+                return verdict, status
+
+            return save_then_read(tag, save, read)
 
         def state_grpc(store: str, tag: str):
-            memo = {"n": 0, "saved": None}
-
-            def step():
-                n = memo["n"]
-                memo["n"] += 1
-                key = unique(f"{tag}-{n // 2 % 50}")
-                if n % 2 == 0:
-                    value = f"{tag}-{n // 2}".encode()
-                    verdict, status, _ = grpc_step(lambda: client.save_state(store, key, value))
-                    memo["saved"] = value if verdict == "ok" else None
-                    return verdict, status
-                verdict, status, got = grpc_step(lambda: client.get_state(store, key))
-                if verdict == "ok" and memo["saved"] is not None and got.data != memo["saved"]:
-                    return "bad", f"get_state answered {got.data[:80]!r} right after saving {memo['saved']!r}"
+            def save(key, value):
+                verdict, status, _ = grpc_step(lambda: client.save_state(store, key, value.encode()))
                 return verdict, status
 
-            return step
+            def read(key, saved):
+                verdict, status, got = grpc_step(lambda: client.get_state(store, key))
+                if verdict == "ok" and saved is not None and got.data != saved.encode():
+                    return "bad", f"get_state answered {got.data[:80]!r} right after saving {saved!r}"
+                return verdict, status
+
+            return save_then_read(tag, save, read)
 
         published = {"n": 0}
 
