@@ -71,6 +71,10 @@ BAD_CODES = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.
 # UNKNOWN and one of these messages. Counted apart, not findings: apiary cannot answer
 # them otherwise (the NIO transport resets such streams instead).
 CORE_HEADER_REJECTION = re.compile(r"^(Missing|Bad) :?[a-z-]+ header$")
+# A DATA frame longer than the flow-control window it may use breaks HTTP/2 itself;
+# gRPC core's HTTP/2 layer ends the stream with INTERNAL and this message (its own
+# format string), before apiary sees the message. Counted apart too.
+CORE_FLOW_CONTROL_REJECTION = re.compile(r"^frame of size \d+ overflows local window of \d+$")
 
 
 def message(_full_name: str, **fields):
@@ -800,6 +804,8 @@ def run(args) -> int:
                     raw_kind_codes[f"{name} -> {code_name} {text[:60]!r}"] += 1
                     if code == 2 and CORE_HEADER_REJECTION.match(text):
                         transport_rejections[f"UNKNOWN {text!r}"] += 1
+                    elif code == 13 and CORE_FLOW_CONTROL_REJECTION.match(text):
+                        transport_rejections[f"INTERNAL {re.sub(r'[0-9]+', 'N', text)!r}"] += 1
                     elif code in (2, 13):
                         findings.append(Finding("raw", index, f"{code_name} from a raw {name} request: {text[:90]}",
                                                 f"stream {stream}: grpc-status {code_name}, grpc-message {text[:400]!r}",
