@@ -78,12 +78,7 @@ public struct ApiaryConfig: Sendable, Equatable {
   /// Reads `path`.
   public static func load(path: String) throws(ConfigurationError) -> ApiaryConfig {
     let text: String
-    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
-      size > ResourceLoader.maximumFileSize
-    {
-      throw ConfigurationError(
-        "\(path): is \(size) bytes; a config file may hold at most \(ResourceLoader.maximumFileSize) bytes (1 MiB)")
-    }
+    try ResourceLoader.refuseOversized(path, kind: "config")
     do {
       text = try String(contentsOfFile: path, encoding: .utf8)
     } catch {

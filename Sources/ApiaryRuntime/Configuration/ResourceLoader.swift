@@ -23,6 +23,14 @@ public struct ResourceLoader: Sendable {
   /// (YAML nesting and anchors make parsing cost more than the file's size).
   public static let maximumFileSize = 1 << 20
 
+  /// Throws, naming `path` and its size, when the file is over ``maximumFileSize``;
+  /// checked before anything reads it. `kind` names the file in the message.
+  static func refuseOversized(_ path: String, kind: String) throws(ConfigurationError) {
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumFileSize {
+      throw ConfigurationError("\(path): is \(size) bytes; a \(kind) file may hold at most \(maximumFileSize) bytes (1 MiB)")
+    }
+  }
+
   /// Creates a loader for the folders `paths` and the app `appID`.
   public init(paths: [String], appID: String, logger: Logger) {
     self.paths = paths
@@ -119,12 +127,7 @@ public struct ResourceLoader: Sendable {
   private func read(
     file: String
   ) throws(ConfigurationError) -> (components: [ComponentDefinition], subscriptions: [SubscriptionDefinition]) {
-    if let size = (try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int,
-      size > Self.maximumFileSize
-    {
-      throw ConfigurationError(
-        "\(file): is \(size) bytes; a resource file may hold at most \(Self.maximumFileSize) bytes (1 MiB)")
-    }
+    try Self.refuseOversized(file, kind: "resource")
     guard let data = FileManager.default.contents(atPath: file) else {
       throw ConfigurationError("\(file): could not be read; check its permissions")
     }

@@ -1,4 +1,6 @@
 import ApiaryRuntime
+import ApiaryTestSupport
+import Foundation
 import Testing
 
 @Suite("apiary.yaml: modules and supervised processes")
@@ -78,6 +80,19 @@ struct ApiaryConfigTests {
       _ = try ApiaryConfig.load(path: "/nonexistent/apiary.yaml")
     } throws: { error in
       "\(error)".hasPrefix("/nonexistent/apiary.yaml: cannot read the file")
+    }
+  }
+
+  @Test("a file over 1 MiB is refused unread, with its name and size")
+  func oversizedFile() throws {
+    let folder = try TemporaryFolder()
+    defer { folder.remove() }
+    let path = folder.file("apiary.yaml")
+    try String(repeating: "# padding\n", count: 110_000).write(toFile: path, atomically: true, encoding: .utf8)
+    #expect {
+      _ = try ApiaryConfig.load(path: path)
+    } throws: { error in
+      "\(error)" == "\(path): is 1100000 bytes; a config file may hold at most 1048576 bytes (1 MiB)"
     }
   }
 }
