@@ -1,0 +1,79 @@
+"""Secret stores: ``dapr.proto.components.v1.SecretStore``.
+
+::
+
+    class EnvSecrets(SecretStore):
+        def get(self, request):       # GetSecretRequest -> {name: value}
+            if request.key not in os.environ:
+                raise NotFound(f"no secret {request.key}")
+            return {request.key: os.environ[request.key]}
+        def bulk_get(self, request):  # BulkGetSecretRequest -> {secret: {name: value}}
+            return {name: {name: value} for name, value in os.environ.items()}
+
+``get`` may also return a GetSecretResponse, and ``bulk_get`` a
+BulkGetSecretResponse.  ``bulk_get`` answers UNIMPLEMENTED unless overridden.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .component import Block, Component, generic_handler
+from .errors import Unsupported
+from .proto import common_pb2, secretstore_pb2
+
+__all__ = ["SecretStore"]
+
+
+class SecretStore(Component):
+    """A secret store; one object per configured instance."""
+
+    logger = logging.getLogger("apiary_component.secrets")
+
+    def features(self) -> list[str]:
+        """The features answered to ``Features`` (e.g. ``["MULTIPLE_KEY_VALUES_PER_SECRET"]``)."""
+        return []
+
+    def get(self, request: secretstore_pb2.GetSecretRequest) -> dict[str, str]:
+        """The secret ``request.key`` as ``{name: value}``; raise NotFound when unknown."""
+        raise NotImplementedError("get")
+
+    def bulk_get(self, request: secretstore_pb2.BulkGetSecretRequest) -> dict[str, dict[str, str]]:
+        """Every secret, as ``{secret name: {name: value}}``."""
+        raise Unsupported("BulkGet is not supported")
+
+
+def build(block: Block) -> list[tuple[str, object]]:
+    registry = block.registry
+
+    def init(request, context):
+        properties = dict(request.metadata.properties)
+        block.init(context, lambda store: store.init(properties))
+        return secretstore_pb2.SecretStoreInitResponse()
+
+    def features(request, context):
+        return common_pb2.FeaturesResponse(features=list(registry.get(context).features()))
+
+    def ping(request, context):
+        registry.get(context).ping()
+        return common_pb2.PingResponse()
+
+    def get(request, context):
+        answer = registry.get(context).get(request)
+        if isinstance(answer, secretstore_pb2.GetSecretResponse):
+            return answer
+        return secretstore_pb2.GetSecretResponse(data={str(k): str(v) for k, v in (answer or {}).items()})
+
+    def bulk_get(request, context):
+        answer = registry.get(context).bulk_get(request)
+        if isinstance(answer, secretstore_pb2.BulkGetSecretResponse):
+            return answer
+        response = secretstore_pb2.BulkGetSecretResponse()
+        for name, values in (answer or {}).items():
+            response.data[str(name)].secrets.update({str(k): str(v) for k, v in values.items()})
+        return response
+
+    bodies = {"Init": init, "Features": features, "Ping": ping, "Get": get, "BulkGet": bulk_get}
+    handlers = {name: block.unary(name, body) for name, body in bodies.items()}
+    service = secretstore_pb2.DESCRIPTOR.services_by_name["SecretStore"]
+    return [(service.full_name, generic_handler(service, handlers))]
