@@ -64,9 +64,11 @@ class ComponentProcess:
     """A component script run with `python3`, its stdout and stderr in a file."""
 
     def __init__(self, script: str, folder: str, *args: str, socket_name: str = "everything",
-                 env: dict | None = None, use_socket_arg: bool = True):
+                 env: dict | None = None, use_socket_arg: bool = True,
+                 sockets: str | None = None):
+        """`folder` holds the log, and the socket unless `sockets` names another folder."""
         self.folder = folder
-        self.socket = os.path.join(folder, f"{socket_name}.sock")
+        self.socket = os.path.join(sockets or folder, f"{socket_name}.sock")
         self.log_path = os.path.join(folder, f"{socket_name}.{os.getpid()}.{id(self)}.log")
         environment = dict(os.environ)
         environment["PYTHONPATH"] = SRC + os.pathsep + environment.get("PYTHONPATH", "")
