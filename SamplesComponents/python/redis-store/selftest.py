@@ -6,7 +6,7 @@
 Starts redis-server on a free port (temporary folder, no persistence), then
 redis_store.py on a temporary socket -- with --redis-url pointing at a port
 where nothing listens, so that every Init must carry the `redisHost`
-metadata -- and calls it with the generated gRPC stubs, as the sidecar does.
+metadata -- and calls it with apiary-component's gRPC stubs, as the sidecar does.
 Prints one line per check and `N passed, M failed`; exits 1 when a check
 failed (the temporary folder, with the component logs, is kept then, and
 with --keep).  Needs redis-server (Debian: apt-get install redis-server) and
@@ -30,12 +30,9 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-import gen_stubs  # noqa: E402
+from redisstore import bootstrap  # noqa: E402
 
-try:
-    gen_stubs.ensure(announce=lambda text: print(f"selftest: {text}", flush=True))
-except gen_stubs.StubsError as error:
-    sys.exit(f"selftest: {error}")
+bootstrap.ensure_sdk("selftest")  # apiary_component, installed or the repository's copy
 
 try:
     import grpc  # noqa: E402
@@ -45,9 +42,8 @@ try:
         ProtoReflectionDescriptorDatabase)
     from grpc_status import rpc_status  # noqa: E402
 
-    from apiary.proto.components.v1 import logs_pb2, logs_pb2_grpc  # noqa: E402
-    from dapr.proto.components.v1 import common_pb2, pubsub_pb2, pubsub_pb2_grpc  # noqa: E402
-    from dapr.proto.components.v1 import state_pb2, state_pb2_grpc  # noqa: E402
+    from apiary_component.proto import (common_pb2, logs_pb2, logs_pb2_grpc,  # noqa: E402
+                                        pubsub_pb2, pubsub_pb2_grpc, state_pb2, state_pb2_grpc)
 except ImportError as error:
     sys.exit(f"selftest: {error}: python3 -m pip install -r {HERE}/requirements.txt")
 
@@ -379,6 +375,19 @@ class SelfTest:
         expect(missing == state_pb2.GetResponse(), f"missing key answered {missing}")
         return f"etag {first.etag.value} -> {second.etag.value}; a missing key answers empty"
 
+    def per_key_etags(self):
+        self.set("pk-a", b"a1")
+        first = self.get("pk-a").etag.value
+        expect(first == "1", f"a new key's etag is {first!r}, not '1'")
+        self.set("pk-a", b"a2")
+        second = self.get("pk-a").etag.value
+        expect(second == "2", f"after a second write the etag is {second!r}, not '2'")
+        self.set("pk-b", b"b1")
+        other = self.get("pk-b").etag.value
+        expect(other == "1", f"a second new key's etag is {other!r}, not '1' (a shared counter?)")
+        expect(self.get("pk-a").etag.value == "2", "writing pk-b changed pk-a's etag")
+        return "pk-a: 1 -> 2; pk-b starts at 1 (HINCRBY on each key's own hash)"
+
     def etag_mismatch(self):
         stale, current = self.etags
         code, message, fields = status_of(lambda: self.set("k1", b"three", etag=stale))
@@ -472,7 +481,7 @@ class SelfTest:
         expect(all(item.etag.value for item in answer.items[:3]), "BulkGet without etags")
         code, _, _ = status_of(lambda: self.a.state.BulkSet(state_pb2.BulkSetRequest(items=[
             state_pb2.SetRequest(key="bulk-0", value=b"changed"),
-            state_pb2.SetRequest(key="bulk-1", value=b"x", etag=state_pb2.Etag(value="1"))]),
+            state_pb2.SetRequest(key="bulk-1", value=b"x", etag=state_pb2.Etag(value="999"))]),
             metadata=meta(STATE), timeout=5))
         expect(code == grpc.StatusCode.FAILED_PRECONDITION and self.get("bulk-0").data == b"v0",
                "BulkSet with one bad etag was not all-or-nothing")
@@ -760,6 +769,7 @@ def main() -> int:
                 ("Init without reachable Redis: UNAVAILABLE", test.init_unreachable),
                 ("state Init (redisHost metadata), Features, Ping", test.init),
                 ("Set/Get with etag", test.set_get_etag),
+                ("etags are per key: 1 on the first write, +1 per write", test.per_key_etags),
                 ("etag mismatch / malformed: BadRequest on etag", test.etag_mismatch),
                 ("first-write concurrency conflict", test.first_write),
                 ("Transact is all-or-nothing", test.transact),

@@ -227,9 +227,12 @@ class Block:
         return handler
 
 
-def unimplemented(method: str):
+def unimplemented(message: str):
+    """A handler that answers UNIMPLEMENTED `message` to every call, whatever
+    its instance (for optional methods the author's class does not define)."""
+
     def handler(request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented")
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, message)
 
     return handler
 

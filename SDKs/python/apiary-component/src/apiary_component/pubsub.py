@@ -27,7 +27,8 @@ cancels it or stops sending, or when the server stops.
 ``bulk_publish`` publishes each entry with ``publish`` by default and reports
 the entries that raised as ``failed_entries``; override it for a native
 (atomic) bulk publish, and only then list the ``BULK_PUBSUB`` feature.
-``pause``/``resume`` answer UNIMPLEMENTED unless overridden.
+``pause``/``resume`` answer UNIMPLEMENTED (for any instance, initialised or
+not) unless the subclass defines them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from __future__ import annotations
 import itertools
 import logging
 
-from .component import AckStream, Block, Component, generic_handler, run_ack_reader
+from .component import (AckStream, Block, Component, generic_handler, overrides, run_ack_reader,
+                        unimplemented)
 from .errors import InvalidArgument, Unsupported, bounded, describe
 from .instances import instance_name
 from .logs import log
@@ -172,6 +174,10 @@ def build(block: Block) -> list[tuple[str, object]]:
     unary = {"Init": init, "Features": features, "Ping": ping, "Publish": publish,
              "BulkPublish": bulk_publish, "Pause": pause, "Resume": resume}
     handlers = {name: block.unary(name, body) for name, body in unary.items()}
+    for method in ("pause", "resume"):  # not defined: UNIMPLEMENTED for any instance
+        if not overrides(block.cls, PubSub, method):
+            name = method.capitalize()
+            handlers[name] = unimplemented(f"{name} is not supported")
     handlers["PullMessages"] = block.streaming("PullMessages", pull_messages)
     service = pubsub_pb2.DESCRIPTOR.services_by_name["PubSub"]
     return [(service.full_name, generic_handler(service, handlers))]

@@ -11,14 +11,15 @@
             return {name: {name: value} for name, value in os.environ.items()}
 
 ``get`` may also return a GetSecretResponse, and ``bulk_get`` a
-BulkGetSecretResponse.  ``bulk_get`` answers UNIMPLEMENTED unless overridden.
+BulkGetSecretResponse.  ``bulk_get`` answers UNIMPLEMENTED (for any instance) unless the subclass
+defines it.
 """
 
 from __future__ import annotations
 
 import logging
 
-from .component import Block, Component, generic_handler
+from .component import Block, Component, generic_handler, overrides, unimplemented
 from .errors import Unsupported
 from .proto import common_pb2, secretstore_pb2
 
@@ -75,5 +76,7 @@ def build(block: Block) -> list[tuple[str, object]]:
 
     bodies = {"Init": init, "Features": features, "Ping": ping, "Get": get, "BulkGet": bulk_get}
     handlers = {name: block.unary(name, body) for name, body in bodies.items()}
+    if not overrides(block.cls, SecretStore, "bulk_get"):
+        handlers["BulkGet"] = unimplemented("BulkGet is not supported")
     service = secretstore_pb2.DESCRIPTOR.services_by_name["SecretStore"]
     return [(service.full_name, generic_handler(service, handlers))]
