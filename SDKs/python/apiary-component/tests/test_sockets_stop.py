@@ -151,3 +151,19 @@ def test_streams_end_cleanly_before_exit(folder):
     assert pull.code() == grpc.StatusCode.OK and tail.code() == grpc.StatusCode.OK
     requests.close()
     component.stop()
+
+
+def test_stop_does_not_hang_on_a_generator_that_ignores_active(folder):
+    component = ComponentProcess("stubborn.py", folder, socket_name="stubborn").wait_ready()
+    stub = pubsub_pb2_grpc.PubSubStub(component.channel)
+    stub.Init(pubsub_pb2.PubSubInitRequest(), metadata=meta("x"))
+    requests = RequestQueue(pubsub_pb2.PullMessagesRequest(topic=pubsub_pb2.Topic(name="t")))
+    reader = StreamReader(stub.PullMessages(iter(requests), metadata=meta("x")))
+    assert wait_until(lambda: "pulling t" in component.log(), 10)  # the generator runs
+    assert not reader.ended.is_set()
+    component.signal(signal.SIGTERM)
+    assert component.wait_exit(20) == 0, component.log()
+    assert not os.path.lexists(component.socket)
+    assert "streams did not end within 0.5 s" in component.log()
+    requests.close()
+    component.stop()

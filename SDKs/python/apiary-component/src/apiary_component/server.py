@@ -204,7 +204,9 @@ class Server:
             self.log_store.finish_all()
             self.streams.end_all()
             finished = self._server.stop(grace=max(timeout, 0.1))
-            self.streams.wait_idle(timeout)
+            if not self.streams.wait_idle(timeout):
+                self.logger.warning(f"{self.streams.count} streams did not end within {timeout} s "
+                                    "of the stop (a generator that does not check `active`?)")
             finished.wait()
             for block in self.blocks:
                 for instance in block.registry.all():
@@ -265,11 +267,21 @@ class Server:
 def serve(name: str, *components, **options) -> None:
     """``Server(name, components, **options).run()``, then exits the process:
     0 after a graceful stop, 1 (with the reason on stderr) when the socket
-    cannot be served."""
+    cannot be served.
+
+    When a stream's generator is still running after the stop (one that never
+    checks ``active``), the process exits at once anyway (``os._exit``, after
+    flushing logs and standard streams): its gRPC worker thread would otherwise
+    keep the interpreter from ever finishing."""
     server = Server(name, components, **options)
     try:
         code = server.run()
     except SocketPathError as error:
         print(f"{name}: {error}", file=sys.stderr, flush=True)
         code = 1
+    if server.streams.count:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     sys.exit(code)
