@@ -293,6 +293,13 @@ class SelfTest:
         entries = self.redis.client.xpending_range(self.stream_key(topic), group, "-", "+", 10000)
         return {entry["message_id"].decode() for entry in entries}
 
+    def released(self, topic: str, count: int, group: str = PUBSUB) -> bool:
+        """`count` entries pending, each idle at least a visibility timeout (as a
+        stream that ended leaves what it held)."""
+        entries = self.redis.client.xpending_range(self.stream_key(topic), group, "-", "+", 10000)
+        return (len(entries) == count
+                and all(entry["time_since_delivered"] >= VISIBILITY_MS for entry in entries))
+
     def publish(self, component: Component, topic: str, payloads) -> None:
         for payload in payloads:
             component.pubsub.Publish(pubsub_pb2.PublishRequest(
@@ -636,7 +643,9 @@ class SelfTest:
             expect(message is not None, f"only {len(first)} of 5 before the stream ended")
             first.append(message)
         subscriber.close()  # none acknowledged
-        time.sleep(0.2)
+        # The ended stream hands its 5 back: pending, idle a visibility timeout.
+        expect(wait_until(lambda: self.released("handback", 5), 5),
+               "the ended stream did not hand its messages back")
         subscriber = Subscriber(self.a, PUBSUB, "handback")
         again = {}
         try:
