@@ -10,5 +10,10 @@ if ! "$python" -c 'import pytest' 2>/dev/null; then
   echo "run-tests: installing pytest==9.0.3" >&2
   "$python" -m pip install --quiet --disable-pip-version-check pytest==9.0.3
 fi
+if ! "$python" -c 'import grpc, grpc_health, grpc_reflection, grpc_status, grpc_tools' 2>/dev/null; then
+  echo "run-tests: the SDK's dependencies are missing; install them with" >&2
+  echo "  $python -m pip install $here" >&2
+  exit 1
+fi
 cd "$here"
 exec "$python" -m pytest -p no:cacheprovider tests "$@"

@@ -8,8 +8,8 @@ from grpc_status import rpc_status
 
 from apiary_component import EtagMismatch, bounded
 from apiary_component.errors import status_of
-from apiary_component.proto import (bindings_pb2, bindings_pb2_grpc, common_pb2, pubsub_pb2,
-                                    pubsub_pb2_grpc, state_pb2, state_pb2_grpc)
+from apiary_component.proto import (bindings_pb2, bindings_pb2_grpc, common_pb2, pubsub_pb2_grpc,
+                                    state_pb2, state_pb2_grpc)
 
 
 def failure(call):
