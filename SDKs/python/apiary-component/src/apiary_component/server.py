@@ -173,9 +173,11 @@ class Server:
             log(self.logger, logging.INFO, f"removed the stale socket {self.socket_path}",
                 socket=self.socket_path)
         try:
-            self._server.add_insecure_port(f"unix:{self.socket_path}")
+            bound = self._server.add_insecure_port(f"unix:{self.socket_path}")
         except RuntimeError as error:
             raise SocketPathError(f"cannot listen on {self.socket_path}: {error}") from None
+        if bound == 0:  # some grpcio versions answer 0 instead of raising
+            raise SocketPathError(f"cannot listen on {self.socket_path}")
         self._server.start()
         self._started = True
         try:
