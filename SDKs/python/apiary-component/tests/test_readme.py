@@ -5,7 +5,7 @@ import re
 import signal
 
 import pytest
-from conftest import SDK, ComponentProcess, RequestQueue, StreamReader, meta, temporary_folder
+from conftest import SDK, ComponentProcess, RequestQueue, StreamReader, meta
 
 from apiary_component.proto import (bindings_pb2, bindings_pb2_grpc, common_pb2, hello_pb2,
                                     hello_pb2_grpc, pubsub_pb2, pubsub_pb2_grpc, secretstore_pb2,
@@ -102,8 +102,7 @@ def test_every_building_block_has_an_example():
 
 
 @pytest.mark.parametrize("name, source", examples(), ids=[name for name, _ in examples()])
-def test_example_runs(name, source):
-    folder = temporary_folder()
+def test_example_runs(folder, name, source):
     script = os.path.join(folder, "example.py")
     with open(script, "w", encoding="utf-8") as handle:
         handle.write(source)
