@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift suites (unit, socket, process and end-to-end tests), the
 # check that Proto/ matches the wire facts in ../shared/spec (skipped when that folder
-# is absent), the samples' own self-tests, and the samples' end-to-end suite
+# is absent), the Python component SDK's tests, the samples' own self-tests, and the samples' end-to-end suite
 # (Tests/Samples: redis-server, the Python, C++ and Swift samples and two sidecars,
 # driven with the Dapr Python SDK, faults included), the fuzzers (Tests/Fuzz: the HTTP
 # API, the gRPC API, the component files) and a 60 s soak (Scripts/soak.sh). Installs what it needs when missing: the Python
@@ -14,6 +14,13 @@ python=${PYTHON:-python3}
 if ! "$python" -c 'import grpc, grpc_tools, grpc_reflection, dapr.clients, hpack' 2>/dev/null; then
   echo "test: installing the Python fixture packages (Tests/Fixtures/python/requirements.txt)" >&2
   "$python" -m pip install --quiet --disable-pip-version-check -r Tests/Fixtures/python/requirements.txt
+fi
+
+# The Python component SDK, editable: the redis-store sample and its own tests use the
+# repository's copy.
+if ! "$python" -c 'import apiary_component, grpc_health' 2>/dev/null; then
+  echo "test: installing the Python component SDK (pip install -e SDKs/python/apiary-component)" >&2
+  "$python" -m pip install --quiet --disable-pip-version-check -e SDKs/python/apiary-component
 fi
 
 if ! "$python" -c 'import redis' 2>/dev/null; then
@@ -76,6 +83,8 @@ if [ "$#" -eq 0 ]; then
   # so both carry the whole sidecar; the transport suites above already run both.
   echo "test ($(date -u +%H:%M:%S)): the end-to-end tests again with APIARY_TRANSPORT=nio"
   APIARY_TRANSPORT=nio swift test --skip-build --filter EndToEndTests
+  echo "test ($(date -u +%H:%M:%S)): SDKs/python/apiary-component (the Python component SDK's pytest suite)"
+  bash SDKs/python/apiary-component/run-tests.sh -q
   echo "test ($(date -u +%H:%M:%S)): SamplesComponents/python/redis-store/selftest.py"
   "$python" SamplesComponents/python/redis-store/selftest.py
   echo "test ($(date -u +%H:%M:%S)): $cpp/selftest.py"

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <grpc/grpc.h>
+#include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -36,6 +37,23 @@ static inline grpc_channel_credentials *cgrpc_insecure_channel_credentials(void)
 }
 static inline grpc_server_credentials *cgrpc_insecure_server_credentials(void) {
   return grpc_insecure_server_credentials_create();
+}
+
+/* poll(2)'s "the peer closed its end" event (Linux; needs _GNU_SOURCE in <poll.h>). */
+static const short cgrpc_pollrdhup = 0x2000;
+
+/* Linux calls that <sys/socket.h> and <unistd.h> declare only under _GNU_SOURCE, which
+ * the Glibc module is not built with: declared here as glibc defines them, so a
+ * descriptor is close-on-exec from its first instant (apiary starts child processes). */
+struct sockaddr;
+extern int accept4(int fd, struct sockaddr *address, unsigned int *length, int flags);
+extern int pipe2(int fds[2], int flags);
+
+static inline int cgrpc_accept_cloexec_nonblock(int fd) {
+  return accept4(fd, 0, 0, 02000000 /* SOCK_CLOEXEC */ | 04000 /* SOCK_NONBLOCK */);
+}
+static inline int cgrpc_pipe_cloexec_nonblock(int fds[2]) {
+  return pipe2(fds, 02000000 /* O_CLOEXEC */ | 04000 /* O_NONBLOCK */);
 }
 
 /* ---- slices ---- */

@@ -1,6 +1,7 @@
 internal import CGRPCCore
 import GRPCCore
 import GRPCNIOTransportCore
+import Logging
 import Synchronization
 
 /// A grpc-swift-2 server transport on the gRPC core C library: a `grpc_server` with its own
@@ -51,6 +52,14 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     public var maxConcurrentStreams: Int?
     /// Accepts kept posted with core, so bursts of new calls do not wait for each other.
     public var outstandingAccepts = 8
+    /// The most TCP connections open at once; more are closed as they arrive
+    /// (``ConnectionGate``). Nil: no limit. Unix sockets are never limited.
+    public var maxConnections: Int?
+    /// How long a connection may have no call before the server closes it (GOAWAY);
+    /// nil: never.
+    public var maxIdleTime: Duration?
+    /// Where the transport logs what it refuses.
+    public var logger = Logger(label: "apiary.grpc-core")
     public init() {}
   }
 
@@ -72,6 +81,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     var nextTask = 0
     var shutdownDone = false
     var stopped: CheckedContinuation<Void, Never>?
+    var gate: ConnectionGate?
   }
 
   private let state = Locked(State())
@@ -126,18 +136,46 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     if let streams = config.maxConcurrentStreams {
       cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_CONCURRENT_STREAMS, Int32(clamping: streams))
     }
+    if let idle = config.maxIdleTime {
+      cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_CONNECTION_IDLE_MS, Int32(clamping: GRPCTimeout.nanoseconds(idle) / 1_000_000))
+    }
+    // A limited TCP port is listened on by the gate, which hands connections to core.
+    var gate: ConnectionGate?
+    if let limit = config.maxConnections {
+      do {
+        switch address {
+        case .ipv4(let host, let port):
+          gate = try ConnectionGate(host: host, port: port, ipv6: false, limit: limit, logger: config.logger)
+        case .ipv6(let host, let port):
+          gate = try ConnectionGate(host: host, port: port, ipv6: true, limit: limit, logger: config.logger)
+        case .unixDomainSocket:
+          break
+        }
+      } catch {
+        cgrpc_channel_args_free(args)
+        queue.shutdown()
+        setBound(.failure(error))
+        throw error
+      }
+    }
     guard let server = grpc_server_create(cgrpc_channel_args_get(args), nil) else {
       cgrpc_channel_args_free(args)
       queue.shutdown()
+      gate?.stop()
       throw RPCError(code: .internalError, message: "gRPC core could not create a server")
     }
     cgrpc_channel_args_free(args)
     grpc_server_register_completion_queue(server, queue.raw, nil)
     CoreRuntime.lastError.withLock { $0 = nil }
-    let credentials = cgrpc_insecure_server_credentials()
-    let port = grpc_server_add_http2_port(server, address.coreAddress, credentials)
-    grpc_server_credentials_release(credentials)
+    let credentials = cgrpc_insecure_server_credentials()!
+    let port: Int32
+    if let gate {
+      port = Int32(gate.port)
+    } else {
+      port = grpc_server_add_http2_port(server, address.coreAddress, credentials)
+    }
     guard port != 0 else {
+      grpc_server_credentials_release(credentials)
       grpc_server_destroy(server)
       queue.shutdown()
       let reason = CoreRuntime.lastError.withLock { $0 } ?? "see the gRPC core log"
@@ -151,7 +189,21 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       state.server = server
       state.queue = queue
       state.handler = streamHandler
+      state.gate = gate
       return state.cancelRequested || state.shutdownRequested
+    }
+    if let gate {
+      let credentialsHandle = UncheckedPointer(credentials)
+      gate.start { [self] fd in
+        self.state.withLock { state in
+          // Once shutdown began core takes no new connections; nor after destroy.
+          guard let server = state.server, !state.shutdownStarted else {
+            close(fd)
+            return
+          }
+          grpc_server_add_channel_from_fd(server, fd, credentialsHandle.pointer)
+        }
+      }
     }
     setBound(.success(address.with(port: Int(port))))
     for _ in 0..<max(1, config.outstandingAccepts) { postAccept(server: server, queue: queue) }
@@ -169,12 +221,16 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     } onCancel: {
       self.shutdown(cancellingCalls: true)
     }
-    grpc_server_destroy(server)
-    queue.shutdown()
+    // Taken out of the state first, so the gate can no longer hand it a connection.
     state.withLock { state in
       state.server = nil
       state.queue = nil
+      state.gate = nil
     }
+    gate?.stop()
+    grpc_server_destroy(server)
+    grpc_server_credentials_release(credentials)
+    queue.shutdown()
   }
 
   public func beginGracefulShutdown() {
@@ -187,6 +243,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     let (action, live) = state.withLock { state -> ((server: UncheckedPointer, queue: CompletionQueue, first: Bool)?, [CoreServerCall]) in
       if cancellingCalls { state.cancelRequested = true } else { state.shutdownRequested = true }
       let live = Array(state.live.values)
+      state.gate?.stop()
       guard let server = state.server, let queue = state.queue else { return (nil, live) }
       let first = !state.shutdownStarted
       state.shutdownStarted = true

@@ -154,8 +154,16 @@ public struct SelectedServerTransport: ListeningServerTransport {
 
   let base: Base
 
-  /// - Parameter maxRequestBytes: The largest request message accepted.
-  public init(_ kind: TransportKind, address: TransportAddress, maxRequestBytes: Int = 4 << 20) {
+  /// - Parameters:
+  ///   - maxRequestBytes: The largest request message accepted.
+  ///   - maxConnections: The most TCP connections open at once (core only; the NIO
+  ///     transport has no such limit); nil: no limit.
+  ///   - maxIdleTime: How long a connection may go without a call before the server
+  ///     closes it; nil: never.
+  public init(
+    _ kind: TransportKind, address: TransportAddress, maxRequestBytes: Int = 4 << 20, maxConnections: Int? = nil,
+    maxIdleTime: Duration? = nil
+  ) {
     switch kind {
     case .nio:
       let nioAddress: GRPCNIOTransportCore.SocketAddress
@@ -166,7 +174,10 @@ public struct SelectedServerTransport: ListeningServerTransport {
       base = .nio(
         HTTP2ServerTransport.Posix(
           address: nioAddress, transportSecurity: .plaintext,
-          config: .defaults { $0.rpc.maxRequestPayloadSize = maxRequestBytes }))
+          config: .defaults {
+            $0.rpc.maxRequestPayloadSize = maxRequestBytes
+            $0.connection.maxIdleTime = maxIdleTime
+          }))
     case .core:
       let coreAddress: CoreServerTransport.Address
       switch address {
@@ -175,6 +186,8 @@ public struct SelectedServerTransport: ListeningServerTransport {
       }
       var config = CoreServerTransport.Config()
       config.maxRequestMessageBytes = maxRequestBytes
+      config.maxConnections = maxConnections
+      config.maxIdleTime = maxIdleTime
       base = .core(CoreServerTransport(address: coreAddress, config: config))
     }
   }

@@ -14,11 +14,14 @@ struct Check: ParsableCommand {
       exactly as 'apiary run' does at start-up: YAML, the Component and
       Subscription fields, scopes for --app-id, names defined twice, and the order
       secret stores must start in. Lists what 'apiary run' would start. Metadata
-      from secretKeyRef is not looked up (that needs the secret stores running),
-      and sockets are not looked at (see 'apiary discover').
+      from secretKeyRef is not looked up (that needs the secret stores running).
+      A type no built-in has is checked against the socket files in the sockets
+      folder (without dialling them; see 'apiary discover'): a typo of a built-in
+      type is an error with the nearest type, any other type is reported as
+      waiting for its socket.
 
       Exits 0 when everything reads, 1 with 'error: <file>, document N: ...' naming
-      the file and the field otherwise.
+      the file and the field otherwise. -v also lists the files it skipped.
 
       Example:  apiary check --resources-path ./components --app-id orders
       """
@@ -35,7 +38,14 @@ struct Check: ParsableCommand {
   @Option(name: .customLong("config"), help: ArgumentHelp("Apiary's own configuration file to check too.", valueName: "file"))
   var config: String?
 
-  @Flag(name: .shortAndLong, help: "Also print the info lines of reading (documents of other kinds, skipped scopes).")
+  @Option(
+    name: .customLong("sockets-dir"),
+    help: ArgumentHelp("The folder of component sockets, whose socket files may serve types.", valueName: "dir"))
+  var socketsDir: String?
+
+  @Flag(
+    name: .shortAndLong,
+    help: "Also print the info lines of reading (documents of other kinds, skipped scopes) and the files skipped.")
   var verbose = false
 
   func run() throws {
@@ -51,8 +61,25 @@ struct Check: ParsableCommand {
         let settings = try ApiaryConfig.load(path: config)
         print("\(config): \(settings.processes.count) processes to supervise")
       }
-      let resources = try ResourceLoader(paths: paths, appID: appID, logger: Logger(label: "apiary")).loadResources()
-      let ordered = try InitializationOrder.order(resources.components)
+      let logger = Logger(label: "apiary")
+      let resources = try ResourceLoader(paths: paths, appID: appID, logger: logger).loadResources()
+      if verbose {
+        for skipped in resources.skippedFiles { print("skipped \(skipped)") }
+      }
+      let folder = SocketsFolder.resolve(explicit: socketsDir, environment: ProcessInfo.processInfo.environment)
+      let socketNames = Set(
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
+          .filter { FileKind.of((folder as NSString).appendingPathComponent($0)) == .socket }
+          .map(componentName(forSocketFileName:)))
+      let findings = ComponentTypeCheck.check(
+        resources.components, builtIns: BuiltInFactories.types, socketNames: socketNames)
+      if let error = findings.first(where: \.isError) { throw ConfigurationError(error.message) }
+      var components = resources.components
+      for finding in findings {
+        print("\(finding.isError ? "error" : "note"): \(finding.message)")
+        if case .unsupportedBlock(let definition) = finding { components.removeAll { $0.name == definition.name } }
+      }
+      let ordered = try InitializationOrder.order(components)
       if paths.isEmpty || ordered.isEmpty {
         print("no component files: 'apiary run' would start the built-in statestore and pubsub")
       }

@@ -16,8 +16,10 @@ struct Discover: AsyncParsableCommand {
       without its last extension, lower-cased.
 
       Sockets that refuse, hang or speak no gRPC are listed as skipped with the
-      reason; they never hold up the others. Exits 0 even when some are skipped, 1
-      when the folder cannot be read.
+      reason; they never hold up the others. As with 'apiary run', a socket whose
+      listener runs as a user not in --allowed-component-uids (default: apiary's own
+      uid) is skipped. Exits 0 even when some are skipped, 1 when the folder cannot
+      be read.
 
       Example:  apiary discover --sockets-dir /tmp/dapr-components-sockets --json
       """
@@ -35,7 +37,11 @@ struct Discover: AsyncParsableCommand {
   @Flag(name: .shortAndLong, help: "Also log debug lines (e.g. folder entries that are not sockets) to stderr.")
   var verbose = false
 
+  @Option(name: .customLong("allowed-component-uids"), help: ComponentUIDs.help)
+  var allowedComponentUIDs: String?
+
   func validate() throws {
+    _ = try ComponentUIDs.parse(allowedComponentUIDs)
     guard let parsed = DurationParsing.parse(timeout), parsed > .zero else {
       throw ValidationError("--timeout '\(timeout)' is not a duration; write it like 2s, 500ms or 1m")
     }
@@ -49,7 +55,10 @@ struct Discover: AsyncParsableCommand {
       return handler
     }
     let folder = SocketsFolder.resolve(explicit: socketsDir, environment: ProcessInfo.processInfo.environment)
-    let discovery = Discovery(socketsDir: folder, timeout: DurationParsing.parse(timeout) ?? .seconds(2))
+    // The same peer check as 'apiary run': another user's socket is listed as skipped.
+    let discovery = Discovery(
+      socketsDir: folder, timeout: DurationParsing.parse(timeout) ?? .seconds(2),
+      allowedPeerUIDs: try ComponentUIDs.parse(allowedComponentUIDs))
     let report: DiscoveryReport
     do {
       report = try await discovery.scan()

@@ -144,15 +144,37 @@ struct Run: AsyncParsableCommand {
   var actuatorPort: Int?
 
   @Flag(
+    name: .customLong("actuator-show-metadata-values"),
+    help: "Show the values written in component files in /actuator/components (names only by default; values from envRef and secretKeyRef are never shown).")
+  var actuatorShowMetadataValues = false
+
+  @Option(
+    name: .customLong("max-connections"),
+    help: "The most connections each port (HTTP, gRPC, actuator) holds at once; more are closed as they arrive.")
+  var maxConnections: Int = 512
+
+  @Option(
+    name: .customLong("grpc-idle-timeout"),
+    help: ArgumentHelp("How long a gRPC connection may have no call before it is closed.", valueName: "duration"))
+  var grpcIdleTimeout: String = "5m"
+
+  @Option(
+    name: .customLong("max-metadata-entries"),
+    help: "The most attributes the app may set through the metadata API (PUT /v1.0/metadata/{key}, SetMetadata).")
+  var maxMetadataEntries: Int = 100
+
+  @Option(
+    name: .customLong("max-metadata-size"),
+    help: ArgumentHelp(
+      "The most bytes (keys and values) the app may set through the metadata API, e.g. 64Ki.", valueName: "size"))
+  var maxMetadataSize: String = "64Ki"
+
+  @Flag(
     name: .customLong("allow-insecure-sockets-dir"),
     help: "Run even when the sockets folder is group- or world-writable or owned by another user (logged).")
   var allowInsecureSocketsDir = false
 
-  @Option(
-    name: .customLong("allowed-component-uids"),
-    help: ArgumentHelp(
-      "The users whose component sockets are used (checked with SO_PEERCRED), comma-separated, or 'any'. Default: apiary's own uid.",
-      valueName: "uids"))
+  @Option(name: .customLong("allowed-component-uids"), help: ComponentUIDs.help)
   var allowedComponentUIDs: String?
 
   @Option(
@@ -202,17 +224,7 @@ struct Run: AsyncParsableCommand {
 
   /// `--allowed-component-uids`: nil for `any`, else the set (default: apiary's own uid).
   func resolvedComponentUIDs() throws -> Set<UInt32>? {
-    guard let allowedComponentUIDs else { return [UInt32(geteuid())] }
-    if allowedComponentUIDs.trimmingCharacters(in: .whitespaces) == "any" { return nil }
-    var uids: Set<UInt32> = []
-    for part in allowedComponentUIDs.split(separator: ",") {
-      guard let uid = UInt32(part.trimmingCharacters(in: .whitespaces)) else {
-        throw ValidationError("--allowed-component-uids '\(allowedComponentUIDs)': '\(part)' is not a uid; write e.g. 1000,1001 or any")
-      }
-      uids.insert(uid)
-    }
-    guard !uids.isEmpty else { throw ValidationError("--allowed-component-uids is empty; write e.g. 1000 or any") }
-    return uids
+    try ComponentUIDs.parse(allowedComponentUIDs)
   }
 
   func validate() throws {
@@ -222,7 +234,7 @@ struct Run: AsyncParsableCommand {
       ("--component-wait", componentWait), ("--discovery-timeout", discoveryTimeout),
       ("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout),
       ("--rescan-interval", rescanInterval), ("--shutdown-grace", shutdownGrace), ("--call-timeout", callTimeout),
-      ("--http-idle-timeout", httpIdleTimeout),
+      ("--http-idle-timeout", httpIdleTimeout), ("--grpc-idle-timeout", grpcIdleTimeout),
     ] {
       guard let parsed = DurationParsing.parse(value), parsed > .zero else {
         throw ValidationError("\(flag) '\(value)' is not a duration; write it like 30s or 500ms")
@@ -238,6 +250,11 @@ struct Run: AsyncParsableCommand {
     guard ByteSize.parse(maxBodySize).map({ $0 > 0 }) ?? false else {
       throw ValidationError("--max-body-size '\(maxBodySize)' is not a size; write it like 4Mi, 512Ki or 1000000")
     }
+    guard ByteSize.parse(maxMetadataSize).map({ $0 > 0 }) ?? false else {
+      throw ValidationError("--max-metadata-size '\(maxMetadataSize)' is not a size; write it like 64Ki or 100000")
+    }
+    guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+    guard maxMetadataEntries >= 0 else { throw ValidationError("--max-metadata-entries must not be negative") }
     for (flag, port) in [
       ("--grpc-port", grpcPort), ("--http-port", httpPort), ("--app-port", appPort), ("--actuator-port", actuatorPort),
     ] {
@@ -339,18 +356,42 @@ struct Run: AsyncParsableCommand {
       MetricsSystem.bootstrap(factory)
       metrics = MetricsEndpoint(registry: registry)
     }
+    // Every file is read and checked before any port opens or process starts.
+    let resources: LoadedResources
+    do {
+      resources = try Sidecar.prepare(options: options, logger: logger)
+    } catch {
+      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      throw ExitCode(1)
+    }
     let socketsFolder = options.socketsDir
-    let sidecar = Sidecar(options: options, logger: logger, supervisor: supervisor, logHub: logHub) { components in
+    let sidecar = Sidecar(
+      options: options, logger: logger, resources: resources, supervisor: supervisor, logHub: logHub
+    ) { components in
       FileHandle.standardOutput.write(Data(StartupTable(components: components, socketsDir: socketsFolder).render().utf8))
     }
     let ports = try resolvedPorts(environment: environment)
+    // A port in use is named with its flag now, before anything starts.
+    var listened: [(String, Int)] = []
+    if modules.grpcApi { listened.append(("--grpc-port", ports.grpc)) }
+    if let actuatorPort, modules.actuator || modules.metrics { listened.append(("--actuator-port", actuatorPort)) }
+    if modules.httpApi || (actuatorPort == nil && (modules.actuator || modules.metrics)) {
+      listened.append(("--http-port", ports.http))
+    }
+    for (flag, port) in listened where port != 0 {
+      if let problem = PortCheck.problem(host: listenAddress, port: port) {
+        FileHandle.standardError.write(
+          Data("error: cannot listen on \(listenAddress):\(port) (\(flag)): \(problem); choose another port with \(flag)\n".utf8))
+        throw ExitCode(1)
+      }
+    }
     let groupBox = Mutex<ServiceGroup?>(nil)
-    let api = AppAPI(
-      registry: sidecar.registry,
-      options: AppAPIOptions(
-        appID: appID, maxBodySize: ByteSize.parse(maxBodySize) ?? 4 << 20,
-        apiToken: APIToken.from(environment: environment), appPort: appPort, appProtocol: appProtocol)
-    ) {
+    var apiOptions = AppAPIOptions(
+      appID: appID, maxBodySize: ByteSize.parse(maxBodySize) ?? 4 << 20,
+      apiToken: APIToken.from(environment: environment), appPort: appPort, appProtocol: appProtocol)
+    apiOptions.maxMetadataEntries = maxMetadataEntries
+    apiOptions.maxMetadataBytes = ByteSize.parse(maxMetadataSize) ?? 64 << 10
+    let api = AppAPI(registry: sidecar.registry, options: apiOptions) {
       guard let group = groupBox.withLock({ $0 }) else { return }
       Task { await group.triggerGracefulShutdown() }
     }
@@ -362,36 +403,44 @@ struct Run: AsyncParsableCommand {
     if let appPort {
       let channel: any AppChannel =
         appProtocol == "grpc" ? try GRPCAppChannel(port: appPort, transport: transport) : HTTPAppChannel(port: appPort)
-      services.append(.init(service: AppDelivery(api: api, channel: channel, logger: logger)))
+      let app = "the app (\(appProtocol) on 127.0.0.1:\(appPort))"
+      services.append(.init(service: AppDelivery(api: api, channel: channel, logger: logger, app: app)))
     }
     if modules.grpcApi {
       services.append(
         .init(service: GRPCAPIServer(
-            api: api, host: listenAddress, port: ports.grpc, logger: logger, grace: grace, transport: transport)))
+            api: api, host: listenAddress, port: ports.grpc, logger: logger, grace: grace, transport: transport,
+            maxConnections: maxConnections, idleTimeout: DurationParsing.parse(grpcIdleTimeout) ?? .seconds(300))))
     } else {
       logger.notice("modules.grpcApi is off: no gRPC API on port \(ports.grpc)")
     }
-    let actuator = modules.actuator ? Actuator(api: api, supervisor: supervisor, logHub: logHub, sidecarLevel: sidecarLevel) : nil
+    let actuator =
+      modules.actuator
+      ? Actuator(
+        api: api, supervisor: supervisor, logHub: logHub, sidecarLevel: sidecarLevel,
+        showMetadataValues: actuatorShowMetadataValues) : nil
     if let actuatorPort, actuator != nil || metrics != nil {
       // Operations on a port of their own (probes, /metrics, logs), the API on its own.
       services.append(
         .init(
           service: HTTPAPIServer(
             api: api, host: listenAddress, port: actuatorPort, logger: logger, daprRoutes: false,
-            actuator: actuator, metrics: metrics, grace: grace, idleTimeout: idleTimeout)))
+            actuator: actuator, metrics: metrics, grace: grace, idleTimeout: idleTimeout,
+            maxConnections: maxConnections)))
       if modules.httpApi {
         services.append(
           .init(
             service: HTTPAPIServer(
               api: api, host: listenAddress, port: ports.http, logger: logger, daprRoutes: true, grace: grace,
-              idleTimeout: idleTimeout)))
+              idleTimeout: idleTimeout, maxConnections: maxConnections)))
       }
     } else if modules.httpApi || actuator != nil || metrics != nil {
       services.append(
         .init(
           service: HTTPAPIServer(
             api: api, host: listenAddress, port: ports.http, logger: logger, daprRoutes: modules.httpApi,
-            actuator: actuator, metrics: metrics, grace: grace, idleTimeout: idleTimeout)))
+            actuator: actuator, metrics: metrics, grace: grace, idleTimeout: idleTimeout,
+            maxConnections: maxConnections)))
     } else {
       logger.notice("modules httpApi, actuator and metrics are off: nothing listens on port \(ports.http)")
     }

@@ -67,7 +67,11 @@ struct ActuatorTests {
         let app = json(response.body)["app"] as? [String: Any]
         #expect(app?["name"] as? String == "apiary")
         #expect(app?["version"] as? String == ApiaryVersion.current)
-        #expect(app?["compiled"] is String)
+        // The executable's build time: its file's modification time, not the start of
+        // the process (what /proc/self/exe's own time would give).
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let built = try FileManager.default.attributesOfItem(atPath: executable)[.modificationDate] as? Date
+        #expect(app?["compiled"] as? String == built.map(Timestamp.string), "\(String(describing: app))")
       }
       try await client.execute(uri: "/metrics", method: .get) { response in
         let text = String(buffer: response.body)
@@ -84,15 +88,23 @@ struct ActuatorTests {
     }
   }
 
-  @Test("with a token: probes, info and metrics stay open; the component list needs the token")
+  @Test("with a token: probes (status only) and metrics stay open; info, details and the component list need the token")
   func token() async throws {
     try await application(token: "secret").test(.router) { client in
-      for path in ["/actuator/health/liveness", "/actuator/health/readiness", "/actuator/info", "/metrics"] {
+      for path in ["/actuator/health/liveness", "/actuator/health/readiness", "/metrics"] {
         try await client.execute(uri: path, method: .get) { response in
           #expect(response.status != .unauthorized, "\(path)")
         }
       }
-      for path in ["/actuator/components", "/actuator/logs", "/actuator/logger"] {
+      for path in ["/actuator/health/liveness", "/actuator/health/readiness"] {
+        try await client.execute(uri: path, method: .get) { response in
+          #expect(json(response.body).keys.sorted() == ["status"], "\(path): \(String(buffer: response.body))")
+        }
+        try await client.execute(uri: path, method: .get, headers: [.init("dapr-api-token")!: "secret"]) { response in
+          #expect(json(response.body)["components"] != nil, "\(path): \(String(buffer: response.body))")
+        }
+      }
+      for path in ["/actuator/info", "/actuator/components", "/actuator/logs", "/actuator/logger"] {
         try await client.execute(uri: path, method: .get) { response in
           #expect(response.status == .unauthorized, "\(path)")
         }

@@ -13,18 +13,20 @@ public final class ChildProcess: @unchecked Sendable {
   private let process = Process()
   private let stdoutURL: URL
   private let stderrURL: URL
+  /// The private folder (mode 0700) holding the output files, removed with them.
+  private let outputFolder: TemporaryFolder
   /// The command line, for failure messages.
   public let commandLine: String
 
   /// Starts `executable` with `arguments`; `environment` entries are added to this
-  /// process's environment.
+  /// process's environment. Its output goes to files (mode 0600) in a folder of its
+  /// own (mode 0700), removed by ``stop(grace:)`` or when the value goes away.
   public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
-    let folder = FileManager.default.temporaryDirectory
-    let id = UUID().uuidString
-    stdoutURL = folder.appendingPathComponent("apiary-child-\(id).out")
-    stderrURL = folder.appendingPathComponent("apiary-child-\(id).err")
-    _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+    outputFolder = try TemporaryFolder(prefix: "apiary-child")
+    stdoutURL = URL(fileURLWithPath: outputFolder.file("stdout"))
+    stderrURL = URL(fileURLWithPath: outputFolder.file("stderr"))
+    _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil, attributes: [.posixPermissions: 0o600])
+    _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil, attributes: [.posixPermissions: 0o600])
     commandLine = ([executable] + arguments).joined(separator: " ")
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -34,6 +36,9 @@ public final class ChildProcess: @unchecked Sendable {
     process.standardInput = FileHandle.nullDevice
     try process.run()
   }
+
+  /// The private folder holding the process's output files.
+  public var outputPath: String { outputFolder.path }
 
   /// Whether the process is still running.
   public var isRunning: Bool { process.isRunning }
@@ -66,8 +71,13 @@ public final class ChildProcess: @unchecked Sendable {
       signal(SIGKILL)
       _ = await waitForExit(timeout: .seconds(5))
     }
-    try? FileManager.default.removeItem(at: stdoutURL)
-    try? FileManager.default.removeItem(at: stderrURL)
+    outputFolder.remove()
+  }
+
+  /// A test that forgot ``stop(grace:)`` leaves neither a process nor files behind.
+  deinit {
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    outputFolder.remove()
   }
 
   /// Runs a command to completion (killed after `timeout`) and returns its status and

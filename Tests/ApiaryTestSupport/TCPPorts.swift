@@ -46,7 +46,18 @@ private func loopback(port: Int) -> sockaddr_in {
 /// status and the body, or nil when nothing answers. Cheap enough to poll every few
 /// milliseconds (no child process).
 public func httpGet(port: Int, _ path: String) -> (status: Int, body: String)? {
-  let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+  httpRequest(port: port, "GET", path)
+}
+
+/// A plain HTTP/1.0 request of 127.0.0.1:`port``path` with `headers` and `body`, with a
+/// 5 s receive timeout: the status and the body, or nil when nothing answers.
+public func httpRequest(
+  port: Int, _ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = []
+) -> (status: Int, body: String)? {
+  var head = "\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+  for (name, value) in headers { head += "\(name): \(value)\r\n" }
+  if !body.isEmpty || method == "PUT" || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
+  let request = Array((head + "\r\n").utf8) + body
   guard let exchange = tcpExchange(port: port, send: request, receiveTimeout: 5) else { return nil }
   let text = exchange.received
   guard let statusLine = text.split(separator: "\r\n", maxSplits: 1).first else { return nil }
@@ -89,4 +100,42 @@ public func tcpExchange(
     response += chunk[..<count]
   }
   return (String(decoding: response, as: UTF8.self), closed)
+}
+
+/// Opens `count` TCP connections to 127.0.0.1:`port` and leaves them open (idle): their
+/// descriptors, to check with ``closedByPeer(_:)`` and close with `close`.
+public func openIdleConnections(port: Int, count: Int) -> [Int32] {
+  var opened: [Int32] = []
+  for _ in 0..<count {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { break }
+    var address = loopback(port: port)
+    let connected = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else {
+      close(fd)
+      continue
+    }
+    opened.append(fd)
+  }
+  return opened
+}
+
+/// Whether the peer closed (or reset) the connection `fd`: a read would end now.
+public func closedByPeer(_ fd: Int32) -> Bool {
+  var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+  guard poll(&entry, 1, 0) > 0 else { return false }
+  if entry.revents & Int16(POLLHUP | POLLERR) != 0 { return true }
+  var byte: UInt8 = 0
+  let count = recv(fd, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+  return count == 0 || (count < 0 && errno == ECONNRESET)
+}
+
+/// The resident memory of process `pid` in bytes, from `/proc/PID/statm`.
+public func residentBytes(pid: Int32) -> Int? {
+  guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
+  let fields = text.split(separator: " ")
+  guard fields.count >= 2, let pages = Int(fields[1]) else { return nil }
+  return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }

@@ -31,9 +31,10 @@ final class E2EEnvironment: Sendable {
   ///   - multiArguments: More arguments of the Python multi-component fixture.
   ///   - extraResources: More YAML documents for the resources folder.
   ///   - extraArguments: More arguments of `apiary run`.
+  ///   - extraEnvironment: More environment variables of `apiary run`.
   init(
     app appKind: App = .none, token: String? = nil, heartbeatInterval: String = "2s", multiArguments: [String] = [],
-    extraResources: String = "", extraArguments: [String] = []
+    extraResources: String = "", extraArguments: [String] = [], extraEnvironment: [String: String] = [:]
   ) async throws {
     folder = try TemporaryFolder(prefix: "apiary-e2e")
     self.token = token
@@ -76,11 +77,16 @@ final class E2EEnvironment: Sendable {
     }
     var environment = ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""]
     if let token { environment["APIARY_API_TOKEN"] = token }
+    environment.merge(extraEnvironment) { _, new in new }
     apiary = try ChildProcess(try Locations.product("apiary"), arguments, environment: environment)
     let apiary = self.apiary
     let (grpc, http) = (grpcPort, httpPort)
+    // Outbound health: the components started and the declarative subscriptions are
+    // open, so nothing a test publishes from now on misses them.
     let ready = await poll(timeout: .seconds(60)) {
-      !apiary.isRunning || (apiary.standardOutput.contains("started") && tcpPortAccepts(grpc) && tcpPortAccepts(http))
+      !apiary.isRunning
+        || (apiary.standardOutput.contains("started") && tcpPortAccepts(grpc)
+          && httpGet(port: http, "/v1.0/healthz/outbound")?.status == 204)
     }
     guard ready, apiary.isRunning else {
       let stderr = apiary.standardError
@@ -228,11 +234,11 @@ final class E2EEnvironment: Sendable {
 func withE2E(
   app: E2EEnvironment.App = .none, token: String? = nil, heartbeatInterval: String = "2s",
   multiArguments: [String] = [], extraResources: String = "", extraArguments: [String] = [],
-  _ body: (E2EEnvironment) async throws -> Void
+  extraEnvironment: [String: String] = [:], _ body: (E2EEnvironment) async throws -> Void
 ) async throws {
   let sidecar = try await E2EEnvironment(
     app: app, token: token, heartbeatInterval: heartbeatInterval, multiArguments: multiArguments,
-    extraResources: extraResources, extraArguments: extraArguments)
+    extraResources: extraResources, extraArguments: extraArguments, extraEnvironment: extraEnvironment)
   do {
     try await body(sidecar)
   } catch {

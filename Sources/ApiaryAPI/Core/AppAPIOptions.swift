@@ -10,6 +10,11 @@ public struct AppAPIOptions: Sendable {
   public var appPort: Int?
   /// `http` or `grpc`: how events are delivered to the app.
   public var appProtocol: String
+  /// The most attributes the app may set with SetMetadata (`--max-metadata-entries`).
+  public var maxMetadataEntries: Int = 100
+  /// The most bytes (keys and values together) the app may set with SetMetadata
+  /// (`--max-metadata-size`).
+  public var maxMetadataBytes: Int = 64 << 10
 
   public init(
     appID: String, maxBodySize: Int = 4 << 20, apiToken: String? = nil, appPort: Int? = nil, appProtocol: String = "http"

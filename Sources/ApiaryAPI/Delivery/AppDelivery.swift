@@ -2,6 +2,7 @@ import ApiaryRuntime
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Delivers pub/sub events and input binding events to the application, once the
 /// sidecar has started its components.
@@ -19,12 +20,18 @@ public final class AppDelivery: Service {
   private let logger: Logger
   /// How long to wait for the app's subscription list at start-up.
   private let appWait: Duration
+  private let reachability: AppReachability
 
-  public init(api: AppAPI, channel: any AppChannel, logger: Logger, appWait: Duration = .seconds(30)) {
+  /// - Parameter app: How log lines name the app, e.g. `the app (HTTP port 8080)`.
+  public init(
+    api: AppAPI, channel: any AppChannel, logger: Logger, appWait: Duration = .seconds(30), app: String = "the app"
+  ) {
     self.api = api
     self.channel = channel
     self.logger = logger
     self.appWait = appWait
+    self.reachability = AppReachability(app: app, logger: logger)
+    api.awaitSubscriptions()
   }
 
   public func run() async throws {
@@ -40,41 +47,48 @@ public final class AppDelivery: Service {
     } catch {
       return
     }
-    let subscriptions = await collectSubscriptions()
-    let bindings = await inputBindings()
+    // Declarative subscriptions open at once, before the app answers (or even
+    // listens): their messages wait with the pub/sub, retried until the app is there.
+    let declared = await api.registry.declaredSubscriptions.map {
+      AppSubscription(
+        pubsubName: $0.pubsubName, topic: $0.topic, route: $0.route, metadata: $0.metadata,
+        deadLetterTopic: $0.deadLetterTopic ?? "")
+    }
+    let opening = OpeningCount(declared.count) { [api] in api.subscriptionsOpened() }
     await withDiscardingTaskGroup { group in
-      for subscription in subscriptions {
-        group.addTask { await self.deliverTopic(subscription.0, kind: subscription.1) }
+      for subscription in declared {
+        group.addTask { await self.deliverTopic(subscription, kind: .declarative, opened: opening.one) }
       }
-      for binding in bindings {
-        group.addTask { await self.deliverBinding(binding) }
+      group.addTask {
+        let programmatic = await self.programmaticSubscriptions(besides: declared)
+        let bindings = await self.inputBindings()
+        await withDiscardingTaskGroup { group in
+          for subscription in programmatic {
+            group.addTask { await self.deliverTopic(subscription, kind: .programmatic) }
+          }
+          for binding in bindings {
+            group.addTask { await self.deliverBinding(binding) }
+          }
+        }
       }
     }
   }
 
-  /// Declarative subscriptions, then the programmatic ones for topics not declared.
-  private func collectSubscriptions() async -> [(AppSubscription, SubscriptionTable.Kind)] {
-    var result: [(AppSubscription, SubscriptionTable.Kind)] = []
-    for declared in await api.registry.declaredSubscriptions {
-      result.append(
-        (
-          AppSubscription(
-            pubsubName: declared.pubsubName, topic: declared.topic, route: declared.route, metadata: declared.metadata,
-            deadLetterTopic: declared.deadLetterTopic ?? ""), .declarative
-        ))
-    }
+  /// The app's own subscriptions for topics `declared` does not route already.
+  private func programmaticSubscriptions(besides declared: [AppSubscription]) async -> [AppSubscription] {
+    var result: [AppSubscription] = []
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: appWait)
     var delay = Duration.milliseconds(100)
     while true {
       do {
         for subscription in try await channel.programmaticSubscriptions() {
-          if result.contains(where: { $0.0.pubsubName == subscription.pubsubName && $0.0.topic == subscription.topic }) {
+          if declared.contains(where: { $0.pubsubName == subscription.pubsubName && $0.topic == subscription.topic }) {
             logger.warning(
               "the app subscribes to topic \(subscription.topic) of \(subscription.pubsubName), which a Subscription file already routes; using the file's route")
             continue
           }
-          result.append((subscription, .programmatic))
+          result.append(subscription)
         }
         break
       } catch is CancellationError {
@@ -109,7 +123,13 @@ public final class AppDelivery: Service {
 
   // MARK: - Topics
 
-  private func deliverTopic(_ subscription: AppSubscription, kind: SubscriptionTable.Kind) async {
+  /// - Parameter opened: Called once, when the first subscription attempt ended
+  ///   (opened, or failed because the pub/sub is not UP).
+  private func deliverTopic(
+    _ subscription: AppSubscription, kind: SubscriptionTable.Kind, opened: @escaping @Sendable () -> Void = {}
+  ) async {
+    var opened = Optional(opened)
+    defer { opened?() }
     let handle = await api.subscriptions.add(
       SubscriptionTable.Entry(
         pubsubName: subscription.pubsubName, topic: subscription.topic, route: subscription.route,
@@ -121,8 +141,17 @@ public final class AppDelivery: Service {
     var reconnectDelay = Duration.milliseconds(200)
     while !Task.isCancelled {
       do {
-        let pubsub = try await api.directory.pubSub(subscription.pubsubName)
-        let stream = try await pubsub.subscribe(topic: subscription.topic, metadata: subscription.metadata)
+        let stream: AsyncThrowingStream<DeliveredMessage, any Error>
+        do {
+          let pubsub = try await api.directory.pubSub(subscription.pubsubName)
+          stream = try await pubsub.subscribe(topic: subscription.topic, metadata: subscription.metadata)
+        } catch {
+          opened?()
+          opened = nil
+          throw error
+        }
+        opened?()
+        opened = nil
         logger.info("delivering topic to the app", metadata: metadata)
         reconnectDelay = .milliseconds(200)
         var failures = 0
@@ -131,11 +160,13 @@ public final class AppDelivery: Service {
             delivered: message.data, contentType: message.contentType, topic: subscription.topic,
             pubsubName: subscription.pubsubName, messageID: message.id)
           let verdict = await channel.deliver(event: event, route: subscription.route)
-          if case .retry(let reason) = verdict {
+          reachability.record(verdict, component: subscription.pubsubName)
+          switch verdict {
+          case .retry(let reason), .unreachable(let reason):
             failures += 1
-            logger.debug("app asked to retry: \(reason)", metadata: metadata)
+            logger.debug("delivery to be retried: \(reason)", metadata: metadata)
             try? await Task.sleep(for: Self.backoff(failures))
-          } else {
+          case .success, .drop:
             failures = 0
           }
           await PendingAcknowledgements.settle(message, verdict, logger: logger)
@@ -167,7 +198,9 @@ public final class AppDelivery: Service {
         reconnectDelay = .milliseconds(200)
         var failures = 0
         for try await event in stream {
-          switch await channel.deliver(bindingEvent: event, binding: name) {
+          let verdict = await channel.deliver(bindingEvent: event, binding: name)
+          reachability.record(verdict, component: name)
+          switch verdict {
           case .success:
             failures = 0
             try? await event.respond()
@@ -175,7 +208,7 @@ public final class AppDelivery: Service {
             failures = 0
             logger.warning("dropping binding event \(event.id): \(reason)", metadata: metadata)
             try? await event.respond()
-          case .retry(let reason):
+          case .retry(let reason), .unreachable(let reason):
             failures += 1
             try? await Task.sleep(for: Self.backoff(failures))
             try? await event.fail(reason)
@@ -198,5 +231,27 @@ public final class AppDelivery: Service {
   static func backoff(_ failures: Int) -> Duration {
     let milliseconds = 200 * (1 << min(max(failures - 1, 0), 5))
     return .milliseconds(min(milliseconds, 5000))
+  }
+}
+
+/// Counts down the declarative subscriptions being opened; `done` runs once, when
+/// the last one has been tried (at once when there are none).
+private final class OpeningCount: Sendable {
+  private let remaining: Mutex<Int>
+  private let done: @Sendable () -> Void
+
+  init(_ count: Int, done: @escaping @Sendable () -> Void) {
+    remaining = Mutex(count)
+    self.done = done
+    if count == 0 { done() }
+  }
+
+  /// One subscription has been tried.
+  @Sendable func one() {
+    let last = remaining.withLock { remaining -> Bool in
+      remaining -= 1
+      return remaining == 0
+    }
+    if last { done() }
   }
 }

@@ -74,6 +74,8 @@ public final class GRPCAppChannel: AppChannel {
       }
     } catch let error as RPCError where error.code == .unimplemented || error.code == .notFound {
       return .drop("the app does not handle event \(event.id): \(error.message)")
+    } catch let error as RPCError where error.code == .unavailable {
+      return .unreachable("OnTopicEvent for event \(event.id): \(error.message)")
     } catch {
       return .retry("OnTopicEvent failed for event \(event.id): \(error)")
     }
@@ -89,6 +91,8 @@ public final class GRPCAppChannel: AppChannel {
       return .success
     } catch let error as RPCError where error.code == .unimplemented || error.code == .notFound {
       return .drop("the app does not handle events of binding \(binding): \(error.message)")
+    } catch let error as RPCError where error.code == .unavailable {
+      return .unreachable("OnBindingEvent for binding \(binding): \(error.message)")
     } catch {
       return .retry("OnBindingEvent failed for binding \(binding): \(error)")
     }

@@ -17,7 +17,13 @@ public final class HTTPAppChannel: AppChannel {
   private let timeout: TimeAmount
 
   public init(port: Int, host: String = "127.0.0.1", timeout: Duration = .seconds(60)) {
-    client = HTTPClient(eventLoopGroupProvider: .singleton)
+    // The app is on this host: a refused connection means it is not listening, and
+    // is reported at once (delivery decides when to try again) rather than retried
+    // inside the client until its connect timeout.
+    var configuration = HTTPClient.Configuration()
+    configuration.connectionPool.retryConnectionEstablishment = false
+    configuration.timeout.connect = .seconds(2)
+    client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     base = "http://\(host):\(port)"
     self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
   }
@@ -84,8 +90,10 @@ public final class HTTPAppChannel: AppChannel {
       case "SUCCESS", "": return .success
       default: return .retry("the app answered an unknown status '\(status)' for \(what)")
       }
+    } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+      return .retry("the app did not answer \(what) in time: \(error)")
     } catch {
-      return .retry("the app could not be reached for \(what): \(error)")
+      return .unreachable("the app could not be reached for \(what): \(error)")
     }
   }
 

@@ -8,6 +8,9 @@ public enum AppVerdict: Sendable, Equatable {
   case success
   /// Failed: have the component deliver it again.
   case retry(String)
+  /// The app could not be reached (nothing listens, or the connection failed): a
+  /// retry, which ``AppReachability`` also reports once per outage.
+  case unreachable(String)
   /// Failed for good: acknowledge it so it is not delivered again, and log it.
   case drop(String)
 }
@@ -56,7 +59,7 @@ final class PendingAcknowledgements: Sendable {
       switch verdict {
       case .success:
         try await message.ack()
-      case .retry(let reason):
+      case .retry(let reason), .unreachable(let reason):
         try await message.nack(reason)
       case .drop(let reason):
         logger.warning(

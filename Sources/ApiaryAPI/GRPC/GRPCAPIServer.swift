@@ -15,15 +15,23 @@ public final class GRPCAPIServer: Service {
   private let logger: Logger
   private let grace: Duration
   private let transport: TransportKind
+  private let maxConnections: Int
+  private let idleTimeout: Duration
 
   /// - Parameters:
   ///   - grace: How long in-flight calls may take to finish on shutdown.
   ///   - transport: The gRPC transport the API is served with.
+  ///   - maxConnections: The most connections open at once; more are closed as they
+  ///     arrive (the core transport; NIO has no such limit).
+  ///   - idleTimeout: How long a connection may have no call before it is closed.
   public init(
     api: AppAPI, host: String, port: Int, logger: Logger, grace: Duration = .seconds(5),
-    transport: TransportKind = TransportKind.fromEnvironment ?? .default
+    transport: TransportKind = TransportKind.fromEnvironment ?? .default, maxConnections: Int = 512,
+    idleTimeout: Duration = .seconds(300)
   ) {
     self.transport = transport
+    self.maxConnections = maxConnections
+    self.idleTimeout = idleTimeout
     self.api = api
     self.host = host
     self.port = port
@@ -46,11 +54,16 @@ public final class GRPCAPIServer: Service {
     }
     let maxBody = api.options.maxBodySize
     let server = GRPCServer(
-      transport: SelectedServerTransport(transport, address: .ipv4(host: host, port: port), maxRequestBytes: maxBody),
+      transport: SelectedServerTransport(
+        transport, address: .ipv4(host: host, port: port), maxRequestBytes: maxBody, maxConnections: maxConnections,
+        maxIdleTime: idleTimeout),
       services: [DaprService(api: api, logger: logger), RuntimeHelloService(api: api), health, reflection, reflection.v1alpha],
       interceptors: interceptors)
     let logger = self.logger
     let transport = self.transport
+    if transport == .nio {
+      logger.notice("gRPC API on --transport nio: --max-connections is not enforced on the gRPC port")
+    }
     try await withGracefulShutdownHandler {
       try await serveDraining(grace: grace) {
         // Announced on the side: a server stopped before it ever listened (SIGTERM

@@ -1,5 +1,6 @@
 import ApiaryRuntime
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import Prometheus
@@ -17,31 +18,55 @@ import Prometheus
 /// - `GET /actuator/logger`, `POST /actuator/logger {"component", "level"}`: the log
 ///   levels, changed at run time (`apiary` or empty: the sidecar itself).
 /// - `GET /metrics`: Prometheus text (``MetricsEndpoint``).
+///
+/// With an API token set, the two probes answer without it (kubelets carry no
+/// secrets) but then show the status alone; their details (components, types,
+/// sockets, reasons, pid) need the token, as every other route here does.
 public struct Actuator: Sendable {
   let api: AppAPI
   let supervisor: ProcessSupervisor?
   let logHub: ComponentLogHub?
   let sidecarLevel: LogLevelSetting?
+  let showMetadataValues: Bool
   let startedAt = Date()
 
+  /// - Parameter showMetadataValues: Whether `/actuator/components` shows the literal
+  ///   values of the components' metadata (`--actuator-show-metadata-values`); by
+  ///   default it shows their names only. Values from `envRef` and `secretKeyRef` are
+  ///   never shown.
   public init(
-    api: AppAPI, supervisor: ProcessSupervisor?, logHub: ComponentLogHub? = nil, sidecarLevel: LogLevelSetting? = nil
+    api: AppAPI, supervisor: ProcessSupervisor?, logHub: ComponentLogHub? = nil, sidecarLevel: LogLevelSetting? = nil,
+    showMetadataValues: Bool = false
   ) {
     self.api = api
     self.supervisor = supervisor
     self.logHub = logHub
     self.sidecarLevel = sidecarLevel
+    self.showMetadataValues = showMetadataValues
   }
 
-  /// The paths that answer without the API token: probes and info.
-  static let openPaths: Set<String> = ["/actuator/health/liveness", "/actuator/health/readiness", "/actuator/info"]
+  /// The paths that answer without the API token: the probes, status only.
+  static let openPaths: Set<String> = ["/actuator/health/liveness", "/actuator/health/readiness"]
+
+  /// What a redacted value reads as.
+  static let redacted = "******"
+
+  /// Whether `request` may see details: no token is set, or it carries the token.
+  func mayShowDetails(_ request: Request) -> Bool {
+    guard let token = api.options.apiToken else { return true }
+    return APIToken(token).accepts(HTTPField.Name(APIToken.header).flatMap { request.headers[$0] })
+  }
 
   func addRoutes(to router: Router<BasicRequestContext>) {
     let actuator = self
-    router.get("/actuator/health/liveness") { _, _ in HTTPResponses.json(actuator.liveness()) }
-    router.get("/actuator/health/readiness") { _, _ in
+    router.get("/actuator/health/liveness") { request, _ in
+      let body = actuator.liveness()
+      return HTTPResponses.json(actuator.mayShowDetails(request) ? body : ["status": body["status"] ?? "UP"])
+    }
+    router.get("/actuator/health/readiness") { request, _ in
       let (readiness, body) = await actuator.readiness()
-      return HTTPResponses.json(body, status: readiness == .up ? .ok : .serviceUnavailable)
+      let shown = actuator.mayShowDetails(request) ? body : ["status": readiness.rawValue]
+      return HTTPResponses.json(shown, status: readiness == .up ? .ok : .serviceUnavailable)
     }
     router.get("/actuator/info") { _, _ in HTTPResponses.json(actuator.info()) }
     router.get("/actuator/components") { _, _ in HTTPResponses.json(await actuator.components()) }
@@ -190,7 +215,7 @@ public struct Actuator: Sendable {
   }
 
   func readiness() async -> (Readiness, [String: Any]) {
-    let readiness = await api.registry.readiness
+    let readiness = await api.readiness
     var components: [String: Any] = [:]
     for status in await api.registry.all {
       var details: [String: Any] = [
@@ -224,11 +249,7 @@ public struct Actuator: Sendable {
       ]
       entry["reason"] = status.reason ?? NSNull()
       entry["lastHeartbeat"] = status.lastHeartbeat.map(Timestamp.string) ?? NSNull()
-      // Values read from secret stores are never shown, only that they are set.
-      let component = await api.registry.component(named: status.name)
-      var shown = component?.metadata ?? [:]
-      for key in component?.secretKeys ?? [] { shown[key] = "******" }
-      entry["metadata"] = shown
+      entry["metadata"] = shownMetadata(await api.registry.component(named: status.name))
       if let logHub, status.source.hasPrefix("/") {
         if let source = await logSource(socket: status.source), let logs = logHub.sources[source] {
           entry["logs"] = ["source": source, "level": logs.level.rawValue, "dropped": logs.dropped] as [String: Any]
@@ -248,9 +269,26 @@ public struct Actuator: Sendable {
   }
 
 
-  /// When the running executable was built: its file's modification time.
+  /// A component's metadata as `/actuator/components` shows it: every name, with
+  /// its value redacted unless ``showMetadataValues`` is set and the value was written
+  /// in the component file (never one from `envRef` or `secretKeyRef`).
+  func shownMetadata(_ component: InitializedComponent?) -> [String: String] {
+    guard let component else { return [:] }
+    var shown: [String: String] = [:]
+    for (name, value) in component.metadata {
+      let fromFile = !component.environmentKeys.contains(name) && !component.secretKeys.contains(name)
+      shown[name] = showMetadataValues && fromFile ? value : Self.redacted
+    }
+    for name in component.secretKeys { shown[name] = Self.redacted }
+    return shown
+  }
+
+  /// When the running executable was built: the modification time of its file
+  /// (`/proc/self/exe` resolved first: the link itself is as old as the process).
   static let compiled: String? = {
-    guard let attributes = try? FileManager.default.attributesOfItem(atPath: "/proc/self/exe"),
+    let manager = FileManager.default
+    guard let path = try? manager.destinationOfSymbolicLink(atPath: "/proc/self/exe"),
+      let attributes = try? manager.attributesOfItem(atPath: path),
       let date = attributes[.modificationDate] as? Date
     else { return nil }
     return Timestamp.string(date)

@@ -41,7 +41,7 @@ public struct HTTPAPI: Sendable {
     // 500 before and while one is not. Outbound: 204 once start-up has finished, so
     // the SDKs' wait for the sidecar does not hang on one DOWN component.
     router.get("/v1.0/healthz") { _, _ in
-      await api.registry.readiness == .up
+      await api.readiness == .up
         ? HTTPResponses.noContent
         : HTTPResponses.error(APIError(.failed, "ERR_HEALTH_NOT_READY", "apiary is not ready: a component is not UP (see /actuator/health/readiness)"))
     }

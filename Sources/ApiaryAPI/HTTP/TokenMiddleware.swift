@@ -2,8 +2,9 @@ import HTTPTypes
 import Hummingbird
 
 /// Refuses every HTTP request without the right `dapr-api-token` header with 401,
-/// except the health checks, readiness, info and metrics, which probes and scrapers
-/// must reach without secrets.
+/// except the health checks (Dapr's healthz and the actuator's probes, which then
+/// show a status only) and `/metrics`, which probes and scrapers must reach without
+/// secrets. `/metrics` labels name components and methods only, never request data.
 struct TokenMiddleware: RouterMiddleware {
   typealias Context = BasicRequestContext
 

@@ -1,11 +1,8 @@
 import ApiaryContracts
 import GRPCCore
+import GRPCCoreCTransport
 import GRPCProtobuf
 import SwiftProtobuf
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// What every gRPC adapter of one configured component shares: the socket's channel,
 /// the instance name sent as `x-component-instance`, and the deadline of its calls.
@@ -51,22 +48,29 @@ public struct AdapterContext: Sendable {
   /// Runs a call within `timeout` (``callTimeout`` when nil) and translates what it
   /// throws: etag statuses into ``StateStoreError``, everything else into
   /// ``ComponentCallError`` naming the component. Each call is counted in
-  /// ``ComponentMetrics``.
+  /// ``ComponentMetrics`` under `method` alone.
+  ///
+  /// - Parameters:
+  ///   - method: The contract's method name (`Get`, `Invoke`, …): a metric label, so
+  ///     it must never carry request data.
+  ///   - subject: What the call is about (a secret's name, a binding operation), for
+  ///     error messages only: `Get(db-password)`.
   public func call<T: Sendable>(
-    _ what: String, timeout: Duration? = nil, _ body: @escaping @Sendable () async throws -> T
+    _ method: String, subject: String? = nil, timeout: Duration? = nil,
+    _ body: @escaping @Sendable () async throws -> T
   ) async throws -> T {
     let clock = ContinuousClock()
     let start = clock.now
     do {
       let result = try await DeadlineSweeper.shared.run(within: timeout ?? callTimeout, body)
-      ComponentMetrics.call(component: instance, method: what, duration: clock.now - start, errorCode: nil)
+      ComponentMetrics.call(component: instance, method: method, duration: clock.now - start, errorCode: nil)
       return result
     } catch let error as RPCError {
       ComponentMetrics.call(
-        component: instance, method: what, duration: clock.now - start, errorCode: "\(error.code)")
-      throw translate(error, what: what)
+        component: instance, method: method, duration: clock.now - start, errorCode: "\(error.code)")
+      throw translate(error, what: subject.map { "\(method)(\($0))" } ?? method)
     } catch {
-      ComponentMetrics.call(component: instance, method: what, duration: clock.now - start, errorCode: "unknown")
+      ComponentMetrics.call(component: instance, method: method, duration: clock.now - start, errorCode: "unknown")
       throw error
     }
   }
@@ -110,17 +114,6 @@ public struct AdapterContext: Sendable {
   /// freed; hand them back, so one oversized answer does not raise the resident size
   /// for good. Rare, and milliseconds.
   private static func returnFreedMemory() {
-    _ = mallocTrim?(0)
+    ProcessMemory.returnFreed()
   }
-
-  /// glibc's `malloc_trim`, looked up at run time: Swift's Glibc module does not
-  /// export `malloc.h`, and other C libraries (musl) lack it.
-  private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
-    #if canImport(Glibc)
-    guard let symbol = dlsym(dlopen(nil, RTLD_NOW), "malloc_trim") else { return nil }
-    return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-    #else
-    return nil
-    #endif
-  }()
 }

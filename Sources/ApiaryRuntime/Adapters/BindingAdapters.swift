@@ -45,7 +45,7 @@ public struct OutputBindingAdapter: OutputBinding {
     request.operation = operation
     request.data = data
     request.metadata = metadata
-    let response = try await context.call("Invoke(\(operation))") { [request] in
+    let response = try await context.call("Invoke", subject: operation) { [request] in
       try await client.invoke(request, metadata: context.metadata, options: context.options())
     }
     return BindingInvokeResponse(

@@ -39,7 +39,7 @@ public struct SecretStoreAdapter: SecretStore {
     request.key = key
     request.metadata = metadata
     do {
-      return try await context.call("Get(\(key))") { [request] in
+      return try await context.call("Get", subject: key) { [request] in
         try await client.get(request, metadata: context.metadata, options: context.options()).data
       }
     } catch let error as ComponentCallError where error.kind == .notFound {

@@ -52,16 +52,20 @@ public struct InitializedComponent: Sendable {
   /// The names of the `spec.metadata` entries whose values came from a secret store
   /// (`secretKeyRef`): shown redacted, never with their value.
   public var secretKeys: Set<String> = []
+  /// The names of the `spec.metadata` entries whose values came from the environment
+  /// (`envRef`): never shown with their value either.
+  public var environmentKeys: Set<String> = []
   /// Called when the sidecar stops, in reverse order of initialisation.
   public var close: @Sendable () async -> Void
 
   public init(
     name: String, type: String, version: String, source: ComponentSource, capabilities: [String],
     kind: ComponentKind, metadata: [String: String] = [:], secretKeys: Set<String> = [],
-    close: @escaping @Sendable () async -> Void = {}
+    environmentKeys: Set<String> = [], close: @escaping @Sendable () async -> Void = {}
   ) {
     self.metadata = metadata
     self.secretKeys = secretKeys
+    self.environmentKeys = environmentKeys
     self.name = name
     self.type = type
     self.version = version

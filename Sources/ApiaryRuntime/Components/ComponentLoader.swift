@@ -87,7 +87,7 @@ public actor ComponentLoader {
           name: definition.name, type: definition.type, version: definition.version, source: factory.source,
           capabilities: capabilities, kind: kind,
           metadata: metadata.properties.filter { !metadata.secretKeys.contains($0.key) },
-          secretKeys: metadata.secretKeys))
+          secretKeys: metadata.secretKeys, environmentKeys: metadata.environmentKeys))
       if let pluggable = factory as? PluggableFactory {
         let properties = metadata.properties
         let name = definition.name

@@ -34,6 +34,7 @@ public struct MetadataResolver: Sendable {
           throw ConfigurationError(definition.source, "\(path).envRef \(variable) is not set in the environment")
         }
         resolved.properties[item.name] = value
+        resolved.environmentKeys.insert(item.name)
       case .secretKeyRef(let name, let key):
         guard let store = definition.secretStore else {
           throw ConfigurationError(

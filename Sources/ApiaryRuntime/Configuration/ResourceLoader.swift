@@ -58,8 +58,18 @@ public struct ResourceLoader: Sendable {
     var subscriptions: [SubscriptionDefinition] = []
     var subscriptionSources: [String: DefinitionSource] = [:]
     var firstDefinition: [String: DefinitionSource] = [:]
+    var skipped: [SkippedFile] = []
     for path in paths {
-      for file in try resourceFiles(in: path) {
+      let (files, skippedHere) = try resourceFiles(in: path)
+      for entry in skippedHere {
+        if entry.isWarning {
+          logger.warning("skipping \(entry.file): \(entry.reason)", metadata: ["file": "\(entry.file)"])
+        } else {
+          logger.info("skipping \(entry.file): \(entry.reason)", metadata: ["file": "\(entry.file)"])
+        }
+      }
+      skipped += skippedHere
+      for file in files {
         let (components, declared) = try read(file: file)
         for subscription in declared {
           guard subscription.scopes.isEmpty || subscription.scopes.contains(appID) else {
@@ -91,12 +101,16 @@ public struct ResourceLoader: Sendable {
         }
       }
     }
-    return LoadedResources(components: definitions, subscriptions: subscriptions)
+    var resources = LoadedResources(components: definitions, subscriptions: subscriptions)
+    resources.skippedFiles = skipped
+    return resources
   }
 
   /// The resource files directly in `path`, sorted by name, each as `path` joined with
-  /// its name.
-  private func resourceFiles(in path: String) throws(ConfigurationError) -> [String] {
+  /// its name; and the `*.yaml` / `*.yml` entries that are not files to read, with why.
+  private func resourceFiles(
+    in path: String
+  ) throws(ConfigurationError) -> (files: [String], skipped: [SkippedFile]) {
     let files = FileManager.default
     var isFolder: ObjCBool = false
     guard files.fileExists(atPath: path, isDirectory: &isFolder) else {
@@ -112,14 +126,42 @@ public struct ResourceLoader: Sendable {
       throw ConfigurationError("resources path '\(path)' could not be listed; check its permissions")
     }
     let folder = path.hasSuffix("/") ? path : path + "/"
-    return names
-      .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
-      .sorted()
-      .map { folder + $0 }
-      .filter { file in
-        var isFolder: ObjCBool = false
-        return files.fileExists(atPath: file, isDirectory: &isFolder) && !isFolder.boolValue
+    var found: [String] = []
+    var skipped: [SkippedFile] = []
+    for file in names.filter({ $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }).sorted().map({ folder + $0 }) {
+      if let reason = Self.unreadableEntry(file) {
+        skipped.append(reason)
+      } else {
+        found.append(file)
       }
+    }
+    return (found, skipped)
+  }
+
+  /// Why the folder entry `file` is not a file to read, or nil when it is one: a
+  /// folder named like a resource file, or a symbolic link that leads nowhere.
+  static func unreadableEntry(_ file: String) -> SkippedFile? {
+    var info = stat()
+    guard stat(file, &info) != 0 else {
+      if info.st_mode & S_IFMT == S_IFDIR {
+        return SkippedFile(file: file, reason: "a folder, not a resource file", isWarning: false)
+      }
+      return nil
+    }
+    let error = errno
+    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: file)).map { " to \($0)" } ?? ""
+    switch error {
+    case ELOOP:
+      return SkippedFile(
+        file: file, reason: "a symbolic link\(target) that loops (too many levels of links); fix or remove the link",
+        isWarning: true)
+    case ENOENT:
+      return SkippedFile(
+        file: file, reason: "a symbolic link\(target) to a file that does not exist; fix or remove the link",
+        isWarning: true)
+    default:
+      return SkippedFile(file: file, reason: String(cString: strerror(error)), isWarning: true)
+    }
   }
 
   /// The Component and Subscription definitions in `file`, in document order, before

@@ -38,9 +38,21 @@ public struct SubscriptionDefinition: Sendable, Equatable {
 public struct LoadedResources: Sendable, Equatable {
   public var components: [ComponentDefinition]
   public var subscriptions: [SubscriptionDefinition]
+  /// Entries of the resources folders named like resource files that were not read.
+  public var skippedFiles: [SkippedFile] = []
 
   public init(components: [ComponentDefinition], subscriptions: [SubscriptionDefinition]) {
     self.components = components
     self.subscriptions = subscriptions
   }
+}
+
+/// A `*.yaml` / `*.yml` entry of a resources folder that was not read, and why.
+public struct SkippedFile: Sendable, Equatable, CustomStringConvertible {
+  public var file: String
+  public var reason: String
+  /// Whether it is likely a mistake (a broken link) rather than a deliberate folder.
+  public var isWarning: Bool
+
+  public var description: String { "\(file): \(reason)" }
 }

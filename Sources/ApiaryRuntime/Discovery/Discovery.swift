@@ -2,6 +2,7 @@ import ComponentKit
 import Foundation
 import GRPCCoreCTransport
 import Logging
+import Synchronization
 
 /// Finds pluggable components: every Unix socket in a folder is dialled and asked, with
 /// gRPC server reflection, which services it serves.
@@ -24,6 +25,9 @@ public struct Discovery: Sendable {
   /// When set, a socket is used only if the process listening on it runs as one of
   /// these users (SO_PEERCRED); others are skipped with the reason.
   public var allowedPeerUIDs: Set<UInt32>?
+  /// The warnings already given by earlier scans: a socket skipped for the same
+  /// reason is then logged at debug level, so a rescan every second says it once.
+  public var warned: WarnedOnce?
 
   public init(
     socketsDir: String,
@@ -93,7 +97,7 @@ public struct Discovery: Sendable {
         }
         if !collisions.isEmpty {
           let reason = collisions.joined(separator: "; ")
-          logger.warning("component type collision: \(reason)", metadata: ["socket": "\(path)"])
+          log("component type collision: \(reason)", socket: path)
           if component.types.isEmpty {
             skipped.append(SkippedSocket(socket: path, reason: reason))
             continue
@@ -104,7 +108,7 @@ public struct Discovery: Sendable {
         }
         components.append(component)
       case .failure(let problem)?:
-        logger.warning("skipping socket: \(problem)", metadata: ["socket": "\(path)"])
+        log("skipping socket: \(problem)", socket: path)
         skipped.append(SkippedSocket(socket: path, reason: problem.description))
       case nil:
         skipped.append(SkippedSocket(socket: path, reason: "no answer was recorded"))
@@ -121,6 +125,15 @@ public struct Discovery: Sendable {
       }
     }
     return (DiscoveryReport(socketsDir: socketsDir, components: components, skipped: skipped), kept)
+  }
+
+  /// Logs a warning about `socket`, or a debug line when ``warned`` has seen it.
+  private func log(_ message: String, socket: String) {
+    if warned?.first(socket: socket, message: message) ?? true {
+      logger.warning("\(message)", metadata: ["socket": "\(socket)"])
+    } else {
+      logger.debug("\(message) (as before)", metadata: ["socket": "\(socket)"])
+    }
   }
 
   /// The Unix sockets in the folder, sorted; other entries are skipped with a debug line.
@@ -206,5 +219,23 @@ extension Logger {
     var copy = self
     copy[metadataKey: "socket"] = "\(socket)"
     return copy
+  }
+}
+
+/// Which warnings about sockets were already given, by socket and message.
+public final class WarnedOnce: Sendable {
+  private let seen = Mutex<Set<String>>([])
+
+  public init() {}
+
+  /// True the first time `message` is given for `socket`.
+  public func first(socket: String, message: String) -> Bool {
+    seen.withLock { $0.insert(socket + "\u{0}" + message).inserted }
+  }
+
+  /// Forgets `socket`'s warnings (it was removed or now works), so a new problem with
+  /// it is said again.
+  public func forget(socket: String) {
+    seen.withLock { $0 = $0.filter { !$0.hasPrefix(socket + "\u{0}") } }
   }
 }

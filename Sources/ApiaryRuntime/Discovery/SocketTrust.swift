@@ -17,8 +17,18 @@ public enum SocketsFolderTrust {
   public static func prepare(_ path: String) -> String? {
     var info = stat()
     if stat(path, &info) != 0 {
-      guard errno == ENOENT else {
-        return "sockets folder \(path) cannot be examined: \(String(cString: strerror(errno)))"
+      let error = errno
+      if let link = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
+        // The link exists; what it leads to does not (or loops): creating the folder
+        // at the link's path is impossible, and the fix is the link's target.
+        let target = link.hasPrefix("/") ? link : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(link)
+        if error == ELOOP {
+          return "sockets folder \(path) is a symbolic link to \(link) that loops; point it at a real folder, or give --sockets-dir the folder itself"
+        }
+        return "sockets folder \(path) is a symbolic link to \(link), which does not exist; create it (mkdir -m 700 \(target)) or give --sockets-dir an existing folder"
+      }
+      guard error == ENOENT else {
+        return "sockets folder \(path) cannot be examined: \(String(cString: strerror(error)))"
       }
       do {
         try FileManager.default.createDirectory(

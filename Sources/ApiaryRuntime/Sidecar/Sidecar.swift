@@ -18,22 +18,62 @@ public final class Sidecar: Service {
   /// Where component logs go; nil when log forwarding is off.
   public let logHub: ComponentLogHub?
   private let tailers = TailerTasks()
+  private let warned = WarnedOnce()
   private let logger: Logger
   private let onStarted: @Sendable ([ComponentStatus]) -> Void
+  private let prepared: LoadedResources?
 
   /// - Parameters:
+  ///   - resources: What ``prepare(options:logger:)`` read, so that a bad file stops
+  ///     start-up before any port opens; nil reads them when the service runs.
   ///   - supervisor: Started before discovery, stopped after the components close.
   ///   - onStarted: Called once every component that could start has started
   ///     (PENDING ones may follow later), with the start-up table.
   public init(
-    options: SidecarOptions, logger: Logger, supervisor: ProcessSupervisor? = nil, logHub: ComponentLogHub? = nil,
-    onStarted: @escaping @Sendable ([ComponentStatus]) -> Void = { _ in }
+    options: SidecarOptions, logger: Logger, resources: LoadedResources? = nil, supervisor: ProcessSupervisor? = nil,
+    logHub: ComponentLogHub? = nil, onStarted: @escaping @Sendable ([ComponentStatus]) -> Void = { _ in }
   ) {
     self.options = options
     self.logger = logger
+    self.prepared = resources
     self.supervisor = supervisor
     self.logHub = logHub
     self.onStarted = onStarted
+  }
+
+  /// Reads and checks the resource files as ``run()`` will use them: components in
+  /// initialisation order (the built-in defaults when there are none), components of
+  /// building blocks Apiary does not serve left out, and types that are typos of
+  /// built-in ones refused (``ComponentTypeCheck``). Types no socket serves yet are
+  /// logged as waiting.
+  ///
+  /// - Throws: ``ConfigurationError`` naming the file and the field.
+  public static func prepare(options: SidecarOptions, logger: Logger) throws(ConfigurationError) -> LoadedResources {
+    var resources = try ResourceLoader(paths: options.resourcesPaths, appID: options.appID, logger: logger)
+      .loadResources()
+    if resources.components.isEmpty {
+      logger.info("no component files: starting the built-in statestore (state.in-memory) and pubsub (pubsub.in-memory)")
+      resources.components = defaultDefinitions()
+    }
+    let socketNames = Set(
+      SocketFolderListing.sockets(in: options.socketsDir).keys.map {
+        componentName(forSocketFileName: ($0 as NSString).lastPathComponent)
+      })
+    let findings = ComponentTypeCheck.check(
+      resources.components, builtIns: BuiltInFactories.types, socketNames: socketNames)
+    if let error = findings.first(where: \.isError) {
+      throw ConfigurationError(error.message)
+    }
+    for finding in findings {
+      if case .unsupportedBlock(let definition) = finding {
+        logger.warning("\(finding.message)")
+        resources.components.removeAll { $0.name == definition.name }
+      } else {
+        logger.notice("\(finding.message)")
+      }
+    }
+    resources.components = try InitializationOrder.order(resources.components)
+    return resources
   }
 
   /// The definitions `apiary run` starts with no component files at all: a built-in
@@ -52,14 +92,8 @@ public final class Sidecar: Service {
   }
 
   public func run() async throws {
-    let resources = try ResourceLoader(paths: options.resourcesPaths, appID: options.appID, logger: logger)
-      .loadResources()
-    var definitions = resources.components
-    if definitions.isEmpty {
-      logger.info("no component files: starting the built-in statestore (state.in-memory) and pubsub (pubsub.in-memory)")
-      definitions = Self.defaultDefinitions()
-    }
-    definitions = try InitializationOrder.order(definitions)
+    let resources = try prepared ?? Self.prepare(options: options, logger: logger)
+    let definitions = resources.components
 
     // Supervised component processes start before discovery, so it finds their sockets.
     if let supervisor { await supervisor.start() }
@@ -138,6 +172,7 @@ public final class Sidecar: Service {
         }
       }
       let change = listing.update()
+      for path in change.removed + change.created { warned.forget(socket: path) }
       let known = channels.paths
       for path in change.removed where known.contains(path) {
         await monitor.socketRemoved(path)
@@ -187,10 +222,12 @@ public final class Sidecar: Service {
     let report: DiscoveryReport
     let channels: [String: ComponentChannel]
     do {
-      (report, channels) = try await Discovery(
+      var discovery = Discovery(
         socketsDir: options.socketsDir, timeout: options.discoveryTimeout, reservedTypes: reserved, logger: logger,
-        excluding: known, transport: options.transport, allowedPeerUIDs: options.allowedComponentUIDs
-      ).scanKeepingChannels()
+        excluding: known, transport: options.transport, allowedPeerUIDs: options.allowedComponentUIDs)
+      discovery.warned = warned
+      (report, channels) = try await discovery.scanKeepingChannels()
+      for component in report.components { warned.forget(socket: component.socket) }
     } catch .missing(let folder) {
       logger.info("sockets folder \(folder) does not exist (yet): no pluggable components there")
       return ([], [:], nil)

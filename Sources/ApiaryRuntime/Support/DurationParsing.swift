@@ -47,3 +47,12 @@ extension String {
 extension Set where Element == Character {
   fileprivate static let whitespaces: Set<Character> = [" ", "\t"]
 }
+
+/// "2 s", "500 ms", "1.5 s": a duration as people read it.
+public func formatDuration(_ duration: Duration) -> String {
+  let (seconds, attoseconds) = duration.components
+  let milliseconds = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+  if milliseconds % 1000 == 0 { return "\(milliseconds / 1000) s" }
+  if milliseconds < 1000 { return "\(milliseconds) ms" }
+  return "\(Double(milliseconds) / 1000) s"
+}

@@ -52,7 +52,7 @@ extension ConfigurationTests {
               "token": "secret-of-api-api",
               "suffix": "",
             ],
-            secretKeys: ["redisPassword", "token"]))
+            secretKeys: ["redisPassword", "token"], environmentKeys: ["redisHost", "suffix"]))
       #expect(calls.all == ["vault/redis/password", "vault/api/api"])
       #expect(resolved.redacted()["redisPassword"] == "******")
       #expect(resolved.redacted()["redisHost"] == "redis.internal:6379")

@@ -21,12 +21,17 @@ struct ProcessSupervisorTests {
     defer { folder.remove() }
     let capture = ConfigurationLogCapture()
     let script = #"echo '{"level":"error","msg":"boom","attempt":"x"}'; echo "plain line"; echo "$APIARY_SOCKETS_DIR" >&2; exit 3"#
+    // A backoff that resets after a run longer than its maximum: 2 s, so that a
+    // process slowed down by a loaded machine does not reset it.
+    var crasher = spec("crasher", script, restart: .onFailure)
+    crasher.initialBackoff = .milliseconds(250)
+    crasher.maxBackoff = .seconds(2)
     let supervisor = ProcessSupervisor(
-      processes: [spec("crasher", script, restart: .onFailure)], socketsDir: folder.path,
+      processes: [crasher], socketsDir: folder.path,
       environment: ["PATH": "/usr/bin:/bin"], logHub: ComponentLogHub(logger: capture.logger),
       logger: capture.logger)
     await supervisor.start()
-    let restarted = await poll(timeout: .seconds(20)) { (await supervisor.all.first?.restarts ?? 0) >= 4 }
+    let restarted = await poll(timeout: .seconds(30)) { (await supervisor.all.first?.restarts ?? 0) >= 5 }
     #expect(restarted)
     await supervisor.stop(grace: .seconds(1))
     let status = try #require(await supervisor.all.first)
@@ -37,7 +42,7 @@ struct ProcessSupervisorTests {
       guard line.message.hasPrefix("supervised process exited (exit status 3); restarting in ") else { return nil }
       return String(line.message.dropFirst("supervised process exited (exit status 3); restarting in ".count))
     }
-    #expect(Array(delays.prefix(4)) == ["0.1 seconds", "0.2 seconds", "0.4 seconds", "0.4 seconds"], "\(delays)")
+    #expect(Array(delays.prefix(5)) == ["0.25 seconds", "0.5 seconds", "1.0 seconds", "2.0 seconds", "2.0 seconds"], "\(delays)")
     let boom = capture.all.first { $0.message == "boom" }
     #expect(boom?.level == .error)
     #expect(boom?.metadata["component"] == "crasher" && boom?.metadata["stream"] == "stdout")
