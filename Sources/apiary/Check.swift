@@ -35,8 +35,10 @@ struct Check: ParsableCommand {
   @Option(name: .customLong("app-id"), help: "The application's id; components scoped to other apps are left out.")
   var appID: String = "apiary"
 
-  @Option(name: .customLong("config"), help: ArgumentHelp("Apiary's own configuration file to check too.", valueName: "file"))
-  var config: String?
+  @Option(
+    name: .customLong("config"),
+    help: ArgumentHelp("A configuration file to check too (Dapr's kind: Configuration, apiary's settings); repeatable.", valueName: "file"))
+  var config: [String] = []
 
   @Option(
     name: .customLong("sockets-dir"),
@@ -57,9 +59,10 @@ struct Check: ParsableCommand {
     var paths = resourcesPaths
     if paths.isEmpty, FileKind.of("components") == .directory { paths = ["components"] }
     do {
-      if let config {
-        let settings = try ApiaryConfig.load(path: config)
-        print("\(config): \(settings.processes.count) processes to supervise")
+      if !config.isEmpty {
+        let settings = try ApiaryConfig.load(paths: config)
+        print("\(config.joined(separator: ", ")): \(settings.processes.count) processes to supervise, \(settings.dapr.secretScopes.count) secret scopes")
+        for section in settings.dapr.unsupportedSections { print("note: Configuration spec.\(section) is not applied by apiary") }
       }
       let logger = Logger(label: "apiary")
       let resources = try ResourceLoader(paths: paths, appID: appID, logger: logger).loadResources()
@@ -80,6 +83,8 @@ struct Check: ParsableCommand {
         if case .unsupportedBlock(let definition) = finding { components.removeAll { $0.name == definition.name } }
       }
       let ordered = try InitializationOrder.order(components)
+      _ = try ResiliencyPolicies(documents: resources.resiliency, components: components, logger: logger)
+      for document in resources.resiliency { print("resiliency \(document.name) (\(document.source))") }
       if paths.isEmpty || ordered.isEmpty {
         print("no component files: 'apiary run' would start the built-in statestore and pubsub")
       }
@@ -89,7 +94,7 @@ struct Check: ParsableCommand {
       }
       for subscription in resources.subscriptions {
         print(
-          "subscription \(subscription.name): \(subscription.pubsubName)/\(subscription.topic) -> \(subscription.route) (\(subscription.source))"
+          "subscription \(subscription.name): \(subscription.pubsubName)/\(subscription.topic) -> \(subscription.routes.listed.map { $0.match.isEmpty ? $0.path : "\($0.path) if \($0.match)" }.joined(separator: ", ")) (\(subscription.source))"
         )
       }
       print("ok: \(ordered.count) components, \(resources.subscriptions.count) subscriptions")

@@ -51,8 +51,11 @@ struct Run: AsyncParsableCommand {
       /metrics (Prometheus). gRPC runs on the gRPC core library (--transport core,
       the default) or grpc-swift's NIO transport (--transport nio). Components' own
       logs (ComponentLogs/Tail) join the sidecar's, prefixed [component].
-      --config apiary.yaml can switch modules off and list component processes for
-      Apiary to launch, restart and stop (see README).
+      --config names a YAML file (repeatable) holding Dapr's kind: Configuration
+      (secret scopes; tracing and metrics settings) and/or apiary's own settings, a
+      document without kind: modules to switch off and component processes for
+      Apiary to launch, restart and stop (see README). kind: Resiliency documents in
+      the resources folders set timeouts, retries and circuit breakers.
 
       Example:  apiary run --resources-path ./components --sockets-dir /tmp/dapr-components-sockets
       """
@@ -116,8 +119,10 @@ struct Run: AsyncParsableCommand {
 
   @Option(
     name: .customLong("config"),
-    help: ArgumentHelp("Apiary's own configuration: modules to switch off, processes to supervise.", valueName: "file"))
-  var config: String?
+    help: ArgumentHelp(
+      "A configuration file, repeatable: Dapr's kind: Configuration documents and/or apiary's own settings (modules, processes).",
+      valueName: "file"))
+  var config: [String] = []
 
   @Option(
     name: .customLong("rescan-interval"),
@@ -291,9 +296,9 @@ struct Run: AsyncParsableCommand {
       paths = ["components"]
     }
     var settings = ApiaryConfig()
-    if let config {
+    if !config.isEmpty {
       do {
-        settings = try ApiaryConfig.load(path: config)
+        settings = try ApiaryConfig.load(paths: config)
       } catch {
         FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         throw ExitCode(1)
@@ -340,7 +345,7 @@ struct Run: AsyncParsableCommand {
           processes: settings.processes, socketsDir: options.socketsDir, environment: environment,
           logHub: logHub, logger: logger)
       } else {
-        logger.notice("modules.supervision is off: the \(settings.processes.count) processes of \(config ?? "") are not launched")
+        logger.notice("modules.supervision is off: the \(settings.processes.count) processes of \(config.joined(separator: ", ")) are not launched")
       }
     }
     var metrics: MetricsEndpoint?
@@ -358,11 +363,17 @@ struct Run: AsyncParsableCommand {
     }
     // Every file is read and checked before any port opens or process starts.
     let resources: LoadedResources
+    let policies: ResiliencyPolicies
     do {
       resources = try Sidecar.prepare(options: options, logger: logger)
+      policies = try ResiliencyPolicies(
+        documents: resources.resiliency, components: resources.components, logger: logger)
     } catch {
       FileHandle.standardError.write(Data("error: \(error)\n".utf8))
       throw ExitCode(1)
+    }
+    for section in settings.dapr.unsupportedSections {
+      logger.notice("Configuration: spec.\(section) is not supported by apiary and is not applied")
     }
     let socketsFolder = options.socketsDir
     let sidecar = Sidecar(
@@ -391,7 +402,8 @@ struct Run: AsyncParsableCommand {
       apiToken: APIToken.from(environment: environment), appPort: appPort, appProtocol: appProtocol)
     apiOptions.maxMetadataEntries = maxMetadataEntries
     apiOptions.maxMetadataBytes = ByteSize.parse(maxMetadataSize) ?? 64 << 10
-    let api = AppAPI(registry: sidecar.registry, options: apiOptions) {
+    apiOptions.configuration = settings.dapr
+    let api = AppAPI(registry: sidecar.registry, options: apiOptions, policies: policies) {
       guard let group = groupBox.withLock({ $0 }) else { return }
       Task { await group.triggerGracefulShutdown() }
     }
@@ -402,10 +414,13 @@ struct Run: AsyncParsableCommand {
     var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: sidecar)]
     if let appPort {
       let channel: any AppChannel =
-        appProtocol == "grpc" ? try GRPCAppChannel(port: appPort, transport: transport) : HTTPAppChannel(port: appPort)
+        appProtocol == "grpc"
+        ? try GRPCAppChannel(port: appPort, transport: transport)
+        : HTTPAppChannel(port: appPort, appID: appID, logger: logger)
       let app = "the app (\(appProtocol) on 127.0.0.1:\(appPort))"
       services.append(.init(service: AppDelivery(api: api, channel: channel, logger: logger, app: app)))
     }
+    services.append(.init(service: OutboxRelay(api: api, logger: logger)))
     if modules.grpcApi {
       services.append(
         .init(service: GRPCAPIServer(

@@ -30,7 +30,8 @@ struct DiscoverCommandTests {
     #expect(
       json == """
         {"socketsDir":"\(folder.path)","components":[{"socket":"\(socket)","name":"memstore","reflection":"v1",\
-        "services":["apiary.proto.components.v1.ComponentLogs","dapr.proto.components.v1.StateStore",\
+        "services":["apiary.proto.components.v1.ComponentLogs","dapr.proto.components.v1.QueriableStateStore",\
+        "dapr.proto.components.v1.StateStore",\
         "dapr.proto.components.v1.TransactionalStateStore","grpc.health.v1.Health",\
         "grpc.reflection.v1.ServerReflection","grpc.reflection.v1alpha.ServerReflection",\
         "spec.proto.pluggable.v1.hello.Hello"],"types":["state.memstore","hello.memstore"]}],"skipped":[]}

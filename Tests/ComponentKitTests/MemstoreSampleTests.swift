@@ -73,7 +73,7 @@ struct MemstoreSampleTests {
   func etagSemantics() async throws {
     try await withMemstore { store, _ in
       let features = try await store.features(Dapr_Proto_Components_V1_FeaturesRequest(), metadata: instance("s"), options: testCallOptions)
-      #expect(features.features == ["ETAG", "TRANSACTIONAL"])
+      #expect(features.features == ["ETAG", "TRANSACTIONAL", "QUERY_API"])
 
       // Absent: no data, no etag.
       let absent = try await get(store, "k")

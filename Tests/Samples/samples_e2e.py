@@ -1137,8 +1137,8 @@ class Suite:
                 lambda: client().save_state(STATESTORE, key, b"stale-write", etag=first.etag),
                 (grpc.StatusCode.ABORTED,))
             trailer = error_code_trailer(error)
-            check(trailer == "ERR_STATE_ETAG_MISMATCH",
-                  f"error-code trailer of the refused save: expected ERR_STATE_ETAG_MISMATCH, got {trailer!r}")
+            check(trailer == "ERR_STATE_SAVE",
+                  f"error-code trailer of the refused save: expected daprd's ERR_STATE_SAVE, got {trailer!r}")
             after = sdk("get_state after the refused save", lambda: client().get_state(STATESTORE, key))
             check(after.data == b"v2" and after.etag == current.etag,
                   f"after the refused save: expected data b'v2' etag {current.etag}, got {after.data!r} etag {after.etag!r}")

@@ -2,14 +2,16 @@ import ApiaryContracts
 import ComponentKit
 import Foundation
 
-/// An in-memory state store with etags (version numbers) and transactions.
+/// An in-memory state store with etags (version numbers), transactions and queries.
 ///
 /// Etag rules, as Dapr's stores follow them: a request with an etag succeeds only when
 /// the key exists with that etag; a first-write request without one succeeds only when
 /// the key does not exist; a last-write request without one always succeeds. An etag
 /// that is not a version number is invalid (INVALID_ARGUMENT), a wrong one a mismatch
-/// (FAILED_PRECONDITION). Bulk writes and transactions apply all or nothing.
-actor MemStore: TransactionalStateStoreComponent {
+/// (FAILED_PRECONDITION). Bulk writes and transactions apply all or nothing. Queries
+/// (filters, sort, paging) run over the values that are JSON, with ComponentKit's
+/// ``StateQueryEvaluator``.
+actor MemStore: TransactionalStateStoreComponent, QueriableStateStoreComponent {
   struct Entry {
     var value: Data
     var version: UInt64
@@ -21,7 +23,24 @@ actor MemStore: TransactionalStateStoreComponent {
 
   func initialise(metadata: [String: String]) async throws {}
 
-  func features() async throws -> [String] { ["ETAG", "TRANSACTIONAL"] }
+  func features() async throws -> [String] { ["ETAG", "TRANSACTIONAL", "QUERY_API"] }
+
+  func query(_ request: Dapr_Proto_Components_V1_QueryRequest) async throws -> Dapr_Proto_Components_V1_QueryResponse {
+    let evaluator = try StateQueryEvaluator(request.query)
+    let rows = entries.sorted { $0.key < $1.key }.map { entry in
+      var item = Dapr_Proto_Components_V1_QueryItem()
+      item.key = entry.key
+      item.data = entry.value.value
+      item.etag.value = String(entry.value.version)
+      item.contentType = entry.value.contentType
+      return (key: entry.key, value: entry.value.value, item: item)
+    }
+    let (items, token) = evaluator.run(rows)
+    var response = Dapr_Proto_Components_V1_QueryResponse()
+    response.items = items
+    response.token = token
+    return response
+  }
 
   func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse {
     var response = Dapr_Proto_Components_V1_GetResponse()

@@ -31,8 +31,8 @@ public struct APIToken: Sendable {
   }
 
   /// The error for a missing or wrong token.
-  public static func rejection(_ presented: String?) -> APIError {
-    APIError(
+  public static func rejection(_ presented: String?) -> DaprError {
+    DaprError(
       .unauthenticated, "ERR_API_TOKEN",
       presented == nil
         ? "the API needs the header \(header); set it to the sidecar's API token"

@@ -4,78 +4,125 @@ import Foundation
 extension AppAPI {
   // MARK: - Pub/sub
 
-  /// Publishes `payload` to `topic`, wrapped in a CloudEvents envelope unless the
-  /// metadata says `rawPayload: true`.
+  /// Publishes `payload` to `topic`: wrapped in a CloudEvents envelope (spec §6.4)
+  /// unless the metadata says `rawPayload: true`.
   public func publish(
-    pubsub name: String, topic: String, payload: Data, contentType: String, metadata: [String: String]
-  ) async throws(APIError) {
-    let pubsub = try await directory.pubSub(name)
-    guard !topic.isEmpty else {
-      throw APIError(.invalidArgument, "ERR_TOPIC_NAME_EMPTY", "no topic given for pub/sub \(name)")
-    }
+    pubsub name: String, topic: String, payload: Data, contentType: String, metadata: [String: String],
+    trace: TraceContext? = nil
+  ) async throws(DaprError) {
+    let (pubsub, component) = try await directory.pubSub(name, requestMetadata: metadata)
+    guard !topic.isEmpty else { throw .topicEmpty(name, requestMetadata: metadata) }
     let request = try publishRequest(
-      pubsub: name, topic: topic, payload: payload, contentType: contentType, metadata: metadata)
+      pubsub: name, component: component, topic: topic, payload: payload, contentType: contentType,
+      metadata: metadata, trace: trace)
     do {
-      try await pubsub.publish(request)
+      try await outbound(name, direction: .outbound) { try await pubsub.publish(request) }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_PUBSUB_PUBLISH_MESSAGE", component: name)
+      throw .publishFailed(pubsub: name, topic: topic, error)
     }
   }
 
   /// Publishes several events at once; returns the entries that failed.
+  ///
+  /// - Throws: ``DaprError`` `bulkEntryID` when an entry has no `entryId` or one used
+  ///   twice; the publish errors of ``publish(pubsub:topic:payload:contentType:metadata:trace:)``.
   public func bulkPublish(
-    pubsub name: String, topic: String, entries: [BulkPublishEntry], metadata: [String: String]
-  ) async throws(APIError) -> [BulkPublishFailure] {
-    let pubsub = try await directory.pubSub(name)
-    guard !topic.isEmpty else {
-      throw APIError(.invalidArgument, "ERR_TOPIC_NAME_EMPTY", "no topic given for pub/sub \(name)")
-    }
+    pubsub name: String, topic: String, entries: [BulkPublishEntry], metadata: [String: String],
+    trace: TraceContext? = nil
+  ) async throws(DaprError) -> [BulkPublishFailure] {
+    let (pubsub, component) = try await directory.pubSub(name, requestMetadata: metadata)
+    guard !topic.isEmpty else { throw .topicEmpty(name, requestMetadata: metadata) }
     var wrapped: [BulkPublishEntry] = []
     var seen: Set<String> = []
     for entry in entries {
       guard !entry.entryID.isEmpty, seen.insert(entry.entryID).inserted else {
-        throw APIError(
-          .invalidArgument, "ERR_PUBSUB_EVENTS_SER", "every bulk publish entry needs a unique, non-empty entryId")
+        throw .bulkEntryID(pubsub: name, topic: topic, appID: options.appID)
       }
       let request = try publishRequest(
-        pubsub: name, topic: topic, payload: entry.data, contentType: entry.contentType ?? "application/json",
-        metadata: metadata.merging(entry.metadata) { _, entry in entry })
+        pubsub: name, component: component, topic: topic, payload: entry.data,
+        contentType: entry.contentType ?? "application/json",
+        metadata: metadata.merging(entry.metadata) { _, entry in entry }, trace: trace)
       wrapped.append(
         BulkPublishEntry(
           entryID: entry.entryID, data: request.data, contentType: request.contentType, metadata: entry.metadata))
     }
     do {
-      return try await pubsub.bulkPublish(topic: topic, entries: wrapped, metadata: metadata)
+      return try await outbound(name, direction: .outbound) { [wrapped] in
+        try await pubsub.bulkPublish(topic: topic, entries: wrapped, metadata: metadata)
+      }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_PUBSUB_PUBLISH_MESSAGE", component: name)
+      throw .publishFailed(pubsub: name, topic: topic, error)
+    }
+  }
+
+  /// Publishes an event as received (dead letters: the original bytes and content
+  /// type, spec §2), inside the pub/sub's outbound policy.
+  func publishRaw(pubsub name: String, _ request: PublishRequest) async throws(DaprError) {
+    let (pubsub, _) = try await directory.pubSub(name)
+    do {
+      try await outbound(name, direction: .outbound) { try await pubsub.publish(request) }
+    } catch {
+      throw .publishFailed(pubsub: name, topic: request.topic, error)
     }
   }
 
   private func publishRequest(
-    pubsub: String, topic: String, payload: Data, contentType: String, metadata: [String: String]
-  ) throws(APIError) -> PublishRequest {
-    if metadata["rawPayload"]?.lowercased() == "true" {
-      return PublishRequest(topic: topic, data: payload, contentType: contentType, metadata: metadata)
+    pubsub: String, component: InitializedComponent, topic: String, payload: Data, contentType: String,
+    metadata: [String: String], trace: TraceContext?
+  ) throws(DaprError) -> PublishRequest {
+    if let raw = metadata["rawPayload"] {
+      guard let isRaw = Self.goBool(raw) else {
+        throw .rawPayloadNotBool(raw, pubsub: pubsub, requestMetadata: metadata)
+      }
+      if isRaw {
+        var forwarded = metadata
+        if let trace {
+          forwarded["traceid"] = trace.traceparent
+          forwarded["tracestate"] = trace.tracestate
+        }
+        return PublishRequest(topic: topic, data: payload, contentType: contentType, metadata: forwarded)
+      }
     }
-    let envelope = try CloudEvent.envelopeJSON(
-      payload: payload, contentType: contentType, topic: topic, pubsubName: pubsub, source: options.appID)
+    var publication = CloudEvent.Publication(
+      appID: options.appID, topic: topic, pubsubName: pubsub, metadata: metadata, trace: trace)
+    publication.componentHandlesTTL = component.capabilities.contains("MESSAGE_TTL")
+    let envelope = try CloudEvent.envelope(payload: payload, contentType: contentType, publication)
     return PublishRequest(topic: topic, data: envelope, contentType: CloudEvent.contentType, metadata: metadata)
+  }
+
+  /// Go's `strconv.ParseBool`: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False.
+  static func goBool(_ text: String) -> Bool? {
+    switch text {
+    case "1", "t", "T", "TRUE", "true", "True": true
+    case "0", "f", "F", "FALSE", "false", "False": false
+    default: nil
+    }
   }
 
   // MARK: - Bindings
 
   /// Invokes output binding `name`.
+  ///
+  /// - Throws: ``DaprError`` `invokeBinding` (500 with daprd's inner text) for an
+  ///   unknown binding, a missing or unsupported operation, or a failed call.
   public func invokeBinding(
     name: String, operation: String, data: Data, metadata: [String: String]
-  ) async throws(APIError) -> BindingInvokeResponse {
-    let binding = try await directory.outputBinding(name)
-    guard !operation.isEmpty else {
-      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "binding \(name): no operation given")
+  ) async throws(DaprError) -> BindingInvokeResponse {
+    let (binding, component) = try await directory.outputBinding(name)
+    guard !operation.isEmpty else { throw .invokeBinding(name, problem: "operation field is missing from request") }
+    guard component.capabilities.isEmpty || component.capabilities.contains(operation) else {
+      throw .invokeBinding(
+        name,
+        problem:
+          "binding \(name) does not support operation \(operation). supported operations:\(component.capabilities.joined(separator: " "))"
+      )
     }
     do {
-      return try await binding.invoke(operation: operation, data: data, metadata: metadata)
+      return try await outbound(name, direction: .outbound) {
+        try await binding.invoke(operation: operation, data: data, metadata: metadata)
+      }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_INVOKE_OUTPUT_BINDING", component: name)
+      throw .invokeBinding(name, error)
     }
   }
 
@@ -83,38 +130,41 @@ extension AppAPI {
 
   /// One secret of store `name`.
   ///
-  /// - Throws: ``APIError`` `notFound` (`ERR_SECRET_GET`) when the secret does not exist.
-  public func secret(store name: String, key: String, metadata: [String: String]) async throws(APIError) -> [String: String] {
+  /// - Throws: ``DaprError`` `secretDenied` when the Configuration's secret scopes
+  ///   deny the key; `secretGet` when the store fails (a missing secret too).
+  public func secret(store name: String, key: String, metadata: [String: String]) async throws(DaprError) -> [String: String] {
     let store = try await directory.secretStore(name)
-    guard !key.isEmpty else {
-      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "secret store \(name): no secret key given")
-    }
+    guard options.configuration.allows(secret: key, in: name) else { throw .secretDenied(key: key, store: name) }
     do {
-      return try await store.get(key: key, metadata: metadata)
+      return try await outbound(name, direction: .outbound) { try await store.get(key: key, metadata: metadata) }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_SECRET_GET", component: name)
+      throw .secretGet(key: key, store: name, error)
     }
   }
 
-  /// Every secret of store `name`.
-  public func bulkSecrets(store name: String, metadata: [String: String]) async throws(APIError) -> [String: [String: String]] {
+  /// Every secret of store `name` the secret scopes allow; the others are left out
+  /// without a word to the app, as daprd does (a debug line says so).
+  public func bulkSecrets(store name: String, metadata: [String: String]) async throws(DaprError) -> [String: [String: String]] {
     let store = try await directory.secretStore(name)
+    let all: [String: [String: String]]
     do {
-      return try await store.bulkGet(metadata: metadata)
+      all = try await outbound(name, direction: .outbound) { try await store.bulkGet(metadata: metadata) }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_SECRET_GET", component: name)
+      throw .secretBulkGet(store: name, error)
     }
+    return all.filter { options.configuration.allows(secret: $0.key, in: name) }
   }
 
   // MARK: - Hello
 
   /// Asks hello component `name` to greet `greeted`.
-  public func sayHello(component name: String, to greeted: String) async throws(APIError) -> String {
+  public func sayHello(component name: String, to greeted: String) async throws(DaprError) -> String {
     let hello = try await directory.hello(name)
     do {
       return try await hello.sayHello(name: greeted)
     } catch {
-      throw APIError.from(error, errorCode: "ERR_HELLO", component: name)
+      throw DaprError.componentTransport(error, component: name)
+        ?? DaprError(.failed, "ERR_HELLO", "hello component \(name): \(DaprError.text(of: error))")
     }
   }
 }

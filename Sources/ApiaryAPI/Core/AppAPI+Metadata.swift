@@ -20,6 +20,8 @@ public struct RuntimeMetadata: Sendable, Equatable {
   public var extended: [String: String]
   public var appPort: Int?
   public var appProtocol: String
+  /// The Configuration's enabled features.
+  public var enabledFeatures: [String] = []
 }
 
 extension AppAPI {
@@ -40,6 +42,6 @@ extension AppAPI {
     return RuntimeMetadata(
       id: options.appID, runtimeVersion: "apiary-\(ApiaryVersion.current)", components: components,
       subscriptions: await subscriptions.all, extended: extended, appPort: options.appPort,
-      appProtocol: options.appProtocol)
+      appProtocol: options.appProtocol, enabledFeatures: options.configuration.enabledFeatures)
   }
 }

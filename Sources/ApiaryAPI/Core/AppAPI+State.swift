@@ -2,27 +2,28 @@ import ApiaryRuntime
 import Foundation
 
 extension AppAPI {
-  private func keys(for component: InitializedComponent) -> StateKeys {
+  /// How `component`'s keys are stored (its `keyPrefix` metadata).
+  func keys(for component: InitializedComponent) -> StateKeys {
     StateKeys(keyPrefix: component.metadata["keyPrefix"], appID: options.appID, storeName: component.name)
   }
 
   /// One value; `data == nil` when the key is absent.
-  public func getState(store name: String, _ request: StateGetRequest) async throws(APIError) -> StateGetResponse {
-    let (store, component) = try await directory.stateStore(name)
+  public func getState(store name: String, _ request: StateGetRequest) async throws(DaprError) -> StateGetResponse {
+    let (store, component) = try await directory.stateStore(name, appID: options.appID)
     var request = request
     request.key = try keys(for: component).stored(request.key)
     do {
-      return try await store.get(request)
+      return try await outbound(name, direction: .outbound) { [request] in try await store.get(request) }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_STATE_GET", component: name)
+      throw .stateGet(key: request.key, store: name, error)
     }
   }
 
   /// Several values, in the order of `requests`, each with the key the app gave.
   public func getBulkState(
     store name: String, _ requests: [StateGetRequest], parallelism: Int
-  ) async throws(APIError) -> [BulkStateItem] {
-    let (store, component) = try await directory.stateStore(name)
+  ) async throws(DaprError) -> [BulkStateItem] {
+    let (store, component) = try await directory.stateStore(name, appID: options.appID)
     let keys = keys(for: component)
     var stored = requests
     for index in stored.indices {
@@ -30,9 +31,11 @@ extension AppAPI {
     }
     let items: [BulkStateItem]
     do {
-      items = try await store.bulkGet(stored, parallelism: max(parallelism, 1))
+      items = try await outbound(name, direction: .outbound) { [stored] in
+        try await store.bulkGet(stored, parallelism: max(parallelism, 1))
+      }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_STATE_BULK_GET", component: name)
+      throw .stateBulkGet(store: name, error)
     }
     // Components may answer in any order: match answers to requests by stored key.
     var byKey: [String: BulkStateItem] = [:]
@@ -45,55 +48,61 @@ extension AppAPI {
   }
 
   /// Saves `requests` (one call for one item, a bulk call for several).
-  public func saveState(store name: String, _ requests: [StateSetRequest]) async throws(APIError) {
-    let (store, component) = try await directory.stateStore(name)
+  public func saveState(store name: String, _ requests: [StateSetRequest]) async throws(DaprError) {
+    let (store, component) = try await directory.stateStore(name, appID: options.appID)
     let keys = keys(for: component)
     var stored = requests
     for index in stored.indices {
+      guard !requests[index].key.isEmpty else { throw .emptyKeyOnSave() }
       stored[index].key = try keys.stored(requests[index].key)
     }
     do {
-      if stored.count == 1 {
-        try await store.set(stored[0])
-      } else if !stored.isEmpty {
-        try await store.bulkSet(stored, parallelism: 1)
+      try await outbound(name, direction: .outbound) { [stored] in
+        if stored.count == 1 {
+          try await store.set(stored[0])
+        } else if !stored.isEmpty {
+          try await store.bulkSet(stored, parallelism: 1)
+        }
       }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_STATE_SAVE", component: name)
+      throw .stateSave(store: name, error)
     }
   }
 
   /// Deletes `requests` (one call for one item, a bulk call for several).
-  public func deleteState(store name: String, _ requests: [StateDeleteRequest]) async throws(APIError) {
-    let (store, component) = try await directory.stateStore(name)
+  public func deleteState(store name: String, _ requests: [StateDeleteRequest]) async throws(DaprError) {
+    let (store, component) = try await directory.stateStore(name, appID: options.appID)
     let keys = keys(for: component)
     var stored = requests
     for index in stored.indices {
       stored[index].key = try keys.stored(requests[index].key)
     }
     do {
-      if stored.count == 1 {
-        try await store.delete(stored[0])
-      } else if !stored.isEmpty {
-        try await store.bulkDelete(stored, parallelism: 1)
+      try await outbound(name, direction: .outbound) { [stored] in
+        if stored.count == 1 {
+          try await store.delete(stored[0])
+        } else if !stored.isEmpty {
+          try await store.bulkDelete(stored, parallelism: 1)
+        }
       }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_STATE_DELETE", component: name)
+      throw stored.count == 1
+        ? .stateDelete(key: requests[0].key, store: name, error) : .stateBulkDelete(store: name, error)
     }
   }
 
-  /// Runs `operations` as one transaction.
+  /// Runs `operations` as one transaction; for a store with an outbox, publishes an
+  /// event per upsert after the commit (``OutboxRelay``).
   ///
-  /// - Throws: ``APIError`` `unimplemented` (`ERR_STATE_STORE_NOT_SUPPORTED`) when the
-  ///   store does not have the `TRANSACTIONAL` feature.
+  /// - Throws: ``DaprError`` `transactionsNotSupported` when the store lacks the
+  ///   `TRANSACTIONAL` feature; `tooManyOperations` past its `MultiMaxSize`;
+  ///   `outboxPublish` when the outbox's internal publish fails (nothing is saved).
   public func transact(
-    store name: String, _ operations: [StateOperation], metadata: [String: String]
-  ) async throws(APIError) {
-    let (store, component) = try await directory.stateStore(name)
-    guard component.capabilities.contains("TRANSACTIONAL") else {
-      throw APIError(
-        .unimplemented, "ERR_STATE_STORE_NOT_SUPPORTED", "state store \(name) does not support transactions")
-    }
+    store name: String, _ operations: [StateOperation], metadata: [String: String],
+    trace: TraceContext? = nil
+  ) async throws(DaprError) {
+    let (store, component) = try await directory.stateStore(name, appID: options.appID)
+    guard component.capabilities.contains("TRANSACTIONAL") else { throw .transactionsNotSupported(name) }
     let keys = keys(for: component)
     var stored: [StateOperation] = []
     for operation in operations {
@@ -106,18 +115,50 @@ extension AppAPI {
         stored.append(.delete(request))
       }
     }
+    if let outbox = Outbox(component: component, appID: options.appID) {
+      stored = try await outbox.prepare(
+        stored, requestMetadata: metadata, trace: trace, api: self)
+    }
+    if let limit = await store.maxTransactionOperations, operations.count > limit {
+      throw .tooManyOperations(operations.count, max: limit, store: name)
+    }
     do {
-      try await store.transact(stored, metadata: metadata)
+      try await outbound(name, direction: .outbound) { [stored] in try await store.transact(stored, metadata: metadata) }
     } catch {
-      throw APIError.from(error, errorCode: "ERR_STATE_TRANSACTION", component: name)
+      throw .stateTransaction(store: name, error)
     }
   }
 
-  /// The query API: no Apiary state store implements it yet.
-  public func queryState(store name: String) async throws(APIError) -> Never {
-    _ = try await directory.stateStore(name)
-    throw APIError(
-      .unimplemented, "ERR_STATE_STORE_NOT_SUPPORTED",
-      "state store \(name): the query API (QueryStateAlpha1) is not supported by Apiary yet")
+  /// The query API: the query JSON, checked here as daprd checks it, forwarded to the
+  /// store; result keys without their prefix.
+  ///
+  /// - Throws: ``DaprError`` `queryFailed` for a query that does not parse or that the
+  ///   component failed (also when it has no `QueriableStateStore`), and
+  ///   `queryingNotSupported` for a built-in store.
+  public func queryState(
+    store name: String, query json: Data, metadata: [String: String]
+  ) async throws(DaprError) -> StateQueryResult {
+    let (store, _) = try await directory.stateStore(name, appID: options.appID)
+    let query: StateQuery
+    do {
+      query = try StateQuery(json: json)
+    } catch {
+      throw .queryFailed(name, detail: "failed to parse JSON query body: \(error)")
+    }
+    var result: StateQueryResult
+    do {
+      result = try await outbound(name, direction: .outbound) { try await store.query(query, metadata: metadata) }
+    } catch StateStoreError.queryNotSupported {
+      throw .queryingNotSupported(name)
+    } catch {
+      if let passed = DaprError.componentRich(error) ?? DaprError.componentTransport(error, component: name) {
+        throw passed
+      }
+      throw .queryFailed(name, detail: DaprError.text(of: error))
+    }
+    for index in result.items.indices {
+      result.items[index].key = StateKeys.appKey(result.items[index].key)
+    }
+    return result
   }
 }

@@ -1,3 +1,5 @@
+import ApiaryRuntime
+
 /// What the app API needs to know about the sidecar it fronts.
 public struct AppAPIOptions: Sendable {
   /// This application's id: the default state key prefix and the CloudEvents source.
@@ -15,6 +17,8 @@ public struct AppAPIOptions: Sendable {
   /// The most bytes (keys and values together) the app may set with SetMetadata
   /// (`--max-metadata-size`).
   public var maxMetadataBytes: Int = 64 << 10
+  /// Dapr's `kind: Configuration`: secret scopes, tracing, metrics.
+  public var configuration = DaprConfiguration()
 
   public init(
     appID: String, maxBodySize: Int = 4 << 20, apiToken: String? = nil, appPort: Int? = nil, appProtocol: String = "http"

@@ -1,7 +1,8 @@
 import ApiaryRuntime
 import Foundation
 
-/// A CloudEvents 1.0 envelope in its JSON form, as Dapr publishes and delivers it.
+/// A CloudEvents 1.0 envelope in its JSON form, as Dapr publishes and delivers it
+/// (spec §6.4).
 ///
 /// Written by hand: no listed library speaks CloudEvents. The envelope is kept as
 /// JSON text; the attributes the sidecar needs are read from it.
@@ -25,6 +26,8 @@ public struct CloudEvent: Sendable, Equatable {
   public let data: Data
   /// The attributes not listed above, as a JSON object (for gRPC `extensions`).
   public let extensionsJSON: Data
+  /// The envelope as a value, for routing rules and the expiration check.
+  public let value: JSONValue
 
   private static let known: Set<String> = [
     "id", "source", "type", "specversion", "datacontenttype", "topic", "pubsubname", "data", "data_base64",
@@ -32,84 +35,136 @@ public struct CloudEvent: Sendable, Equatable {
 
   /// Whether `contentType` names a JSON payload (`application/json`, `…+json`).
   public static func isJSON(_ contentType: String) -> Bool {
-    let base = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    let base = baseType(contentType)
     return base == "application/json" || base.hasSuffix("+json") || base == "text/json"
   }
 
-  /// Wraps a published payload in an envelope, unless it is one already (content
-  /// type `application/cloudevents+json`), in which case the missing attributes are
-  /// filled in.
-  ///
-  /// - Throws: ``APIError`` `invalidArgument` when a CloudEvents payload is not a JSON
-  ///   object.
-  public static func wrap(
-    payload: Data, contentType: String, topic: String, pubsubName: String, source: String
-  ) throws(APIError) -> CloudEvent {
-    var envelope: [String: Any]
-    if contentType.lowercased().hasPrefix(Self.contentType) {
-      guard let object = try? JSONSerialization.jsonObject(with: payload) as? [String: Any] else {
-        throw APIError(
-          .invalidArgument, "ERR_PUBSUB_CLOUD_EVENTS_SER",
-          "the payload has content type \(Self.contentType) but is not a JSON object")
-      }
-      envelope = object
-    } else {
-      envelope = [:]
-      if isJSON(contentType), let value = try? JSONSerialization.jsonObject(with: payload, options: .fragmentsAllowed) {
-        envelope["data"] = value
-      } else if let text = String(data: payload, encoding: .utf8) {
-        envelope["data"] = text
-      } else {
-        envelope["data_base64"] = payload.base64EncodedString()
-      }
-      envelope["datacontenttype"] = contentType
-    }
-    func fill(_ key: String, _ value: String) {
-      if (envelope[key] as? String)?.isEmpty ?? true { envelope[key] = value }
-    }
-    fill("id", UUID().uuidString.lowercased())
-    fill("source", source)
-    fill("type", defaultType)
-    fill("specversion", "1.0")
-    fill("datacontenttype", "application/json")
-    envelope["topic"] = topic
-    envelope["pubsubname"] = pubsubName
-    return CloudEvent(object: envelope)
+  /// The media type without parameters, lower-cased.
+  static func baseType(_ contentType: String) -> String {
+    contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
   }
 
-  /// The JSON of the envelope ``wrap(payload:contentType:topic:pubsubName:source:)``
-  /// makes, written directly: the publish path needs only the bytes, and building the
-  /// attributes, a sorted dictionary and the decoded data costs more than the call
-  /// itself (see BENCHMARKS.md). A JSON payload is embedded as it came (after checking
-  /// that it parses); a CloudEvents payload takes the general path.
-  public static func envelopeJSON(
-    payload: Data, contentType: String, topic: String, pubsubName: String, source: String
-  ) throws(APIError) -> Data {
-    if contentType.lowercased().hasPrefix(Self.contentType) {
-      return try wrap(payload: payload, contentType: contentType, topic: topic, pubsubName: pubsubName, source: source).json
+  /// Whether `contentType` is a CloudEvents envelope.
+  static func isEnvelope(_ contentType: String) -> Bool { baseType(contentType) == Self.contentType }
+
+  /// RFC 3339 now, as the `time` attribute.
+  public static func timestamp(_ date: Date = Date()) -> String {
+    date.formatted(.iso8601)
+  }
+
+  /// What a publish request asks of its envelope, beyond the payload: the
+  /// `cloudevent.*` overrides (matched case-insensitively), a TTL, and the request's
+  /// trace context.
+  public struct Publication: Sendable {
+    public var appID: String
+    public var topic: String
+    public var pubsubName: String
+    public var metadata: [String: String]
+    public var trace: TraceContext?
+    /// Whether the pub/sub applies a TTL itself (`MESSAGE_TTL`): then no `expiration`.
+    public var componentHandlesTTL = false
+
+    public init(
+      appID: String, topic: String, pubsubName: String, metadata: [String: String] = [:], trace: TraceContext? = nil
+    ) {
+      self.appID = appID
+      self.topic = topic
+      self.pubsubName = pubsubName
+      self.metadata = metadata
+      self.trace = trace
     }
+
+    /// A `cloudevent.<name>` override, any case.
+    func override(_ name: String) -> String? {
+      let wanted = "cloudevent.\(name)"
+      return metadata.first { $0.key.lowercased() == wanted }.map(\.value).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// The TTL in seconds (`ttlInSeconds`, else `ttl`), when set and valid.
+    var ttlSeconds: Int? {
+      (metadata["ttlInSeconds"] ?? metadata["ttl"]).flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+    }
+  }
+
+  /// The envelope of a published payload, as daprd builds it: a new envelope, or the
+  /// payload's own when it is sent as `application/cloudevents+json` (then only
+  /// `topic` and `pubsubname` are forced and the missing attributes filled in).
+  ///
+  /// - Throws: ``DaprError`` `cloudEventCreation` when a CloudEvents payload is not a
+  ///   JSON object.
+  public static func envelope(
+    payload: Data, contentType: String, _ publication: Publication
+  ) throws(DaprError) -> Data {
+    if isEnvelope(contentType) {
+      guard case .object(var envelope)? = try? JSONValue(json: payload) else {
+        throw .cloudEventCreation(
+          pubsub: publication.pubsubName, appID: publication.appID,
+          problem: "the payload has content type \(Self.contentType) but is not a JSON object")
+      }
+      envelope["topic"] = .string(publication.topic)
+      envelope["pubsubname"] = .string(publication.pubsubName)
+      func fill(_ key: String, _ value: String) {
+        if case .string(let present)? = envelope[key], !present.isEmpty { return }
+        envelope[key] = .string(value)
+      }
+      fill("id", UUID().uuidString.lowercased())
+      fill("source", "Dapr")
+      fill("type", defaultType)
+      fill("specversion", "1.0")
+      fill("time", timestamp())
+      if let trace = publication.trace {
+        fill("traceid", trace.traceparent)
+        fill("traceparent", trace.traceparent)
+        fill("tracestate", trace.tracestate)
+      }
+      return JSONValue.object(envelope).jsonData
+    }
+    return newEnvelope(payload: payload, contentType: contentType, publication)
+  }
+
+  /// A new envelope, its JSON written directly: the publish path needs only the bytes,
+  /// and building a dictionary costs more than the call itself (BENCHMARKS.md). A JSON
+  /// payload is embedded as it came, after checking that it parses.
+  static func newEnvelope(payload: Data, contentType: String, _ publication: Publication) -> Data {
+    let type = contentType.isEmpty ? "text/plain" : contentType
     var out = Data()
-    out.reserveCapacity(payload.count * 4 / 3 + 320)
-    if isJSON(contentType), (try? JSONSerialization.jsonObject(with: payload, options: .fragmentsAllowed)) != nil {
+    out.reserveCapacity(payload.count * 4 / 3 + 400)
+    let base = baseType(type)
+    if isJSON(type), (try? JSONSerialization.jsonObject(with: payload, options: .fragmentsAllowed)) != nil {
       out.append(contentsOf: #"{"data":"#.utf8)
       out.append(payload)
-    } else if let text = String(data: payload, encoding: .utf8) {
-      out.append(contentsOf: #"{"data":"#.utf8)
-      out.append(contentsOf: JSONText.quoted(text).utf8)
-    } else {
+    } else if base == "application/octet-stream" || base == "application/cloudevents+protobuf"
+      || String(data: payload, encoding: .utf8) == nil
+    {
       out.append(contentsOf: #"{"data_base64":""#.utf8)
       out.append(payload.base64EncodedData())
       out.append(contentsOf: #"""#.utf8)
+    } else {
+      out.append(contentsOf: #"{"data":"#.utf8)
+      out.append(contentsOf: JSONText.quoted(String(decoding: payload, as: UTF8.self)).utf8)
     }
-    let attributes: [(String, String)] = [
-      ("datacontenttype", contentType.isEmpty ? "application/json" : contentType),
-      ("id", UUID().uuidString.lowercased()),
-      ("pubsubname", pubsubName),
-      ("source", source),
+    var attributes: [(String, String)] = [
+      ("datacontenttype", type),
+      ("id", publication.override("id") ?? UUID().uuidString.lowercased()),
+      ("pubsubname", publication.pubsubName),
+      ("source", publication.override("source") ?? publication.appID),
       ("specversion", "1.0"),
-      ("topic", topic),
-      ("type", defaultType),
+      ("time", timestamp()),
+      ("topic", publication.topic),
+      ("type", publication.override("type") ?? defaultType),
     ]
+    if let subject = publication.override("subject") { attributes.append(("subject", subject)) }
+    // The request's own trace context, else the overrides (traceparent wins over traceid).
+    let traceparent =
+      publication.trace?.traceparent ?? publication.override("traceparent") ?? publication.override("traceid")
+    if let traceparent {
+      attributes.append(("traceid", traceparent))
+      attributes.append(("traceparent", traceparent))
+      attributes.append(("tracestate", publication.trace?.tracestate ?? publication.override("tracestate") ?? ""))
+    }
+    if let ttl = publication.ttlSeconds, !publication.componentHandlesTTL {
+      attributes.append(("expiration", timestamp(Date().addingTimeInterval(TimeInterval(ttl)))))
+    }
     for (key, value) in attributes {
       out.append(contentsOf: ",\"\(key)\":\(JSONText.quoted(value))".utf8)
     }
@@ -118,26 +173,36 @@ public struct CloudEvent: Sendable, Equatable {
   }
 
   /// Reads a delivered message: a CloudEvents envelope as is, anything else (a raw
-  /// payload published by a non-Dapr producer) wrapped as Dapr does.
+  /// payload published by a non-Dapr producer, or a subscription with
+  /// `rawPayload: true`) wrapped as daprd does: a random id, source `Dapr`,
+  /// `data_base64` of the bytes.
   public static func read(
-    delivered payload: Data, contentType: String?, topic: String, pubsubName: String, messageID: String
+    delivered payload: Data, contentType: String?, topic: String, pubsubName: String, messageID: String,
+    raw: Bool = false
   ) -> CloudEvent {
-    if let object = try? JSONSerialization.jsonObject(with: payload) as? [String: Any], object["specversion"] != nil {
-      var envelope = object
-      if (envelope["topic"] as? String)?.isEmpty ?? true { envelope["topic"] = topic }
-      if (envelope["pubsubname"] as? String)?.isEmpty ?? true { envelope["pubsubname"] = pubsubName }
-      return CloudEvent(object: envelope)
+    if !raw, case .object(var envelope)? = try? JSONValue(json: payload), envelope["specversion"] != nil {
+      if (envelope["topic"].flatMap(\.string) ?? "").isEmpty { envelope["topic"] = .string(topic) }
+      if (envelope["pubsubname"].flatMap(\.string) ?? "").isEmpty { envelope["pubsubname"] = .string(pubsubName) }
+      return CloudEvent(value: .object(envelope))
     }
-    let wrapped = try? wrap(
-      payload: payload, contentType: contentType.flatMap { $0.isEmpty ? nil : $0 } ?? "application/octet-stream",
-      topic: topic, pubsubName: pubsubName, source: pubsubName)
-    if let wrapped { return wrapped }
-    return CloudEvent(object: ["id": messageID, "data_base64": payload.base64EncodedString(), "topic": topic])
+    let synthetic: [String: JSONValue] = [
+      "id": .string(UUID().uuidString.lowercased()), "source": .string("Dapr"), "type": .string(defaultType),
+      "specversion": .string("1.0"), "datacontenttype": .string("application/octet-stream"),
+      "data_base64": .string(payload.base64EncodedString()), "topic": .string(topic), "pubsubname": .string(pubsubName),
+    ]
+    return CloudEvent(value: .object(synthetic))
   }
 
-  private init(object: [String: Any]) {
-    json = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-    func string(_ key: String) -> String { (object[key] as? String) ?? "" }
+  /// The expiration time, when the envelope has one.
+  public var expiration: Date? {
+    guard let text = value["expiration"]?.string else { return nil }
+    return try? Date(text, strategy: .iso8601)
+  }
+
+  init(value: JSONValue) {
+    self.value = value
+    json = value.jsonData
+    func string(_ key: String) -> String { value[key]?.string ?? "" }
     id = string("id")
     source = string("source")
     type = string("type")
@@ -145,16 +210,19 @@ public struct CloudEvent: Sendable, Equatable {
     dataContentType = string("datacontenttype")
     topic = string("topic")
     pubsubName = string("pubsubname")
-    if let encoded = object["data_base64"] as? String, let bytes = Data(base64Encoded: encoded) {
+    if let encoded = value["data_base64"]?.string, let bytes = Data(base64Encoded: encoded) {
       data = bytes
-    } else if let text = object["data"] as? String, !Self.isJSON(string("datacontenttype")) {
+    } else if let text = value["data"]?.string, !Self.isJSON(string("datacontenttype")) {
       data = Data(text.utf8)
-    } else if let value = object["data"], !(value is NSNull) {
-      data = (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys])) ?? Data()
+    } else if let payload = value["data"], payload != .null {
+      data = payload.jsonData
     } else {
       data = Data()
     }
-    let extensions = object.filter { !Self.known.contains($0.key) }
-    extensionsJSON = (try? JSONSerialization.data(withJSONObject: extensions, options: [.sortedKeys])) ?? Data("{}".utf8)
+    if case .object(let members) = value {
+      extensionsJSON = JSONValue.object(members.filter { !Self.known.contains($0.key) }).jsonData
+    } else {
+      extensionsJSON = Data("{}".utf8)
+    }
   }
 }

@@ -12,8 +12,11 @@ public struct StateKeys: Sendable, Equatable {
 
   /// The prefix, or `nil` for `keyPrefix: none`.
   public let prefix: String?
+  /// The store's name, for error messages.
+  public let storeName: String
 
   public init(keyPrefix: String?, appID: String, storeName: String) {
+    self.storeName = storeName
     switch keyPrefix?.lowercased() ?? "appid" {
     case "", "appid": prefix = appID
     case "name": prefix = storeName
@@ -24,16 +27,19 @@ public struct StateKeys: Sendable, Equatable {
 
   /// The stored key for the app's `key`.
   ///
-  /// - Throws: ``APIError`` `invalidArgument` (`ERR_MALFORMED_REQUEST`) for an empty key
-  ///   or one containing `||`, which would make stored keys ambiguous.
-  public func stored(_ key: String) throws(APIError) -> String {
-    guard !key.isEmpty else {
-      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "a state key must not be empty")
-    }
-    guard !key.contains(Self.separator) else {
-      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "state key '\(key)' must not contain '||'")
-    }
+  /// - Throws: ``DaprError`` `emptyKey` for an empty key, `illegalKey` for one
+  ///   containing `||`, which would make stored keys ambiguous.
+  public func stored(_ key: String) throws(DaprError) -> String {
+    guard !key.isEmpty else { throw .emptyKey() }
+    guard !key.contains(Self.separator) else { throw .illegalKey(key, store: storeName) }
     guard let prefix else { return key }
     return prefix + Self.separator + key
+  }
+
+  /// The app's key for a stored one: the part after the first `||` (the key as it is
+  /// when it has none), as daprd strips results.
+  public static func appKey(_ stored: String) -> String {
+    guard let range = stored.range(of: separator) else { return stored }
+    return String(stored[range.upperBound...])
   }
 }

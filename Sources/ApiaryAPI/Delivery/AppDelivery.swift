@@ -9,11 +9,10 @@ import Synchronization
 ///
 /// Subscriptions are the declarative ones from the resources folders plus the
 /// application's programmatic ones (a topic both declare is delivered once, to the
-/// declarative route). Each subscription and each input binding is one delivery
-/// loop: events go to the app one at a time; a RETRY verdict waits (200 ms, doubling
-/// to 5 s while the app keeps failing) and then hands the event back to the component
-/// to deliver again. When the component's stream ends (it went DOWN, or restarted),
-/// the loop subscribes again, so delivery resumes after recovery.
+/// declarative routes). Each subscription is one loop over its pub/sub's stream, each
+/// message handled by its ``SubscriptionPipeline`` (routing, dead letters, the
+/// inbound resiliency policy), batched first when bulk subscribe is on. When the
+/// component's stream ends (it went DOWN, or restarted), the loop subscribes again.
 public final class AppDelivery: Service {
   private let api: AppAPI
   private let channel: any AppChannel
@@ -21,6 +20,8 @@ public final class AppDelivery: Service {
   /// How long to wait for the app's subscription list at start-up.
   private let appWait: Duration
   private let reachability: AppReachability
+  /// Readiness waits until the declarative subscriptions are open.
+  private let subscriptionsHold: ReadinessHold
 
   /// - Parameter app: How log lines name the app, e.g. `the app (HTTP port 8080)`.
   public init(
@@ -31,7 +32,7 @@ public final class AppDelivery: Service {
     self.logger = logger
     self.appWait = appWait
     self.reachability = AppReachability(app: app, logger: logger)
-    api.awaitSubscriptions()
+    subscriptionsHold = api.holdReadiness()
   }
 
   public func run() async throws {
@@ -51,10 +52,10 @@ public final class AppDelivery: Service {
     // listens): their messages wait with the pub/sub, retried until the app is there.
     let declared = await api.registry.declaredSubscriptions.map {
       AppSubscription(
-        pubsubName: $0.pubsubName, topic: $0.topic, route: $0.route, metadata: $0.metadata,
-        deadLetterTopic: $0.deadLetterTopic ?? "")
+        pubsubName: $0.pubsubName, topic: $0.topic, routes: $0.routes, metadata: $0.metadata,
+        deadLetterTopic: $0.deadLetterTopic ?? "", bulk: $0.bulkSubscribe)
     }
-    let opening = OpeningCount(declared.count) { [api] in api.subscriptionsOpened() }
+    let opening = CountDown(declared.count) { [subscriptionsHold] in subscriptionsHold.done() }
     await withDiscardingTaskGroup { group in
       for subscription in declared {
         group.addTask { await self.deliverTopic(subscription, kind: .declarative, opened: opening.one) }
@@ -85,7 +86,7 @@ public final class AppDelivery: Service {
         for subscription in try await channel.programmaticSubscriptions() {
           if declared.contains(where: { $0.pubsubName == subscription.pubsubName && $0.topic == subscription.topic }) {
             logger.warning(
-              "the app subscribes to topic \(subscription.topic) of \(subscription.pubsubName), which a Subscription file already routes; using the file's route")
+              "the app subscribes to topic \(subscription.topic) of \(subscription.pubsubName), which a Subscription file already routes; using the file's routes")
             continue
           }
           result.append(subscription)
@@ -100,6 +101,12 @@ public final class AppDelivery: Service {
         }
         try? await Task.sleep(for: delay)
         delay = min(delay * 2, .seconds(2))
+      }
+    }
+    if !result.isEmpty {
+      for (pubsub, subscriptions) in Dictionary(grouping: result, by: \.pubsubName) {
+        logger.info(
+          "app is subscribed to the following topics: [\(subscriptions.map(\.topic).joined(separator: " "))] through pubsub=\(pubsub)")
       }
     }
     return result
@@ -132,18 +139,18 @@ public final class AppDelivery: Service {
     defer { opened?() }
     let handle = await api.subscriptions.add(
       SubscriptionTable.Entry(
-        pubsubName: subscription.pubsubName, topic: subscription.topic, route: subscription.route,
+        pubsubName: subscription.pubsubName, topic: subscription.topic, routes: subscription.routes,
         metadata: subscription.metadata, deadLetterTopic: subscription.deadLetterTopic, kind: kind))
     defer { Task { [api] in await api.subscriptions.remove(handle) } }
-    let metadata: Logger.Metadata = [
-      "component": "\(subscription.pubsubName)", "topic": "\(subscription.topic)", "route": "\(subscription.route)",
-    ]
+    let metadata: Logger.Metadata = ["component": "\(subscription.pubsubName)", "topic": "\(subscription.topic)"]
+    let pipeline = SubscriptionPipeline(
+      api: api, subscription: subscription, channel: channel, reachability: reachability, logger: logger)
     var reconnectDelay = Duration.milliseconds(200)
     while !Task.isCancelled {
       do {
         let stream: AsyncThrowingStream<DeliveredMessage, any Error>
         do {
-          let pubsub = try await api.directory.pubSub(subscription.pubsubName)
+          let (pubsub, _) = try await api.directory.pubSub(subscription.pubsubName)
           stream = try await pubsub.subscribe(topic: subscription.topic, metadata: subscription.metadata)
         } catch {
           opened?()
@@ -154,22 +161,10 @@ public final class AppDelivery: Service {
         opened = nil
         logger.info("delivering topic to the app", metadata: metadata)
         reconnectDelay = .milliseconds(200)
-        var failures = 0
-        for try await message in stream {
-          let event = CloudEvent.read(
-            delivered: message.data, contentType: message.contentType, topic: subscription.topic,
-            pubsubName: subscription.pubsubName, messageID: message.id)
-          let verdict = await channel.deliver(event: event, route: subscription.route)
-          reachability.record(verdict, component: subscription.pubsubName)
-          switch verdict {
-          case .retry(let reason), .unreachable(let reason):
-            failures += 1
-            logger.debug("delivery to be retried: \(reason)", metadata: metadata)
-            try? await Task.sleep(for: Self.backoff(failures))
-          case .success, .drop:
-            failures = 0
-          }
-          await PendingAcknowledgements.settle(message, verdict, logger: logger)
+        if let bulk = subscription.bulk {
+          try await BulkBatcher(options: bulk).run(stream, pipeline: pipeline)
+        } else {
+          for try await message in stream { await pipeline.handle(message) }
         }
         guard !Task.isCancelled else { return }
         logger.warning("the pub/sub ended the subscription; subscribing again", metadata: metadata)
@@ -177,7 +172,9 @@ public final class AppDelivery: Service {
         return
       } catch {
         guard !Task.isCancelled else { return }
-        logger.warning("cannot deliver topic: \(error); trying again in \(reconnectDelay)", metadata: metadata)
+        logger.error(
+          "Failed to start subscription for pubsub \(subscription.pubsubName), topic \(subscription.topic): \(error); trying again in \(reconnectDelay)",
+          metadata: metadata)
       }
       try? await Task.sleep(for: reconnectDelay)
       reconnectDelay = min(reconnectDelay * 2, .seconds(5))
@@ -189,29 +186,30 @@ public final class AppDelivery: Service {
   private func deliverBinding(_ name: String) async {
     let metadata: Logger.Metadata = ["component": "\(name)"]
     var reconnectDelay = Duration.milliseconds(200)
+    var failures = 0
     while !Task.isCancelled {
       do {
-        let component = try await api.directory.component(name, of: .bindings)
-        guard case .bindings(let input?, _) = component.kind else { return }
+        guard let component = await api.registry.component(named: name), case .bindings(let input?, _) = component.kind
+        else {
+          throw DaprError(.unavailable, "ERR_COMPONENT_NOT_READY", "input binding \(name) is not UP")
+        }
         let stream = try await input.read()
         logger.info("delivering input binding events to the app", metadata: metadata)
         reconnectDelay = .milliseconds(200)
-        var failures = 0
         for try await event in stream {
-          let verdict = await channel.deliver(bindingEvent: event, binding: name)
-          reachability.record(verdict, component: name)
+          let verdict = await deliverBindingEvent(event, binding: name)
           switch verdict {
           case .success:
             failures = 0
             try? await event.respond()
-          case .drop(let reason):
+          case .drop(let reason), .discard(let reason):
             failures = 0
             logger.warning("dropping binding event \(event.id): \(reason)", metadata: metadata)
             try? await event.respond()
-          case .retry(let reason), .unreachable(let reason):
+          case .retry, .unreachable, .abandoned:
             failures += 1
             try? await Task.sleep(for: Self.backoff(failures))
-            try? await event.fail(reason)
+            try? await event.fail(verdict.reason)
           }
         }
         guard !Task.isCancelled else { return }
@@ -227,31 +225,32 @@ public final class AppDelivery: Service {
     }
   }
 
+  /// One binding event, inside the binding's inbound policy.
+  private func deliverBindingEvent(_ event: BindingEvent, binding: String) async -> AppVerdict {
+    let channel = self.channel
+    let reachability = self.reachability
+    let once: @Sendable () async -> AppVerdict = {
+      let verdict = await channel.deliver(bindingEvent: event, binding: binding)
+      reachability.record(verdict, component: binding)
+      return verdict
+    }
+    guard let policy = api.policies.policy(component: binding, direction: .inbound) else { return await once() }
+    do {
+      return try await policy.run {
+        let verdict = await once()
+        if verdict.isRetry { throw RetryVerdict(verdict: verdict) }
+        return verdict
+      }
+    } catch let error as RetryVerdict {
+      return error.verdict
+    } catch {
+      return .retry(AppFailure("\(error)"))
+    }
+  }
+
   /// The wait before handing back an event the app failed `failures` times in a row.
   static func backoff(_ failures: Int) -> Duration {
     let milliseconds = 200 * (1 << min(max(failures - 1, 0), 5))
     return .milliseconds(min(milliseconds, 5000))
-  }
-}
-
-/// Counts down the declarative subscriptions being opened; `done` runs once, when
-/// the last one has been tried (at once when there are none).
-private final class OpeningCount: Sendable {
-  private let remaining: Mutex<Int>
-  private let done: @Sendable () -> Void
-
-  init(_ count: Int, done: @escaping @Sendable () -> Void) {
-    remaining = Mutex(count)
-    self.done = done
-    if count == 0 { done() }
-  }
-
-  /// One subscription has been tried.
-  @Sendable func one() {
-    let last = remaining.withLock { remaining -> Bool in
-      remaining -= 1
-      return remaining == 0
-    }
-    if last { done() }
   }
 }

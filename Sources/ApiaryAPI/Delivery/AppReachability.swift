@@ -43,7 +43,7 @@ final class AppReachability: Sendable {
           "\(app) cannot be reached: \(reason). Events wait with their pub/sub or binding and are retried until the app answers",
           metadata: ["component": "\(component)"])
       }
-    case .retry, .drop, .success:
+    case .retry, .drop, .success, .discard, .abandoned:
       if case .retry = verdict { count(component, "retry") }
       if case .drop = verdict { count(component, "drop") }
       guard let ended = outage.withLock({ outage -> Outage? in

@@ -7,7 +7,8 @@ import SwiftProtobuf
 
 /// `dapr.proto.runtime.v1.Dapr`, the gRPC API every Dapr SDK speaks, over ``AppAPI``.
 ///
-/// Every method maps ``APIError`` to its gRPC status in ``APIError/rpcError``; a
+/// Methods throw ``DaprError``, which becomes its gRPC status (with
+/// `grpc-status-details-bin` for daprd's rich errors) through `RPCErrorConvertible`; a
 /// method of Dapr's API that is not declared in `Proto/` answers UNIMPLEMENTED.
 public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
   let api: AppAPI
@@ -18,109 +19,100 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
     self.logger = logger
   }
 
-  /// Runs `body`, turning API errors into their gRPC status.
-  private func answer<T>(_ body: () async throws -> T) async throws -> T {
-    do {
-      return try await body()
-    } catch let error as APIError {
-      throw error.rpcError
-    }
-  }
-
   // MARK: - State
 
   public func getState(
     request: Dapr_Proto_Runtime_V1_GetStateRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_GetStateResponse {
-    try await answer {
-      let found = try await api.getState(
-        store: request.storeName,
-        StateGetRequest(key: request.key, metadata: request.metadata, consistency: .init(request.consistency)))
-      var response = Dapr_Proto_Runtime_V1_GetStateResponse()
-      response.data = found.data ?? Data()
-      response.etag = found.etag ?? ""
-      response.metadata = found.metadata
-      return response
-    }
+    let found = try await api.getState(
+      store: request.storeName,
+      StateGetRequest(key: request.key, metadata: request.metadata, consistency: .init(request.consistency)))
+    var response = Dapr_Proto_Runtime_V1_GetStateResponse()
+    response.data = found.data ?? Data()
+    response.etag = found.etag ?? ""
+    response.metadata = found.metadata
+    return response
   }
 
   public func getBulkState(
     request: Dapr_Proto_Runtime_V1_GetBulkStateRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_GetBulkStateResponse {
-    try await answer {
-      let items = try await api.getBulkState(
-        store: request.storeName, request.keys.map { StateGetRequest(key: $0, metadata: request.metadata) },
-        parallelism: Int(request.parallelism))
-      var response = Dapr_Proto_Runtime_V1_GetBulkStateResponse()
-      response.items = items.map { item in
-        var out = Dapr_Proto_Runtime_V1_BulkStateItem()
-        out.key = item.key
-        out.data = item.data ?? Data()
-        out.etag = item.etag ?? ""
-        out.error = item.error ?? ""
-        out.metadata = item.metadata
-        return out
-      }
-      return response
+    let items = try await api.getBulkState(
+      store: request.storeName, request.keys.map { StateGetRequest(key: $0, metadata: request.metadata) },
+      parallelism: Int(request.parallelism))
+    var response = Dapr_Proto_Runtime_V1_GetBulkStateResponse()
+    response.items = items.map { item in
+      var out = Dapr_Proto_Runtime_V1_BulkStateItem()
+      out.key = item.key
+      out.data = item.data ?? Data()
+      out.etag = item.etag ?? ""
+      out.error = item.error ?? ""
+      out.metadata = item.metadata
+      return out
     }
+    return response
   }
 
   public func saveState(
     request: Dapr_Proto_Runtime_V1_SaveStateRequest, context: ServerContext
   ) async throws -> Google_Protobuf_Empty {
-    try await answer {
-      try await api.saveState(store: request.storeName, request.states.map(StateSetRequest.init))
-      return Google_Protobuf_Empty()
-    }
+    try await api.saveState(store: request.storeName, request.states.map(StateSetRequest.init))
+    return Google_Protobuf_Empty()
   }
 
   public func queryStateAlpha1(
     request: Dapr_Proto_Runtime_V1_QueryStateRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_QueryStateResponse {
-    try await answer { () async throws -> Dapr_Proto_Runtime_V1_QueryStateResponse in
-      try await api.queryState(store: request.storeName)
+    let result = try await api.queryState(
+      store: request.storeName, query: Data(request.query.utf8), metadata: request.metadata)
+    var response = Dapr_Proto_Runtime_V1_QueryStateResponse()
+    // daprd answers an empty result with an empty response (token and metadata dropped).
+    guard !result.items.isEmpty else { return response }
+    response.results = result.items.map { item in
+      var out = Dapr_Proto_Runtime_V1_QueryStateItem()
+      out.key = item.key
+      out.data = item.data
+      out.etag = item.etag ?? ""
+      out.error = item.error ?? ""
+      return out
     }
+    response.token = result.token
+    response.metadata = result.metadata
+    return response
   }
 
   public func deleteState(
     request: Dapr_Proto_Runtime_V1_DeleteStateRequest, context: ServerContext
   ) async throws -> Google_Protobuf_Empty {
-    try await answer {
-      let delete = StateDeleteRequest(
-        key: request.key, etag: request.hasEtag && !request.etag.value.isEmpty ? request.etag.value : nil, metadata: request.metadata,
-        options: StateOptions(request.hasOptions ? request.options : nil))
-      try await api.deleteState(store: request.storeName, [delete])
-      return Google_Protobuf_Empty()
-    }
+    let delete = StateDeleteRequest(
+      key: request.key, etag: request.hasEtag && !request.etag.value.isEmpty ? request.etag.value : nil, metadata: request.metadata,
+      options: StateOptions(request.hasOptions ? request.options : nil))
+    try await api.deleteState(store: request.storeName, [delete])
+    return Google_Protobuf_Empty()
   }
 
   public func deleteBulkState(
     request: Dapr_Proto_Runtime_V1_DeleteBulkStateRequest, context: ServerContext
   ) async throws -> Google_Protobuf_Empty {
-    try await answer {
-      try await api.deleteState(store: request.storeName, request.states.map(StateDeleteRequest.init))
-      return Google_Protobuf_Empty()
-    }
+    try await api.deleteState(store: request.storeName, request.states.map(StateDeleteRequest.init))
+    return Google_Protobuf_Empty()
   }
 
   public func executeStateTransaction(
     request: Dapr_Proto_Runtime_V1_ExecuteStateTransactionRequest, context: ServerContext
   ) async throws -> Google_Protobuf_Empty {
-    try await answer {
-      var operations: [StateOperation] = []
-      for operation in request.operations {
-        switch operation.operationType.lowercased() {
-        case "upsert": operations.append(.set(StateSetRequest(operation.request)))
-        case "delete": operations.append(.delete(StateDeleteRequest(operation.request)))
-        default:
-          throw APIError(
-            .invalidArgument, "ERR_NOT_SUPPORTED_STATE_OPERATION",
-            "operation type '\(operation.operationType)' is not upsert or delete")
-        }
+    var operations: [StateOperation] = []
+    for operation in request.operations {
+      switch operation.operationType.lowercased() {
+      case "upsert": operations.append(.set(StateSetRequest(operation.request)))
+      case "delete": operations.append(.delete(StateDeleteRequest(operation.request)))
+      default:
+        throw DaprError.unsupportedOperation(operation.operationType)
       }
-      try await api.transact(store: request.storeName, operations, metadata: request.metadata)
-      return Google_Protobuf_Empty()
     }
+    try await api.transact(
+      store: request.storeName, operations, metadata: request.metadata, trace: TraceContext.current)
+    return Google_Protobuf_Empty()
   }
 
   // MARK: - Pub/sub
@@ -128,13 +120,11 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
   public func publishEvent(
     request: Dapr_Proto_Runtime_V1_PublishEventRequest, context: ServerContext
   ) async throws -> Google_Protobuf_Empty {
-    try await answer {
-      try await api.publish(
-        pubsub: request.pubsubName, topic: request.topic, payload: request.data,
-        contentType: request.dataContentType.isEmpty ? "text/plain" : request.dataContentType,
-        metadata: request.metadata)
-      return Google_Protobuf_Empty()
-    }
+    try await api.publish(
+      pubsub: request.pubsubName, topic: request.topic, payload: request.data,
+      contentType: request.dataContentType.isEmpty ? "text/plain" : request.dataContentType,
+      metadata: request.metadata, trace: TraceContext.current)
+    return Google_Protobuf_Empty()
   }
 
   public func bulkPublishEventAlpha1(
@@ -146,24 +136,22 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
   public func bulkPublishEvent(
     request: Dapr_Proto_Runtime_V1_BulkPublishRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_BulkPublishResponse {
-    try await answer {
-      let failures = try await api.bulkPublish(
-        pubsub: request.pubsubName, topic: request.topic,
-        entries: request.entries.map {
-          BulkPublishEntry(
-            entryID: $0.entryID, data: $0.event, contentType: $0.contentType.isEmpty ? nil : $0.contentType,
-            metadata: $0.metadata)
-        },
-        metadata: request.metadata)
-      var response = Dapr_Proto_Runtime_V1_BulkPublishResponse()
-      response.failedEntries = failures.map {
-        var entry = Dapr_Proto_Runtime_V1_BulkPublishResponseFailedEntry()
-        entry.entryID = $0.entryID
-        entry.error = $0.error
-        return entry
-      }
-      return response
+    let failures = try await api.bulkPublish(
+      pubsub: request.pubsubName, topic: request.topic,
+      entries: request.entries.map {
+        BulkPublishEntry(
+          entryID: $0.entryID, data: $0.event, contentType: $0.contentType.isEmpty ? nil : $0.contentType,
+          metadata: $0.metadata)
+      },
+      metadata: request.metadata, trace: TraceContext.current)
+    var response = Dapr_Proto_Runtime_V1_BulkPublishResponse()
+    response.failedEntries = failures.map {
+      var entry = Dapr_Proto_Runtime_V1_BulkPublishResponseFailedEntry()
+      entry.entryID = $0.entryID
+      entry.error = $0.error
+      return entry
     }
+    return response
   }
 
   public func subscribeTopicEventsAlpha1(
@@ -179,14 +167,12 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
   public func invokeBinding(
     request: Dapr_Proto_Runtime_V1_InvokeBindingRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_InvokeBindingResponse {
-    try await answer {
-      let result = try await api.invokeBinding(
-        name: request.name, operation: request.operation, data: request.data, metadata: request.metadata)
-      var response = Dapr_Proto_Runtime_V1_InvokeBindingResponse()
-      response.data = result.data
-      response.metadata = result.metadata
-      return response
-    }
+    let result = try await api.invokeBinding(
+      name: request.name, operation: request.operation, data: request.data, metadata: request.metadata)
+    var response = Dapr_Proto_Runtime_V1_InvokeBindingResponse()
+    response.data = result.data
+    response.metadata = result.metadata
+    return response
   }
 
   // MARK: - Secrets
@@ -194,26 +180,22 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
   public func getSecret(
     request: Dapr_Proto_Runtime_V1_GetSecretRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_GetSecretResponse {
-    try await answer {
-      var response = Dapr_Proto_Runtime_V1_GetSecretResponse()
-      response.data = try await api.secret(store: request.storeName, key: request.key, metadata: request.metadata)
-      return response
-    }
+    var response = Dapr_Proto_Runtime_V1_GetSecretResponse()
+    response.data = try await api.secret(store: request.storeName, key: request.key, metadata: request.metadata)
+    return response
   }
 
   public func getBulkSecret(
     request: Dapr_Proto_Runtime_V1_GetBulkSecretRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_GetBulkSecretResponse {
-    try await answer {
-      let secrets = try await api.bulkSecrets(store: request.storeName, metadata: request.metadata)
-      var response = Dapr_Proto_Runtime_V1_GetBulkSecretResponse()
-      response.data = secrets.mapValues { values in
-        var secret = Dapr_Proto_Runtime_V1_SecretResponse()
-        secret.secrets = values
-        return secret
-      }
-      return response
+    let secrets = try await api.bulkSecrets(store: request.storeName, metadata: request.metadata)
+    var response = Dapr_Proto_Runtime_V1_GetBulkSecretResponse()
+    response.data = secrets.mapValues { values in
+      var secret = Dapr_Proto_Runtime_V1_SecretResponse()
+      secret.secrets = values
+      return secret
     }
+    return response
   }
 
   // MARK: - Metadata and shutdown
@@ -226,6 +208,7 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
     response.id = metadata.id
     response.runtimeVersion = metadata.runtimeVersion
     response.extendedMetadata = metadata.extended
+    response.enabledFeatures = metadata.enabledFeatures
     response.registeredComponents = metadata.components.map {
       var component = Dapr_Proto_Runtime_V1_RegisteredComponents()
       component.name = $0.name
@@ -240,10 +223,11 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
       subscription.topic = entry.topic
       subscription.metadata = entry.metadata
       subscription.deadLetterTopic = entry.deadLetterTopic
-      if !entry.route.isEmpty {
+      subscription.rules.rules = entry.routes.listed.map { listed in
         var rule = Dapr_Proto_Runtime_V1_PubsubSubscriptionRule()
-        rule.path = entry.route
-        subscription.rules.rules = [rule]
+        rule.match = listed.match
+        rule.path = listed.path
+        return rule
       }
       subscription.type =
         switch entry.kind {
@@ -266,10 +250,8 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
   public func setMetadata(
     request: Dapr_Proto_Runtime_V1_SetMetadataRequest, context: ServerContext
   ) async throws -> Google_Protobuf_Empty {
-    try await answer {
-      try api.setExtendedMetadata(key: request.key, value: request.value)
-      return Google_Protobuf_Empty()
-    }
+    try api.setExtendedMetadata(key: request.key, value: request.value)
+    return Google_Protobuf_Empty()
   }
 
   public func shutdown(

@@ -48,10 +48,14 @@ public final class GRPCAPIServer: Service {
     let health = HealthService(services: names)
     let reflection = ReflectionService(
       services: names, index: try DescriptorIndex(descriptorSet: ApiaryDescriptors.fileDescriptorSet))
-    var interceptors: [any ServerInterceptor] = [RequestShapeInterceptor()]
+    // In order, outermost first. RequestShapeInterceptor must be innermost: GRPCCore
+    // turns what an interceptor throws into a response, so an outer one never sees
+    // the unary adapter's error thrown.
+    var interceptors: [any ServerInterceptor] = [TraceContextInterceptor()]
     if let token = api.options.apiToken {
       interceptors.append(TokenInterceptor(token: APIToken(token)))
     }
+    interceptors.append(RequestShapeInterceptor())
     let maxBody = api.options.maxBodySize
     let server = GRPCServer(
       transport: SelectedServerTransport(

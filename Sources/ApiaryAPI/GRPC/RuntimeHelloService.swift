@@ -13,13 +13,9 @@ public struct RuntimeHelloService: Spec_Proto_Runtime_V1_Runtime.SimpleServicePr
   public func sayHello(
     request: Spec_Proto_Runtime_V1_SayHelloRequest, context: ServerContext
   ) async throws -> Spec_Proto_Runtime_V1_SayHelloResponse {
-    do {
-      var response = Spec_Proto_Runtime_V1_SayHelloResponse()
-      response.hello = try await api.sayHello(component: request.serviceName, to: request.name)
-      if request.hasData { response.data = request.data }
-      return response
-    } catch {
-      throw error.rpcError
-    }
+    var response = Spec_Proto_Runtime_V1_SayHelloResponse()
+    response.hello = try await api.sayHello(component: request.serviceName, to: request.name)
+    if request.hasData { response.data = request.data }
+    return response
   }
 }

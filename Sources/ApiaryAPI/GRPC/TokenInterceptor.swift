@@ -18,7 +18,7 @@ struct TokenInterceptor: ServerInterceptor {
     }
     let presented = request.metadata[stringValues: APIToken.header].first(where: { _ in true })
     guard token.accepts(presented) else {
-      throw APIToken.rejection(presented).rpcError
+      throw APIToken.rejection(presented)
     }
     return try await next(request, context)
   }

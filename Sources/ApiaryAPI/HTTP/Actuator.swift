@@ -88,27 +88,27 @@ public struct Actuator: Sendable {
   private static func respond(_ body: () async throws -> Response) async -> Response {
     do {
       return try await body()
-    } catch let error as APIError {
-      return HTTPResponses.error(error)
+    } catch let error as DaprError {
+      return error.httpResponse
     } catch {
-      return HTTPResponses.error(APIError(.failed, "ERR_INTERNAL", "\(error)"))
+      return DaprError(.failed, "ERR_INTERNAL", "\(error)").httpResponse
     }
   }
 
   /// The log source of `name`: a source the hub knows, or the socket of the
   /// configured component `name`.
-  func logSource(_ name: String?) async throws(APIError) -> (hub: ComponentLogHub, source: String) {
+  func logSource(_ name: String?) async throws(DaprError) -> (hub: ComponentLogHub, source: String) {
     guard let logHub else {
-      throw APIError(.notFound, "ERR_LOGS_OFF", "log forwarding is off (modules.logForwarding: false)")
+      throw DaprError(.notFound, "ERR_LOGS_OFF", "log forwarding is off (modules.logForwarding: false)")
     }
     guard let name, !name.isEmpty else {
-      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the query parameter 'component' is required")
+      throw DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the query parameter 'component' is required")
     }
     if logHub.sources[name] != nil { return (logHub, name) }
     if let socket = await api.registry.status(of: name)?.source, let source = await logSource(socket: socket) {
       return (logHub, source)
     }
-    throw APIError(
+    throw DaprError(
       .notFound, "ERR_COMPONENT_NOT_FOUND",
       "no logs for component '\(name)': it is not configured, or it neither serves ComponentLogs nor is supervised")
   }
@@ -125,9 +125,9 @@ public struct Actuator: Sendable {
     return nil
   }
 
-  static func level(_ text: String, field: String) throws(APIError) -> Logger.Level {
+  static func level(_ text: String, field: String) throws(DaprError) -> Logger.Level {
     guard let level = Logger.Level(loose: text) else {
-      throw APIError(
+      throw DaprError(
         .invalidArgument, "ERR_MALFORMED_REQUEST",
         "\(field) '\(text)' is not one of trace, debug, info, notice, warn, error, fatal")
     }
@@ -143,7 +143,7 @@ public struct Actuator: Sendable {
     var limit = 100
     if let text = query["limit"] {
       guard let value = Int(text), value >= 0 else {
-        throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "limit '\(text)' is not a non-negative number")
+        throw DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", "limit '\(text)' is not a non-negative number")
       }
       limit = value
     }
@@ -181,7 +181,7 @@ public struct Actuator: Sendable {
     guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
       let levelText = object["level"] as? String
     else {
-      throw APIError(
+      throw DaprError(
         .invalidArgument, "ERR_MALFORMED_REQUEST",
         #"the body must be a JSON object like {"component": "memstore", "level": "debug"}"#)
     }
@@ -189,7 +189,7 @@ public struct Actuator: Sendable {
     let name = object["component"] as? String ?? ""
     if name.isEmpty || name == "apiary" {
       guard let sidecarLevel else {
-        throw APIError(.unimplemented, "ERR_NOT_SUPPORTED", "the sidecar's level cannot be changed here")
+        throw DaprError(.unimplemented, "ERR_NOT_SUPPORTED", "the sidecar's level cannot be changed here")
       }
       sidecarLevel.value = level
       return HTTPResponses.json(["component": "apiary", "level": level.rawValue])

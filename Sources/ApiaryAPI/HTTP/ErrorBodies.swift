@@ -15,18 +15,18 @@ struct ErrorBodyMiddleware: RouterMiddleware {
   ) async throws -> Response {
     do {
       return try await next(request, context)
-    } catch let error as APIError {
-      return HTTPResponses.error(error)
+    } catch let error as DaprError {
+      return error.httpResponse
     } catch let error as HTTPError {
       if request.method == .connect {
         // No route takes CONNECT (Apiary is no proxy); its answer cannot carry a body.
         return Response(status: .methodNotAllowed, headers: [.allow: "GET, POST, PUT, DELETE"])
       }
       if error.status == .notFound {
-        return HTTPResponses.error(
-          APIError(
-            .notFound, "ERR_NOT_FOUND",
-            "no route for \(request.method) \(request.uri.path): see the Dapr HTTP API (/v1.0/...) and /actuator"))
+        return DaprError(
+          .notFound, "ERR_NOT_FOUND",
+          "no route for \(request.method) \(request.uri.path): see the Dapr HTTP API (/v1.0/...) and /actuator"
+        ).httpResponse
       }
       var response = HTTPResponses.json(
         ["errorCode": Self.errorCode(error.status), "message": error.body ?? error.status.reasonPhrase],
@@ -34,7 +34,9 @@ struct ErrorBodyMiddleware: RouterMiddleware {
       response.headers.append(contentsOf: error.headers)
       return response
     } catch {
-      return HTTPResponses.error(APIError(.failed, "ERR_INTERNAL", "the request failed: \(error)"))
+      // Any other error reaching the HTTP layer: daprd's 500 {"errorCode":"ERROR"}.
+      return DaprError(code: .internalError, status: .internalServerError, errorCode: "ERROR", message: "\(error)")
+        .httpResponse
     }
   }
 

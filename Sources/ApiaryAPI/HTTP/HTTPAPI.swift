@@ -4,7 +4,9 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// The Dapr HTTP API (`/v1.0/...`) over ``AppAPI``, as Hummingbird routes.
+/// The Dapr HTTP API (`/v1.0/...`) over ``AppAPI``, as Hummingbird routes. Handlers
+/// throw ``DaprError``, which answers with its status and JSON body itself
+/// (`HTTPResponseError`).
 public struct HTTPAPI: Sendable {
   let api: AppAPI
   let logger: Logger
@@ -41,23 +43,24 @@ public struct HTTPAPI: Sendable {
     // 500 before and while one is not. Outbound: 204 once start-up has finished, so
     // the SDKs' wait for the sidecar does not hang on one DOWN component.
     router.get("/v1.0/healthz") { _, _ in
-      await api.readiness == .up
-        ? HTTPResponses.noContent
-        : HTTPResponses.error(APIError(.failed, "ERR_HEALTH_NOT_READY", "apiary is not ready: a component is not UP (see /actuator/health/readiness)"))
+      guard await api.readiness == .up else {
+        throw DaprError(
+          .failed, "ERR_HEALTH_NOT_READY", "apiary is not ready: a component is not UP (see /actuator/health/readiness)")
+      }
+      return HTTPResponses.noContent
     }
     router.get("/v1.0/healthz/outbound") { _, _ in
-      await api.isReady
-        ? HTTPResponses.noContent
-        : HTTPResponses.error(APIError(.failed, "ERR_OUTBOUND_HEALTH_NOT_READY", "apiary is still starting its components"))
+      guard await api.isReady else {
+        throw DaprError(.failed, "ERR_OUTBOUND_HEALTH_NOT_READY", "apiary is still starting its components")
+      }
+      return HTTPResponses.noContent
     }
 
     router.get("/v1.0/metadata") { _, _ in HTTPResponses.json(Self.metadataJSON(await api.metadata())) }
     router.put("/v1.0/metadata/{key}") { request, context in
-      try await Self.respond {
-        let value = try await request.collectBody(limit: limit)
-        try api.setExtendedMetadata(key: context.parameters.get("key") ?? "", value: String(decoding: value, as: UTF8.self))
-        return HTTPResponses.noContent
-      }
+      let value = try await request.collectBody(limit: min(limit, api.options.maxMetadataBytes + 1))
+      try api.setExtendedMetadata(key: context.parameters.get("key") ?? "", value: String(decoding: value, as: UTF8.self))
+      return HTTPResponses.noContent
     }
     router.post("/v1.0/shutdown") { _, _ in
       api.shutdown()
@@ -71,38 +74,22 @@ public struct HTTPAPI: Sendable {
     router.on("/v1.0/bindings/{name}", method: .put) { request, context in try await Self.invokeBinding(api, request, context, limit) }
 
     router.get("/v1.0/secrets/{store}/bulk") { request, context in
-      try await Self.respond {
-        let secrets = try await api.bulkSecrets(store: context.parameters.get("store") ?? "", metadata: request.queryMetadata)
-        return HTTPResponses.json(secrets)
-      }
+      HTTPResponses.json(
+        try await api.bulkSecrets(store: context.parameters.get("store") ?? "", metadata: request.queryMetadata))
     }
     router.get("/v1.0/secrets/{store}/{key}") { request, context in
-      try await Self.respond {
-        let secret = try await api.secret(
-          store: context.parameters.get("store") ?? "", key: context.parameters.get("key") ?? "",
-          metadata: request.queryMetadata)
-        return HTTPResponses.json(secret)
-      }
+      let secret = try await api.secret(
+        store: context.parameters.get("store") ?? "", key: context.parameters.get("key") ?? "",
+        metadata: request.queryMetadata)
+      return secret.isEmpty ? HTTPResponses.noContent : HTTPResponses.json(secret)
     }
 
     router.post("/v1.0/hello/{component}") { request, context in
-      try await Self.respond {
-        guard let body = try await request.jsonBody(limit: limit) as? [String: Any], let name = body["name"] as? String else {
-          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be a JSON object with a string \"name\"")
-        }
-        let hello = try await api.sayHello(component: context.parameters.get("component") ?? "", to: name)
-        return HTTPResponses.json(["hello": hello])
+      guard let body = try await request.jsonBody(limit: limit) as? [String: Any], let name = body["name"] as? String else {
+        throw DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be a JSON object with a string \"name\"")
       }
-    }
-  }
-
-  /// Runs `body`, turning API errors into their error response; any other error goes
-  /// on to ``ErrorBodyMiddleware`` (500 `ERR_INTERNAL` with a JSON body).
-  static func respond(_ body: () async throws -> Response) async throws -> Response {
-    do {
-      return try await body()
-    } catch let error as APIError {
-      return HTTPResponses.error(error)
+      let hello = try await api.sayHello(component: context.parameters.get("component") ?? "", to: name)
+      return HTTPResponses.json(["hello": hello])
     }
   }
 
@@ -112,92 +99,100 @@ public struct HTTPAPI: Sendable {
     let api = self.api
     let limit = self.limit
     let save: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
-      try await Self.respond {
-        let store = context.parameters.get("store") ?? ""
-        guard let items = try await request.jsonBody(limit: limit) as? [Any] else {
-          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be a JSON array of {key, value} objects")
-        }
-        var requests: [StateSetRequest] = []
-        for (index, item) in items.enumerated() {
-          requests.append(try StateJSON.setRequest(item, at: "[\(index)]"))
-        }
-        try await api.saveState(store: store, requests)
-        return HTTPResponses.noContent
+      let store = context.parameters.get("store") ?? ""
+      guard let items = try await request.jsonBody(limit: limit) as? [Any] else {
+        throw DaprError.malformedBody("the body must be a JSON array of {key, value} objects")
       }
+      var requests: [StateSetRequest] = []
+      for (index, item) in items.enumerated() {
+        requests.append(try StateJSON.setRequest(item, at: "[\(index)]"))
+      }
+      try await api.saveState(store: store, requests)
+      return HTTPResponses.noContent
     }
     router.post("/v1.0/state/{store}", use: save)
     router.put("/v1.0/state/{store}", use: save)
 
     router.get("/v1.0/state/{store}/{key}") { request, context in
-      try await Self.respond {
-        let found = try await api.getState(
-          store: context.parameters.get("store") ?? "",
-          StateGetRequest(
-            key: context.parameters.get("key") ?? "", metadata: request.queryMetadata,
-            consistency: StateJSON.consistency(request.uri.queryParameters.get("consistency"))))
-        guard let data = found.data else { return HTTPResponses.noContent }
-        var response = HTTPResponses.bytes(data, contentType: found.contentType ?? "application/json")
-        if let etag = found.etag, !etag.isEmpty { response.headers[.eTag] = etag }
-        return response
-      }
+      let found = try await api.getState(
+        store: context.parameters.get("store") ?? "",
+        StateGetRequest(
+          key: context.parameters.get("key") ?? "", metadata: request.queryMetadata,
+          consistency: StateJSON.consistency(request.uri.queryParameters.get("consistency"))))
+      guard let data = found.data else { return HTTPResponses.noContent }
+      var response = HTTPResponses.bytes(data, contentType: found.contentType ?? "application/json")
+      if let etag = found.etag, !etag.isEmpty { response.headers[.eTag] = etag }
+      return response
     }
 
     router.delete("/v1.0/state/{store}/{key}") { request, context in
-      try await Self.respond {
-        let query = request.uri.queryParameters
-        let etag = request.headers[.ifMatch].flatMap { $0.isEmpty ? nil : $0 }
-        try await api.deleteState(
-          store: context.parameters.get("store") ?? "",
-          [
-            StateDeleteRequest(
-              key: context.parameters.get("key") ?? "", etag: etag, metadata: request.queryMetadata,
-              options: StateOptions(
-                concurrency: try StateJSON.concurrency(query.get("concurrency"), at: "concurrency"),
-                consistency: StateJSON.consistency(query.get("consistency"))))
-          ])
-        return HTTPResponses.noContent
-      }
+      let query = request.uri.queryParameters
+      let etag = request.headers[.ifMatch].flatMap { $0.isEmpty ? nil : $0 }
+      try await api.deleteState(
+        store: context.parameters.get("store") ?? "",
+        [
+          StateDeleteRequest(
+            key: context.parameters.get("key") ?? "", etag: etag, metadata: request.queryMetadata,
+            options: StateOptions(
+              concurrency: try StateJSON.concurrency(query.get("concurrency"), at: "concurrency"),
+              consistency: StateJSON.consistency(query.get("consistency"))))
+        ])
+      return HTTPResponses.noContent
     }
 
     router.post("/v1.0/state/{store}/bulk") { request, context in
-      try await Self.respond {
-        guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
-          let keys = body["keys"] as? [Any], keys.allSatisfy({ $0 is String })
-        else {
-          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be {\"keys\": [strings], \"parallelism\": n}")
-        }
-        let parallelism = (body["parallelism"] as? Int) ?? 1
-        let items = try await api.getBulkState(
-          store: context.parameters.get("store") ?? "",
-          keys.compactMap { $0 as? String }.map { StateGetRequest(key: $0, metadata: request.queryMetadata) },
-          parallelism: parallelism)
-        return HTTPResponses.json(items.map(StateJSON.bulkItem))
+      guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
+        let keys = body["keys"] as? [Any], keys.allSatisfy({ $0 is String })
+      else {
+        throw DaprError.malformedBody("the body must be {\"keys\": [strings], \"parallelism\": n}")
       }
+      let parallelism = (body["parallelism"] as? Int) ?? 1
+      let items = try await api.getBulkState(
+        store: context.parameters.get("store") ?? "",
+        keys.compactMap { $0 as? String }.map { StateGetRequest(key: $0, metadata: request.queryMetadata) },
+        parallelism: parallelism)
+      return HTTPResponses.json(items.map(StateJSON.bulkItem))
     }
 
     let transaction: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
-      try await Self.respond {
-        guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
-          let operations = body["operations"] as? [Any]
-        else {
-          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be {\"operations\": [...], \"metadata\": {...}}")
-        }
-        var parsed: [StateOperation] = []
-        for (index, operation) in operations.enumerated() {
-          parsed.append(try StateJSON.operation(operation, at: "operations[\(index)]"))
-        }
-        try await api.transact(
-          store: context.parameters.get("store") ?? "", parsed,
-          metadata: try StateJSON.stringMap(body["metadata"], at: "metadata"))
-        return HTTPResponses.noContent
+      guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
+        let operations = body["operations"] as? [Any]
+      else {
+        throw DaprError.malformedBody("the body must be {\"operations\": [...], \"metadata\": {...}}")
       }
+      var parsed: [StateOperation] = []
+      for (index, operation) in operations.enumerated() {
+        parsed.append(try StateJSON.operation(operation, at: "operations[\(index)]"))
+      }
+      try await api.transact(
+        store: context.parameters.get("store") ?? "", parsed,
+        metadata: try StateJSON.stringMap(body["metadata"], at: "metadata").merging(request.queryMetadata) { body, _ in body },
+        trace: request.traceContext)
+      return HTTPResponses.noContent
     }
     router.post("/v1.0/state/{store}/transaction", use: transaction)
     router.put("/v1.0/state/{store}/transaction", use: transaction)
 
-    router.post("/v1.0-alpha1/state/{store}/query") { _, context in
-      try await Self.respond { try await api.queryState(store: context.parameters.get("store") ?? "") }
+    let query: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+      let body = try await request.collectBody(limit: limit)
+      let result = try await api.queryState(
+        store: context.parameters.get("store") ?? "", query: body, metadata: request.queryMetadata)
+      // daprd answers an empty result with 204 and no body.
+      guard !result.items.isEmpty else { return HTTPResponses.noContent }
+      var json: [String: Any] = [
+        "results": result.items.map { item -> [String: Any] in
+          var entry: [String: Any] = ["key": item.key, "data": HTTPResponses.embedded(item.data)]
+          if let etag = item.etag { entry["etag"] = etag }
+          if let error = item.error { entry["error"] = error }
+          return entry
+        }
+      ]
+      if !result.token.isEmpty { json["token"] = result.token }
+      if !result.metadata.isEmpty { json["metadata"] = result.metadata }
+      return HTTPResponses.json(json)
     }
+    router.post("/v1.0-alpha1/state/{store}/query", use: query)
+    router.put("/v1.0-alpha1/state/{store}/query", use: query)
   }
 
   // MARK: - Publish
@@ -205,51 +200,54 @@ public struct HTTPAPI: Sendable {
   private func addPublishRoutes(_ router: Router<BasicRequestContext>) {
     let api = self.api
     let limit = self.limit
-    router.post("/v1.0/publish/{pubsub}/{topic}") { request, context in
-      try await Self.respond {
-        let payload = try await request.collectBody(limit: limit)
-        try await api.publish(
-          pubsub: context.parameters.get("pubsub") ?? "", topic: context.parameters.get("topic") ?? "",
-          payload: payload, contentType: request.headers[.contentType] ?? "application/json",
-          metadata: request.queryMetadata)
-        return HTTPResponses.noContent
-      }
+    // Topics may hold slashes: everything after the pub/sub name is the topic.
+    let publish: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+      let payload = try await request.collectBody(limit: limit)
+      try await api.publish(
+        pubsub: context.parameters.get("pubsub") ?? "", topic: context.parameters.getCatchAll().joined(separator: "/"),
+        payload: payload, contentType: request.headers[.contentType] ?? "text/plain",
+        metadata: request.queryMetadata, trace: request.traceContext)
+      return HTTPResponses.noContent
     }
-    router.post("/v1.0-alpha1/publish/bulk/{pubsub}/{topic}") { request, context in
-      try await Self.respond {
-        guard let entries = try await request.jsonBody(limit: limit) as? [Any] else {
-          throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be a JSON array of entries")
-        }
-        var parsed: [BulkPublishEntry] = []
-        for (index, entry) in entries.enumerated() {
-          guard let entry = entry as? [String: Any], let id = entry["entryId"] as? String, let event = entry["event"] else {
-            throw APIError(
-              .invalidArgument, "ERR_MALFORMED_REQUEST", "[\(index)] must be an object with entryId and event")
-          }
-          let contentType = (entry["contentType"] as? String) ?? "application/json"
-          let data: Data
-          if let text = event as? String, !CloudEvent.isJSON(contentType) {
-            data = Data(text.utf8)
-          } else {
-            data = (try? JSONSerialization.data(withJSONObject: event, options: .fragmentsAllowed)) ?? Data()
-          }
-          parsed.append(
-            BulkPublishEntry(
-              entryID: id, data: data, contentType: contentType,
-              metadata: try StateJSON.stringMap(entry["metadata"], at: "[\(index)].metadata")))
-        }
-        let failures = try await api.bulkPublish(
-          pubsub: context.parameters.get("pubsub") ?? "", topic: context.parameters.get("topic") ?? "",
-          entries: parsed, metadata: request.queryMetadata)
-        guard failures.isEmpty else {
-          return HTTPResponses.json(
-            [
-              "failedEntries": failures.map { ["entryId": $0.entryID, "error": $0.error] },
-              "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE",
-            ], status: .internalServerError)
-        }
-        return HTTPResponses.noContent
+    router.post("/v1.0/publish/{pubsub}/**", use: publish)
+    router.put("/v1.0/publish/{pubsub}/**", use: publish)
+
+    router.post("/v1.0-alpha1/publish/bulk/{pubsub}/**") { request, context in
+      let pubsub = context.parameters.get("pubsub") ?? ""
+      let topic = context.parameters.getCatchAll().joined(separator: "/")
+      let body = try await request.collectBody(limit: limit)
+      guard let entries = (try? JSONSerialization.jsonObject(with: body)) as? [Any] else {
+        throw DaprError.bulkUnmarshal(
+          pubsub: pubsub, topic: topic, appID: api.options.appID, problem: "the body is not a JSON array of entries")
       }
+      var parsed: [BulkPublishEntry] = []
+      for (index, entry) in entries.enumerated() {
+        guard let entry = entry as? [String: Any], let event = entry["event"] else {
+          throw DaprError.bulkUnmarshal(
+            pubsub: pubsub, topic: topic, appID: api.options.appID, problem: "entry \(index) is not an object with an event")
+        }
+        let contentType = (entry["contentType"] as? String) ?? "application/json"
+        let data: Data
+        if let text = event as? String, !CloudEvent.isJSON(contentType) {
+          data = Data(text.utf8)
+        } else {
+          data = (try? JSONSerialization.data(withJSONObject: event, options: .fragmentsAllowed)) ?? Data()
+        }
+        parsed.append(
+          BulkPublishEntry(
+            entryID: (entry["entryId"] as? String) ?? "", data: data, contentType: contentType,
+            metadata: try StateJSON.stringMap(entry["metadata"], at: "[\(index)].metadata")))
+      }
+      let failures = try await api.bulkPublish(
+        pubsub: pubsub, topic: topic, entries: parsed, metadata: request.queryMetadata, trace: request.traceContext)
+      guard failures.isEmpty else {
+        return HTTPResponses.json(
+          [
+            "failedEntries": failures.map { ["entryId": $0.entryID, "error": $0.error] },
+            "errorCode": "ERR_PUBSUB_PUBLISH_MESSAGE",
+          ], status: .internalServerError)
+      }
+      return HTTPResponses.noContent
     }
   }
 
@@ -258,27 +256,24 @@ public struct HTTPAPI: Sendable {
   private static func invokeBinding(
     _ api: AppAPI, _ request: Request, _ context: BasicRequestContext, _ limit: Int
   ) async throws -> Response {
-    try await respond {
-      guard let body = try await request.jsonBody(limit: limit) as? [String: Any] else {
-        throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be {\"operation\", \"data\", \"metadata\"}")
-      }
-      guard let operation = body["operation"] as? String else {
-        throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "operation is missing or not a string")
-      }
-      var data = Data()
-      if let value = body["data"], !(value is NSNull) {
-        data = (try? JSONSerialization.data(withJSONObject: value, options: .fragmentsAllowed)) ?? Data()
-      }
-      let result = try await api.invokeBinding(
-        name: context.parameters.get("name") ?? "", operation: operation, data: data,
-        metadata: try StateJSON.stringMap(body["metadata"], at: "metadata"))
-      guard !result.data.isEmpty else { return HTTPResponses.noContent }
-      var response = HTTPResponses.bytes(result.data, contentType: result.contentType)
-      for (key, value) in result.metadata {
-        if let name = HTTPField.Name("metadata.\(key)") { response.headers[name] = value }
-      }
-      return response
+    let name = context.parameters.get("name") ?? ""
+    let body = try await request.collectBody(limit: limit)
+    guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
+      throw DaprError.malformedBody("the body must be a JSON object {\"operation\", \"data\", \"metadata\"}")
     }
+    let operation = object["operation"] as? String ?? ""
+    var data = Data()
+    if let value = object["data"], !(value is NSNull) {
+      data = (try? JSONSerialization.data(withJSONObject: value, options: .fragmentsAllowed)) ?? Data()
+    }
+    let result = try await api.invokeBinding(
+      name: name, operation: operation, data: data, metadata: try StateJSON.stringMap(object["metadata"], at: "metadata"))
+    var response =
+      result.data.isEmpty ? HTTPResponses.noContent : HTTPResponses.bytes(result.data, contentType: result.contentType)
+    for (key, value) in result.metadata {
+      if let field = HTTPField.Name("metadata.\(key)") { response.headers[field] = value }
+    }
+    return response
   }
 
   // MARK: - Metadata
@@ -287,14 +282,14 @@ public struct HTTPAPI: Sendable {
     var json: [String: Any] = [
       "id": metadata.id,
       "runtimeVersion": metadata.runtimeVersion,
-      "enabledFeatures": [String](),
+      "enabledFeatures": metadata.enabledFeatures,
       "components": metadata.components.map {
         ["name": $0.name, "type": $0.type, "version": $0.version, "capabilities": $0.capabilities] as [String: Any]
       },
       "subscriptions": metadata.subscriptions.map {
         [
           "pubsubname": $0.pubsubName, "topic": $0.topic, "metadata": $0.metadata,
-          "rules": $0.route.isEmpty ? [] : [["match": "", "path": $0.route]], "deadLetterTopic": $0.deadLetterTopic,
+          "rules": $0.routes.listed.map { ["match": $0.match, "path": $0.path] }, "deadLetterTopic": $0.deadLetterTopic,
           "type": $0.kind.rawValue,
         ] as [String: Any]
       },
@@ -304,5 +299,14 @@ public struct HTTPAPI: Sendable {
       json["appConnectionProperties"] = ["port": port, "protocol": metadata.appProtocol, "channelAddress": "127.0.0.1"]
     }
     return json
+  }
+}
+
+extension Request {
+  /// The W3C trace context of the request's `traceparent` and `tracestate` headers.
+  var traceContext: TraceContext? {
+    let traceparent = HTTPField.Name("traceparent").flatMap { headers[$0] }
+    let tracestate = HTTPField.Name("tracestate").flatMap { headers[$0] }
+    return TraceContext(traceparent: traceparent, tracestate: tracestate)
   }
 }

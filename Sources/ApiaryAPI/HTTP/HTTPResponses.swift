@@ -20,11 +20,6 @@ enum HTTPResponses {
 
   static let noContent = Response(status: .noContent)
 
-  /// `{"errorCode", "message"}` with the error's status.
-  static func error(_ error: APIError) -> Response {
-    json(["errorCode": error.errorCode, "message": error.message], status: HTTPResponse.Status(code: error.httpStatus))
-  }
-
   /// A state value as it appears in a JSON document: embedded when it is JSON,
   /// else as text, else base64.
   static func embedded(_ data: Data) -> Any {
@@ -37,10 +32,9 @@ enum HTTPResponses {
 extension Request {
   /// The body, at most `limit` bytes.
   ///
-  /// - Throws: ``APIError`` `tooLarge` (413) when the body is larger.
-  func collectBody(limit: Int) async throws(APIError) -> Data {
-    let tooLarge = APIError(
-      .tooLarge, "ERR_BODY_TOO_LARGE", "the request body is larger than the limit of \(limit) bytes (--max-body-size)")
+  /// - Throws: ``DaprError`` `tooLarge` (413) when the body is larger.
+  func collectBody(limit: Int) async throws(DaprError) -> Data {
+    let tooLarge = DaprError.bodyTooLarge(limit: limit)
     if let declared = headers[.contentLength].flatMap(Int.init), declared > limit { throw tooLarge }
     do {
       let buffer = try await body.collect(upTo: limit)
@@ -48,20 +42,20 @@ extension Request {
     } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
       throw tooLarge
     } catch {
-      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "could not read the request body: \(error)")
+      throw DaprError.bodyRead("\(error)")
     }
   }
 
   /// The body parsed as JSON.
   ///
-  /// - Throws: ``APIError`` `tooLarge`, or `invalidArgument` (`ERR_MALFORMED_REQUEST`)
+  /// - Throws: ``DaprError`` `tooLarge`, or `invalidArgument` (`ERR_MALFORMED_REQUEST`)
   ///   saying what is wrong with the JSON.
-  func jsonBody(limit: Int) async throws(APIError) -> Any {
+  func jsonBody(limit: Int) async throws(DaprError) -> Any {
     let data = try await collectBody(limit: limit)
     do {
       return try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)
     } catch {
-      throw APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the request body is not valid JSON: \(JSONProblem.describe(error))")
+      throw DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the request body is not valid JSON: \(JSONProblem.describe(error))")
     }
   }
 

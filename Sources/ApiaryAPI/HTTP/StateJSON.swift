@@ -4,15 +4,18 @@ import Foundation
 /// The JSON shapes of the HTTP state API, read field by field so that every problem
 /// names its place (`[2].etag must be a string`).
 enum StateJSON {
-  private static func malformed(_ message: String) -> APIError {
-    APIError(.invalidArgument, "ERR_MALFORMED_REQUEST", message)
+  private static func malformed(_ message: String) -> DaprError {
+    DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", message)
   }
 
   /// One `{key, value, etag?, metadata?, options?}` of a save request. The value is
   /// stored as its JSON text (a JSON string "a" is stored as `"a"`), as Dapr does.
-  static func setRequest(_ item: Any, at place: String) throws(APIError) -> StateSetRequest {
+  static func setRequest(_ item: Any, at place: String) throws(DaprError) -> StateSetRequest {
     guard let object = item as? [String: Any] else { throw malformed("\(place) must be an object with key and value") }
-    guard let key = object["key"] as? String, !key.isEmpty else { throw malformed("\(place).key is missing or not a string") }
+    guard let key = object["key"] as? String, !key.isEmpty else {
+      guard object["key"] == nil || object["key"] is String else { throw malformed("\(place).key must be a string") }
+      throw DaprError.emptyKeyOnSave()
+    }
     var value = Data()
     if let written = object["value"], !(written is NSNull) {
       value = (try? JSONSerialization.data(withJSONObject: written, options: .fragmentsAllowed)) ?? Data()
@@ -25,7 +28,7 @@ enum StateJSON {
   }
 
   /// One `{operation: upsert|delete, request: {key, value?, etag?}}` of a transaction.
-  static func operation(_ item: Any, at place: String) throws(APIError) -> StateOperation {
+  static func operation(_ item: Any, at place: String) throws(DaprError) -> StateOperation {
     guard let object = item as? [String: Any], let kind = object["operation"] as? String else {
       throw malformed("\(place) must be an object with operation (upsert or delete) and request")
     }
@@ -43,8 +46,7 @@ enum StateJSON {
           metadata: try stringMap(fields["metadata"], at: "\(place).request.metadata"),
           options: try options(fields["options"], at: "\(place).request.options")))
     default:
-      throw APIError(
-        .invalidArgument, "ERR_NOT_SUPPORTED_STATE_OPERATION", "\(place).operation '\(kind)' is not upsert or delete")
+      throw DaprError.unsupportedOperation(kind)
     }
   }
 
@@ -58,7 +60,7 @@ enum StateJSON {
     return json
   }
 
-  static func stringMap(_ value: Any?, at place: String) throws(APIError) -> [String: String] {
+  static func stringMap(_ value: Any?, at place: String) throws(DaprError) -> [String: String] {
     guard let value, !(value is NSNull) else { return [:] }
     guard let object = value as? [String: Any] else { throw malformed("\(place) must be an object of strings") }
     var map: [String: String] = [:]
@@ -69,13 +71,13 @@ enum StateJSON {
     return map
   }
 
-  private static func etag(_ value: Any?, at place: String) throws(APIError) -> String? {
+  private static func etag(_ value: Any?, at place: String) throws(DaprError) -> String? {
     guard let value, !(value is NSNull) else { return nil }
     guard let text = value as? String else { throw malformed("\(place) must be a string") }
     return text.isEmpty ? nil : text
   }
 
-  private static func options(_ value: Any?, at place: String) throws(APIError) -> StateOptions {
+  private static func options(_ value: Any?, at place: String) throws(DaprError) -> StateOptions {
     guard let value, !(value is NSNull) else { return StateOptions() }
     guard let object = value as? [String: Any] else { throw malformed("\(place) must be an object") }
     return StateOptions(
@@ -83,7 +85,7 @@ enum StateJSON {
       consistency: consistency(object["consistency"] as? String))
   }
 
-  static func concurrency(_ text: String?, at place: String) throws(APIError) -> StateOptions.Concurrency {
+  static func concurrency(_ text: String?, at place: String) throws(DaprError) -> StateOptions.Concurrency {
     switch text?.lowercased() {
     case nil, "": return .unspecified
     case "first-write": return .firstWrite

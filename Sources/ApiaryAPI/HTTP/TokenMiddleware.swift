@@ -19,7 +19,7 @@ struct TokenMiddleware: RouterMiddleware {
     if Self.open.contains(request.uri.path) { return try await next(request, context) }
     let presented = HTTPField.Name(APIToken.header).flatMap { request.headers[$0] }
     guard token.accepts(presented) else {
-      return HTTPResponses.error(APIToken.rejection(presented))
+      return APIToken.rejection(presented).httpResponse
     }
     return try await next(request, context)
   }

@@ -80,12 +80,26 @@ public enum Dapr_Proto_Runtime_V1_AppCallback: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "OnBulkTopicEvent" metadata.
+        public enum OnBulkTopicEvent: Sendable {
+            /// Request type for "OnBulkTopicEvent".
+            public typealias Input = Dapr_Proto_Runtime_V1_TopicEventBulkRequest
+            /// Response type for "OnBulkTopicEvent".
+            public typealias Output = Dapr_Proto_Runtime_V1_TopicEventBulkResponse
+            /// Descriptor for "OnBulkTopicEvent".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "dapr.proto.runtime.v1.AppCallback"),
+                method: "OnBulkTopicEvent",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "dapr.proto.runtime.v1.AppCallback" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             ListTopicSubscriptions.descriptor,
             OnTopicEvent.descriptor,
             ListInputBindings.descriptor,
-            OnBindingEvent.descriptor
+            OnBindingEvent.descriptor,
+            OnBulkTopicEvent.descriptor
         ]
     }
 }
@@ -115,8 +129,8 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
     /// > Source IDL Documentation:
     /// >
     /// > Served by the application; the sidecar is the client. Only the methods
-    /// > Apiary calls are declared (Dapr's OnInvoke, OnBulkTopicEvent and OnJobEvent
-    /// > are not): a client needs no more than the methods it calls.
+    /// > Apiary calls are declared (Dapr's OnInvoke and OnJobEvent are not): a client
+    /// > needs no more than the methods it calls.
     public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
         /// Handle the "ListTopicSubscriptions" method.
         ///
@@ -189,6 +203,24 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
             request: GRPCCore.StreamingServerRequest<Dapr_Proto_Runtime_V1_BindingEventRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Dapr_Proto_Runtime_V1_BindingEventResponse>
+
+        /// Handle the "OnBulkTopicEvent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A batch of events of a subscription with bulk subscribe on.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` messages.
+        func onBulkTopicEvent(
+            request: GRPCCore.StreamingServerRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>
     }
 
     /// Service protocol for the "dapr.proto.runtime.v1.AppCallback" service.
@@ -202,8 +234,8 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
     /// > Source IDL Documentation:
     /// >
     /// > Served by the application; the sidecar is the client. Only the methods
-    /// > Apiary calls are declared (Dapr's OnInvoke, OnBulkTopicEvent and OnJobEvent
-    /// > are not): a client needs no more than the methods it calls.
+    /// > Apiary calls are declared (Dapr's OnInvoke and OnJobEvent are not): a client
+    /// > needs no more than the methods it calls.
     public protocol ServiceProtocol: Dapr_Proto_Runtime_V1_AppCallback.StreamingServiceProtocol {
         /// Handle the "ListTopicSubscriptions" method.
         ///
@@ -276,6 +308,24 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
             request: GRPCCore.ServerRequest<Dapr_Proto_Runtime_V1_BindingEventRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Dapr_Proto_Runtime_V1_BindingEventResponse>
+
+        /// Handle the "OnBulkTopicEvent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A batch of events of a subscription with bulk subscribe on.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` message.
+        func onBulkTopicEvent(
+            request: GRPCCore.ServerRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>
     }
 
     /// Simple service protocol for the "dapr.proto.runtime.v1.AppCallback" service.
@@ -287,8 +337,8 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
     /// > Source IDL Documentation:
     /// >
     /// > Served by the application; the sidecar is the client. Only the methods
-    /// > Apiary calls are declared (Dapr's OnInvoke, OnBulkTopicEvent and OnJobEvent
-    /// > are not): a client needs no more than the methods it calls.
+    /// > Apiary calls are declared (Dapr's OnInvoke and OnJobEvent are not): a client
+    /// > needs no more than the methods it calls.
     public protocol SimpleServiceProtocol: Dapr_Proto_Runtime_V1_AppCallback.ServiceProtocol {
         /// Handle the "ListTopicSubscriptions" method.
         ///
@@ -361,6 +411,24 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
             request: Dapr_Proto_Runtime_V1_BindingEventRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Dapr_Proto_Runtime_V1_BindingEventResponse
+
+        /// Handle the "OnBulkTopicEvent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A batch of events of a subscription with bulk subscribe on.
+        ///
+        /// - Parameters:
+        ///   - request: A `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` to respond with.
+        func onBulkTopicEvent(
+            request: Dapr_Proto_Runtime_V1_TopicEventBulkRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Dapr_Proto_Runtime_V1_TopicEventBulkResponse
     }
 }
 
@@ -412,6 +480,17 @@ extension Dapr_Proto_Runtime_V1_AppCallback.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Dapr_Proto_Runtime_V1_AppCallback.Method.OnBulkTopicEvent.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>(),
+            handler: { request, context in
+                try await self.onBulkTopicEvent(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -456,6 +535,17 @@ extension Dapr_Proto_Runtime_V1_AppCallback.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Dapr_Proto_Runtime_V1_BindingEventResponse> {
         let response = try await self.onBindingEvent(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func onBulkTopicEvent(
+        request: GRPCCore.StreamingServerRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse> {
+        let response = try await self.onBulkTopicEvent(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -517,6 +607,19 @@ extension Dapr_Proto_Runtime_V1_AppCallback.SimpleServiceProtocol {
             metadata: [:]
         )
     }
+
+    public func onBulkTopicEvent(
+        request: GRPCCore.ServerRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse> {
+        return GRPCCore.ServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>(
+            message: try await self.onBulkTopicEvent(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
 }
 
 // MARK: dapr.proto.runtime.v1.AppCallback (client)
@@ -531,8 +634,8 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
     /// > Source IDL Documentation:
     /// >
     /// > Served by the application; the sidecar is the client. Only the methods
-    /// > Apiary calls are declared (Dapr's OnInvoke, OnBulkTopicEvent and OnJobEvent
-    /// > are not): a client needs no more than the methods it calls.
+    /// > Apiary calls are declared (Dapr's OnInvoke and OnJobEvent are not): a client
+    /// > needs no more than the methods it calls.
     public protocol ClientProtocol: Sendable {
         /// Call the "ListTopicSubscriptions" method.
         ///
@@ -625,6 +728,29 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Dapr_Proto_Runtime_V1_BindingEventResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
+
+        /// Call the "OnBulkTopicEvent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A batch of events of a subscription with bulk subscribe on.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+        ///   - serializer: A serializer for `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` messages.
+        ///   - deserializer: A deserializer for `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func onBulkTopicEvent<Result>(
+            request: GRPCCore.ClientRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            serializer: some GRPCCore.MessageSerializer<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
     }
 
     /// Generated client for the "dapr.proto.runtime.v1.AppCallback" service.
@@ -636,8 +762,8 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
     /// > Source IDL Documentation:
     /// >
     /// > Served by the application; the sidecar is the client. Only the methods
-    /// > Apiary calls are declared (Dapr's OnInvoke, OnBulkTopicEvent and OnJobEvent
-    /// > are not): a client needs no more than the methods it calls.
+    /// > Apiary calls are declared (Dapr's OnInvoke and OnJobEvent are not): a client
+    /// > needs no more than the methods it calls.
     public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
         private let client: GRPCCore.GRPCClient<Transport>
 
@@ -784,6 +910,40 @@ extension Dapr_Proto_Runtime_V1_AppCallback {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "OnBulkTopicEvent" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A batch of events of a subscription with bulk subscribe on.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+        ///   - serializer: A serializer for `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` messages.
+        ///   - deserializer: A deserializer for `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func onBulkTopicEvent<Result>(
+            request: GRPCCore.ClientRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            serializer: some GRPCCore.MessageSerializer<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Dapr_Proto_Runtime_V1_AppCallback.Method.OnBulkTopicEvent.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -901,6 +1061,35 @@ extension Dapr_Proto_Runtime_V1_AppCallback.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Dapr_Proto_Runtime_V1_BindingEventRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Dapr_Proto_Runtime_V1_BindingEventResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "OnBulkTopicEvent" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A batch of events of a subscription with bulk subscribe on.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func onBulkTopicEvent<Result>(
+        request: GRPCCore.ClientRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.onBulkTopicEvent(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -1036,6 +1225,364 @@ extension Dapr_Proto_Runtime_V1_AppCallback.ClientProtocol {
             metadata: metadata
         )
         return try await self.onBindingEvent(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "OnBulkTopicEvent" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A batch of events of a subscription with bulk subscribe on.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func onBulkTopicEvent<Result>(
+        _ message: Dapr_Proto_Runtime_V1_TopicEventBulkRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.onBulkTopicEvent(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// MARK: - dapr.proto.runtime.v1.AppCallbackAlpha
+
+/// Namespace containing generated types for the "dapr.proto.runtime.v1.AppCallbackAlpha" service.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+public enum Dapr_Proto_Runtime_V1_AppCallbackAlpha: Sendable {
+    /// Service descriptor for the "dapr.proto.runtime.v1.AppCallbackAlpha" service.
+    public static let descriptor = GRPCCore.ServiceDescriptor(fullyQualifiedService: "dapr.proto.runtime.v1.AppCallbackAlpha")
+    /// Namespace for method metadata.
+    public enum Method: Sendable {
+        /// Namespace for "OnBulkTopicEventAlpha1" metadata.
+        public enum OnBulkTopicEventAlpha1: Sendable {
+            /// Request type for "OnBulkTopicEventAlpha1".
+            public typealias Input = Dapr_Proto_Runtime_V1_TopicEventBulkRequest
+            /// Response type for "OnBulkTopicEventAlpha1".
+            public typealias Output = Dapr_Proto_Runtime_V1_TopicEventBulkResponse
+            /// Descriptor for "OnBulkTopicEventAlpha1".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "dapr.proto.runtime.v1.AppCallbackAlpha"),
+                method: "OnBulkTopicEventAlpha1",
+                type: .unary
+            )
+        }
+        /// Descriptors for all methods in the "dapr.proto.runtime.v1.AppCallbackAlpha" service.
+        public static let descriptors: [GRPCCore.MethodDescriptor] = [
+            OnBulkTopicEventAlpha1.descriptor
+        ]
+    }
+}
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension GRPCCore.ServiceDescriptor {
+    /// Service descriptor for the "dapr.proto.runtime.v1.AppCallbackAlpha" service.
+    public static let dapr_proto_runtime_v1_AppCallbackAlpha = GRPCCore.ServiceDescriptor(fullyQualifiedService: "dapr.proto.runtime.v1.AppCallbackAlpha")
+}
+
+// MARK: dapr.proto.runtime.v1.AppCallbackAlpha (server)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Dapr_Proto_Runtime_V1_AppCallbackAlpha {
+    /// Streaming variant of the service protocol for the "dapr.proto.runtime.v1.AppCallbackAlpha" service.
+    ///
+    /// This protocol is the lowest-level of the service protocols generated for this service
+    /// giving you the most flexibility over the implementation of your service. This comes at
+    /// the cost of more verbose and less strict APIs. Each RPC requires you to implement it in
+    /// terms of a request stream and response stream. Where the RPC expects only a single
+    /// request or response message, you are responsible for ensuring your implementation
+    /// maintains this invariant.
+    ///
+    /// Where possible, prefer using the stricter, less-verbose ``ServiceProtocol``
+    /// or ``SimpleServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The older name of the bulk delivery, tried when an application does not
+    /// > implement AppCallback.OnBulkTopicEvent.
+    public protocol StreamingServiceProtocol: GRPCCore.RegistrableRPCService {
+        /// Handle the "OnBulkTopicEventAlpha1" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` messages.
+        func onBulkTopicEventAlpha1(
+            request: GRPCCore.StreamingServerRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>
+    }
+
+    /// Service protocol for the "dapr.proto.runtime.v1.AppCallbackAlpha" service.
+    ///
+    /// This protocol is higher level than ``StreamingServiceProtocol`` but lower level than
+    /// the ``SimpleServiceProtocol``, it provides access to request and response metadata and
+    /// trailing response metadata. If you don't need these then consider using
+    /// the ``SimpleServiceProtocol``. If you need fine grained control over your RPCs then
+    /// use ``StreamingServiceProtocol``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The older name of the bulk delivery, tried when an application does not
+    /// > implement AppCallback.OnBulkTopicEvent.
+    public protocol ServiceProtocol: Dapr_Proto_Runtime_V1_AppCallbackAlpha.StreamingServiceProtocol {
+        /// Handle the "OnBulkTopicEventAlpha1" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` message.
+        func onBulkTopicEventAlpha1(
+            request: GRPCCore.ServerRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>
+    }
+
+    /// Simple service protocol for the "dapr.proto.runtime.v1.AppCallbackAlpha" service.
+    ///
+    /// This is the highest level protocol for the service. The API is the easiest to use but
+    /// doesn't provide access to request or response metadata. If you need access to these
+    /// then use ``ServiceProtocol`` instead.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The older name of the bulk delivery, tried when an application does not
+    /// > implement AppCallback.OnBulkTopicEvent.
+    public protocol SimpleServiceProtocol: Dapr_Proto_Runtime_V1_AppCallbackAlpha.ServiceProtocol {
+        /// Handle the "OnBulkTopicEventAlpha1" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` to respond with.
+        func onBulkTopicEventAlpha1(
+            request: Dapr_Proto_Runtime_V1_TopicEventBulkRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Dapr_Proto_Runtime_V1_TopicEventBulkResponse
+    }
+}
+
+// Default implementation of 'registerMethods(with:)'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Dapr_Proto_Runtime_V1_AppCallbackAlpha.StreamingServiceProtocol {
+    public func registerMethods<Transport>(with router: inout GRPCCore.RPCRouter<Transport>) where Transport: GRPCCore.ServerTransport {
+        router.registerHandler(
+            forMethod: Dapr_Proto_Runtime_V1_AppCallbackAlpha.Method.OnBulkTopicEventAlpha1.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>(),
+            handler: { request, context in
+                try await self.onBulkTopicEventAlpha1(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+    }
+}
+
+// Default implementation of streaming methods from 'StreamingServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Dapr_Proto_Runtime_V1_AppCallbackAlpha.ServiceProtocol {
+    public func onBulkTopicEventAlpha1(
+        request: GRPCCore.StreamingServerRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse> {
+        let response = try await self.onBulkTopicEventAlpha1(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+}
+
+// Default implementation of methods from 'ServiceProtocol'.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Dapr_Proto_Runtime_V1_AppCallbackAlpha.SimpleServiceProtocol {
+    public func onBulkTopicEventAlpha1(
+        request: GRPCCore.ServerRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse> {
+        return GRPCCore.ServerResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>(
+            message: try await self.onBulkTopicEventAlpha1(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+}
+
+// MARK: dapr.proto.runtime.v1.AppCallbackAlpha (client)
+
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Dapr_Proto_Runtime_V1_AppCallbackAlpha {
+    /// Generated client protocol for the "dapr.proto.runtime.v1.AppCallbackAlpha" service.
+    ///
+    /// You don't need to implement this protocol directly, use the generated
+    /// implementation, ``Client``.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The older name of the bulk delivery, tried when an application does not
+    /// > implement AppCallback.OnBulkTopicEvent.
+    public protocol ClientProtocol: Sendable {
+        /// Call the "OnBulkTopicEventAlpha1" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+        ///   - serializer: A serializer for `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` messages.
+        ///   - deserializer: A deserializer for `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func onBulkTopicEventAlpha1<Result>(
+            request: GRPCCore.ClientRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            serializer: some GRPCCore.MessageSerializer<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+    }
+
+    /// Generated client for the "dapr.proto.runtime.v1.AppCallbackAlpha" service.
+    ///
+    /// The ``Client`` provides an implementation of ``ClientProtocol`` which wraps
+    /// a `GRPCCore.GRPCCClient`. The underlying `GRPCClient` provides the long-lived
+    /// means of communication with the remote peer.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The older name of the bulk delivery, tried when an application does not
+    /// > implement AppCallback.OnBulkTopicEvent.
+    public struct Client<Transport>: ClientProtocol where Transport: GRPCCore.ClientTransport {
+        private let client: GRPCCore.GRPCClient<Transport>
+
+        /// Creates a new client wrapping the provided `GRPCCore.GRPCClient`.
+        ///
+        /// - Parameters:
+        ///   - client: A `GRPCCore.GRPCClient` providing a communication channel to the service.
+        public init(wrapping client: GRPCCore.GRPCClient<Transport>) {
+            self.client = client
+        }
+
+        /// Call the "OnBulkTopicEventAlpha1" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+        ///   - serializer: A serializer for `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` messages.
+        ///   - deserializer: A deserializer for `Dapr_Proto_Runtime_V1_TopicEventBulkResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func onBulkTopicEventAlpha1<Result>(
+            request: GRPCCore.ClientRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            serializer: some GRPCCore.MessageSerializer<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Dapr_Proto_Runtime_V1_AppCallbackAlpha.Method.OnBulkTopicEventAlpha1.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+    }
+}
+
+// Helpers providing default arguments to 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Dapr_Proto_Runtime_V1_AppCallbackAlpha.ClientProtocol {
+    /// Call the "OnBulkTopicEventAlpha1" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Dapr_Proto_Runtime_V1_TopicEventBulkRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func onBulkTopicEventAlpha1<Result>(
+        request: GRPCCore.ClientRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.onBulkTopicEventAlpha1(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+}
+
+// Helpers providing sugared APIs for 'ClientProtocol' methods.
+@available(macOS 15.0, iOS 18.0, watchOS 11.0, tvOS 18.0, visionOS 2.0, *)
+extension Dapr_Proto_Runtime_V1_AppCallbackAlpha.ClientProtocol {
+    /// Call the "OnBulkTopicEventAlpha1" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func onBulkTopicEventAlpha1<Result>(
+        _ message: Dapr_Proto_Runtime_V1_TopicEventBulkRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Dapr_Proto_Runtime_V1_TopicEventBulkResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Dapr_Proto_Runtime_V1_TopicEventBulkRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.onBulkTopicEventAlpha1(
             request: request,
             options: options,
             onResponse: handleResponse

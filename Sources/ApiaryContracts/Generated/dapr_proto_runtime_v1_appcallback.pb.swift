@@ -144,8 +144,7 @@ public nonisolated struct Dapr_Proto_Runtime_V1_ListTopicSubscriptionsResponse: 
   public init() {}
 }
 
-/// One subscription. Dapr's field 7 (bulk_subscribe) is not declared: Apiary
-/// delivers one event at a time, and protobuf skips the unknown field.
+/// One subscription.
 public nonisolated struct Dapr_Proto_Runtime_V1_TopicSubscription: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -168,11 +167,171 @@ public nonisolated struct Dapr_Proto_Runtime_V1_TopicSubscription: Sendable {
 
   public var deadLetterTopic: String = String()
 
+  /// Deliver this subscription's events in batches (OnBulkTopicEvent).
+  public var bulkSubscribe: Dapr_Proto_Runtime_V1_BulkSubscribeConfig {
+    get {_bulkSubscribe ?? Dapr_Proto_Runtime_V1_BulkSubscribeConfig()}
+    set {_bulkSubscribe = newValue}
+  }
+  /// Returns true if `bulkSubscribe` has been explicitly set.
+  public var hasBulkSubscribe: Bool {self._bulkSubscribe != nil}
+  /// Clears the value of `bulkSubscribe`. Subsequent reads from it will return its default value.
+  public mutating func clearBulkSubscribe() {self._bulkSubscribe = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _routes: Dapr_Proto_Runtime_V1_TopicRoutes? = nil
+  fileprivate var _bulkSubscribe: Dapr_Proto_Runtime_V1_BulkSubscribeConfig? = nil
+}
+
+/// Bulk delivery of one subscription.
+public nonisolated struct Dapr_Proto_Runtime_V1_BulkSubscribeConfig: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var enabled: Bool = false
+
+  /// The most events in one batch.
+  public var maxMessagesCount: Int32 = 0
+
+  /// The longest a batch waits to fill, in milliseconds.
+  public var maxAwaitDurationMs: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One event of a batch, as a CloudEvent's attributes.
+public nonisolated struct Dapr_Proto_Runtime_V1_TopicEventCERequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var source: String = String()
+
+  public var type: String = String()
+
+  public var specVersion: String = String()
+
+  public var dataContentType: String = String()
+
+  public var data: Data = Data()
+
+  /// Attributes not mapped to the fields above.
+  public var extensions: SwiftProtobuf.Google_Protobuf_Struct {
+    get {_extensions ?? SwiftProtobuf.Google_Protobuf_Struct()}
+    set {_extensions = newValue}
+  }
+  /// Returns true if `extensions` has been explicitly set.
+  public var hasExtensions: Bool {self._extensions != nil}
+  /// Clears the value of `extensions`. Subsequent reads from it will return its default value.
+  public mutating func clearExtensions() {self._extensions = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _extensions: SwiftProtobuf.Google_Protobuf_Struct? = nil
+}
+
+/// One entry of a batch: raw bytes (a raw-payload subscription) or a CloudEvent.
+public nonisolated struct Dapr_Proto_Runtime_V1_TopicEventBulkRequestEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entryID: String = String()
+
+  public var event: Dapr_Proto_Runtime_V1_TopicEventBulkRequestEntry.OneOf_Event? = nil
+
+  public var bytes: Data {
+    get {
+      if case .bytes(let v)? = event {return v}
+      return Data()
+    }
+    set {event = .bytes(newValue)}
+  }
+
+  public var cloudEvent: Dapr_Proto_Runtime_V1_TopicEventCERequest {
+    get {
+      if case .cloudEvent(let v)? = event {return v}
+      return Dapr_Proto_Runtime_V1_TopicEventCERequest()
+    }
+    set {event = .cloudEvent(newValue)}
+  }
+
+  public var contentType: String = String()
+
+  public var metadata: Dictionary<String,String> = [:]
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Event: Equatable, Sendable {
+    case bytes(Data)
+    case cloudEvent(Dapr_Proto_Runtime_V1_TopicEventCERequest)
+
+  }
+
+  public init() {}
+}
+
+/// A batch of events of one subscription and route.
+public nonisolated struct Dapr_Proto_Runtime_V1_TopicEventBulkRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var entries: [Dapr_Proto_Runtime_V1_TopicEventBulkRequestEntry] = []
+
+  public var metadata: Dictionary<String,String> = [:]
+
+  public var topic: String = String()
+
+  public var pubsubName: String = String()
+
+  /// Always "com.dapr.event.sent.bulk".
+  public var type: String = String()
+
+  public var path: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The application's verdict on one entry of a batch.
+public nonisolated struct Dapr_Proto_Runtime_V1_TopicEventBulkResponseEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entryID: String = String()
+
+  public var status: Dapr_Proto_Runtime_V1_TopicEventResponse.TopicEventResponseStatus = .success
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The application's verdicts on a batch, by entry id.
+public nonisolated struct Dapr_Proto_Runtime_V1_TopicEventBulkResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var statuses: [Dapr_Proto_Runtime_V1_TopicEventBulkResponseEntry] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// Where a subscription's events go: the first rule that matches, else default.
@@ -441,7 +600,7 @@ nonisolated extension Dapr_Proto_Runtime_V1_ListTopicSubscriptionsResponse: Swif
 
 nonisolated extension Dapr_Proto_Runtime_V1_TopicSubscription: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TopicSubscription"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pubsub_name\0\u{1}topic\0\u{1}metadata\0\u{2}\u{2}routes\0\u{3}dead_letter_topic\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pubsub_name\0\u{1}topic\0\u{1}metadata\0\u{2}\u{2}routes\0\u{3}dead_letter_topic\0\u{3}bulk_subscribe\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -454,6 +613,7 @@ nonisolated extension Dapr_Proto_Runtime_V1_TopicSubscription: SwiftProtobuf.Mes
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._routes) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.deadLetterTopic) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._bulkSubscribe) }()
       default: break
       }
     }
@@ -479,6 +639,9 @@ nonisolated extension Dapr_Proto_Runtime_V1_TopicSubscription: SwiftProtobuf.Mes
     if !self.deadLetterTopic.isEmpty {
       try visitor.visitSingularStringField(value: self.deadLetterTopic, fieldNumber: 6)
     }
+    try { if let v = self._bulkSubscribe {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -488,6 +651,313 @@ nonisolated extension Dapr_Proto_Runtime_V1_TopicSubscription: SwiftProtobuf.Mes
     if lhs.metadata != rhs.metadata {return false}
     if lhs._routes != rhs._routes {return false}
     if lhs.deadLetterTopic != rhs.deadLetterTopic {return false}
+    if lhs._bulkSubscribe != rhs._bulkSubscribe {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Dapr_Proto_Runtime_V1_BulkSubscribeConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BulkSubscribeConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enabled\0\u{3}max_messages_count\0\u{3}max_await_duration_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.enabled) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.maxMessagesCount) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.maxAwaitDurationMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.enabled != false {
+      try visitor.visitSingularBoolField(value: self.enabled, fieldNumber: 1)
+    }
+    if self.maxMessagesCount != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxMessagesCount, fieldNumber: 2)
+    }
+    if self.maxAwaitDurationMs != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxAwaitDurationMs, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Dapr_Proto_Runtime_V1_BulkSubscribeConfig, rhs: Dapr_Proto_Runtime_V1_BulkSubscribeConfig) -> Bool {
+    if lhs.enabled != rhs.enabled {return false}
+    if lhs.maxMessagesCount != rhs.maxMessagesCount {return false}
+    if lhs.maxAwaitDurationMs != rhs.maxAwaitDurationMs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Dapr_Proto_Runtime_V1_TopicEventCERequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TopicEventCERequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}source\0\u{1}type\0\u{3}spec_version\0\u{3}data_content_type\0\u{1}data\0\u{1}extensions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.type) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.specVersion) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.dataContentType) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.data) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._extensions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 2)
+    }
+    if !self.type.isEmpty {
+      try visitor.visitSingularStringField(value: self.type, fieldNumber: 3)
+    }
+    if !self.specVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.specVersion, fieldNumber: 4)
+    }
+    if !self.dataContentType.isEmpty {
+      try visitor.visitSingularStringField(value: self.dataContentType, fieldNumber: 5)
+    }
+    if !self.data.isEmpty {
+      try visitor.visitSingularBytesField(value: self.data, fieldNumber: 6)
+    }
+    try { if let v = self._extensions {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Dapr_Proto_Runtime_V1_TopicEventCERequest, rhs: Dapr_Proto_Runtime_V1_TopicEventCERequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.type != rhs.type {return false}
+    if lhs.specVersion != rhs.specVersion {return false}
+    if lhs.dataContentType != rhs.dataContentType {return false}
+    if lhs.data != rhs.data {return false}
+    if lhs._extensions != rhs._extensions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Dapr_Proto_Runtime_V1_TopicEventBulkRequestEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TopicEventBulkRequestEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entry_id\0\u{1}bytes\0\u{3}cloud_event\0\u{3}content_type\0\u{1}metadata\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.entryID) }()
+      case 2: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.event != nil {try decoder.handleConflictingOneOf()}
+          self.event = .bytes(v)
+        }
+      }()
+      case 3: try {
+        var v: Dapr_Proto_Runtime_V1_TopicEventCERequest?
+        var hadOneofValue = false
+        if let current = self.event {
+          hadOneofValue = true
+          if case .cloudEvent(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.event = .cloudEvent(v)
+        }
+      }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.contentType) }()
+      case 5: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.entryID.isEmpty {
+      try visitor.visitSingularStringField(value: self.entryID, fieldNumber: 1)
+    }
+    switch self.event {
+    case .bytes?: try {
+      guard case .bytes(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    }()
+    case .cloudEvent?: try {
+      guard case .cloudEvent(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case nil: break
+    }
+    if !self.contentType.isEmpty {
+      try visitor.visitSingularStringField(value: self.contentType, fieldNumber: 4)
+    }
+    if !self.metadata.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.metadata, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Dapr_Proto_Runtime_V1_TopicEventBulkRequestEntry, rhs: Dapr_Proto_Runtime_V1_TopicEventBulkRequestEntry) -> Bool {
+    if lhs.entryID != rhs.entryID {return false}
+    if lhs.event != rhs.event {return false}
+    if lhs.contentType != rhs.contentType {return false}
+    if lhs.metadata != rhs.metadata {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Dapr_Proto_Runtime_V1_TopicEventBulkRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TopicEventBulkRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}entries\0\u{1}metadata\0\u{1}topic\0\u{3}pubsub_name\0\u{1}type\0\u{1}path\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.topic) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.pubsubName) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.type) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 2)
+    }
+    if !self.metadata.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.metadata, fieldNumber: 3)
+    }
+    if !self.topic.isEmpty {
+      try visitor.visitSingularStringField(value: self.topic, fieldNumber: 4)
+    }
+    if !self.pubsubName.isEmpty {
+      try visitor.visitSingularStringField(value: self.pubsubName, fieldNumber: 5)
+    }
+    if !self.type.isEmpty {
+      try visitor.visitSingularStringField(value: self.type, fieldNumber: 6)
+    }
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Dapr_Proto_Runtime_V1_TopicEventBulkRequest, rhs: Dapr_Proto_Runtime_V1_TopicEventBulkRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.entries != rhs.entries {return false}
+    if lhs.metadata != rhs.metadata {return false}
+    if lhs.topic != rhs.topic {return false}
+    if lhs.pubsubName != rhs.pubsubName {return false}
+    if lhs.type != rhs.type {return false}
+    if lhs.path != rhs.path {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Dapr_Proto_Runtime_V1_TopicEventBulkResponseEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TopicEventBulkResponseEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}entry_id\0\u{1}status\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.entryID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entryID.isEmpty {
+      try visitor.visitSingularStringField(value: self.entryID, fieldNumber: 1)
+    }
+    if self.status != .success {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Dapr_Proto_Runtime_V1_TopicEventBulkResponseEntry, rhs: Dapr_Proto_Runtime_V1_TopicEventBulkResponseEntry) -> Bool {
+    if lhs.entryID != rhs.entryID {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Dapr_Proto_Runtime_V1_TopicEventBulkResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TopicEventBulkResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}statuses\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.statuses) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.statuses.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.statuses, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Dapr_Proto_Runtime_V1_TopicEventBulkResponse, rhs: Dapr_Proto_Runtime_V1_TopicEventBulkResponse) -> Bool {
+    if lhs.statuses != rhs.statuses {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

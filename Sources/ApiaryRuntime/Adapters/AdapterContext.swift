@@ -85,6 +85,8 @@ public struct AdapterContext: Sendable {
         ? StateStoreError.etagMismatch(error.message) : StateStoreError.etagInvalid(error.message)
     }
     let prefix = "component '\(instance)' (\(channel.socketPath)) \(what)"
+    let answered = ComponentCallError.Status(
+      code: error.code, message: error.message, details: try? error.unpackGoogleRPCStatus())
     if error.code == .invalidArgument, error.cause is BinaryDecodingError {
       // Raised here, decoding the answer: the component broke the contract, the
       // request was fine.
@@ -93,19 +95,21 @@ public struct AdapterContext: Sendable {
     if error.code == .resourceExhausted {
       Self.returnFreedMemory()
     }
+    // Unavailable and deadline statuses usually come from the transport, not from the
+    // component; they are still kept, as daprd would show them.
     switch error.code {
     case .unavailable:
-      return ComponentCallError(.unavailable, "\(prefix): unavailable: \(error.message)")
+      return ComponentCallError(.unavailable, "\(prefix): unavailable: \(error.message)", status: answered)
     case .deadlineExceeded:
-      return ComponentCallError(.deadlineExceeded, "\(prefix): no answer before the call's deadline")
+      return ComponentCallError(.deadlineExceeded, "\(prefix): no answer before the call's deadline", status: answered)
     case .invalidArgument:
-      return ComponentCallError(.invalidArgument, "\(prefix): \(error.message)")
+      return ComponentCallError(.invalidArgument, "\(prefix): \(error.message)", status: answered)
     case .unimplemented:
-      return ComponentCallError(.unimplemented, "\(prefix): not implemented by the component")
+      return ComponentCallError(.unimplemented, "\(prefix): not implemented by the component", status: answered)
     case .notFound:
-      return ComponentCallError(.notFound, "\(prefix): \(error.message)")
+      return ComponentCallError(.notFound, "\(prefix): \(error.message)", status: answered)
     default:
-      return ComponentCallError(.failed, "\(prefix) failed (\(error.code)): \(error.message)")
+      return ComponentCallError(.failed, "\(prefix) failed (\(error.code)): \(error.message)", status: answered)
     }
   }
 

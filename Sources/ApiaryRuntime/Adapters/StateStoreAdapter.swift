@@ -2,31 +2,83 @@ import ApiaryContracts
 import Foundation
 import GRPCCore
 import GRPCCoreCTransport
+import SwiftProtobuf
+import Synchronization
 
 /// ``StateStore`` over a pluggable component's `StateStore` (and, for transactions,
 /// `TransactionalStateStore`) service.
 public struct StateStoreAdapter: StateStore {
   let context: AdapterContext
+  /// Whether the socket serves `TransactionalStoreMultiMaxSize`.
+  let servesMultiMaxSize: Bool
+  private let limits = TransactionLimit()
   private var store: Dapr_Proto_Components_V1_StateStore.Client<SelectedClientTransport> {
     .init(wrapping: context.channel.client)
   }
 
-  public init(context: AdapterContext) {
+  public init(context: AdapterContext, servesMultiMaxSize: Bool = false) {
     self.context = context
+    self.servesMultiMaxSize = servesMultiMaxSize
   }
 
-  /// Runs `Init` with the resolved metadata, then asks for the features.
+  /// Runs `Init` with the resolved metadata, then asks for the features (and the
+  /// transaction size limit, when the socket serves `TransactionalStoreMultiMaxSize`).
   public func initialise(metadata: [String: String], timeout: Duration) async throws -> [String] {
     var request = Dapr_Proto_Components_V1_InitRequest()
     request.metadata.properties = metadata
     try await context.call("Init", timeout: timeout) { [request] in
       _ = try await store.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
-    return try await context.call("Features", timeout: timeout) {
+    let features = try await context.call("Features", timeout: timeout) {
       try await store.features(
         Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata, options: context.options(timeout: timeout)
       ).features
     }
+    if servesMultiMaxSize {
+      let client = Dapr_Proto_Components_V1_TransactionalStoreMultiMaxSize.Client(wrapping: context.channel.client)
+      let size = try await context.call("MultiMaxSize", timeout: timeout) {
+        try await client.multiMaxSize(
+          Dapr_Proto_Components_V1_MultiMaxSizeRequest(), metadata: context.metadata,
+          options: context.options(timeout: timeout)
+        ).maxSize
+      }
+      limits.set(size > 0 ? Int(size) : nil)
+    }
+    return features
+  }
+
+  public var maxTransactionOperations: Int? { get async { limits.value } }
+
+  /// Forwards the query to `QueriableStateStore.Query` as daprd does: each filter
+  /// node an `Any` with an empty type URL whose value is the operand's JSON. A
+  /// component without the service answers UNIMPLEMENTED.
+  public func query(_ query: StateQuery, metadata: [String: String]) async throws -> StateQueryResult {
+    var request = Dapr_Proto_Components_V1_QueryRequest()
+    request.metadata = metadata
+    if let filter = query.filter {
+      var any = Google_Protobuf_Any()
+      any.typeURL = ""
+      any.value = filter.operand.jsonData
+      request.query.filter = [filter.name: any]
+    }
+    request.query.sort = query.sort.map { sorting in
+      var wire = Dapr_Proto_Components_V1_Sorting()
+      wire.key = sorting.key
+      wire.order = sorting.descending ? .desc : .asc
+      return wire
+    }
+    request.query.pagination.limit = Int64(query.limit)
+    request.query.pagination.token = query.token
+    let queriable = Dapr_Proto_Components_V1_QueriableStateStore.Client(wrapping: context.channel.client)
+    let response = try await context.call("Query") { [request] in
+      try await queriable.query(request, metadata: context.metadata, options: context.options())
+    }
+    return StateQueryResult(
+      items: response.items.map {
+        StateQueryResult.Item(
+          key: $0.key, data: $0.data, etag: $0.hasEtag && !$0.etag.value.isEmpty ? $0.etag.value : nil,
+          error: $0.error.isEmpty ? nil : $0.error, contentType: $0.contentType.isEmpty ? nil : $0.contentType)
+      }, token: response.token, metadata: response.metadata)
   }
 
   /// Answers the heartbeat.
@@ -178,4 +230,11 @@ extension StateGetResponse {
       contentType: wire.contentType.isEmpty ? nil : wire.contentType
     )
   }
+}
+
+/// The transaction size limit a component told at Init.
+final class TransactionLimit: Sendable {
+  private let stored = Mutex<Int?>(nil)
+  var value: Int? { stored.withLock { $0 } }
+  func set(_ value: Int?) { stored.withLock { $0 = value } }
 }

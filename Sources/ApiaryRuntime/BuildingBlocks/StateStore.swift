@@ -140,6 +140,19 @@ public protocol StateStore: Sendable {
   func bulkDelete(_ requests: [StateDeleteRequest], parallelism: Int) async throws
   /// Applies every operation or none; needs the `TRANSACTIONAL` feature.
   func transact(_ operations: [StateOperation], metadata: [String: String]) async throws
+  /// Runs a query. A store that cannot query throws ``StateStoreError/queryNotSupported``.
+  func query(_ query: StateQuery, metadata: [String: String]) async throws -> StateQueryResult
+  /// The most operations one transaction may hold; nil when the store sets no limit.
+  var maxTransactionOperations: Int? { get async }
+}
+
+extension StateStore {
+  /// Stores without a query: ``StateStoreError/queryNotSupported``.
+  public func query(_ query: StateQuery, metadata: [String: String]) async throws -> StateQueryResult {
+    throw StateStoreError.queryNotSupported
+  }
+
+  public var maxTransactionOperations: Int? { get async { nil } }
 }
 
 /// Errors with a meaning for state callers (mapped to HTTP 409/400 by the app API).
@@ -152,6 +165,8 @@ public enum StateStoreError: Error, Sendable, Equatable, CustomStringConvertible
   case bulkDeleteRowMismatch(String)
   /// The store does not offer this operation (e.g. transactions without TRANSACTIONAL).
   case unsupported(String)
+  /// The store cannot run queries (a built-in one).
+  case queryNotSupported
 
   public var description: String {
     switch self {
@@ -159,6 +174,7 @@ public enum StateStoreError: Error, Sendable, Equatable, CustomStringConvertible
     case .etagInvalid(let message): "invalid etag: \(message)"
     case .bulkDeleteRowMismatch(let message): "bulk delete row mismatch: \(message)"
     case .unsupported(let message): message
+    case .queryNotSupported: "state store does not support querying"
     }
   }
 }

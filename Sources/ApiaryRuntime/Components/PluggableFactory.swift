@@ -8,6 +8,8 @@ public struct PluggableFactory: ComponentFactory {
   /// For `bindings.*`: which of the two binding services the socket serves.
   public let hasInputBinding: Bool
   public let hasOutputBinding: Bool
+  /// For `state.*`: whether the socket tells its transaction size limit.
+  public let hasMultiMaxSize: Bool
   /// How long one call (other than Init, Features, Ping) may take.
   public let callTimeout: Duration
 
@@ -21,6 +23,7 @@ public struct PluggableFactory: ComponentFactory {
     self.channel = channel
     self.hasInputBinding = services.contains("dapr.proto.components.v1.InputBinding")
     self.hasOutputBinding = services.contains("dapr.proto.components.v1.OutputBinding")
+    self.hasMultiMaxSize = services.contains("dapr.proto.components.v1.TransactionalStoreMultiMaxSize")
   }
 
   public var source: ComponentSource { .socket(channel.socketPath) }
@@ -32,7 +35,7 @@ public struct PluggableFactory: ComponentFactory {
     let context = AdapterContext(channel: channel, instance: name, callTimeout: callTimeout)
     switch block {
     case .state:
-      let adapter = StateStoreAdapter(context: context)
+      let adapter = StateStoreAdapter(context: context, servesMultiMaxSize: hasMultiMaxSize)
       return (.state(adapter), try await adapter.initialise(metadata: metadata, timeout: timeout))
     case .pubsub:
       let adapter = PubSubAdapter(context: context)

@@ -29,6 +29,8 @@ import Yams
 public struct ApiaryConfig: Sendable, Equatable {
   public var modules = Modules()
   public var processes: [ProcessSpec] = []
+  /// Dapr's `kind: Configuration` documents of the same files, overlaid in order.
+  public var dapr = DaprConfiguration()
 
   public init(modules: Modules = Modules(), processes: [ProcessSpec] = []) {
     self.modules = modules
@@ -77,26 +79,108 @@ public struct ApiaryConfig: Sendable, Equatable {
 
   /// Reads `path`.
   public static func load(path: String) throws(ConfigurationError) -> ApiaryConfig {
-    let text: String
-    try ResourceLoader.refuseOversized(path, kind: "config")
-    do {
-      text = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-      throw ConfigurationError("\(path): cannot read the file: \(error.localizedDescription)")
-    }
-    return try parse(text, file: path)
+    try load(paths: [path])
   }
 
-  /// Parses the text of a config file named `file` (for messages).
-  public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ApiaryConfig {
-    let reader = Reader(file: file)
-    let root: Node?
-    do {
-      root = try Yams.compose(yaml: text)
-    } catch {
-      throw ConfigurationError("\(file): not valid YAML: \(error)")
+  /// Reads `paths` in order (`--config` repeated): apiary's own settings may appear in
+  /// one document of one file; Dapr's `kind: Configuration` documents overlay each
+  /// other, the later file's sections winning, as daprd's repeated `--config` does.
+  /// `${VAR}` in a file is replaced by the environment variable's value (empty when
+  /// unset) before the YAML is read, as daprd does.
+  public static func load(
+    paths: [String], environment: [String: String] = ProcessInfo.processInfo.environment
+  ) throws(ConfigurationError) -> ApiaryConfig {
+    var config = ApiaryConfig()
+    var settingsFile: String?
+    for path in paths {
+      let text: String
+      try ResourceLoader.refuseOversized(path, kind: "config")
+      do {
+        text = try String(contentsOfFile: path, encoding: .utf8)
+      } catch {
+        throw ConfigurationError("\(path): cannot read the file: \(error.localizedDescription)")
+      }
+      let parsed = try parseDocuments(expand(text, environment), file: path)
+      if let settings = parsed.settings {
+        if let earlier = settingsFile {
+          throw ConfigurationError("\(path): apiary's settings (modules, processes) are already given in \(earlier)")
+        }
+        settingsFile = path
+        config.modules = settings.modules
+        config.processes = settings.processes
+      }
+      for (dapr, written) in parsed.dapr { config.dapr.overlay(dapr, written: written) }
     }
-    guard let root, !root.isNull else { return ApiaryConfig() }
+    return config
+  }
+
+  /// `${NAME}` replaced by `environment[NAME]` (empty when unset).
+  static func expand(_ text: String, _ environment: [String: String]) -> String {
+    var out = ""
+    var rest = Substring(text)
+    while let start = rest.range(of: "${") {
+      guard let end = rest[start.upperBound...].firstIndex(of: "}") else { break }
+      out += rest[..<start.lowerBound]
+      out += environment[String(rest[start.upperBound..<end])] ?? ""
+      rest = rest[rest.index(after: end)...]
+    }
+    return out + rest
+  }
+
+  /// Parses the text of a config file named `file` (for messages): apiary's settings
+  /// in a document without `kind`.
+  public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ApiaryConfig {
+    let parsed = try parseDocuments(text, file: file)
+    var config = parsed.settings ?? ApiaryConfig()
+    for (dapr, written) in parsed.dapr { config.dapr.overlay(dapr, written: written) }
+    return config
+  }
+
+  /// Every document of one file: apiary's settings (at most one document) and Dapr's
+  /// Configuration documents with the sections each writes.
+  static func parseDocuments(
+    _ text: String, file: String
+  ) throws(ConfigurationError) -> (settings: ApiaryConfig?, dapr: [(DaprConfiguration, Set<String>)]) {
+    let parser: Parser
+    do {
+      parser = try Parser(yaml: text, encoding: .utf8)
+    } catch {
+      throw ConfigurationError("\(file): not valid YAML: \(ResourceLoader.describe(yamlError: error))")
+    }
+    var settings: ApiaryConfig?
+    var dapr: [(DaprConfiguration, Set<String>)] = []
+    var index = 1
+    while true {
+      let root: Node?
+      do {
+        root = try parser.nextRoot()
+      } catch {
+        throw ConfigurationError("\(file): not valid YAML: \(ResourceLoader.describe(yamlError: error))")
+      }
+      guard let root else { break }
+      defer { index += 1 }
+      if root.isNull { continue }
+      if case .mapping(let document) = root, let kindNode = document.field("kind") {
+        let source = DefinitionSource(file: file, document: index)
+        let kind = kindNode.scalar?.string ?? ""
+        guard kind == "Configuration" else {
+          throw ConfigurationError(
+            source, "kind '\(kind)' is not Configuration (Dapr's) nor apiary's settings (modules, processes, no kind)")
+        }
+        dapr.append(try DaprConfigurationParser(fields: YAMLFields(source: source)).parse(document))
+        continue
+      }
+      guard settings == nil else {
+        throw ConfigurationError("\(file): apiary's settings (modules, processes) are given in two documents")
+      }
+      settings = try parseSettings(root, file: file)
+    }
+    return (settings, dapr)
+  }
+
+  /// Apiary's own settings document.
+  private static func parseSettings(_ root: Node, file: String) throws(ConfigurationError) -> ApiaryConfig {
+    let reader = Reader(file: file)
     guard case .mapping(let document) = root else {
       throw reader.failure("", "expected a mapping with modules and processes, found \(root.shape)")
     }

@@ -15,6 +15,9 @@ struct ResourceDocumentParser {
     case component(ComponentDefinition)
     /// A `kind: Subscription` document (declarative subscription).
     case subscription(SubscriptionDefinition)
+    /// A `kind: Resiliency` document, or why it cannot be read (daprd skips such a
+    /// document with an error line instead of stopping).
+    case resiliency(Result<ResiliencyDefinition, ConfigurationError>)
     /// A resource of another kind (Subscription, Configuration, Resiliency, …).
     case otherKind(String)
   }
@@ -24,63 +27,67 @@ struct ResourceDocumentParser {
 
   /// The document being read, for error messages.
   let source: DefinitionSource
+  private var fields: YAMLFields { YAMLFields(source: source) }
 
   /// Reads the document whose root node is `root`.
   func parse(_ root: Node) throws(ConfigurationError) -> Outcome {
     if root.isNull { return .empty }
     guard case .mapping(let document) = root else {
-      throw failure("expected a mapping with apiVersion, kind, metadata and spec, found \(root.shape)")
+      throw fields.failure("expected a mapping with apiVersion, kind, metadata and spec, found \(root.shape)")
     }
     guard let kindNode = document.field("kind") else {
-      throw failure("kind is missing")
+      throw fields.failure("kind is missing")
     }
-    let kind = try text(kindNode, "kind")
+    let kind = try fields.text(kindNode, "kind")
     if kind == "Subscription" { return .subscription(try subscription(document)) }
+    if kind == "Resiliency" {
+      return .resiliency(Result { () throws(ConfigurationError) in try ResiliencyParser(fields: fields).parse(document) })
+    }
     guard kind == "Component" else { return .otherKind(kind) }
 
     guard let apiVersionNode = document.field("apiVersion") else {
-      throw failure("apiVersion is missing (use \(Self.componentAPIVersion))")
+      throw fields.failure("apiVersion is missing (use \(Self.componentAPIVersion))")
     }
-    let apiVersion = try text(apiVersionNode, "apiVersion")
+    let apiVersion = try fields.text(apiVersionNode, "apiVersion")
     guard apiVersion == Self.componentAPIVersion else {
-      throw failure(
+      throw fields.failure(
         "apiVersion '\(apiVersion)' is not supported for kind Component (use \(Self.componentAPIVersion))")
     }
 
-    let header = try mapping(document.field("metadata"), "metadata")
-    guard let nameNode = header?.field("name") else { throw failure("metadata.name is missing") }
-    let name = try text(nameNode, "metadata.name")
-    guard !name.isEmpty else { throw failure("metadata.name is missing") }
+    let header = try fields.mapping(document.field("metadata"), "metadata")
+    guard let nameNode = header?.field("name") else { throw fields.failure("metadata.name is missing") }
+    let name = try fields.text(nameNode, "metadata.name")
+    guard !name.isEmpty else { throw fields.failure("metadata.name is missing") }
 
-    guard let spec = try mapping(document.field("spec"), "spec"), let typeNode = spec.field("type") else {
-      throw failure("spec.type is missing")
+    guard let spec = try fields.mapping(document.field("spec"), "spec"), let typeNode = spec.field("type") else {
+      throw fields.failure("spec.type is missing")
     }
-    let type = try text(typeNode, "spec.type")
+    let type = try fields.text(typeNode, "spec.type")
     guard Self.isWellFormed(type: type) else {
-      throw failure("spec.type '\(type)' must look like <building block>.<name>, e.g. state.redis")
+      throw fields.failure("spec.type '\(type)' must look like <building block>.<name>, e.g. state.redis")
     }
 
     var definition = ComponentDefinition(name: name, type: type, source: source)
     if let version = spec.field("version") {
-      definition.version = try text(version, "spec.version")
+      definition.version = try fields.text(version, "spec.version")
     }
-    if let items = try list(spec.field("metadata"), "spec.metadata") {
+    if let items = try fields.list(spec.field("metadata"), "spec.metadata") {
       definition.metadata = try metadataItems(items)
     }
     if let ignoreErrors = spec.field("ignoreErrors") {
-      guard let flag = ignoreErrors.bool else { throw failure("spec.ignoreErrors must be true or false") }
+      guard let flag = ignoreErrors.bool else { throw fields.failure("spec.ignoreErrors must be true or false") }
       definition.ignoreErrors = flag
     }
     if let timeoutNode = spec.field("initTimeout") {
-      let timeout = try text(timeoutNode, "spec.initTimeout")
+      let timeout = try fields.text(timeoutNode, "spec.initTimeout")
       guard let duration = DurationParsing.parse(timeout) else {
-        throw failure("spec.initTimeout '\(timeout)' is not a duration (write it like 5s or 500ms)")
+        throw fields.failure("spec.initTimeout '\(timeout)' is not a duration (write it like 5s or 500ms)")
       }
       definition.initTimeout = duration
     }
-    if let auth = try mapping(document.field("auth"), "auth"), let storeNode = auth.field("secretStore") {
-      let store = try text(storeNode, "auth.secretStore")
-      guard !store.isEmpty else { throw failure("auth.secretStore is empty; name a secret store component") }
+    if let auth = try fields.mapping(document.field("auth"), "auth"), let storeNode = auth.field("secretStore") {
+      let store = try fields.text(storeNode, "auth.secretStore")
+      guard !store.isEmpty else { throw fields.failure("auth.secretStore is empty; name a secret store component") }
       definition.secretStore = store
     }
     if let scopes = document.field("scopes") {
@@ -97,57 +104,83 @@ struct ResourceDocumentParser {
   /// Reads a declarative `kind: Subscription` document.
   private func subscription(_ document: Node.Mapping) throws(ConfigurationError) -> SubscriptionDefinition {
     guard let apiVersionNode = document.field("apiVersion") else {
-      throw failure("apiVersion is missing (use dapr.io/v2alpha1)")
+      throw fields.failure("apiVersion is missing (use dapr.io/v2alpha1)")
     }
-    let apiVersion = try text(apiVersionNode, "apiVersion")
+    let apiVersion = try fields.text(apiVersionNode, "apiVersion")
     guard Self.subscriptionAPIVersions.contains(apiVersion) else {
-      throw failure("apiVersion '\(apiVersion)' is not supported for kind Subscription (use dapr.io/v2alpha1)")
+      throw fields.failure("apiVersion '\(apiVersion)' is not supported for kind Subscription (use dapr.io/v2alpha1)")
     }
-    let header = try mapping(document.field("metadata"), "metadata")
-    guard let nameNode = header?.field("name") else { throw failure("metadata.name is missing") }
-    let name = try text(nameNode, "metadata.name")
-    guard !name.isEmpty else { throw failure("metadata.name is missing") }
-    guard let spec = try mapping(document.field("spec"), "spec") else { throw failure("spec is missing") }
+    let header = try fields.mapping(document.field("metadata"), "metadata")
+    guard let nameNode = header?.field("name") else { throw fields.failure("metadata.name is missing") }
+    let name = try fields.text(nameNode, "metadata.name")
+    guard !name.isEmpty else { throw fields.failure("metadata.name is missing") }
+    guard let spec = try fields.mapping(document.field("spec"), "spec") else { throw fields.failure("spec is missing") }
 
     func required(_ field: String) throws(ConfigurationError) -> String {
-      guard let node = spec.field(field) else { throw failure("spec.\(field) is missing") }
-      let value = try text(node, "spec.\(field)")
-      guard !value.isEmpty else { throw failure("spec.\(field) is empty") }
+      guard let node = spec.field(field) else { throw fields.failure("spec.\(field) is missing") }
+      let value = try fields.text(node, "spec.\(field)")
+      guard !value.isEmpty else { throw fields.failure("spec.\(field) is empty") }
       return value
     }
     let pubsub = try required("pubsubname")
     let topic = try required("topic")
-    var route: String?
-    if let routes = try mapping(spec.field("routes"), "spec.routes") {
-      if let node = routes.field("default") { route = try text(node, "spec.routes.default") }
-      if let rules = try list(routes.field("rules"), "spec.routes.rules"), !rules.isEmpty, route == nil {
-        throw failure(
-          "spec.routes.rules are not supported (Apiary does not evaluate CEL match expressions); "
-            + "give spec.routes.default")
+    var routes = SubscriptionRoutes()
+    if let node = try fields.mapping(spec.field("routes"), "spec.routes") {
+      if let fallback = node.field("default") { routes.defaultPath = Self.path(try fields.text(fallback, "spec.routes.default")) }
+      for (index, entry) in (try fields.list(node.field("rules"), "spec.routes.rules") ?? []).enumerated() {
+        let field = "spec.routes.rules[\(index)]"
+        guard case .mapping(let rule) = entry else { throw fields.failure("\(field) must be a mapping with match and path") }
+        guard let pathNode = rule.field("path") else { throw fields.failure("\(field).path is missing") }
+        let path = Self.path(try fields.text(pathNode, "\(field).path"))
+        let match = try rule.field("match").map { node throws(ConfigurationError) in try fields.text(node, "\(field).match") } ?? ""
+        do {
+          routes.rules.append(try SubscriptionRoutes.Rule(match: match, path: path))
+        } catch {
+          throw fields.failure("subscription \(name): \(field).match '\(match)' does not parse at \(error)")
+        }
       }
     } else if let node = spec.field("route") {
-      route = try text(node, "spec.route")
+      routes.defaultPath = Self.path(try fields.text(node, "spec.route"))
     }
-    guard let route, !route.isEmpty else {
-      throw failure("spec.routes.default is missing: name the app path that receives the events, e.g. /orders")
+    guard !routes.isEmpty else {
+      throw fields.failure("spec.routes is missing: give spec.routes.default (or rules) naming the app path that receives the events, e.g. /orders")
     }
     var metadata: [String: String] = [:]
-    if let entries = try mapping(spec.field("metadata"), "spec.metadata") {
+    if let entries = try fields.mapping(spec.field("metadata"), "spec.metadata") {
       for (key, value) in entries {
         guard let key = key.scalar?.string, case .scalar(let scalar) = value else {
-          throw failure("spec.metadata must map names to single values")
+          throw fields.failure("spec.metadata must map names to single values")
         }
         metadata[key] = scalar.string
       }
     }
     var deadLetterTopic: String?
-    if let node = spec.field("deadLetterTopic") { deadLetterTopic = try text(node, "spec.deadLetterTopic") }
+    if let node = spec.field("deadLetterTopic") { deadLetterTopic = try fields.text(node, "spec.deadLetterTopic") }
+    var bulkSubscribe: BulkSubscribeOptions?
+    if let bulk = try fields.mapping(spec.field("bulkSubscribe"), "spec.bulkSubscribe"),
+      try bulk.field("enabled").map({ node throws(ConfigurationError) in try fields.bool(node, "spec.bulkSubscribe.enabled") }) ?? false
+    {
+      var options = BulkSubscribeOptions()
+      if let count = bulk.field("maxMessagesCount") {
+        options.maxMessagesCount = try fields.integer(count, "spec.bulkSubscribe.maxMessagesCount")
+        guard options.maxMessagesCount > 0 else { throw fields.failure("spec.bulkSubscribe.maxMessagesCount must be at least 1") }
+      }
+      if let wait = bulk.field("maxAwaitDurationMs") {
+        let milliseconds = try fields.integer(wait, "spec.bulkSubscribe.maxAwaitDurationMs")
+        guard milliseconds >= 0 else { throw fields.failure("spec.bulkSubscribe.maxAwaitDurationMs must not be negative") }
+        options.maxAwaitDuration = .milliseconds(milliseconds)
+      }
+      bulkSubscribe = options
+    }
     var scopes: [String] = []
     if let node = document.field("scopes") { scopes = try appIDs(node) }
     return SubscriptionDefinition(
-      name: name, pubsubName: pubsub, topic: topic, route: route.hasPrefix("/") ? route : "/" + route,
-      metadata: metadata, deadLetterTopic: deadLetterTopic, scopes: scopes, source: source)
+      name: name, pubsubName: pubsub, topic: topic, routes: routes, metadata: metadata,
+      deadLetterTopic: deadLetterTopic, bulkSubscribe: bulkSubscribe, scopes: scopes, source: source)
   }
+
+  /// A route as a path: with a leading `/`.
+  static func path(_ route: String) -> String { route.hasPrefix("/") || route.isEmpty ? route : "/" + route }
 
   /// Whether `type` has a building block, a dot and a name (`state.redis`).
   static func isWellFormed(type: String) -> Bool {
@@ -162,15 +195,15 @@ struct ResourceDocumentParser {
     for (index, node) in items.enumerated() {
       let path = "spec.metadata[\(index)]"
       guard case .mapping(let item) = node else {
-        throw failure("\(path) must be a mapping with a name and a value, found \(node.shape)")
+        throw fields.failure("\(path) must be a mapping with a name and a value, found \(node.shape)")
       }
-      guard let nameNode = item.field("name") else { throw failure("\(path) has no name") }
-      let name = try text(nameNode, "\(path).name")
-      guard !name.isEmpty else { throw failure("\(path) has no name") }
+      guard let nameNode = item.field("name") else { throw fields.failure("\(path) has no name") }
+      let name = try fields.text(nameNode, "\(path).name")
+      guard !name.isEmpty else { throw fields.failure("\(path) has no name") }
 
       let written = ["value", "secretKeyRef", "envRef"].filter { item.has($0) }
       guard written.count == 1 else {
-        throw failure("\(path) (\(name)) needs exactly one of value, secretKeyRef or envRef")
+        throw fields.failure("\(path) (\(name)) needs exactly one of value, secretKeyRef or envRef")
       }
       let value: MetadataValue
       switch written[0] {
@@ -180,10 +213,10 @@ struct ResourceDocumentParser {
         value = try secretKeyRef(item.field("secretKeyRef"), "\(path).secretKeyRef")
       default:
         guard let variableNode = item.field("envRef") else {
-          throw failure("\(path).envRef is empty; name an environment variable")
+          throw fields.failure("\(path).envRef is empty; name an environment variable")
         }
-        let variable = try text(variableNode, "\(path).envRef")
-        guard !variable.isEmpty else { throw failure("\(path).envRef is empty; name an environment variable") }
+        let variable = try fields.text(variableNode, "\(path).envRef")
+        guard !variable.isEmpty else { throw fields.failure("\(path).envRef is empty; name an environment variable") }
         value = .envRef(variable)
       }
       result.append(MetadataItem(name: name, value: value))
@@ -195,7 +228,7 @@ struct ResourceDocumentParser {
   private func literal(_ node: Node?, _ field: String) throws(ConfigurationError) -> String {
     guard let node else { return "" }
     guard case .scalar(let scalar) = node else {
-      throw failure(
+      throw fields.failure(
         "\(field) must be a single value (text, a number or true/false), found \(node.shape); "
           + "write structured data as a quoted string")
     }
@@ -203,55 +236,28 @@ struct ResourceDocumentParser {
   }
 
   private func secretKeyRef(_ node: Node?, _ field: String) throws(ConfigurationError) -> MetadataValue {
-    let reference = try mapping(node, field, expecting: "a mapping with name and key")
-    guard let nameNode = reference?.field("name") else { throw failure("\(field).name is missing") }
-    let name = try text(nameNode, "\(field).name")
-    guard !name.isEmpty else { throw failure("\(field).name is missing") }
+    let reference = try fields.mapping(node, field, expecting: "a mapping with name and key")
+    guard let nameNode = reference?.field("name") else { throw fields.failure("\(field).name is missing") }
+    let name = try fields.text(nameNode, "\(field).name")
+    guard !name.isEmpty else { throw fields.failure("\(field).name is missing") }
     var key = name
     if let keyNode = reference?.field("key") {
-      let written = try text(keyNode, "\(field).key")
+      let written = try fields.text(keyNode, "\(field).key")
       if !written.isEmpty { key = written }
     }
     return .secretKeyRef(name: name, key: key)
   }
 
   private func appIDs(_ node: Node) throws(ConfigurationError) -> [String] {
-    guard case .sequence(let entries) = node else { throw failure("scopes must be a list of app ids") }
+    guard case .sequence(let entries) = node else { throw fields.failure("scopes must be a list of app ids") }
     var ids: [String] = []
     for entry in entries {
       guard case .scalar(let scalar) = entry, !entry.isNull, !scalar.string.isEmpty else {
-        throw failure("scopes must be a list of app ids")
+        throw fields.failure("scopes must be a list of app ids")
       }
       ids.append(scalar.string)
     }
     return ids
-  }
-
-  // MARK: - Type checks
-
-  private func text(_ node: Node, _ field: String) throws(ConfigurationError) -> String {
-    guard case .scalar(let scalar) = node else { throw failure("\(field) must be text, found \(node.shape)") }
-    return scalar.string
-  }
-
-  /// The mapping at `field`; `nil` when it is absent or empty (`~`).
-  private func mapping(
-    _ node: Node?, _ field: String, expecting expectation: String = "a mapping"
-  ) throws(ConfigurationError) -> Node.Mapping? {
-    guard let node, !node.isNull else { return nil }
-    guard case .mapping(let mapping) = node else { throw failure("\(field) must be \(expectation), found \(node.shape)") }
-    return mapping
-  }
-
-  /// The list at `field`; `nil` when it is absent or empty (`~`).
-  private func list(_ node: Node?, _ field: String) throws(ConfigurationError) -> Node.Sequence? {
-    guard let node, !node.isNull else { return nil }
-    guard case .sequence(let sequence) = node else { throw failure("\(field) must be a list, found \(node.shape)") }
-    return sequence
-  }
-
-  private func failure(_ problem: String) -> ConfigurationError {
-    ConfigurationError(source, problem)
   }
 }
 

@@ -59,6 +59,7 @@ public struct ResourceLoader: Sendable {
     var subscriptionSources: [String: DefinitionSource] = [:]
     var firstDefinition: [String: DefinitionSource] = [:]
     var skipped: [SkippedFile] = []
+    var resiliencyDocuments: [ResiliencyDefinition] = []
     for path in paths {
       let (files, skippedHere) = try resourceFiles(in: path)
       for entry in skippedHere {
@@ -70,7 +71,15 @@ public struct ResourceLoader: Sendable {
       }
       skipped += skippedHere
       for file in files {
-        let (components, declared) = try read(file: file)
+        let (components, declared, resiliency) = try read(file: file)
+        for document in resiliency {
+          guard document.scopes.isEmpty || document.scopes.contains(appID) else {
+            logger.info("skipping resiliency \(document.name): scoped to apps \(document.scopes.joined(separator: ", "))")
+            continue
+          }
+          logger.info("Loading Resiliency configuration: \(document.name)", metadata: ["source": "\(document.source)"])
+          resiliencyDocuments.append(document)
+        }
         for subscription in declared {
           guard subscription.scopes.isEmpty || subscription.scopes.contains(appID) else {
             logger.info(
@@ -103,6 +112,7 @@ public struct ResourceLoader: Sendable {
     }
     var resources = LoadedResources(components: definitions, subscriptions: subscriptions)
     resources.skippedFiles = skipped
+    resources.resiliency = resiliencyDocuments
     return resources
   }
 
@@ -168,7 +178,9 @@ public struct ResourceLoader: Sendable {
   /// scoping.
   private func read(
     file: String
-  ) throws(ConfigurationError) -> (components: [ComponentDefinition], subscriptions: [SubscriptionDefinition]) {
+  ) throws(ConfigurationError) -> (
+    components: [ComponentDefinition], subscriptions: [SubscriptionDefinition], resiliency: [ResiliencyDefinition]
+  ) {
     try Self.refuseOversized(file, kind: "resource")
     guard let data = FileManager.default.contents(atPath: file) else {
       throw ConfigurationError("\(file): could not be read; check its permissions")
@@ -188,6 +200,7 @@ public struct ResourceLoader: Sendable {
     }
     var definitions: [ComponentDefinition] = []
     var subscriptions: [SubscriptionDefinition] = []
+    var resiliency: [ResiliencyDefinition] = []
     while true {
       let source = DefinitionSource(file: file, document: document)
       let root: Node?
@@ -204,14 +217,18 @@ public struct ResourceLoader: Sendable {
         definitions.append(definition)
       case .subscription(let subscription):
         subscriptions.append(subscription)
+      case .resiliency(.success(let document)):
+        resiliency.append(document)
+      case .resiliency(.failure(let error)):
+        logger.error("Could not read resiliency policy: \(error)", metadata: ["file": "\(file)", "document": "\(document)"])
       case .otherKind(let kind):
         logger.info(
-          "ignoring kind \(kind) in \(source): only kinds Component and Subscription are read",
+          "ignoring kind \(kind) in \(source): only kinds Component, Subscription and Resiliency are read",
           metadata: ["file": "\(file)", "document": "\(document)", "kind": "\(kind)"])
       }
       document += 1
     }
-    return (definitions, subscriptions)
+    return (definitions, subscriptions, resiliency)
   }
 
   /// Yams' error as one line: where (`line 3, column 9`), what, and what libyaml was

@@ -17,7 +17,8 @@ public struct ComponentRegistration: Sendable {
   }
 
   /// A state store: `StateStore`, plus `TransactionalStateStore` when `Store` conforms
-  /// to ``TransactionalStateStoreComponent``. `make` runs once per `Init`.
+  /// to ``TransactionalStateStoreComponent`` and `QueriableStateStore` when it conforms
+  /// to ``QueriableStateStoreComponent``. `make` runs once per `Init`.
   public static func stateStore<Store: StateStoreComponent>(
     _ make: @escaping @Sendable () -> Store
   ) -> Self {
@@ -27,6 +28,10 @@ public struct ComponentRegistration: Sendable {
     if Store.self is any TransactionalStateStoreComponent.Type {
       services.append(TransactionalStateStoreService(instances: instances))
       names.append(Dapr_Proto_Components_V1_TransactionalStateStore.descriptor.fullyQualifiedService)
+    }
+    if Store.self is any QueriableStateStoreComponent.Type {
+      services.append(QueriableStateStoreService(instances: instances))
+      names.append(Dapr_Proto_Components_V1_QueriableStateStore.descriptor.fullyQualifiedService)
     }
     return Self(services: services, serviceNames: names)
   }

@@ -83,7 +83,7 @@ struct AdapterTests {
     try await withSidecar(yaml: yaml, socketsDir: folder.path) { sidecar in
       let statuses = await sidecar.registry.all
       #expect(statuses.map(\.state) == [.up, .up])
-      #expect(statuses.first?.capabilities == ["ETAG", "TRANSACTIONAL"])
+      #expect(statuses.first?.capabilities == ["ETAG", "TRANSACTIONAL", "QUERY_API"])
       #expect(statuses.first?.source == folder.file("memstore.sock"))
       try await Self.exerciseStateStore(try await sidecar.registry.stateStore("store"))
       #expect(try await sidecar.registry.hello("greeter").sayHello(name: "Ada") == "Howdy, Ada")

@@ -166,8 +166,13 @@ extension ConfigurationTests {
         ])
       #expect(
         fixture.logs.messages(at: .info) == [
-          "ignoring kind Configuration in \(mixed), document 4: only kinds Component and Subscription are read",
-          "ignoring kind Resiliency in \(fixture.file("resiliency.yaml")), document 1: only kinds Component and Subscription are read",
+          "ignoring kind Configuration in \(mixed), document 4: only kinds Component, Subscription and Resiliency are read"
+        ])
+      // A Resiliency document that cannot be read is skipped with an error naming the
+      // file and the field, as daprd skips it.
+      #expect(
+        fixture.logs.messages(at: .error) == [
+          "Could not read resiliency policy: \(fixture.file("resiliency.yaml")), document 1: spec is missing"
         ])
     }
 
@@ -375,11 +380,19 @@ struct SubscriptionResourceTests {
     arguments: [
       ("spec:\n  topic: t\n  routes:\n    default: /t\n", "spec.pubsubname is missing"),
       ("spec:\n  pubsubname: p\n  routes:\n    default: /t\n", "spec.topic is missing"),
-      ("spec:\n  pubsubname: p\n  topic: t\n", "spec.routes.default is missing: name the app path that receives the events, e.g. /orders"),
       (
-        "spec:\n  pubsubname: p\n  topic: t\n  routes:\n    rules:\n      - match: event.type == \"x\"\n        path: /x\n",
-        "spec.routes.rules are not supported (Apiary does not evaluate CEL match expressions); give spec.routes.default"
+        "spec:\n  pubsubname: p\n  topic: t\n",
+        "spec.routes is missing: give spec.routes.default (or rules) naming the app path that receives the events, e.g. /orders"
       ),
+      (
+        "spec:\n  pubsubname: p\n  topic: t\n  routes:\n    rules:\n      - match: event.type == \"x\n        path: /x\n",
+        "subscription s: spec.routes.rules[0].match 'event.type == \"x' does not parse at column 15: a string is not closed"
+      ),
+      (
+        "spec:\n  pubsubname: p\n  topic: t\n  routes:\n    rules:\n      - match: event.type ==\n        path: /x\n",
+        "subscription s: spec.routes.rules[0].match 'event.type ==' does not parse at column 14: the expression ends too soon"
+      ),
+      ("spec:\n  pubsubname: p\n  topic: t\n  routes:\n    rules:\n      - match: a\n", "spec.routes.rules[0].path is missing"),
     ])
   func malformed(spec: String, problem: String) throws {
     let fixture = try ResourceFixture()
