@@ -88,7 +88,7 @@ struct SubscriptionPipeline: Sendable {
     }
     let route: String?
     do {
-      route = try subscription.routes.path(for: Expression.Value(event.value))
+      route = try subscription.routes.path(for: CELExpression.Value(event.value))
     } catch {
       logger.error(
         "error finding matching route for event \(event.id) in pubsub \(pubsub) and topic \(topic): \(error)")

@@ -44,6 +44,11 @@ public struct StateQuery: Sendable, Equatable {
   public struct Sorting: Sendable, Equatable {
     public var key: String
     public var descending: Bool
+
+    public init(key: String, descending: Bool) {
+      self.key = key
+      self.descending = descending
+    }
   }
 
   public var filter: Filter?

@@ -11,14 +11,14 @@ public struct SubscriptionRoutes: Sendable, Equatable {
     /// The CEL text; empty for "always".
     public var match: String
     public var path: String
-    let expression: Expression?
+    let expression: CELExpression?
 
     /// - Throws: ``ExpressionError`` (with the column) when `match` does not parse.
     public init(match: String, path: String) throws(ExpressionError) {
       self.match = match
       self.path = path
       let trimmed = match.trimmingCharacters(in: .whitespaces)
-      expression = trimmed.isEmpty ? nil : try Expression(match)
+      expression = trimmed.isEmpty ? nil : try CELExpression(match)
     }
 
     public static func == (lhs: Rule, rhs: Rule) -> Bool { lhs.match == rhs.match && lhs.path == rhs.path }
@@ -49,7 +49,7 @@ public struct SubscriptionRoutes: Sendable, Equatable {
   ///
   /// - Throws: ``ExpressionError`` when a rule cannot be evaluated (a missing member,
   ///   a result that is not a bool): the event is then not delivered.
-  public func path(for event: Expression.Value) throws(ExpressionError) -> String? {
+  public func path(for event: CELExpression.Value) throws(ExpressionError) -> String? {
     for rule in rules {
       guard let expression = rule.expression else { return rule.path }
       if try expression.isTrue(["event": event]) { return rule.path }

@@ -1,10 +1,10 @@
 import Foundation
 
-/// Evaluates an ``Expression``'s tree with CEL's semantics for the subset: numbers of
+/// Evaluates an ``CELExpression``'s tree with CEL's semantics for the subset: numbers of
 /// either kind compare with each other, a missing member is an error, and `&&` / `||`
 /// absorb an error when the other operand decides the result.
 struct ExpressionEvaluator {
-  typealias Value = Expression.Value
+  typealias Value = CELExpression.Value
   let variables: [String: Value]
 
   func evaluate(_ node: ExpressionNode) throws(ExpressionError) -> Value {

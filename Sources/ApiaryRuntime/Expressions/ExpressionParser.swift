@@ -1,4 +1,4 @@
-/// A recursive-descent parser for ``Expression``'s CEL subset, with CEL's precedence:
+/// A recursive-descent parser for ``CELExpression``'s CEL subset, with CEL's precedence:
 /// `?:`, `||`, `&&`, relations and `in`, `+ -`, `* / %`, unary `! -`, member access,
 /// calls and indexing.
 struct ExpressionParser {

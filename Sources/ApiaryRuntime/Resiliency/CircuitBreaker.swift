@@ -28,7 +28,7 @@ public final class CircuitBreaker: Sendable {
   let component: String
   let direction: ResiliencyDirection
   let policy: ResiliencyDefinition.CircuitBreaker
-  private let trip: Expression
+  private let trip: CELExpression
   private let logger: Logger
 
   private struct Counts {
@@ -56,7 +56,7 @@ public final class CircuitBreaker: Sendable {
     self.component = component
     self.direction = direction
     self.policy = policy
-    trip = try Expression(policy.trip)
+    trip = try CELExpression(policy.trip)
     self.logger = logger
     if policy.interval > .zero {
       let interval = policy.interval
@@ -122,7 +122,7 @@ public final class CircuitBreaker: Sendable {
   }
 
   private func tripped(_ counts: Counts) -> Bool {
-    let variables: [String: Expression.Value] = [
+    let variables: [String: CELExpression.Value] = [
       "requests": .int(counts.requests), "totalSuccesses": .int(counts.totalSuccesses),
       "totalFailures": .int(counts.totalFailures), "consecutiveSuccesses": .int(counts.consecutiveSuccesses),
       "consecutiveFailures": .int(counts.consecutiveFailures),

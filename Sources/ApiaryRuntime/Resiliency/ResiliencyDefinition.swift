@@ -203,7 +203,7 @@ struct ResiliencyParser {
     if let node = mapping.field("trip") {
       breaker.trip = try fields.text(node, "\(field).trip")
       do {
-        _ = try Expression(breaker.trip)
+        _ = try CELExpression(breaker.trip)
       } catch {
         throw fields.failure("\(field).trip '\(breaker.trip)' does not parse at \(error)")
       }

@@ -1,6 +1,6 @@
 import Foundation
 
-/// An expression in the subset of CEL (the Common Expression Language) that Dapr's
+/// An expression in the subset of CEL (the Common CELExpression Language) that Dapr's
 /// routing rules (`match: event.type == "order"`) and circuit breakers
 /// (`trip: consecutiveFailures > 5`) are written in.
 ///
@@ -13,7 +13,7 @@ import Foundation
 /// only. As in CEL, reading a member that does not exist is an evaluation error (not
 /// false; guard with `has()`), and `&&` / `||` absorb an error when the other side
 /// decides the result.
-public struct Expression: Sendable, CustomStringConvertible {
+public struct CELExpression: Sendable, CustomStringConvertible {
   /// The text it was parsed from.
   public let source: String
   let root: ExpressionNode
@@ -107,7 +107,7 @@ public struct ExpressionError: Error, Sendable, Equatable, CustomStringConvertib
 
 /// The syntax tree.
 indirect enum ExpressionNode: Sendable {
-  case literal(Expression.Value)
+  case literal(CELExpression.Value)
   case identifier(String)
   case member(ExpressionNode, String)
   case index(ExpressionNode, ExpressionNode)
