@@ -31,9 +31,15 @@ apt_install() {
   || { say "the gRPC core library is missing: install it (apt-get install libgrpc-dev)"; exit 1; }
 command -v redis-server >/dev/null || apt_install redis-server \
   || { say "redis-server is missing: install it (apt-get install redis-server)"; exit 1; }
-if ! "$python" -c 'import grpc, grpc_tools, grpc_reflection, grpc_status, redis' 2>/dev/null; then
+if ! "$python" -c 'import grpc, grpc_tools, grpc_reflection, grpc_status, grpc_health, redis' 2>/dev/null; then
   say "installing the redis-store sample's Python packages"
   "$python" -m pip install --quiet --disable-pip-version-check -r SamplesComponents/python/redis-store/requirements.txt
+fi
+# The Dapr Python SDK, for the quick start's DaprClient line (the version the tests pin).
+if ! "$python" -c 'import dapr.clients' 2>/dev/null; then
+  say "installing the Dapr Python SDK (dapr), for the DaprClient examples"
+  "$python" -m pip install --quiet --disable-pip-version-check \
+    "$(grep -E '^dapr==' Tests/Fixtures/python/requirements.txt)"
 fi
 with_cpp=yes
 if ! command -v cmake >/dev/null || ! command -v grpc_cpp_plugin >/dev/null \

@@ -1,9 +1,12 @@
+import Foundation
+
 /// How a state store's keys are stored: `<prefix>||<key>`, with the prefix chosen by
 /// the component's `keyPrefix` metadata exactly as Dapr does, so data written through
 /// Dapr is read back through Apiary and the other way round.
 ///
 /// - `appid` (the default): the app id, `myapp||key`.
 /// - `name`: the state store's name, `statestore||key`.
+/// - `namespace`: `{NAMESPACE}.{appID}||key` (the app id alone without a namespace).
 /// - `none`: the key as given.
 /// - anything else: that text, `shared||key`.
 public struct StateKeys: Sendable, Equatable {
@@ -15,10 +18,16 @@ public struct StateKeys: Sendable, Equatable {
   /// The store's name, for error messages.
   public let storeName: String
 
-  public init(keyPrefix: String?, appID: String, storeName: String) {
+  /// - Parameter namespace: The Kubernetes namespace (`NAMESPACE`), for `keyPrefix:
+  ///   namespace` (`{namespace}.{appID}`, the app id alone without one).
+  public init(
+    keyPrefix: String?, appID: String, storeName: String,
+    namespace: String = ProcessInfo.processInfo.environment["NAMESPACE"] ?? ""
+  ) {
     self.storeName = storeName
     switch keyPrefix?.lowercased() ?? "appid" {
     case "", "appid": prefix = appID
+    case "namespace": prefix = namespace.isEmpty ? appID : "\(namespace).\(appID)"
     case "name": prefix = storeName
     case "none": prefix = nil
     default: prefix = keyPrefix
