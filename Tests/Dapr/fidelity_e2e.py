@@ -1,0 +1,1004 @@
+#!/usr/bin/env python3
+"""Dapr fidelity end to end: apiary must show a Dapr app exactly what daprd would.
+
+    python3 Tests/Dapr/fidelity_e2e.py --bin .build/debug [--only SCENARIO ...] [--keep]
+
+Every scenario starts what it needs on a temporary folder (apiary with its own
+resources folder, a sockets folder with mode 0700 and free ports on 127.0.0.1;
+pluggable components; subscriber apps built on the Dapr SDK's FastAPI and gRPC
+extensions, see apps/) and stops it again.  The client is the real Dapr Python SDK
+(dapr 1.19.0): `DaprGrpcError.code()/details()/error_code()/status_details()` on
+gRPC, `DaprHttpError` and the raw JSON bodies on HTTP.  Expected values are the
+facts sheet's (shared/spec/dapr-behaviour.md, cited as §n); a failing check says
+what the sheet expects and what apiary answered.
+
+Prints one line per check (`PASS name: ...` / `FAIL name: ...` plus the tail of
+the relevant logs) and ends with exactly one line `N passed, M failed`; exits 1
+when a check failed, 130 when interrupted, else 0.  Every process it starts is
+stopped on every way out.
+
+Scenarios: errors, deadletters, routing, bulk, cloudevents, outbox, query,
+configuration, resiliency, samples.  See README.md beside this file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+os.environ["DAPR_API_TOKEN"] = ""
+os.environ["APIARY_API_TOKEN"] = ""
+os.environ.setdefault("DAPR_API_TIMEOUT_SECONDS", "15")
+os.environ.setdefault("DAPR_HEALTH_TIMEOUT", "20")
+
+import grpc  # noqa: E402
+from grpc_status import rpc_status  # noqa: E402
+
+from dapr.clients import DaprClient  # noqa: E402
+from dapr.clients.exceptions import DaprGrpcError, DaprHttpError  # noqa: E402
+from dapr.clients.grpc._request import TransactionalStateOperation, TransactionOperationType  # noqa: E402
+from dapr.clients.grpc._state import StateItem  # noqa: E402
+from dapr.proto import api_v1, common_v1  # noqa: E402
+from dapr.serializers import DefaultJSONSerializer  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+APPS = os.path.join(HERE, "apps")
+FIXTURES = os.path.join(REPO, "Tests", "Fixtures", "python")
+MULTI_COMPONENT = os.path.join(FIXTURES, "multi_component.py")
+PUBSUB_COMPONENT = os.path.join(FIXTURES, "pubsub_component.py")
+REDIS_STORE = os.path.join(REPO, "SamplesComponents", "python", "redis-store", "redis_store.py")
+
+SCENARIOS = ["errors", "deadletters", "routing", "bulk", "cloudevents", "outbox", "query",
+             "configuration", "resiliency", "samples"]
+TAIL_LINES = 8
+DOMAIN = "dapr.io"
+HELP_URL = "https://docs.dapr.io/reference/components-reference/supported-state-stores/"
+HELP_DESCRIPTION = "Check the list of state stores and the features they support"
+# How long a check waits for something that must arrive.
+ARRIVAL = 20.0
+# How long a check waits to show that something does NOT arrive (documented per check).
+ABSENCE = 1.5
+TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
+TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
+
+
+class CheckFailure(Exception):
+    """A check did not hold; the message says what the sheet expects and what came."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP: stop like Ctrl-C."""
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise CheckFailure(message)
+
+
+def now() -> float:
+    return time.monotonic()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.05):
+    deadline = now() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if now() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def socket_answers(path: str) -> bool:
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return False
+    except FileNotFoundError:
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def http(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 10.0):
+    """(status, headers, body bytes); HTTP errors are answers too."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", **(headers or {})}
+    elif isinstance(body, str):
+        body = body.encode()
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers or {}), error.read()
+
+
+def short(value, limit: int = 600) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def rfc3339(text: str) -> datetime.datetime:
+    value = text.replace("Z", "+00:00")
+    match = re.match(r"^(.*?\.\d{6})\d*(.*)$", value)  # Python wants at most microseconds
+    if match:
+        value = match.group(1) + match.group(2)
+    return datetime.datetime.fromisoformat(value)
+
+
+# --------------------------------------------------------------------------- error assertions
+
+
+class Mismatches:
+    """Collects every difference of one check, so a failure lists them all."""
+
+    def __init__(self, what: str):
+        self.what = what
+        self.items: list = []
+
+    def eq(self, label: str, actual, expected, section: str) -> None:
+        if actual != expected:
+            self.items.append(f"{label}: expected {short(expected)} ({section}), got {short(actual)}")
+
+    def true(self, condition: bool, label: str) -> None:
+        if not condition:
+            self.items.append(label)
+
+    def done(self, summary: str) -> str:
+        if self.items:
+            raise CheckFailure(f"{self.what}: " + "; ".join(self.items))
+        return summary
+
+
+def grpc_failure(what: str, fn) -> DaprGrpcError:
+    """Runs an SDK gRPC call that must fail; answers it as a DaprGrpcError (wrapping a raw
+    grpc.RpcError the way the SDK does, which runs rpc_status.from_call: a
+    grpc-status-details-bin whose code or message differ from the status raises)."""
+    try:
+        result = fn()
+    except DaprGrpcError as error:
+        return error
+    except grpc.RpcError as error:
+        try:
+            return DaprGrpcError(error)
+        except ValueError as bad:
+            raise CheckFailure(f"{what}: rpc_status.from_call raised {bad} (§1.6: grpc-status-details-bin "
+                               f"code and message must equal the status: {error.code().name} {error.details()!r})")
+    except ValueError as error:
+        inner = error.__context__ or error.__cause__
+        detail = f"{inner.code().name} {inner.details()!r}" if isinstance(inner, grpc.RpcError) else ""
+        raise CheckFailure(f"{what}: the SDK could not decode the status ({error}) {detail} (§1.6)")
+    raise CheckFailure(f"{what}: expected an error, the call succeeded ({short(repr(result), 200)})")
+
+
+def strip_type(detail):
+    """A status detail as the SDK gives it (MessageToDict), without its "@type"."""
+    if not isinstance(detail, dict):
+        return detail
+    return {k: v for k, v in detail.items() if k != "@type"}
+
+
+def expect_grpc(what: str, error: DaprGrpcError, code, message=None, reason=None, metadata=None,
+                resource=None, bad_request=None, help_links=None, legacy=False, message_prefix=None,
+                section="§1") -> Mismatches:
+    m = Mismatches(what)
+    m.eq("gRPC code", error.code(), code, section)
+    if message is not None:
+        m.eq("message", error.details(), message, section)
+    if message_prefix is not None and not (error.details() or "").startswith(message_prefix):
+        m.items.append(f"message: expected to start with {message_prefix!r} ({section}), got {error.details()!r}")
+    sdk_details = error.status_details()
+    details = type("Details", (), {name: strip_type(getattr(sdk_details, name, None))
+                                   for name in ("error_info", "resource_info", "bad_request", "help")})
+    status = error.get_grpc_status()
+    if status is not None:
+        m.eq("grpc-status-details-bin code", status.code, code.value[0], "§1.6")
+        m.eq("grpc-status-details-bin message", status.message, error.details(), "§1.6")
+    if legacy:
+        m.eq("details (legacy error: none)", [d.type_url for d in status.details] if status else [], [], section)
+        m.eq("SDK error_code()", error.error_code(), "UNKNOWN", "§1.6/§9")
+        return m
+    info = details.error_info or {}
+    if reason is not None:
+        m.eq("ErrorInfo.reason", info.get("reason"), reason, section)
+        m.eq("SDK error_code()", error.error_code(), reason, "§1.6")
+        m.eq("ErrorInfo.domain", info.get("domain"), DOMAIN, "§1.1")
+        m.eq("ErrorInfo.metadata", info.get("metadata", {}), metadata or {}, section)
+    if resource is False:
+        m.eq("ResourceInfo", details.resource_info, None, section)
+    elif resource is not None:
+        expected = {"resource_type": resource[0], "resource_name": resource[1]}
+        if len(resource) > 2 and resource[2]:
+            expected["description"] = resource[2]
+        m.eq("ResourceInfo", details.resource_info, expected, section)
+    if bad_request is not None:
+        m.eq("BadRequest", details.bad_request, {"field_violations": bad_request}, section)
+    if help_links is not None:
+        m.eq("Help", details.help, {"links": help_links}, section)
+    return m
+
+
+def http_failure(method: str, url: str, body=None, headers=None):
+    status, response_headers, raw = http(method, url, body, headers)
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        parsed = raw.decode("utf-8", errors="replace")
+    sdk_error = DaprHttpError(DefaultJSONSerializer(), raw_response_bytes=raw, status_code=status)
+    return status, response_headers, parsed, sdk_error
+
+
+def detail_of(body, type_name: str):
+    if not isinstance(body, dict):
+        return None
+    for detail in body.get("details") or []:
+        if isinstance(detail, dict) and detail.get("@type") == f"type.googleapis.com/google.rpc.{type_name}":
+            return {k: v for k, v in detail.items() if k != "@type"}
+    return None
+
+
+def expect_http(what: str, answer, status, error_code, message=None, reason=None, metadata=None,
+                resource=None, bad_request=None, help_links=None, legacy=False, message_prefix=None,
+                section="§1") -> Mismatches:
+    code, headers, body, sdk_error = answer
+    m = Mismatches(what)
+    m.eq("HTTP status", code, status, section)
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), None)
+    m.eq("Content-Type", (content_type or "").split(";")[0], "application/json", "§1.1")
+    if not isinstance(body, dict):
+        m.items.append(f"body: expected a JSON object (§1.1), got {short(body)}")
+        return m
+    m.eq("errorCode", body.get("errorCode"), error_code, section)
+    m.eq("DaprHttpError.error_code", sdk_error.error_code, error_code, "§1.6")
+    if message is not None:
+        m.eq("message", body.get("message"), message, section)
+    if message_prefix is not None and not str(body.get("message", "")).startswith(message_prefix):
+        m.items.append(f"message: expected to start with {message_prefix!r} ({section}), got {body.get('message')!r}")
+    if legacy:
+        m.eq("keys (legacy error)", sorted(body), ["errorCode", "message"], "§1.1")
+        return m
+    if reason is not None:
+        info = detail_of(body, "ErrorInfo")
+        m.true(info is not None, f"ErrorInfo detail missing (§1.1); details {short(body.get('details'))}")
+        if info is not None:
+            m.eq("ErrorInfo.reason", info.get("reason"), reason, section)
+            m.eq("ErrorInfo.domain", info.get("domain"), DOMAIN, "§1.1")
+            if metadata is not Ellipsis:
+                m.eq("ErrorInfo.metadata", info.get("metadata"), metadata, f"{section}, §1.1 (null when none)")
+    if resource is not None:
+        detail = detail_of(body, "ResourceInfo")
+        if resource is False:
+            m.eq("ResourceInfo", detail, None, section)
+        else:
+            expected = {"resource_type": resource[0], "resource_name": resource[1], "owner": "",
+                        "description": resource[2] if len(resource) > 2 else ""}
+            m.eq("ResourceInfo", detail, expected, section)
+    if bad_request is not None:
+        m.eq("BadRequest", detail_of(body, "BadRequest"), {"field_violations": bad_request}, section)
+    if help_links is not None:
+        m.eq("Help", detail_of(body, "Help"), {"links": help_links}, section)
+    return m
+
+
+# --------------------------------------------------------------------------- processes
+
+
+class Proc:
+    """A child process with its output in a log file; start() again restarts it."""
+
+    def __init__(self, name: str, argv: list, log_path: str, cwd: str | None = None, env: dict | None = None):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log_path = log_path
+        self.cwd = cwd
+        self.env = env
+        self.popen: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        environment = dict(os.environ)
+        environment.update(self.env or {})
+        with open(self.log_path, "ab") as log:
+            log.write(f"=== {datetime.datetime.now().isoformat()} start: {' '.join(self.argv)}\n".encode())
+            log.flush()
+            self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                          cwd=self.cwd, env=environment, start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.popen.pid if self.popen else None
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def exit_status(self):
+        return None if self.popen is None else self.popen.poll()
+
+    def kill9(self) -> None:
+        if self.alive():
+            os.kill(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(timeout=10)
+
+    def stop(self, grace: float = 6.0) -> None:
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            try:
+                os.kill(self.popen.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.kill(self.popen.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                try:
+                    self.popen.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)  # its own session: children too
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def text(self) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                return log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def size(self) -> int:
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def since(self, offset: int) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                return log.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def tail(self, lines: int = TAIL_LINES) -> list:
+        return self.text().splitlines()[-lines:]
+
+
+class EventFile:
+    """The JSON lines an app or component appends; read again on every poll."""
+
+    def __init__(self, path: str):
+        self.path = path
+        open(path, "a").close()
+
+    def all(self) -> list:
+        entries = []
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                for line in handle:
+                    line = line.strip()
+                    if line:
+                        try:
+                            entries.append(json.loads(line))
+                        except ValueError:
+                            pass  # a line being written
+        except OSError:
+            pass
+        return entries
+
+    def where(self, predicate) -> list:
+        return [e for e in self.all() if predicate(e)]
+
+    def wait(self, predicate, timeout: float = ARRIVAL, count: int = 1) -> list:
+        found = wait_until(lambda: (lambda got: got if len(got) >= count else None)(self.where(predicate)), timeout)
+        return found or self.where(predicate)
+
+
+def yaml_value(value) -> str:
+    return json.dumps(value)
+
+
+def component(name: str, type_: str, metadata: dict | None = None, scopes=None) -> str:
+    lines = ["apiVersion: dapr.io/v1alpha1", "kind: Component", "metadata:", f"  name: {name}", "spec:",
+             f"  type: {type_}", "  version: v1"]
+    if metadata:
+        lines.append("  metadata:")
+        for key, value in metadata.items():
+            lines += [f"    - name: {key}", f"      value: {yaml_value(str(value))}"]
+    else:
+        lines.append("  metadata: []")
+    if scopes:
+        lines.append(f"scopes: {json.dumps(scopes)}")
+    return "\n".join(lines) + "\n"
+
+
+def subscription(name: str, pubsub: str, topic: str, route: str | None = None, rules=None, default=None,
+                 dead_letter: str | None = None, bulk: dict | None = None, metadata: dict | None = None,
+                 version: str = "v2alpha1") -> str:
+    """A declarative Subscription (§6.1) as YAML (JSON flow style for the nested parts)."""
+    lines = [f"apiVersion: dapr.io/{version}", "kind: Subscription", "metadata:", f"  name: {name}", "spec:",
+             f"  pubsubname: {pubsub}", f"  topic: {topic}"]
+    if version == "v1alpha1":
+        lines.append(f"  route: {route}")
+    else:
+        routes = {}
+        if rules:
+            routes["rules"] = [{"match": m, "path": p} for m, p in rules]
+        if default is not None or route is not None:
+            routes["default"] = default if default is not None else route
+        lines.append(f"  routes: {json.dumps(routes)}")
+    if dead_letter:
+        lines.append(f"  deadLetterTopic: {dead_letter}")
+    if bulk:
+        lines.append(f"  bulkSubscribe: {json.dumps(bulk)}")
+    if metadata:
+        lines.append(f"  metadata: {json.dumps(metadata)}")
+    return "\n".join(lines) + "\n"
+
+
+class App:
+    """A subscriber app process (apps/http_app.py or apps/grpc_app.py)."""
+
+    def __init__(self, suite: "Suite", label: str, kind: str, config: dict):
+        self.suite = suite
+        self.kind = kind
+        self.port = free_port()
+        root = os.path.join(suite.tmp, f"app-{label}")
+        os.makedirs(root)
+        self.events = EventFile(os.path.join(root, "events.jsonl"))
+        config_path = os.path.join(root, "config.json")
+        with open(config_path, "w", encoding="utf-8") as out:
+            json.dump(config, out)
+        script = os.path.join(APPS, "http_app.py" if kind == "http" else "grpc_app.py")
+        self.proc = suite.spawn(f"app-{label}", [sys.executable, script, "--port", self.port,
+                                                 "--events", self.events.path, "--config", config_path])
+        ok = wait_until(lambda: port_open(self.port) or not self.proc.alive(), 30)
+        check(self.proc.alive() and ok, f"app {label} ({kind}) did not listen on {self.port}: "
+                                        f"{' | '.join(self.proc.tail(8))}")
+
+    def release(self) -> None:
+        open(self.events.path + ".release", "w").close()
+
+
+class Sidecar:
+    def __init__(self, suite: "Suite", label: str, documents: list, app: App | None = None,
+                 app_id: str | None = None, configs: list | None = None, extra_args: tuple = (),
+                 env: dict | None = None, files: dict | None = None):
+        self.suite = suite
+        self.label = label
+        self.app = app
+        self.app_id = app_id or f"fid-{label}"
+        self.root = os.path.join(suite.tmp, f"sidecar-{label}")
+        self.sockets = os.path.join(self.root, "sockets")
+        self.resources = os.path.join(self.root, "resources")
+        os.makedirs(self.sockets, mode=0o700)
+        os.chmod(self.sockets, 0o700)
+        os.makedirs(self.resources)
+        if documents:
+            with open(os.path.join(self.resources, "resources.yaml"), "w", encoding="utf-8") as out:
+                out.write("---\n".join(documents))
+        for name, text in (files or {}).items():
+            with open(os.path.join(self.resources, name), "w", encoding="utf-8") as out:
+                out.write(text)
+        self.config_paths = []
+        for index, text in enumerate(configs or []):
+            path = os.path.join(self.root, f"config-{index}.yaml")
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(text)
+            self.config_paths.append(path)
+        self.grpc_port = free_port()
+        self.http_port = free_port()
+        self.extra_args = [str(a) for a in extra_args]
+        self.env = env or {}
+        self.proc: Proc | None = None
+        self._client: DaprClient | None = None
+
+    def socket(self, name: str) -> str:
+        return os.path.join(self.sockets, f"{name}.sock")
+
+    def argv(self) -> list:
+        argv = [os.path.join(self.suite.bin_dir, "apiary"), "run", "--resources-path", self.resources,
+                "--sockets-dir", self.sockets, "--app-id", self.app_id, "--grpc-port", self.grpc_port,
+                "--http-port", self.http_port, "--heartbeat-interval", "500ms", "--heartbeat-timeout", "400ms",
+                "--failure-threshold", "2", "--log-level", "debug", "--component-wait", "20s"]
+        if self.app is not None:
+            argv += ["--app-port", self.app.port, "--app-protocol", self.app.kind]
+        for path in self.config_paths:
+            argv += ["--config", path]
+        return argv + self.extra_args
+
+    def start(self, wait: bool = True) -> "Sidecar":
+        self.proc = self.suite.spawn(f"apiary-{self.label}", self.argv(), cwd=self.root,
+                                     env={"DAPR_API_TOKEN": "", "APIARY_API_TOKEN": "", **self.env})
+        self.suite.sidecars.append(self)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def wait_ready(self, timeout: float = 45.0) -> None:
+        deadline = now() + timeout
+        last = "no answer"
+        while now() < deadline:
+            check(self.proc.alive(), f"apiary {self.label} exited with status {self.proc.exit_status()} "
+                                     f"before it was ready:\n" + "\n".join(self.proc.tail(15)))
+            try:
+                status, _, body = http("GET", self.url("/actuator/health/readiness"), timeout=2)
+                last = f"readiness {status} {body[:300]!r}"
+                if status == 200:
+                    healthz, _, _ = http("GET", self.url("/v1.0/healthz"), timeout=2)
+                    if healthz == 204:
+                        return
+            except OSError as error:
+                last = f"{type(error).__name__}: {error}"
+            time.sleep(0.1)
+        raise CheckFailure(f"apiary {self.label} not ready within {timeout:.0f} s: {last}")
+
+    def exit_within(self, timeout: float):
+        """For a sidecar that must refuse to start: its exit status and output."""
+        wait_until(lambda: not self.proc.alive(), timeout)
+        return self.proc.exit_status(), self.proc.text()
+
+    def client(self) -> DaprClient:
+        if self._client is None:
+            saved = {k: os.environ.get(k) for k in ("DAPR_HTTP_PORT", "DAPR_GRPC_PORT")}
+            os.environ["DAPR_HTTP_PORT"] = str(self.http_port)
+            os.environ["DAPR_GRPC_PORT"] = str(self.grpc_port)
+            try:
+                self._client = DaprClient(address=f"127.0.0.1:{self.grpc_port}")
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+        return self._client
+
+    def component_state(self, name: str):
+        try:
+            status, _, body = http("GET", self.url("/actuator/components"), timeout=2)
+            for entry in json.loads(body) if status == 200 else []:
+                if isinstance(entry, dict) and entry.get("name") == name:
+                    return entry.get("state")
+        except (OSError, ValueError):
+            pass
+        return None
+
+    def log_wait(self, needle, timeout: float = ARRIVAL, since: int = 0):
+        """Waits until the log (from offset `since`) has `needle` (text or compiled regex)."""
+        def look():
+            text = self.proc.since(since)
+            if isinstance(needle, str):
+                return needle in text
+            return needle.search(text)
+        return wait_until(look, timeout, interval=0.1)
+
+    def stop(self) -> None:
+        if self._client is not None:
+            try:
+                self._client.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._client = None
+        if self.proc is not None:
+            self.proc.stop()
+
+
+# --------------------------------------------------------------------------- the suite
+
+
+class Suite:
+    def __init__(self, args):
+        self.args = args
+        self.only = args.only or SCENARIOS
+        self.passed = 0
+        self.failed = 0
+        self.results: list = []
+        self.procs: list = []
+        self.sidecars: list = []
+        self.tmp = tempfile.mkdtemp(prefix="apiary-fidelity-")
+        self.logs = os.path.join(self.tmp, "logs")
+        os.makedirs(self.logs)
+        self.bin_dir = os.path.abspath(args.bin)
+        self.run_id = uuid.uuid4().hex[:8]
+
+    # ------------------------------------------------------------ reporting
+
+    def report(self, name: str, ok: bool, message: str, procs=()) -> None:
+        self.results.append((name, ok))
+        if ok:
+            self.passed += 1
+            print(f"PASS {name}: {message}", flush=True)
+            return
+        self.failed += 1
+        lines = message.splitlines() or [""]
+        print(f"FAIL {name}: {lines[0]}", flush=True)
+        for line in lines[1:]:
+            print(f"    {line}")
+        for proc in procs() if callable(procs) else procs:
+            if proc is None:
+                continue
+            state = "running" if proc.alive() else f"exited {proc.exit_status()}"
+            print(f"    --- last {TAIL_LINES} lines of {proc.name} ({state}; {proc.log_path}) ---")
+            for line in proc.tail():
+                print(f"    | {line[:400]}")
+        sys.stdout.flush()
+
+    def run_check(self, name: str, fn, procs=()) -> bool:
+        try:
+            message = fn()
+        except (KeyboardInterrupt, Interrupted):
+            raise
+        except CheckFailure as failure:
+            self.report(name, False, str(failure), procs)
+            return False
+        except Exception as error:  # noqa: BLE001
+            frames = traceback.format_exception(type(error), error, error.__traceback__)
+            self.report(name, False, f"unexpected {type(error).__name__}: {error}\n" + "".join(frames[-4:]).rstrip(),
+                        procs)
+            return False
+        self.report(name, True, message or "ok")
+        return True
+
+    # ------------------------------------------------------------ processes
+
+    def spawn(self, name: str, argv: list, cwd: str | None = None, env: dict | None = None) -> Proc:
+        path = os.path.join(self.logs, f"{name}.log")
+        proc = Proc(name, argv, path, cwd=cwd, env=env)
+        self.procs.append(proc)
+        proc.start()
+        return proc
+
+    def component_proc(self, name: str, argv: list, socket_path: str) -> Proc:
+        proc = self.spawn(name, argv)
+        ok = wait_until(lambda: socket_answers(socket_path) or not proc.alive(), 30)
+        check(proc.alive() and ok, f"{name} did not serve {socket_path}: {' | '.join(proc.tail(8))}")
+        return proc
+
+    def flaky(self, sidecar: Sidecar, name: str = "flaky") -> tuple:
+        calls = EventFile(os.path.join(sidecar.root, f"{name}-calls.jsonl"))
+        proc = self.component_proc(f"{name}-{sidecar.label}", [
+            sys.executable, os.path.join(APPS, "flaky_component.py"), "--socket", sidecar.socket(name),
+            "--calls", calls.path], sidecar.socket(name))
+        return proc, calls
+
+    def memstore(self, sidecar: Sidecar) -> Proc:
+        return self.component_proc(f"memstore-{sidecar.label}", [
+            os.path.join(self.bin_dir, "memstore"), "--socket", sidecar.socket("memstore")],
+            sidecar.socket("memstore"))
+
+    def stop_all(self, keep=()) -> None:
+        """Stops the scenario's sidecars first, then every other process (apps, components)."""
+        for sidecar in self.sidecars:
+            sidecar.stop()
+        self.sidecars = []
+        for proc in reversed(self.procs):
+            if proc not in keep:
+                proc.stop()
+
+    def cleanup(self) -> None:
+        self.stop_all()
+        leftovers = [f"{p.name} (pid {p.pid})" for p in self.procs if p.alive()]
+        if leftovers:
+            print(f"warning: still running after cleanup: {', '.join(leftovers)}", flush=True)
+        if self.args.keep:
+            print(f"kept {self.tmp} (logs in {self.logs})", flush=True)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def unique(self, name: str) -> str:
+        return f"{name}-{self.run_id}-{uuid.uuid4().hex[:6]}"
+
+    # ------------------------------------------------------------ running
+
+    def run(self) -> None:
+        for name in ("apiary", "memstore"):
+            path = os.path.join(self.bin_dir, name)
+            if not wait_until(lambda: os.access(path, os.X_OK), 120, interval=1):
+                self.report("setup/binaries", False, f"{path} is missing or not executable")
+                return
+        for scenario in self.only:
+            started = now()
+            try:
+                getattr(self, f"scenario_{scenario}")()
+            except CheckFailure as failure:
+                self.report(f"{scenario}/setup", False, str(failure),
+                            [s.proc for s in self.sidecars] + self.procs[-3:])
+            finally:
+                self.stop_all()
+            print(f"-- {scenario}: {now() - started:.1f} s", flush=True)
+
+
+class FidelitySuite(Suite):
+    # ================================================================== 1. errors (§1.2-1.4)
+
+    def scenario_errors(self) -> None:
+        e = Sidecar(self, "errors", [
+            component("mem", "state.in-memory"),
+            component("ps", "pubsub.in-memory"),
+            component("notx", "state.flaky"),
+            component("bind", "bindings.multi"),
+            component("envsecrets", "secretstores.local.env"),
+        ])
+        self.flaky(e)
+        self.component_proc("multi-errors", [sys.executable, MULTI_COMPONENT, "--socket", e.socket("multi")],
+                            e.socket("multi"))
+        e.start()
+        bare = Sidecar(self, "nostate", [component("ps", "pubsub.in-memory")]).start()
+        c = e.client()
+        app_id = e.app_id
+        procs = lambda: [e.proc]  # noqa: E731
+
+        def grpc_check(name, fn, **expected):
+            def run():
+                error = grpc_failure(name, fn)
+                return expect_grpc(name, error, **expected).done(
+                    f"{error.code().name} {error.details()!r} reason {error.error_code()}")
+            self.run_check(f"errors/{name}", run, procs)
+
+        def http_check(name, method, path, body=None, headers=None, sidecar=None, **expected):
+            def run():
+                answer = http_failure(method, (sidecar or e).url(path), body, headers)
+                return expect_http(name, answer, **expected).done(
+                    f"{answer[0]} {short(answer[2], 300)}")
+            self.run_check(f"errors/{name}", run, procs)
+
+        # --- state store unknown / not configured (§1.2)
+        grpc_check("state-not-found-grpc", lambda: c.get_state("nope", "k"),
+                   code=grpc.StatusCode.INVALID_ARGUMENT, message="state store nope is not found",
+                   reason="DAPR_STATE_NOT_FOUND", metadata={}, section="§1.2")
+        http_check("state-not-found-http", "GET", "/v1.0/state/nope/k", status=400,
+                   error_code="ERR_STATE_STORE_NOT_FOUND", message="state store nope is not found",
+                   reason="DAPR_STATE_NOT_FOUND", metadata={"appID": app_id}, section="§1.2")
+        grpc_check("state-not-configured-grpc", lambda: bare.client().get_state("mem", "k"),
+                   code=grpc.StatusCode.FAILED_PRECONDITION, message="state store mem is not configured",
+                   reason="DAPR_STATE_NOT_CONFIGURED", metadata={}, section="§1.2")
+        http_check("state-not-configured-http", "GET", "/v1.0/state/mem/k", sidecar=bare, status=500,
+                   error_code="ERR_STATE_STORE_NOT_CONFIGURED", message="state store mem is not configured",
+                   reason="DAPR_STATE_NOT_CONFIGURED", metadata={"appID": bare.app_id}, section="§1.2")
+
+        # --- illegal key (§1.2): BadRequest field = the key
+        key = "a||b"
+        illegal = f"input key/keyPrefix '{key}' can't contain '||'"
+        violation = [{"field": key, "description": illegal}]
+        grpc_check("illegal-key-save-grpc", lambda: c.save_state("mem", key, "v"),
+                   code=grpc.StatusCode.INVALID_ARGUMENT, message=illegal, reason="DAPR_STATE_ILLEGAL_KEY",
+                   metadata={}, bad_request=violation, resource=("state", "mem"), section="§1.2")
+        grpc_check("illegal-key-get-grpc", lambda: c.get_state("mem", key),
+                   code=grpc.StatusCode.INVALID_ARGUMENT, message=illegal, reason="DAPR_STATE_ILLEGAL_KEY",
+                   metadata={}, bad_request=violation, resource=("state", "mem"), section="§1.2")
+        grpc_check("illegal-key-transaction-grpc", lambda: c.execute_state_transaction("mem", [
+            TransactionalStateOperation(key=key, data=b"v", operation_type=TransactionOperationType.upsert)]),
+            code=grpc.StatusCode.INVALID_ARGUMENT, message=illegal, reason="DAPR_STATE_ILLEGAL_KEY",
+            metadata={}, bad_request=violation, resource=("state", "mem"), section="§1.2 (txn: real key in field, §9)")
+        http_check("illegal-key-get-http", "GET", "/v1.0/state/mem/a||b", status=400,
+                   error_code="ERR_MALFORMED_REQUEST",
+                   message=f"api error: code = InvalidArgument desc = {illegal}",
+                   reason="DAPR_STATE_ILLEGAL_KEY", metadata=None, bad_request=violation,
+                   resource=("state", "mem"), section="§1.2")
+        http_check("illegal-key-save-http", "POST", "/v1.0/state/mem", body=[{"key": key, "value": 1}], status=400,
+                   error_code="ERR_MALFORMED_REQUEST",
+                   message=f"api error: code = InvalidArgument desc = {illegal}",
+                   reason="DAPR_STATE_ILLEGAL_KEY", metadata=None, bad_request=violation,
+                   resource=("state", "mem"), section="§1.2")
+
+        # --- etags (§1.2) on the flaky store (numeric per-key versions, contract etag errors)
+        def saved(k):
+            c.save_state("notx", k, "v1")
+            return k
+        save_mismatch = "failed saving state in state store notx: possible etag mismatch. error from state store: "
+        save_invalid = "failed saving state in state store notx: invalid etag value: "
+        k1 = saved(self.unique("etag"))
+        grpc_check("etag-mismatch-save-grpc", lambda: c.save_state("notx", k1, "v2", etag="99"),
+                   code=grpc.StatusCode.ABORTED, message_prefix=save_mismatch, reason="ERR_STATE_SAVE",
+                   metadata={}, section="§1.2")
+        grpc_check("etag-invalid-save-grpc", lambda: c.save_state("notx", k1, "v2", etag="not-a-number"),
+                   code=grpc.StatusCode.INVALID_ARGUMENT, message_prefix=save_invalid, reason="ERR_STATE_SAVE",
+                   metadata={}, section="§1.2")
+        http_check("etag-mismatch-save-http", "POST", "/v1.0/state/notx",
+                   body=[{"key": k1, "value": "v2", "etag": "99"}], status=409, error_code="ERR_STATE_SAVE",
+                   message_prefix=save_mismatch, reason="ERR_STATE_SAVE", metadata=Ellipsis, section="§1.2")
+        http_check("etag-invalid-save-http", "POST", "/v1.0/state/notx",
+                   body=[{"key": k1, "value": "v2", "etag": "not-a-number"}], status=400,
+                   error_code="ERR_STATE_SAVE", message_prefix=save_invalid, reason="ERR_STATE_SAVE",
+                   metadata=Ellipsis, section="§1.2")
+        delete_mismatch = f"failed deleting state with key {k1}: possible etag mismatch. error from state store: "
+        delete_invalid = f"failed deleting state with key {k1}: invalid etag value: "
+        grpc_check("etag-mismatch-delete-grpc", lambda: c.delete_state("notx", k1, etag="99"),
+                   code=grpc.StatusCode.ABORTED, message_prefix=delete_mismatch, reason="ERR_STATE_DELETE",
+                   metadata={}, section="§1.2")
+        grpc_check("etag-invalid-delete-grpc", lambda: c.delete_state("notx", k1, etag="not-a-number"),
+                   code=grpc.StatusCode.INVALID_ARGUMENT, message_prefix=delete_invalid, reason="ERR_STATE_DELETE",
+                   metadata={}, section="§1.2")
+        http_check("etag-mismatch-delete-http", "DELETE", f"/v1.0/state/notx/{k1}", headers={"If-Match": "99"},
+                   status=409, error_code="ERR_STATE_DELETE", message_prefix=delete_mismatch,
+                   reason="ERR_STATE_DELETE", metadata=Ellipsis, section="§1.2")
+        http_check("etag-invalid-delete-http", "DELETE", f"/v1.0/state/notx/{k1}",
+                   headers={"If-Match": "not-a-number"}, status=400, error_code="ERR_STATE_DELETE",
+                   message_prefix=delete_invalid, reason="ERR_STATE_DELETE", metadata=Ellipsis, section="§1.2")
+
+        # --- transactions (§1.2)
+        help_links = [{"description": HELP_DESCRIPTION, "url": HELP_URL}]
+        grpc_check("transactions-unsupported-grpc", lambda: c.execute_state_transaction("notx", [
+            TransactionalStateOperation(key="t1", data=b"v", operation_type=TransactionOperationType.upsert)]),
+            code=grpc.StatusCode.UNIMPLEMENTED, message="state store notx doesn't support transactions",
+            reason="DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED", metadata={}, help_links=help_links,
+            resource=("state", "notx"), section="§1.2")
+        http_check("transactions-unsupported-http", "POST", "/v1.0/state/notx/transaction",
+                   body={"operations": [{"operation": "upsert", "request": {"key": "t1", "value": 1}}]},
+                   status=500, error_code="ERR_STATE_STORE_NOT_SUPPORTED",
+                   message="state store notx doesn't support transactions",
+                   reason="DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED", metadata=Ellipsis, help_links=help_links,
+                   resource=("state", "notx"), section="§1.2")
+
+        def merge_grpc():
+            request = api_v1.ExecuteStateTransactionRequest(storeName="mem", operations=[
+                api_v1.TransactionalStateOperation(operationType="merge",
+                                                   request=common_v1.StateItem(key="t2", value=b"v"))])
+            return c._stub.ExecuteStateTransaction(request)
+        grpc_check("transaction-op-unsupported-grpc", merge_grpc, code=grpc.StatusCode.UNIMPLEMENTED,
+                   message="operation type merge not supported", reason="ERR_NOT_SUPPORTED_STATE_OPERATION",
+                   metadata={}, section="§1.2")
+        http_check("transaction-op-unsupported-http", "POST", "/v1.0/state/mem/transaction",
+                   body={"operations": [{"operation": "merge", "request": {"key": "t2", "value": 1}}]},
+                   status=400, error_code="ERR_NOT_SUPPORTED_STATE_OPERATION",
+                   message="operation type merge not supported", reason="ERR_NOT_SUPPORTED_STATE_OPERATION",
+                   metadata=Ellipsis, section="§1.2")
+
+        # --- publish (§1.3)
+        grpc_check("pubsub-not-found-grpc", lambda: c.publish_event("nope", "t", "x"),
+                   code=grpc.StatusCode.INVALID_ARGUMENT, message="pubsub nope is not found",
+                   reason="DAPR_PUBSUB_NOT_FOUND", metadata={}, resource=False, section="§1.3")
+        http_check("pubsub-not-found-http", "POST", "/v1.0/publish/nope/t?metadata.k=v", body={"a": 1},
+                   status=404, error_code="ERR_PUBSUB_NOT_FOUND", message="pubsub nope is not found",
+                   reason="DAPR_PUBSUB_NOT_FOUND", metadata={"k": "v"}, resource=False, section="§1.3")
+        topic_empty = "topic is empty in pubsub ps"
+        grpc_check("topic-empty-grpc", lambda: c.publish_event("ps", "", "x"),
+                   code=grpc.StatusCode.INVALID_ARGUMENT, message=topic_empty,
+                   reason="DAPR_PUBSUB_TOPIC_NAME_EMPTY", metadata={}, resource=("pubsub", "ps", topic_empty),
+                   section="§1.3")
+        http_check("topic-empty-http", "POST", "/v1.0/publish/ps/?metadata.k=v", body={"a": 1}, status=404,
+                   error_code="ERR_TOPIC_NAME_EMPTY", message=topic_empty, reason="DAPR_PUBSUB_TOPIC_NAME_EMPTY",
+                   metadata={"k": "v"}, resource=("pubsub", "ps", topic_empty), section="§1.3")
+        raw_bad = "failed deserializing metadata. Error: rawPayload value must be a valid boolean: actual is 'maybe'"
+        grpc_check("rawpayload-not-bool-grpc",
+                   lambda: c.publish_event("ps", "t", "x", publish_metadata={"rawPayload": "maybe"}),
+                   code=grpc.StatusCode.INVALID_ARGUMENT, message=raw_bad,
+                   reason="DAPR_PUBSUB_METADATA_DESERIALIZATION", metadata={"rawPayload": "maybe"},
+                   resource=("pubsub", "ps", raw_bad), section="§1.3")
+        http_check("rawpayload-not-bool-http", "POST", "/v1.0/publish/ps/t?metadata.rawPayload=maybe",
+                   body={"a": 1}, status=400, error_code="ERR_PUBSUB_REQUEST_METADATA", message=raw_bad,
+                   reason="DAPR_PUBSUB_METADATA_DESERIALIZATION", metadata={"rawPayload": "maybe"},
+                   resource=("pubsub", "ps", raw_bad), section="§1.3")
+
+        def ce_not_json_grpc():
+            error = grpc_failure("cloudevent-not-json-grpc", lambda: c.publish_event(
+                "ps", "t", "not json {", data_content_type="application/cloudevents+json"))
+            m = expect_grpc("cloudevent-not-json-grpc", error, code=grpc.StatusCode.INVALID_ARGUMENT,
+                            message="cannot create cloudevent", reason="DAPR_PUBSUB_CLOUD_EVENT_CREATION",
+                            metadata=None, resource=("pubsub", "ps", "cannot create cloudevent"), section="§1.3")
+            info = error.status_details().error_info or {}
+            meta = info.get("metadata", {})
+            m.eq("ErrorInfo.metadata keys", sorted(meta), ["appID", "error"], "§1.3")
+            m.eq("ErrorInfo.metadata.appID", meta.get("appID"), app_id, "§1.3")
+            m.items = [i for i in m.items if not i.startswith("ErrorInfo.metadata:")]
+            return m.done(f"{error.code().name} {error.details()!r} metadata {meta}")
+        self.run_check("errors/cloudevent-not-json-grpc", ce_not_json_grpc, procs)
+
+        def ce_not_json_http():
+            answer = http_failure("POST", e.url("/v1.0/publish/ps/t"), b"not json {",
+                                  {"Content-Type": "application/cloudevents+json"})
+            m = expect_http("cloudevent-not-json-http", answer, status=500, error_code="ERR_PUBSUB_CLOUD_EVENTS_SER",
+                            message="cannot create cloudevent", reason="DAPR_PUBSUB_CLOUD_EVENT_CREATION",
+                            metadata=Ellipsis, resource=("pubsub", "ps", "cannot create cloudevent"), section="§1.3")
+            meta = (detail_of(answer[2], "ErrorInfo") or {}).get("metadata") or {}
+            m.eq("ErrorInfo.metadata keys", sorted(meta), ["appID", "error"], "§1.3")
+            m.eq("ErrorInfo.metadata.appID", meta.get("appID"), app_id, "§1.3")
+            return m.done(f"{answer[0]} {short(answer[2], 300)}")
+        self.run_check("errors/cloudevent-not-json-http", ce_not_json_http, procs)
+
+        # --- secrets and bindings (§1.4; legacy: no details on gRPC)
+        grpc_check("secret-store-not-found-grpc", lambda: c.get_secret("nope", "k"),
+                   code=grpc.StatusCode.INVALID_ARGUMENT, message="failed finding secret store with key nope",
+                   legacy=True, section="§1.4")
+        http_check("secret-store-not-found-http", "GET", "/v1.0/secrets/nope/k", status=401,
+                   error_code="ERR_SECRET_STORE_NOT_FOUND", message="failed finding secret store with key nope",
+                   legacy=True, section="§1.4")
+        missing = "error invoking output binding nope: couldn't find output binding nope"
+        grpc_check("binding-not-found-grpc", lambda: c.invoke_binding("nope", "create", "x"),
+                   code=grpc.StatusCode.INTERNAL, message=missing, reason="ERR_INVOKE_OUTPUT_BINDING", metadata={},
+                   section="§1.4")
+        http_check("binding-not-found-http", "POST", "/v1.0/bindings/nope", body={"operation": "create", "data": "x"},
+                   status=500, error_code="ERR_INVOKE_OUTPUT_BINDING", message=missing, legacy=True, section="§1.4")
+        no_op = "error invoking output binding bind: operation field is missing from request"
+        grpc_check("binding-no-operation-grpc", lambda: c.invoke_binding("bind", "", "x"),
+                   code=grpc.StatusCode.INTERNAL, message=no_op, reason="ERR_INVOKE_OUTPUT_BINDING", metadata={},
+                   section="§1.4")
+        http_check("binding-no-operation-http", "POST", "/v1.0/bindings/bind", body={"data": "x"},
+                   status=500, error_code="ERR_INVOKE_OUTPUT_BINDING", message=no_op, legacy=True, section="§1.4")
+
+    # @@MORE@@
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", required=True, help="folder with the built apiary and memstore executables")
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, metavar="SCENARIO",
+                        help=f"run only these scenarios: {', '.join(SCENARIOS)}")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, resources)")
+    args = parser.parse_args()
+    if args.only:
+        args.only = [name for name in SCENARIOS if name in args.only]
+
+    def on_signal(signum, _frame):
+        raise Interrupted(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    suite = FidelitySuite(args)
+    interrupted = False
+    try:
+        suite.run()
+    except (KeyboardInterrupt, Interrupted) as stop:
+        interrupted = True
+        print(f"interrupted ({type(stop).__name__}): stopping every process the suite started", flush=True)
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+        suite.cleanup()
+    print(f"{suite.passed} passed, {suite.failed} failed", flush=True)
+    if interrupted:
+        return 130
+    return 1 if suite.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
