@@ -165,6 +165,20 @@ copy_executable() {
   copy_libraries "$root" "$source"
 }
 
+# podman-probe (Deploy/images/probe.c, static) as /bin/sh, /usr/bin/curl and
+# /usr/bin/nc: what podman runs for the httpGet and tcpSocket probes of the images
+# that have them (apiary, redis). Kubernetes itself needs none of it.
+add_probe() {
+  local root=$1
+  [ -x "$work/podman-probe" ] && [ "$work/podman-probe" -nt Deploy/images/probe.c ] \
+    || gcc -static -Os -s -o "$work/podman-probe" Deploy/images/probe.c
+  mkdir -p "$root/bin" "$root/usr/bin" "$root/usr/local/bin"
+  cp "$work/podman-probe" "$root/usr/local/bin/podman-probe"
+  ln -s ../local/bin/podman-probe "$root/usr/bin/curl"
+  ln -s ../local/bin/podman-probe "$root/usr/bin/nc"
+  ln -s ../usr/local/bin/podman-probe "$root/bin/sh"
+}
+
 # Builds image NAME from Deploy/images/NAME.Containerfile with .build-images/NAME as its
 # context (the root file system in rootfs/).
 build_image() {
@@ -213,11 +227,7 @@ declare -a built=()
 if wanted apiary; then
   root=$(new_root apiary)
   copy_executable "$root" "$bin_dir/apiary" /usr/local/bin/apiary
-  gcc -static -Os -s -o "$root/usr/local/bin/podman-probe" Deploy/images/probe.c
-  mkdir -p "$root/bin" "$root/usr/bin"
-  ln -s ../local/bin/podman-probe "$root/usr/bin/curl"
-  ln -s ../local/bin/podman-probe "$root/usr/bin/nc"
-  ln -s ../usr/local/bin/podman-probe "$root/bin/sh"
+  add_probe "$root"
   mkdir -p "$root/etc/apiary/components"
   build_image apiary "localhost/apiary:$tag"; built+=("localhost/apiary:$tag")
 fi
@@ -280,6 +290,7 @@ if wanted redis; then
   root=$(new_root redis)
   mkdir -p "$root/data" && chmod 1777 "$root/data"
   copy_executable "$root" "$(readlink -f "$(command -v redis-server)")" /usr/local/bin/redis-server
+  add_probe "$root"
   build_image redis "localhost/apiary-redis:$tag"; built+=("localhost/apiary-redis:$tag")
 fi
 

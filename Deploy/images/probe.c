@@ -7,12 +7,12 @@
  * the container,
  *
  *     /bin/sh -c "curl -f http://localhost:PORT/PATH || exit 1"     (httpGet)
- *     /bin/sh -c "nc -z -v localhost PORT || exit 1"                (tcpSocket)
+ *     /bin/sh -c "nc -z -v  PORT || exit 1"                         (tcpSocket, no host)
  *
  * Apiary's images are FROM scratch: no shell, no curl. Scripts/build-images.sh
  * installs this one static binary as /bin/sh, /usr/bin/curl and /usr/bin/nc. It is
  * not a shell: as `sh -c LINE` it understands only words separated by spaces, joined
- * by `||` and `&&`, each being `curl [-f] [-s] [-S] URL`, `nc -z [-v] HOST PORT`,
+ * by `||` and `&&`, each being `curl [-f] [-s] [-S] URL`, `nc -z [-v] [HOST] PORT`,
  * `exit [N]`, `true` or `false`; anything else exits 127 with a message. As curl it
  * makes one HTTP/1.0 GET to an http:// URL whose host is `localhost` or a numeric IPv4
  * or IPv6 address (no name resolution: a static binary has none worth trusting), with
@@ -213,7 +213,7 @@ static int curl(int argc, char **argv) {
   return OK;
 }
 
-/* nc -z [-v] HOST PORT: can a connection be made. */
+/* nc -z [-v] [HOST] PORT: can a connection be made. */
 static int nc(int argc, char **argv) {
   const char *words[2];
   int count = 0;
@@ -222,8 +222,15 @@ static int nc(int argc, char **argv) {
     if (count == 2) return E_USAGE;
     words[count++] = argv[i];
   }
+  /* podman 4.3 writes an empty host when the probe names none ("nc -z -v  6379"),
+     which the split above drops: a lone word is the port, on localhost. */
+  if (count == 1) {
+    words[1] = words[0];
+    words[0] = "localhost";
+    count = 2;
+  }
   if (count != 2) {
-    fprintf(stderr, "usage: nc -z HOST PORT\n");
+    fprintf(stderr, "usage: nc -z [HOST] PORT\n");
     return E_USAGE;
   }
   int port = atoi(words[1]);
