@@ -564,6 +564,66 @@ class Replica:
         return indices
 
 
+COMPONENT_IMAGES = {"memstore": "localhost/apiary-memstore:dev", "ticker": "localhost/apiary-ticker:dev",
+                    "file-secrets": "localhost/apiary-file-secrets:dev",
+                    "redis-store": "localhost/apiary-redis-store:dev"}
+
+
+def check_images(checks: Checks, work: str) -> None:
+    """What the images promise by themselves, with `podman run` (no network)."""
+
+    def sockets_variables():
+        # Each component image run twice at once: with DAPR_COMPONENTS_SOCKETS_FOLDER
+        # only, and with APIARY_SOCKETS_DIR as well (which wins), on a host folder.
+        runs = []
+        for name, image in COMPONENT_IMAGES.items():
+            for variables in (("DAPR_COMPONENTS_SOCKETS_FOLDER",), ("APIARY_SOCKETS_DIR", "DAPR_COMPONENTS_SOCKETS_FOLDER")):
+                folder = tempfile.mkdtemp(prefix=f"sockets-{name}-", dir=work)
+                os.chmod(folder, 0o1777)
+                env = []
+                for variable in variables:
+                    env += ["-e", f"{variable}=/s/{variable.lower()}"]
+                container = f"{PREFIX}-image-{name}-{len(variables)}"
+                run(["podman", "rm", "-f", container], check=False, quiet=True)
+                run(["podman", "run", "-d", "--name", container, "--read-only", "--network", "none",
+                     "--cap-drop", "ALL", "-v", f"{folder}:/s", *env, image, "--log-level", "warning"])
+                expected = os.path.join(folder, variables[0].lower(), f"{name}.sock")
+                runs.append((container, expected))
+        try:
+            for container, expected in runs:
+                wait_until(f"{container} serves {expected}", lambda: os.path.exists(expected), 60, 0.2)
+                folder = os.stat(os.path.dirname(expected))
+                check(folder.st_uid == UID and folder.st_mode & 0o777 == 0o700,
+                      f"{os.path.dirname(expected)}: uid {folder.st_uid} mode {oct(folder.st_mode & 0o777)}")
+        finally:
+            for container, _ in runs:
+                run(["podman", "rm", "-f", "-t", "5", container], check=False, quiet=True)
+        return (f"{len(COMPONENT_IMAGES)} component images, as uid {UID} on a read-only root: "
+                "DAPR_COMPONENTS_SOCKETS_FOLDER alone names the folder, APIARY_SOCKETS_DIR wins over "
+                "it; the folder is created 0700")
+
+    checks.run("images/sockets-variables", sockets_variables)
+
+    def shared_folder_refused():
+        # Why the manifests give apiary /sockets/apiary and not the volume itself: an
+        # emptyDir is 0777 (owned by root) on Kubernetes.
+        answers = []
+        for owner, mode in ((0, 0o777), (UID, 0o777), (UID, 0o1777)):
+            folder = tempfile.mkdtemp(prefix="shared-", dir=work)
+            os.chown(folder, owner, owner)
+            os.chmod(folder, mode)
+            result = run(["podman", "run", "--rm", "--read-only", "--network", "none", "--cap-drop", "ALL",
+                          "-v", f"{folder}:/sockets", "localhost/apiary:dev", "run", "--sockets-dir", "/sockets"],
+                         check=False, quiet=True, timeout=60)
+            text = (result.stderr + result.stdout).strip()
+            check(result.returncode == 1 and "--allow-insecure-sockets-dir" in text,
+                  f"apiary on a {oct(mode)} folder of uid {owner}: exit {result.returncode}: {text[-300:]}")
+            answers.append(text.splitlines()[-1].split(". Pass")[0])
+        return "apiary refuses the shared volume itself: " + " | ".join(answers)
+
+    checks.run("images/apiary-refuses-shared-folder", shared_folder_refused)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin-dir", help="Swift executables for Scripts/build-images.sh (else it builds release ones)")
@@ -606,6 +666,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
 
     try:
+        check_images(checks, work)
         play_and_check(checks, rendered["base"], played, replicas)
     finally:
         tear_down()
