@@ -964,6 +964,226 @@ class FidelitySuite(Suite):
         http_check("binding-no-operation-http", "POST", "/v1.0/bindings/bind", body={"data": "x"},
                    status=500, error_code="ERR_INVOKE_OUTPUT_BINDING", message=no_op, legacy=True, section="§1.4")
 
+    # ------------------------------------------------------------------ helpers for delivery scenarios
+
+    def publish(self, client: DaprClient, pubsub: str, topic: str, data: dict, event_id: str | None = None,
+                metadata: dict | None = None) -> str:
+        """Publishes `data` as JSON over gRPC; answers the CloudEvent id (set with cloudevent.id)."""
+        event_id = event_id or self.unique("ce")
+        publish_metadata = {"cloudevent.id": event_id, **(metadata or {})}
+        client.publish_event(pubsub, topic, json.dumps(data), data_content_type="application/json",
+                             publish_metadata=publish_metadata)
+        return event_id
+
+    @staticmethod
+    def http_records(app: App, path: str, event_id: str | None = None) -> list:
+        return app.events.where(lambda r: r.get("path") == path and not r.get("holding") and not r.get("bulk")
+                                and (event_id is None or (isinstance(r.get("body"), dict)
+                                                          and r["body"].get("id") == event_id)))
+
+    @staticmethod
+    def grpc_records(app: App, path: str, event_id: str | None = None) -> list:
+        return app.events.where(lambda r: r.get("path") == path and not r.get("bulk") and not r.get("holding")
+                                and (event_id is None or r.get("id") == event_id))
+
+    def wait_http(self, app: App, path: str, event_id: str, timeout: float = ARRIVAL) -> dict:
+        found = wait_until(lambda: self.http_records(app, path, event_id), timeout)
+        check(bool(found), f"no delivery of CloudEvent {event_id} to {path} within {timeout:.0f} s "
+                           f"(deliveries of it elsewhere: {short([r.get('path') for r in app.events.all() if isinstance(r.get('body'), dict) and r['body'].get('id') == event_id])})")
+        return found[0]
+
+    def wait_grpc(self, app: App, path: str, event_id: str, timeout: float = ARRIVAL) -> dict:
+        found = wait_until(lambda: self.grpc_records(app, path, event_id), timeout)
+        check(bool(found), f"no delivery of CloudEvent {event_id} to handler {path} within {timeout:.0f} s "
+                           f"(deliveries of it elsewhere: {short([r.get('path') for r in app.events.all() if r.get('id') == event_id])})")
+        return found[0]
+
+    @staticmethod
+    def next_message(subscription, timeout: float = ARRIVAL):
+        box = {}
+
+        def read():
+            try:
+                box["message"] = subscription.next_message()
+            except Exception as error:  # noqa: BLE001
+                box["error"] = error
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        thread.join(timeout)
+        check("message" in box, f"streaming subscription: no message within {timeout:.0f} s "
+                                f"({box.get('error')!r})")
+        return box["message"]
+
+    # ================================================================== 2. dead letters (§2)
+
+    def scenario_deadletters(self) -> None:
+        self.deadletters_http()
+        self.stop_all()
+        self.deadletters_grpc()
+
+    def deadletters_http(self) -> None:
+        app = App(self, "dl-http", "http", {
+            "routes": {"/dlq": "SUCCESS"},
+            "programmatic": [
+                {"pubsubname": "ps", "topic": "dl-prog", "route": "/prog", "deadLetterTopic": "dlq-prog"},
+                {"pubsubname": "ps", "topic": "dlq-prog", "route": "/dlq"},
+            ]})
+        h = Sidecar(self, "dl-http", [
+            component("ps", "pubsub.in-memory"),
+            component("durable", "pubsub.durable"),
+            subscription("dl-decl", "ps", "dl-decl", route="/decl", dead_letter="dlq-decl"),
+            subscription("dlq-decl", "ps", "dlq-decl", route="/dlq"),
+            subscription("dl-norule", "ps", "dl-norule", rules=[('event.type == "never"', "/never")],
+                         dead_letter="dlq-decl"),
+            subscription("dlq-stream", "ps", "dlq-stream", route="/dlq"),
+            subscription("dl-down", "durable", "dl-down", route="/down", dead_letter="dlq-down"),
+            subscription("dlq-down", "durable", "dlq-down", route="/dlq"),
+        ], app=app)
+        journal = os.path.join(h.root, "journal")
+        durable_argv = [sys.executable, PUBSUB_COMPONENT, "--socket", h.socket("durable"), "--journal", journal]
+        durable = self.component_proc("durable-dl", durable_argv, h.socket("durable"))
+        h.start()
+        c = h.client()
+        procs = lambda: [h.proc, app.proc]  # noqa: E731
+
+        def to_dlq(name: str, topic: str, route: str, answer: str, expect_route_deliveries: int = 1):
+            def run():
+                event_id = self.publish(c, "ps", topic, {"answer": answer})
+                dead = self.wait_http(app, "/dlq", event_id)
+                event = dead["body"]
+                m = Mismatches(name)
+                m.eq("DLQ CloudEvent id", event.get("id"), event_id, "§2 (original bytes, nothing re-wrapped)")
+                m.eq("DLQ CloudEvent topic", event.get("topic"), topic, "§2 (topic names the original topic)")
+                m.eq("DLQ CloudEvent pubsubname", event.get("pubsubname"), "ps", "§2")
+                m.eq("DLQ CloudEvent data", event.get("data"), {"answer": answer}, "§2")
+                # Bounded wait (ABSENCE) to show the original route gets no further delivery.
+                time.sleep(ABSENCE)
+                if route:
+                    count = len(self.http_records(app, route, event_id))
+                    m.eq(f"deliveries to {route}", count, expect_route_deliveries,
+                         "§2 (no retry policy: DLQ after one try; DROP/404 not retried)")
+                m.eq("DLQ deliveries", len(self.http_records(app, "/dlq", event_id)), 1, "§2 (acked after DLQ)")
+                return m.done(f"{answer} at {route or 'no route'} -> DLQ with id {event_id}, topic {topic}")
+            self.run_check(f"deadletters/{name}", run, procs)
+
+        to_dlq("http-retry-declarative", "dl-decl", "/decl", "RETRY")
+        to_dlq("http-drop-declarative", "dl-decl", "/decl", "DROP")
+        to_dlq("http-404-declarative", "dl-decl", "/decl", "404")
+        to_dlq("http-500-declarative", "dl-decl", "/decl", "500")
+        to_dlq("http-unknown-status-declarative", "dl-decl", "/decl", "success")
+        to_dlq("http-no-matching-route", "dl-norule", "/never", "SUCCESS", expect_route_deliveries=0)
+        to_dlq("http-retry-programmatic", "dl-prog", "/prog", "RETRY")
+
+        def streaming():
+            topic, dlq = "dl-stream", "dlq-stream"
+            sub = c.subscribe("ps", topic, dead_letter_topic=dlq)
+            try:
+                # The stream is open once apiary lists it in the metadata API (STREAMING).
+                def listed():
+                    status, _, body = http("GET", h.url("/v1.0/metadata"))
+                    subs = json.loads(body).get("subscriptions", []) if status == 200 else []
+                    return [s for s in subs if s.get("topic") == topic]
+                entry = wait_until(listed, 10)
+                check(bool(entry), f"the streaming subscription to {topic} is not in /v1.0/metadata")
+                m = Mismatches("streaming")
+                m.eq("metadata type", entry[0].get("type"), "STREAMING", "§6.1")
+                m.eq("metadata deadLetterTopic", entry[0].get("deadLetterTopic"), dlq, "§2")
+                event_id = self.publish(c, "ps", topic, {"answer": "RETRY"})
+                message = self.next_message(sub)
+                m.eq("streamed id", message.id(), event_id, "§6.3")
+                sub.respond_retry(message)
+                dead = self.wait_http(app, "/dlq", event_id)
+                m.eq("DLQ CloudEvent id", dead["body"].get("id"), event_id, "§2")
+                m.eq("DLQ CloudEvent topic", dead["body"].get("topic"), topic, "§2")
+                return m.done(f"RETRY on the stream -> {dlq} with id {event_id}")
+            finally:
+                sub.close()
+        self.run_check("deadletters/streaming-retry", streaming, procs)
+
+        def dlq_pubsub_down():
+            offset = h.proc.size()
+            event_id = self.publish(c, "durable", "dl-down", {"answer": "hold"})
+            check(bool(wait_until(lambda: app.events.where(
+                lambda r: r.get("holding") and r.get("id") == event_id), ARRIVAL)),
+                f"the app never received {event_id} on /down")
+            durable.kill9()
+            check(bool(wait_until(lambda: h.component_state("durable") == "DOWN", 15)),
+                  f"apiary did not mark durable DOWN after kill -9 (state {h.component_state('durable')})")
+            app.release()  # the app now answers RETRY: the DLQ publish meets a DOWN pub/sub
+            logged = h.log_wait("error sending message to dead letter, origin topic: dl-down dead letter topic "
+                                "dlq-down err:", 15, since=offset)
+            durable.start()
+            dead = wait_until(lambda: self.http_records(app, "/dlq", event_id), 45)
+            m = Mismatches("dlq-pubsub-down")
+            m.true(bool(dead), f"the message {event_id} never reached the DLQ after the pub/sub came back "
+                               "(§2: DLQ publish fails -> NACK -> redelivered, never dropped silently)")
+            m.true(bool(logged), "log line `error sending message to dead letter, origin topic: dl-down dead "
+                                 "letter topic dlq-down err: ...` missing (§8)")
+            return m.done(f"{event_id} reached dlq-down after the component restarted "
+                          f"({len(self.http_records(app, '/down', event_id))} deliveries to /down)")
+        self.run_check("deadletters/dlq-pubsub-down-retried", dlq_pubsub_down, lambda: [h.proc, durable, app.proc])
+
+    def deadletters_grpc(self) -> None:
+        app = App(self, "dl-grpc", "grpc", {
+            "routes": {"dlq": "SUCCESS"},
+            "programmatic": [
+                {"pubsub": "ps", "topic": "dlg-prog", "handler": "prog", "dead_letter_topic": "dlqg"},
+                {"pubsub": "ps", "topic": "dlqg", "handler": "dlq"},
+            ],
+            "declarative": [{"pubsub": "ps", "path": "/decl"}, {"pubsub": "ps", "path": "plain"}]})
+        g = Sidecar(self, "dl-grpc", [
+            component("ps", "pubsub.in-memory"),
+            subscription("dlg-decl", "ps", "dlg-decl", route="/decl", dead_letter="dlqg"),
+            subscription("dlg-plain", "ps", "dlg-plain", route="plain"),
+            subscription("dlg-unimpl", "ps", "dlg-unimpl", route="nohandler", dead_letter="dlqg"),
+        ], app=app).start()
+        c = g.client()
+        procs = lambda: [g.proc, app.proc]  # noqa: E731
+
+        def to_dlq(name, topic, route, answer):
+            def run():
+                event_id = self.publish(c, "ps", topic, {"answer": answer})
+                dead = self.wait_grpc(app, "dlq", event_id)
+                m = Mismatches(name)
+                m.eq("TopicEventRequest.topic at the DLQ subscriber", dead.get("topic"), "dlqg",
+                     "§2 (gRPC DLQ subscriber sees the DLQ topic)")
+                m.eq("TopicEventRequest.id", dead.get("id"), event_id, "§2")
+                m.eq("extensions.topic (original topic)", (dead.get("extensions") or {}).get("topic"), topic, "§2")
+                time.sleep(ABSENCE)  # bounded: no further deliveries to the original handler
+                m.eq(f"deliveries to {route}", len(self.grpc_records(app, route, event_id)), 1,
+                     "§2 (no retry policy: DLQ after one try)")
+                return m.done(f"{answer} at {route} -> dlqg, topic {dead.get('topic')}, id {event_id}")
+            self.run_check(f"deadletters/{name}", run, procs)
+
+        to_dlq("grpc-retry-declarative", "dlg-decl", "/decl", "RETRY")
+        to_dlq("grpc-error-declarative", "dlg-decl", "/decl", "error")
+
+        def plain_path():
+            event_id = self.publish(c, "ps", "dlg-plain", {"answer": "SUCCESS"})
+            got = wait_until(lambda: self.grpc_records(app, "plain", event_id) or app.events.where(
+                lambda r: r.get("unhandled") and r.get("topic") == "dlg-plain"), ARRIVAL)
+            check(bool(got), f"no delivery of {event_id} at all")
+            check(got[0].get("path") == "plain", f"TopicEventRequest.path: expected 'plain' (the declarative "
+                  f"route as written; daprd passes it unchanged: pkg/runtime/subscription/postman/grpc/grpc.go "
+                  f"Path: psm.Path; the sheet is silent), got {got[0].get('path')!r}, so the SDK answered "
+                  f"UNIMPLEMENTED")
+            return "route 'plain' reached the gRPC app as path 'plain'"
+        self.run_check("deadletters/grpc-declarative-route-path-unchanged", plain_path, procs)
+        to_dlq("grpc-drop-programmatic", "dlg-prog", "prog", "DROP")
+        to_dlq("grpc-retry-programmatic", "dlg-prog", "prog", "RETRY")
+
+        def unimplemented():
+            offset = g.proc.size()
+            event_id = self.publish(c, "ps", "dlg-unimpl", {"answer": "SUCCESS"})
+            line = f"non-retriable error returned from app while processing pub/sub event {event_id}"
+            logged = g.log_wait(line, ARRIVAL, since=offset)
+            check(bool(logged), f"no WARN `{line}: ...` (§8) within {ARRIVAL:.0f} s")
+            time.sleep(ABSENCE)  # bounded: the DLQ must stay empty
+            dead = self.grpc_records(app, "dlq", event_id)
+            check(not dead, f"gRPC UNIMPLEMENTED must not dead-letter (§2), but dlqg got {event_id}")
+            return f"UNIMPLEMENTED from the SDK for route nohandler: logged, not dead-lettered"
+        self.run_check("deadletters/grpc-unimplemented-no-dlq", unimplemented, procs)
+
     # @@MORE@@
 
 

@@ -70,6 +70,7 @@ class Answers:
             seen = self.log.count(f"{route}|{event_id}")
             return "RETRY" if seen < failures else "SUCCESS"
         if answer == "hold":
+            self.log.record({"holding": True, "path": route, "id": event_id})
             release = self.log.path + ".release"
             deadline = time.monotonic() + 60
             while not os.path.exists(release) and time.monotonic() < deadline:

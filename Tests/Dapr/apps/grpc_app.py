@@ -23,7 +23,8 @@ Every delivery is recorded as a JSON line in FILE: {"path" (handler name / route
 "data_content_type", "data" (text), "extensions", "answer"}; every bulk request
 as {"bulk": true, "path", "id", "topic", "pubsub_name", "type", "metadata",
 "entries": [{"entry_id", "kind": "cloud_event"|"bytes", "content_type",
-"metadata", "event_id", "data"}], "statuses"}.  Answers follow applib.Answers.
+"metadata", "event_id", "data"}], "statuses"}.  A delivery no handler takes (the SDK answers UNIMPLEMENTED) is recorded as
+{"unhandled": true, "pubsub_name", "topic", "path"}.  Answers follow applib.Answers.
 """
 
 from __future__ import annotations
@@ -86,6 +87,17 @@ def main() -> int:
         return response
 
     _servicer._CallbackServicer._handle_bulk_topic_event = recorded_bulk
+
+    # Deliveries no handler takes (the SDK answers UNIMPLEMENTED): record what came.
+    original_lookup = _servicer._CallbackServicer._get_topic_callback
+
+    def recorded_lookup(self, pubsub_name, topic, path):
+        found = original_lookup(self, pubsub_name, topic, path)
+        if found is None:
+            log.record({"unhandled": True, "pubsub_name": pubsub_name, "topic": topic, "path": path})
+        return found
+
+    _servicer._CallbackServicer._get_topic_callback = recorded_lookup
 
     def make_handler(name: str):
         def handler(event: SubscriptionMessage):
