@@ -30,8 +30,10 @@ What podman cannot do is adapted here, and only here (the manifests stay as they
 Kubernetes): podman 4.3 publishes every containerPort on 0.0.0.0, so each port gets
 hostIP 127.0.0.1 and a free hostPort; it has no Services, so the app pods get a
 hostAliases entry `redis` -> the Redis pod's IP; it plays one replica of a Deployment,
-so the two replicas are two copies of the Deployment (demo-app-a, demo-app-b); it does
-not read Secret documents, so the Secret is created with `podman secret create`;
+so the two replicas are two copies of the Deployment (demo-app-a, demo-app-b); it stores
+a Secret document in a form its own secretKeyRef cannot read, so the Secret is created
+with `podman secret create` from the JSON of its data; it crashes on secret volumes, so
+those are mounted from a ConfigMap of the same keys;
 it ignores readiness probes and schedules no health checks without systemd, so the
 test polls readiness itself and runs the health checks. Native sidecars
 (initContainers with restartPolicy Always) do not run under podman 4.3: that overlay is
@@ -171,7 +173,7 @@ def set_up_host() -> None:
         with open(CONTAINERS_CONF, "w") as file:
             file.write(CONTAINERS_CONF_TEXT)
         log(f"wrote {CONTAINERS_CONF} (runc, cgroupfs, file events, ulimits)")
-    needed = {"dapr": "dapr==1.19.0", "yaml": "pyyaml", "redis": "redis==8.1.0"}
+    needed = {"dapr": "dapr==1.19.0", "yaml": "pyyaml==6.0.3", "redis": "redis==8.1.0"}
     absent = []
     for module, requirement in needed.items():
         try:
@@ -873,19 +875,40 @@ def play_and_check(checks: Checks, documents: list[dict], played: Played, replic
 
     checks.run("podman/healthcheck-liveness", healthchecks)
 
+    def limits_of(name: str) -> dict[str, tuple[str, str]]:
+        """Each container's memory request and limit in the manifests."""
+        result = {}
+        for container in all_containers(deployment(documents, name)["spec"]["template"]["spec"]):
+            resources = container.get("resources") or {}
+            result[container["name"]] = (resources["requests"]["memory"], resources["limits"]["memory"])
+        return result
+
+    def mebibytes(quantity: str) -> float:
+        number, unit = re.fullmatch(r"([0-9.]+)([KMG]i)?", quantity).groups()
+        return float(number) * {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024, None: 1 / 1048576}[unit]
+
+    manifest = {**limits_of("demo-app"), **limits_of("redis")}
+
     def memory(replica: Replica, when: str):
         def body():
             figures = {}
             for name in ("app", "apiary", "redis-store", "memstore", "ticker", "file-secrets"):
                 figures[name] = memory_kib(inspect(replica.container(name))["State"]["Pid"])
             figures["redis"] = memory_kib(inspect(f"{PREFIX}-redis-pod-0-redis")["State"]["Pid"])
+            over = [f"{name} peak {peak / 1024:.1f} MiB >= its limit {manifest[name][1]}"
+                    for name, (_, peak) in figures.items() if peak / 1024 >= mebibytes(manifest[name][1])]
+            check(not over, "; ".join(over))
+            above_request = [f"{name} {rss / 1024:.1f} MiB > request {manifest[name][0]}"
+                             for name, (rss, _) in figures.items() if rss / 1024 > mebibytes(manifest[name][0])]
             status, text = http("GET", f"http://127.0.0.1:{replica.actuator}/metrics")
             match = re.search(rb"^process_resident_memory_bytes\s+([0-9.e+]+)", text, re.M)
             check(status == 200 and match, f"/metrics answered {status} without process_resident_memory_bytes")
             return (f"{when}: " + ", ".join(f"{name} {rss / 1024:.1f} MiB (peak {peak / 1024:.1f})"
                                             for name, (rss, peak) in figures.items())
                     + f"; VmRSS and VmHWM of each container's process; apiary's /metrics says "
-                    f"{float(match.group(1)) / 1048576:.1f} MiB")
+                    f"{float(match.group(1)) / 1048576:.1f} MiB; every peak below its limit; "
+                    + (f"above the request: {', '.join(above_request)}" if above_request
+                       else "every one within its request"))
         return body
 
     checks.run("pod/resident-memory", memory(a, "replica A after start-up and the SDK checks"))
