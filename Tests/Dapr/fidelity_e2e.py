@@ -1184,6 +1184,373 @@ class FidelitySuite(Suite):
             return f"UNIMPLEMENTED from the SDK for route nohandler: logged, not dead-lettered"
         self.run_check("deadletters/grpc-unimplemented-no-dlq", unimplemented, procs)
 
+    # ================================================================== 3. routing rules (§6.2)
+
+    def scenario_routing(self) -> None:
+        app = App(self, "routing-http", "http", {
+            "routes": {"/dlq": "SUCCESS"},
+            "programmatic": [
+                {"pubsubname": "ps", "topic": "prog-routed",
+                 "routes": {"rules": [{"match": 'event.data.kind == "a"', "path": "/p-a"}], "default": "/p-default"}},
+            ]})
+        h = Sidecar(self, "routing-http", [
+            component("ps", "pubsub.in-memory"),
+            subscription("routed", "ps", "routed", rules=[
+                ('event.type == "com.example.special"', "/r-type"),
+                ("event.data.x > 3", "/r-big"),
+                ("has(event.data.y)", "/r-has"),
+            ], default="/r-default", dead_letter="dlq-routed"),
+            subscription("routed-err", "ps", "routed-err", rules=[("event.data.missing == 1", "/never")],
+                         default="/r-default", dead_letter="dlq-routed"),
+            subscription("dlq-routed", "ps", "dlq-routed", route="/dlq"),
+        ], app=app).start()
+        c = h.client()
+        procs = lambda: [h.proc, app.proc]  # noqa: E731
+
+        def routed(name, topic, data, expected_path, metadata=None):
+            def run():
+                event_id = self.publish(c, "ps", topic, data, metadata=metadata)
+                found = wait_until(lambda: [r for r in app.events.all() if isinstance(r.get("body"), dict)
+                                            and r["body"].get("id") == event_id], ARRIVAL)
+                check(bool(found), f"{event_id} was delivered nowhere within {ARRIVAL:.0f} s")
+                check(found[0]["path"] == expected_path,
+                      f"data {data}: expected route {expected_path} (§6.2: rules in order, first true wins), "
+                      f"got {found[0]['path']}")
+                return f"data {json.dumps(data)}{' ' + json.dumps(metadata) if metadata else ''} -> {expected_path}"
+            self.run_check(f"routing/{name}", run, procs)
+
+        routed("http-rule-event-type", "routed", {"x": 9}, "/r-type", metadata={"cloudevent.type": "com.example.special"})
+        routed("http-rule-data-greater", "routed", {"x": 5}, "/r-big")
+        routed("http-rule-has", "routed", {"x": 1, "y": 0}, "/r-has")
+        routed("http-default-route", "routed", {"x": 1}, "/r-default")
+        routed("http-programmatic-rule", "prog-routed", {"kind": "a"}, "/p-a")
+        routed("http-programmatic-default", "prog-routed", {"kind": "b"}, "/p-default")
+
+        def rule_error():
+            offset = h.proc.size()
+            event_id = self.publish(c, "ps", "routed-err", {"x": 1})
+            dead = self.wait_http(app, "/dlq", event_id)
+            m = Mismatches("rule-error")
+            m.eq("DLQ CloudEvent topic", dead["body"].get("topic"), "routed-err", "§2")
+            m.eq("deliveries to /never or /r-default",
+                 len(self.http_records(app, "/never", event_id)) + len(self.http_records(app, "/r-default", event_id)),
+                 0, "§6.2 (a missing key is an evaluation error, not false: not delivered)")
+            line = f"error finding matching route for event {event_id} in pubsub ps and topic routed-err:"
+            m.true(bool(h.log_wait(line, 5, since=offset)), f"log line `{line} ...` missing (§8)")
+            return m.done(f"event.data.missing on {{x: 1}} -> DLQ, not the default route")
+        self.run_check("routing/http-rule-eval-error-dlq", rule_error, procs)
+        self.stop_all()
+
+        gapp = App(self, "routing-grpc", "grpc", {"programmatic": [
+            {"pubsub": "ps", "topic": "grpc-routed", "handler": "kind_a", "rule": ['event.data.kind == "a"', 1]},
+            {"pubsub": "ps", "topic": "grpc-routed", "handler": "other", "rule": ["true", 2]},
+        ]})
+        g = Sidecar(self, "routing-grpc", [component("ps", "pubsub.in-memory")], app=gapp).start()
+        gc = g.client()
+
+        def grpc_routed(name, data, expected):
+            def run():
+                event_id = self.publish(gc, "ps", "grpc-routed", data)
+                found = wait_until(lambda: gapp.events.where(lambda r: r.get("id") == event_id), ARRIVAL)
+                check(bool(found), f"{event_id} was delivered nowhere within {ARRIVAL:.0f} s "
+                                   f"(unhandled: {short(gapp.events.where(lambda r: r.get('unhandled'))[-2:])})")
+                check(found[0].get("path") == expected, f"expected handler {expected} (§6.2), got {found[0].get('path')}")
+                return f"{json.dumps(data)} -> {expected}"
+            self.run_check(f"routing/{name}", run, lambda: [g.proc, gapp.proc])
+
+        grpc_routed("grpc-programmatic-rule", {"kind": "a"}, "kind_a")
+        grpc_routed("grpc-programmatic-second-rule", {"kind": "b"}, "other")
+        self.stop_all()
+
+        def unparsable():
+            bad = Sidecar(self, "routing-bad", [
+                component("ps", "pubsub.in-memory"),
+                subscription("broken-rule", "ps", "broken", rules=[("event.type ==", "/x")], default="/d"),
+            ])
+            bad.start(wait=False)
+            status, output = bad.exit_within(30)
+            m = Mismatches("unparsable-rule")
+            m.true(status not in (None, 0), f"apiary must refuse to start (design §2), exit status {status}")
+            m.true("broken-rule" in output, "the output does not name the subscription broken-rule")
+            m.true(bool(re.search(r"column \d+", output)), "the output does not name the column")
+            lines = [line for line in output.splitlines() if "broken-rule" in line or "column" in line]
+            return m.done(f"exit {status}: {short(lines[-1] if lines else '', 300)}")
+        self.run_check("routing/unparsable-rule-refused", unparsable)
+
+    # ================================================================== 4. bulk subscribe (§6.5)
+
+    def scenario_bulk(self) -> None:
+        answers = ["SUCCESS", "RETRY", "DROP", "SUCCESS", "SUCCESS"]
+        app = App(self, "bulk-http", "http", {
+            "routes": {"/dlq": "SUCCESS"},
+            "programmatic": [
+                {"pubsubname": "ps", "topic": "bulk-prog", "route": "/bulkp", "deadLetterTopic": "bulk-dlq",
+                 "bulkSubscribe": {"enabled": True, "maxMessagesCount": 2, "maxAwaitDurationMs": 300}},
+            ]})
+        h = Sidecar(self, "bulk-http", [
+            component("ps", "pubsub.in-memory"),
+            subscription("bulk-decl", "ps", "bulk-decl", route="/bulk", dead_letter="bulk-dlq",
+                         bulk={"enabled": True, "maxMessagesCount": 3, "maxAwaitDurationMs": 300}),
+            subscription("bulk-dlq", "ps", "bulk-dlq", route="/dlq"),
+        ], app=app).start()
+        c = h.client()
+        procs = lambda: [h.proc, app.proc]  # noqa: E731
+
+        def http_bulk(name, topic, route, limit):
+            def run():
+                ids = [self.publish(c, "ps", topic, {"answer": a, "i": i}) for i, a in enumerate(answers)]
+
+                def delivered():
+                    seen = {}
+                    for record in app.events.where(lambda r: r.get("bulk") and r.get("path") == route):
+                        for entry in record["body"].get("entries") or []:
+                            event = entry.get("event") if isinstance(entry.get("event"), dict) else {}
+                            if event.get("id") in ids:
+                                seen[event["id"]] = record
+                    return seen if len(seen) == len(ids) else None
+                got = wait_until(delivered, ARRIVAL)
+                check(bool(got), f"not every message came through bulk deliveries to {route} within {ARRIVAL:.0f} s "
+                                 f"(plain deliveries: {len(self.http_records(app, route))})")
+                m = Mismatches(name)
+                records = {id(r): r for r in got.values()}.values()
+                for record in records:
+                    body = record["body"]
+                    m.eq("envelope type", body.get("type"), "com.dapr.event.sent.bulk", "§6.5")
+                    m.eq("envelope topic", body.get("topic"), topic, "§6.5")
+                    m.eq("envelope pubsubname", body.get("pubsubname"), "ps", "§6.5")
+                    m.true(bool(body.get("id")), "envelope id missing (§6.5)")
+                    m.true(isinstance(body.get("metadata"), dict), f"envelope metadata not an object (§6.5): {body.get('metadata')!r}")
+                    m.eq("request Content-Type", (record.get("content_type") or "").split(";")[0], "application/json", "§6.5")
+                    m.true(len(body.get("entries") or []) <= limit,
+                           f"{len(body['entries'])} entries in one request, maxMessagesCount is {limit} (§6.5)")
+                    for entry in body.get("entries") or []:
+                        m.eq("entry keys", sorted(entry), ["contentType", "entryId", "event", "metadata"], "§6.5")
+                        m.eq("entry contentType", entry.get("contentType"), "application/cloudevents+json", "§6.5")
+                        break
+                failed = {ids[i] for i, a in enumerate(answers) if a in ("RETRY", "DROP")}
+                dead = wait_until(lambda: failed <= {r["body"].get("id") for r in self.http_records(app, "/dlq")}, ARRIVAL)
+                m.true(bool(dead), f"RETRY and DROP entries {sorted(failed)} did not all reach the DLQ (§2 bulk, §6.5)")
+                time.sleep(ABSENCE)  # bounded: SUCCESS entries must never reach the DLQ
+                wrong = ({r["body"].get("id") for r in self.http_records(app, "/dlq")} & set(ids)) - failed
+                m.eq("SUCCESS entries in the DLQ", sorted(wrong), [], "§6.5")
+                sizes = sorted(len(r["body"].get("entries") or []) for r in records)
+                return m.done(f"{len(ids)} messages in requests of {sizes} entries; RETRY/DROP entries dead-lettered")
+            self.run_check(f"bulk/{name}", run, procs)
+
+        http_bulk("http-declarative", "bulk-decl", "/bulk", 3)
+        http_bulk("http-programmatic", "bulk-prog", "/bulkp", 2)
+        self.stop_all()
+
+        gapp = App(self, "bulk-grpc", "grpc", {
+            "routes": {"dlq": "SUCCESS"},
+            "programmatic": [
+                {"pubsub": "ps", "topic": "bulkg-prog", "handler": "bulkp", "dead_letter_topic": "bulkg-dlq",
+                 "bulk": {"enabled": True, "max_messages_count": 2, "max_await_duration_ms": 300}},
+                {"pubsub": "ps", "topic": "bulkg-dlq", "handler": "dlq"},
+            ],
+            "declarative": [{"pubsub": "ps", "path": "/bulkd"}]})
+        g = Sidecar(self, "bulk-grpc", [
+            component("ps", "pubsub.in-memory"),
+            subscription("bulkg-decl", "ps", "bulkg-decl", route="/bulkd", dead_letter="bulkg-dlq",
+                         bulk={"enabled": True, "maxMessagesCount": 3, "maxAwaitDurationMs": 300}),
+        ], app=gapp).start()
+        gc = g.client()
+
+        def grpc_bulk(name, topic, limit):
+            def run():
+                ids = [self.publish(gc, "ps", topic, {"answer": a, "i": i}) for i, a in enumerate(answers)]
+
+                def delivered():
+                    seen = {}
+                    for record in gapp.events.where(lambda r: r.get("bulk") and r.get("topic") == topic):
+                        for entry in record["entries"]:
+                            if entry.get("event_id") in ids:
+                                seen[entry["event_id"]] = (record, entry)
+                    return seen if len(seen) == len(ids) else None
+                got = wait_until(delivered, ARRIVAL)
+                check(bool(got), f"not every message came through OnBulkTopicEvent within {ARRIVAL:.0f} s "
+                                 f"(single deliveries: {len(gapp.events.where(lambda r: r.get('topic') == topic and not r.get('bulk')))})")
+                m = Mismatches(name)
+                for record, entry in got.values():
+                    m.eq("request type", record.get("type"), "com.dapr.event.sent.bulk", "§6.5")
+                    m.eq("request pubsub_name", record.get("pubsub_name"), "ps", "§6.5")
+                    m.true(len(record["entries"]) <= limit,
+                           f"{len(record['entries'])} entries in one request, maxMessagesCount {limit} (§6.5)")
+                    m.eq("entry kind", entry.get("kind"), "cloud_event", "§6.5")
+                    m.eq("entry content_type", entry.get("content_type"), "application/cloudevents+json", "§6.5")
+                statuses = {}
+                for record, entry in got.values():
+                    for status in record.get("statuses") or []:
+                        if status["entry_id"] == entry["entry_id"]:
+                            statuses[entry["event_id"]] = status["status"]
+                m.eq("answered statuses", [statuses.get(i) for i in ids], answers, "the SDK's per-entry answers")
+                failed = {ids[i] for i, a in enumerate(answers) if a in ("RETRY", "DROP")}
+                dead = wait_until(lambda: failed <= {r.get("id") for r in self.grpc_records(gapp, "dlq")}, ARRIVAL)
+                m.true(bool(dead), f"RETRY and DROP entries {sorted(failed)} did not all reach the DLQ (§2 bulk)")
+                time.sleep(ABSENCE)  # bounded: SUCCESS entries must never reach the DLQ
+                wrong = ({r.get("id") for r in self.grpc_records(gapp, "dlq")} & set(ids)) - failed
+                m.eq("SUCCESS entries in the DLQ", sorted(wrong), [], "§6.5")
+                sizes = sorted({id(r): len(r["entries"]) for r, _ in got.values()}.values())
+                return m.done(f"{len(ids)} messages in OnBulkTopicEvent requests of {sizes} entries")
+            self.run_check(f"bulk/{name}", run, lambda: [g.proc, gapp.proc])
+
+        grpc_bulk("grpc-declarative", "bulkg-decl", 3)
+        grpc_bulk("grpc-programmatic", "bulkg-prog", 2)
+
+    # ================================================================== 5. CloudEvent fields (§6.4)
+
+    def scenario_cloudevents(self) -> None:
+        app = App(self, "ce", "http", {"routes": {"/ce": "SUCCESS", "/ce-raw": "SUCCESS"}})
+        h = Sidecar(self, "ce", [
+            component("ps", "pubsub.in-memory"),
+            subscription("ce", "ps", "ce", route="/ce"),
+            subscription("ce-raw", "ps", "ce-raw", route="/ce-raw", metadata={"rawPayload": "true"}),
+        ], app=app).start()
+        c = h.client()
+        procs = lambda: [h.proc, app.proc]  # noqa: E731
+
+        def received(predicate, route="/ce", timeout=ARRIVAL):
+            found = wait_until(lambda: [r for r in self.http_records(app, route) if predicate(r["body"])], timeout)
+            check(bool(found), f"nothing matching arrived at {route} within {timeout:.0f} s")
+            return found[0]
+
+        def defaults():
+            text = self.unique("hello")
+            c.publish_event("ps", "ce", text)
+            record = received(lambda b: isinstance(b, dict) and b.get("data") == text)
+            event = record["body"]
+            m = Mismatches("defaults")
+            m.true(bool(re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", event.get("id", ""))),
+                   f"id: expected a new UUID (§6.4), got {event.get('id')!r}")
+            m.eq("source", event.get("source"), h.app_id, "§6.4")
+            m.eq("type", event.get("type"), "com.dapr.event.sent", "§6.4")
+            m.eq("specversion", event.get("specversion"), "1.0", "§6.4")
+            m.eq("datacontenttype", event.get("datacontenttype"), "text/plain", "§6.4 (empty -> text/plain)")
+            m.eq("topic", event.get("topic"), "ce", "§6.4")
+            m.eq("pubsubname", event.get("pubsubname"), "ps", "§6.4")
+            m.eq("subject present", "subject" in event, False, "§6.4 (only with cloudevent.subject)")
+            m.eq("expiration present", "expiration" in event, False, "§6.4 (only with a TTL)")
+            m.eq("delivery Content-Type", (record.get("content_type") or "").split(";")[0],
+                 "application/cloudevents+json", "§6.3")
+            try:
+                age = abs((datetime.datetime.now(datetime.timezone.utc) - rfc3339(event.get("time", ""))).total_seconds())
+                m.true(age < 60, f"time {event.get('time')} is not now (§6.4)")
+            except ValueError:
+                m.items.append(f"time: expected RFC3339 (§6.4), got {event.get('time')!r}")
+            return m.done(short({k: v for k, v in event.items() if k != "data"}, 400))
+        self.run_check("cloudevents/defaults", defaults, procs)
+
+        def overrides_grpc():
+            event_id = self.unique("my-id")
+            c.publish_event("ps", "ce", json.dumps({"o": 1}), data_content_type="application/json", publish_metadata={
+                "cloudevent.id": event_id, "cloudevent.source": "my-source", "cloudevent.type": "my.type",
+                "cloudevent.subject": "my-subject"})
+            event = received(lambda b: isinstance(b, dict) and b.get("id") == event_id)["body"]
+            m = Mismatches("overrides")
+            m.eq("source", event.get("source"), "my-source", "§6.4 cloudevent.source")
+            m.eq("type", event.get("type"), "my.type", "§6.4 cloudevent.type")
+            m.eq("subject", event.get("subject"), "my-subject", "§6.4 cloudevent.subject")
+            m.eq("data", event.get("data"), {"o": 1}, "§6.4 (application/json -> parsed JSON)")
+            m.eq("datacontenttype", event.get("datacontenttype"), "application/json", "§6.4")
+            return m.done(f"id/source/type/subject overridden: {short({k: event.get(k) for k in ('id', 'source', 'type', 'subject')})}")
+        self.run_check("cloudevents/overrides-grpc", overrides_grpc, procs)
+
+        def overrides_http():
+            event_id = self.unique("http-id")
+            query = urllib.parse.urlencode({"metadata.CloudEvent.Id": event_id, "metadata.cloudevent.TYPE": "http.type"})
+            status, _, body = http("POST", h.url(f"/v1.0/publish/ps/ce?{query}"), {"h": 2})
+            check(status == 204, f"publish: expected 204, got {status} {body[:200]!r}")
+            event = received(lambda b: isinstance(b, dict) and b.get("id") == event_id)["body"]
+            m = Mismatches("overrides-http")
+            m.eq("type", event.get("type"), "http.type", "§6.4 (override keys match case-insensitively)")
+            m.eq("data", event.get("data"), {"h": 2}, "§6.4")
+            return m.done(f"metadata.CloudEvent.Id / metadata.cloudevent.TYPE honoured")
+        self.run_check("cloudevents/overrides-http-case-insensitive", overrides_http, procs)
+
+        def raw_payload():
+            payload = b"\x00raw-" + self.unique("bytes").encode()
+            c.publish_event("ps", "ce-raw", payload, publish_metadata={"rawPayload": "true"})
+            expected_b64 = base64.b64encode(payload).decode()
+            record = received(lambda b: isinstance(b, dict) and b.get("data_base64") == expected_b64, route="/ce-raw")
+            event = record["body"]
+            m = Mismatches("rawPayload")
+            m.eq("source", event.get("source"), "Dapr", "§6.4 (synthetic CE for a rawPayload subscription)")
+            m.eq("type", event.get("type"), "com.dapr.event.sent", "§6.4")
+            m.eq("datacontenttype", event.get("datacontenttype"), "application/octet-stream", "§6.4")
+            m.eq("topic", event.get("topic"), "ce-raw", "§6.4")
+            m.eq("pubsubname", event.get("pubsubname"), "ps", "§6.4")
+            m.true(bool(event.get("id")), "id missing (§6.4: random id)")
+            return m.done(f"raw bytes arrived unwrapped, as data_base64 of a synthetic CE")
+        self.run_check("cloudevents/raw-payload", raw_payload, procs)
+
+        def traceparent(name, send):
+            def run():
+                event_id = self.unique("trace")
+                send(event_id)
+                event = received(lambda b: isinstance(b, dict) and b.get("id") == event_id)["body"]
+                m = Mismatches(name)
+                parent = event.get("traceparent") or ""
+                m.true(bool(re.fullmatch(rf"00-{TRACE_ID}-[0-9a-f]{{16}}-0[01]", parent)),
+                       f"traceparent: expected the publisher's trace 00-{TRACE_ID}-<span>-<flags> (§6.4), got {parent!r}")
+                m.eq("traceid", event.get("traceid"), parent, "§6.4 (traceid = traceparent)")
+                return m.done(f"traceparent {parent}")
+            self.run_check(f"cloudevents/{name}", run, procs)
+
+        traceparent("traceparent-grpc", lambda event_id: c.publish_event(
+            "ps", "ce", "t", publish_metadata={"cloudevent.id": event_id}, metadata=(("traceparent", TRACEPARENT),)))
+        traceparent("traceparent-http", lambda event_id: http(
+            "POST", h.url(f"/v1.0/publish/ps/ce?metadata.cloudevent.id={event_id}"), {"t": 1},
+            headers={"traceparent": TRACEPARENT}))
+
+        def ttl():
+            event_id = self.unique("ttl")
+            before = datetime.datetime.now(datetime.timezone.utc)
+            c.publish_event("ps", "ce", "ttl", publish_metadata={"cloudevent.id": event_id, "ttlInSeconds": "120"})
+            event = received(lambda b: isinstance(b, dict) and b.get("id") == event_id)["body"]
+            expiration = event.get("expiration")
+            check(expiration is not None, f"expiration: expected now+120 s (§6.4, in-memory pub/sub lacks MESSAGE_TTL), "
+                                          f"got no expiration: {short(event)}")
+            delta = (rfc3339(expiration) - before).total_seconds()
+            check(110 <= delta <= 130, f"expiration {expiration} is {delta:.0f} s after the publish, expected ~120 (§6.4)")
+            return f"expiration {expiration} (+{delta:.0f} s)"
+        self.run_check("cloudevents/ttl-expiration", ttl, procs)
+
+        def expired():
+            offset = h.proc.size()
+            event_id = self.unique("expired")
+            past = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            envelope = {"specversion": "1.0", "id": event_id, "source": "test", "type": "t", "expiration": past,
+                        "datacontenttype": "text/plain", "data": "old"}
+            status, _, body = http("POST", h.url("/v1.0/publish/ps/ce"), json.dumps(envelope),
+                                   headers={"Content-Type": "application/cloudevents+json"})
+            check(status == 204, f"publish: expected 204, got {status} {body[:200]!r}")
+            line = f"dropping expired pub/sub event {event_id} as of "
+            logged = h.log_wait(line, ARRIVAL, since=offset)
+            m = Mismatches("expired")
+            m.true(bool(logged), f"WARN `{line}{past}` missing (§6.4, §8)")
+            time.sleep(ABSENCE)  # bounded: the app must not get it
+            m.eq("deliveries", len(self.http_records(app, "/ce", event_id)), 0, "§6.4 (dropped before delivery)")
+            return m.done("expired event dropped with daprd's WARN")
+        self.run_check("cloudevents/expired-dropped", expired, procs)
+
+        def passthrough():
+            event_id = self.unique("own")
+            envelope = {"specversion": "1.0", "id": event_id, "type": "own.type", "topic": "elsewhere",
+                        "datacontenttype": "application/json", "data": {"k": 1}}
+            status, _, body = http("POST", h.url("/v1.0/publish/ps/ce?metadata.cloudevent.type=ignored"),
+                                   json.dumps(envelope), headers={"Content-Type": "application/cloudevents+json"})
+            check(status == 204, f"publish: expected 204, got {status} {body[:200]!r}")
+            event = received(lambda b: isinstance(b, dict) and b.get("id") == event_id)["body"]
+            m = Mismatches("passthrough")
+            m.eq("type", event.get("type"), "own.type", "§6.4 (kept; cloudevent.* overrides ignored)")
+            m.eq("topic", event.get("topic"), "ce", "§6.4 (topic forced)")
+            m.eq("pubsubname", event.get("pubsubname"), "ps", "§6.4 (forced)")
+            m.eq("source", event.get("source"), "Dapr", "§6.4 (filled only if missing: Dapr)")
+            m.eq("data", event.get("data"), {"k": 1}, "§6.4")
+            m.true(bool(event.get("time")), "time not filled (§6.4)")
+            return m.done("an application/cloudevents+json body is kept; topic/pubsubname forced, source filled")
+        self.run_check("cloudevents/cloudevents-json-passthrough", passthrough, procs)
+
     # @@MORE@@
 
 
