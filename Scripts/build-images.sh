@@ -182,9 +182,14 @@ add_probe() {
 # Builds image NAME from Deploy/images/NAME.Containerfile with .build-images/NAME as its
 # context (the root file system in rootfs/).
 build_image() {
-  local name=$1 image=$2
+  local name=$1 image=$2 previous
   say "image $image"
+  previous=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
   "${builder[@]}" --quiet --pull=never -f "Deploy/images/$name.Containerfile" -t "$image" "$work/$name" >/dev/null
+  # The image this tag named before, now untagged: removed unless a container uses it.
+  if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$image")" ]; then
+    podman rmi "$previous" >/dev/null 2>&1 || true
+  fi
 }
 
 # Debian's python3.11 (interpreter and standard library) unpacked from the .deb files
@@ -260,7 +265,7 @@ if wanted redis-store; then
   echo "async-timeout==5.0.1" >>"$work/redis-store/requirements.txt"
   py_version=$(basename "$python_debs"/python3.11-minimal_*.deb | sed -E 's/^python3.11-minimal_([0-9.]+).*/\1/')
   say "pip install --target (the redis-store sample's wheels, for CPython $py_version)"
-  "$python" -m pip install --quiet --disable-pip-version-check --no-compile --target "$site" \
+  "$python" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile --target "$site" \
     --only-binary=:all: --implementation cp --python-version "$py_version" --abi cp311 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -r "$work/redis-store/requirements.txt" >&2
