@@ -1551,7 +1551,576 @@ class FidelitySuite(Suite):
             return m.done("an application/cloudevents+json body is kept; topic/pubsubname forced, source filled")
         self.run_check("cloudevents/cloudevents-json-passthrough", passthrough, procs)
 
-    # @@MORE@@
+    # ================================================================== 6. outbox (§3)
+
+    def scenario_outbox(self) -> None:
+        app = App(self, "outbox", "http", {"routes": {"/outbox": "SUCCESS"}})
+        h = Sidecar(self, "outbox", [
+            component("ps", "pubsub.in-memory"),
+            component("ostore", "state.memstore", {"outboxPublishPubsub": "ps", "outboxPublishTopic": "orders-out"}),
+            component("plain", "state.in-memory"),
+            subscription("orders-out", "ps", "orders-out", route="/outbox"),
+        ], app=app)
+        self.memstore(h)
+        h.start()
+        c = h.client()
+        procs = lambda: [h.proc, app.proc]  # noqa: E731
+        json_meta = {"contentType": "application/json"}
+
+        def upsert(key, value, **metadata):
+            return TransactionalStateOperation(key=key, data=json.dumps(value), metadata={**json_meta, **metadata})
+
+        def events_with(predicate):
+            return [r["body"] for r in self.http_records(app, "/outbox") if isinstance(r.get("body"), dict)
+                    and predicate(r["body"])]
+
+        def wait_data(tag, count=1):
+            found = wait_until(lambda: (lambda got: got if len(got) >= count else None)(
+                events_with(lambda b: isinstance(b.get("data"), dict) and b["data"].get("tag") == tag)), ARRIVAL)
+            check(bool(found), f"{count} outbox event(s) with data.tag {tag} did not arrive within {ARRIVAL:.0f} s "
+                               f"(got {len(events_with(lambda b: isinstance(b.get('data'), dict) and b['data'].get('tag') == tag))})")
+            return found
+
+        def upserts():
+            tag = self.unique("up")
+            c.execute_state_transaction("ostore", [upsert("o1-" + tag, {"tag": tag, "n": 1}),
+                                                   upsert("o2-" + tag, {"tag": tag, "n": 2})])
+            events = wait_data(tag, 2)
+            m = Mismatches("upserts")
+            for event in events:
+                m.true(str(event.get("id", "")).startswith("outbox-"), f"id: expected outbox-{{uuid}} (§3), got {event.get('id')!r}")
+                m.eq("topic", event.get("topic"), "orders-out", "§3")
+                m.eq("pubsubname", event.get("pubsubname"), "ps", "§3")
+                m.eq("source", event.get("source"), h.app_id, "§3")
+                m.eq("type", event.get("type"), "com.dapr.event.sent", "§3")
+                m.eq("specversion", event.get("specversion"), "1.0", "§3")
+                m.eq("datacontenttype", event.get("datacontenttype"), "application/json", "§3")
+            m.eq("data", sorted(e["data"]["n"] for e in events), [1, 2], "§3 (data = the saved value)")
+            return m.done(f"2 upserts -> 2 CloudEvents on orders-out, ids {[e.get('id') for e in events]}")
+        self.run_check("outbox/upserts-published", upserts, procs)
+
+        def projection():
+            tag = self.unique("proj")
+            key = "p-" + tag
+            c.execute_state_transaction("ostore", [
+                upsert(key, {"tag": "saved-" + tag, "full": True}),
+                upsert(key, {"tag": tag, "projected": True}, **{"outbox.projection": "true"})])
+            events = wait_data(tag)
+            m = Mismatches("projection")
+            m.eq("published data", events[0].get("data"), {"tag": tag, "projected": True}, "§3 (the projection is published)")
+            saved = c.get_state("ostore", key)
+            m.eq("saved value", json.loads(saved.data or b"null"), {"tag": "saved-" + tag, "full": True},
+                 "§3 (the projection is never saved)")
+            time.sleep(ABSENCE)  # bounded: the saved value must not be published as well
+            m.eq("events carrying the saved value", len(events_with(lambda b: isinstance(b.get("data"), dict)
+                                                                     and b["data"].get("tag") == "saved-" + tag)), 0, "§3")
+            return m.done("projection published, original saved")
+        self.run_check("outbox/projection", projection, procs)
+
+        def two_projections():
+            tag = self.unique("two")
+            ops = []
+            for n in (1, 2):
+                ops.append(upsert(f"t{n}-{tag}", {"tag": "saved-" + tag, "n": n}))
+                ops.append(upsert(f"t{n}-{tag}", {"tag": tag, "n": n, "projected": True}, **{"outbox.projection": "true"}))
+            c.execute_state_transaction("ostore", ops)
+            events = wait_data(tag, 2)
+            m = Mismatches("two-projections")
+            m.eq("published", sorted(e["data"]["n"] for e in events), [1, 2], "§3, §9 (any number of projections)")
+            for n in (1, 2):
+                saved = json.loads(c.get_state("ostore", f"t{n}-{tag}").data or b"null")
+                m.eq(f"saved t{n}", saved, {"tag": "saved-" + tag, "n": n}, "§3")
+            time.sleep(ABSENCE)  # bounded: no saved value published
+            m.eq("events carrying saved values", len(events_with(lambda b: isinstance(b.get("data"), dict)
+                                                                  and b["data"].get("tag") == "saved-" + tag)), 0, "§3")
+            return m.done("both projections published, both originals saved")
+        self.run_check("outbox/two-projections", two_projections, procs)
+
+        def nothing_for(name, action):
+            def run():
+                before = len(self.http_records(app, "/outbox"))
+                outcome = action()
+                sentinel = self.unique("sentinel")
+                c.execute_state_transaction("ostore", [upsert("s-" + sentinel, {"tag": sentinel})])
+                wait_data(sentinel)
+                time.sleep(ABSENCE)  # bounded: anything published by the action would be here by now
+                extra = [r["body"] for r in self.http_records(app, "/outbox")[before:]
+                         if not (isinstance(r["body"].get("data"), dict) and r["body"]["data"].get("tag") == sentinel)]
+                check(not extra, f"expected nothing published (§3), got {short(extra)}")
+                return outcome
+            self.run_check(f"outbox/{name}", run, procs)
+
+        def delete_only():
+            key = "d-" + self.unique("del")
+            c.save_state("ostore", key, json.dumps({"tag": "x"}))
+            c.execute_state_transaction("ostore", [TransactionalStateOperation(
+                key=key, operation_type=TransactionOperationType.delete)])
+            return "a delete-only transaction published nothing"
+        nothing_for("delete-publishes-nothing", delete_only)
+
+        def failed_txn():
+            tag = self.unique("fail")
+            key = "f-" + tag
+            c.save_state("ostore", key, json.dumps({"tag": "before"}))
+            error = grpc_failure("failed-transaction", lambda: c.execute_state_transaction("ostore", [
+                TransactionalStateOperation(key=key, data=json.dumps({"tag": tag}), etag="999", metadata=json_meta)]))
+            expect_grpc("failed-transaction", error, code=grpc.StatusCode.INTERNAL,
+                        message_prefix="error while executing state transaction: ", reason="ERR_STATE_TRANSACTION",
+                        metadata={}, section="§1.2 (txn failed, etag errors too)").done("")
+            check(not events_with(lambda b: isinstance(b.get("data"), dict) and b["data"].get("tag") == tag),
+                  f"the failed transaction's value was published (§3)")
+            return f"etag-mismatch transaction failed with {error.code().name} {error.details()!r}, published nothing"
+        nothing_for("failed-transaction-publishes-nothing", failed_txn)
+
+        def projection_without_outbox():
+            key = "np-" + self.unique("plain")
+            c.execute_state_transaction("plain", [TransactionalStateOperation(
+                key=key, data="projected", metadata={"outbox.projection": "true"})])
+            saved = c.get_state("plain", key).data
+            check(saved == b"projected", f"daprd saves a projection op on a store without outbox as a normal value "
+                                          f"(sheet silent; daprd: PublishInternal runs only when outbox.Enabled(store), "
+                                          f"pkg/api/grpc/grpc.go:1035), got {saved!r}")
+            return "a projection op on a store without an outbox is saved as a normal value, as daprd does"
+        self.run_check("outbox/projection-without-outbox-saved", projection_without_outbox, procs)
+
+    # ================================================================== 7. query API (§7)
+
+    def scenario_query(self) -> None:
+        h = Sidecar(self, "query", [component("qstore", "state.memstore"), component("mem", "state.in-memory")])
+        self.memstore(h)
+        h.start()
+        c = h.client()
+        procs = lambda: [h.proc]  # noqa: E731
+        people = {f"q-{n}": {"person": {"org": "A" if n % 2 else "B", "id": n}, "city": f"c{n}"} for n in range(1, 6)}
+        c.save_bulk_state("qstore", [StateItem(key=k, value=json.dumps(v)) for k, v in people.items()])
+        query_url = h.url("/v1.0-alpha1/state/qstore/query")
+
+        def grpc_query(query):
+            response = c.query_state("qstore", json.dumps(query))
+            return [(item.key, item.json()) for item in response.results], response.token
+
+        def filter_eq():
+            results, token = grpc_query({"filter": {"EQ": {"person.org": "A"}}})
+            m = Mismatches("filter-eq")
+            m.eq("keys", sorted(k for k, _ in results), ["q-1", "q-3", "q-5"], "§7 (keys without the app-id prefix)")
+            m.eq("data", {k: v for k, v in results}, {k: people[k] for k in ("q-1", "q-3", "q-5")}, "§7")
+            return m.done(f"EQ person.org A -> {sorted(k for k, _ in results)}")
+        self.run_check("query/filter-eq-grpc", filter_eq, procs)
+
+        def filter_and_in_http():
+            status, _, body = http("POST", query_url, {"filter": {"AND": [{"IN": {"person.org": ["A", "B"]}},
+                                                                           {"GT": {"person.id": 2}}]}})
+            check(status == 200, f"expected 200 (§7), got {status} {body[:300]!r}")
+            parsed = json.loads(body)
+            keys = sorted(r["key"] for r in parsed.get("results", []))
+            check(keys == ["q-3", "q-4", "q-5"], f"AND[IN, GT]: expected q-3, q-4, q-5 (§7), got {keys}")
+            check(all(r.get("data") == people[r["key"]] for r in parsed["results"]), f"data: {short(parsed)}")
+            return f"AND(IN org [A,B], GT id 2) -> {keys}"
+        self.run_check("query/filter-and-in-gt-http", filter_and_in_http, procs)
+
+        def sort_paging():
+            pages, token, rounds = [], None, 0
+            while rounds < 5:
+                rounds += 1
+                query = {"sort": [{"key": "person.id", "order": "DESC"}], "page": {"limit": 2}}
+                if token:
+                    query["page"]["token"] = token
+                results, token = grpc_query(query)
+                pages.append([k for k, _ in results])
+                if not token:
+                    break
+            expected = [["q-5", "q-4"], ["q-3", "q-2"], ["q-1"]]
+            check(pages[:3] == expected and all(not p for p in pages[3:]),
+                  f"sort person.id DESC, limit 2: expected pages {expected} (§7), got {pages}")
+            return f"pages {pages}"
+        self.run_check("query/sort-desc-paging-token", sort_paging, procs)
+
+        def zero_http():
+            status, _, body = http("POST", query_url, {"filter": {"EQ": {"person.org": "Z"}}})
+            check(status == 204 and body == b"", f"no results: expected 204 with no body (§7), got {status} {body[:200]!r}")
+            return "204, empty body"
+        self.run_check("query/zero-results-http-204", zero_http, procs)
+
+        def zero_grpc():
+            response = c.query_state("qstore", json.dumps({"filter": {"EQ": {"person.org": "Z"}}}))
+            check(list(response.results) == [] and response.token == "" and not response.metadata,
+                  f"no results: expected an empty QueryStateResponse (§7), got results {list(response.results)} "
+                  f"token {response.token!r} metadata {response.metadata!r}")
+            return "empty QueryStateResponse"
+        self.run_check("query/zero-results-grpc-empty", zero_grpc, procs)
+
+        cases = [("unsupported-filter", {"filter": {"XX": {"a": 1}}}, 'unsupported filter "XX"'),
+                 ("eq-two-pairs", {"filter": {"EQ": {"a": 1, "b": 2}}}, "EQ filter must contain a single key/value pair"),
+                 ("and-one-entry", {"filter": {"AND": [{"EQ": {"a": 1}}]}}, "AND filter must contain at least two entries")]
+        for label, query, detail in cases:
+            message = f"state store qstore query failed: failed to parse JSON query body: {detail}"
+
+            def bad_http(query=query, message=message, label=label):
+                answer = http_failure("POST", query_url, query)
+                return expect_http(label, answer, status=500, error_code="ERR_STATE_QUERY", message=message,
+                                   reason="DAPR_STATE_QUERY_FAILED", metadata=Ellipsis, resource=("state", "qstore"),
+                                   section="§7, §1.2").done(f"{answer[0]} {answer[2].get('message') if isinstance(answer[2], dict) else answer[2]!r}")
+            self.run_check(f"query/malformed-{label}-http", bad_http, procs)
+
+            def bad_grpc(query=query, message=message, label=label):
+                error = grpc_failure(label, lambda: c.query_state("qstore", json.dumps(query)))
+                return expect_grpc(label, error, code=grpc.StatusCode.INTERNAL, message=message,
+                                   reason="DAPR_STATE_QUERY_FAILED", resource=("state", "qstore"),
+                                   section="§7, §1.2").done(f"{error.code().name} {error.details()!r}")
+            self.run_check(f"query/malformed-{label}-grpc", bad_grpc, procs)
+
+        def builtin_http():
+            answer = http_failure("POST", h.url("/v1.0-alpha1/state/mem/query"), {"filter": {"EQ": {"a": 1}}})
+            return expect_http("builtin", answer, status=500, error_code="ERR_STATE_STORE_NOT_SUPPORTED",
+                               message="state store does not support querying",
+                               reason="DAPR_STATE_QUERYING_NOT_SUPPORTED", metadata=Ellipsis,
+                               resource=("state", "mem"), section="§1.2, §7").done(f"{answer[0]} {short(answer[2], 200)}")
+        self.run_check("query/builtin-not-supported-http", builtin_http, procs)
+
+        def builtin_grpc():
+            error = grpc_failure("builtin", lambda: c.query_state("mem", json.dumps({"filter": {"EQ": {"a": 1}}})))
+            return expect_grpc("builtin", error, code=grpc.StatusCode.INTERNAL,
+                               message="state store does not support querying",
+                               reason="DAPR_STATE_QUERYING_NOT_SUPPORTED", resource=("state", "mem"),
+                               section="§1.2, §7").done(f"{error.code().name} {error.details()!r}")
+        self.run_check("query/builtin-not-supported-grpc", builtin_grpc, procs)
+
+    # ================================================================== 8. Configuration (§4)
+
+    def scenario_configuration(self) -> None:
+        scopes = """apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata:
+  name: fidelity
+spec:
+  secrets:
+    scopes:
+      - storeName: envsecrets
+        defaultAccess: deny
+        allowedSecrets: ["FID_A"]
+      - storeName: envsecrets2
+        defaultAccess: allow
+        deniedSecrets: ["FID_B"]
+      - storeName: envsecrets3
+        defaultAccess: deny
+        allowedSecrets: ["FID_A"]
+        deniedSecrets: ["FID_A"]
+  accessControl:
+    defaultAction: allow
+---
+modules:
+  metrics: false
+"""
+        env = {"FID_A": "a", "FID_B": "b", "FID_C": "c"}
+        stores = [component(n, "secretstores.local.env") for n in ("envsecrets", "envsecrets2", "envsecrets3")]
+        h = Sidecar(self, "config", stores, configs=[scopes], env=env)
+        self.run_check("configuration/configuration-and-settings-in-one-file", lambda: (h.start(), (
+            lambda status: check(status == 404, f"/metrics: expected 404 with modules.metrics false in the same "
+                                                f"file, got {status}"))(http("GET", h.url("/metrics"))[0]),
+            "apiary started with a Configuration and a settings document in one --config file; modules applied")[-1],
+            lambda: [h.proc])
+        if not h.proc.alive():
+            return
+        c = h.client()
+        procs = lambda: [h.proc]  # noqa: E731
+
+        def allowed(store, key):
+            def run():
+                got = c.get_secret(store, key).secret
+                check(got == {key: env[key]}, f"{store}/{key}: expected {{{key}: {env[key]}}} (§4), got {got}")
+                return f"{store}/{key} allowed"
+            return run
+
+        def denied_grpc(store, key):
+            def run():
+                error = grpc_failure("denied", lambda: c.get_secret(store, key))
+                return expect_grpc("denied", error, code=grpc.StatusCode.PERMISSION_DENIED,
+                                   message=f'access denied by policy to get "{key}" from "{store}"', legacy=True,
+                                   section="§1.4, §4").done(f"{error.code().name} {error.details()!r}")
+            return run
+
+        def denied_http(store, key):
+            def run():
+                answer = http_failure("GET", h.url(f"/v1.0/secrets/{store}/{key}"))
+                return expect_http("denied", answer, status=403, error_code="ERR_PERMISSION_DENIED",
+                                   message=f'access denied by policy to get "{key}" from "{store}"', legacy=True,
+                                   section="§1.4, §4").done(f"{answer[0]} {short(answer[2], 200)}")
+            return run
+
+        self.run_check("configuration/allowed-secret", allowed("envsecrets", "FID_A"), procs)
+        self.run_check("configuration/default-deny-grpc", denied_grpc("envsecrets", "FID_C"), procs)
+        self.run_check("configuration/default-deny-http", denied_http("envsecrets", "FID_C"), procs)
+        self.run_check("configuration/denied-secret-grpc", denied_grpc("envsecrets2", "FID_B"), procs)
+        self.run_check("configuration/denied-secret-http", denied_http("envsecrets2", "FID_B"), procs)
+        self.run_check("configuration/default-allow", allowed("envsecrets2", "FID_C"), procs)
+        self.run_check("configuration/allowed-overrides-denied", allowed("envsecrets3", "FID_A"), procs)
+
+        def bulk_grpc():
+            got = c.get_bulk_secret("envsecrets").secrets
+            check(got == {"FID_A": {"FID_A": "a"}}, f"bulk on a deny store: expected only FID_A (§4: silently "
+                                                    f"omitted), got {short(sorted(got), 300)}")
+            return "bulk returned only the allowed secret"
+        self.run_check("configuration/bulk-filtered-grpc", bulk_grpc, procs)
+
+        def bulk_http():
+            status, _, body = http("GET", h.url("/v1.0/secrets/envsecrets2/bulk"))
+            check(status == 200, f"expected 200, got {status} {body[:200]!r}")
+            got = json.loads(body)
+            check("FID_B" not in got and got.get("FID_C") == {"FID_C": "c"},
+                  f"bulk: expected FID_C present and FID_B omitted (§4), got FID_B={got.get('FID_B')} FID_C={got.get('FID_C')}")
+            return "bulk omitted the denied secret, kept the rest"
+        self.run_check("configuration/bulk-filtered-http", bulk_http, procs)
+
+        def logged_once():
+            lines = [line for line in h.proc.text().splitlines() if "accessControl" in line]
+            check(len(lines) == 1, f"spec.accessControl: expected one log line naming it (design §4), got {len(lines)}: "
+                                   f"{short(lines, 400)}")
+            return f"logged once: {short(lines[0], 200)}"
+        self.run_check("configuration/unsupported-section-logged-once", logged_once, procs)
+        self.stop_all()
+
+        def refused(name, text, needle):
+            def run():
+                bad = Sidecar(self, f"config-{name}", [component("envsecrets", "secretstores.local.env")], configs=[text])
+                bad.start(wait=False)
+                status, output = bad.exit_within(30)
+                m = Mismatches(name)
+                m.true(status not in (None, 0), f"apiary must refuse to start (§4), exit status {status}")
+                m.true(needle in output, f"the output lacks `{needle}` (§4)")
+                m.true(bad.config_paths[0] in output, f"the output does not name the file {bad.config_paths[0]}")
+                lines = [line for line in output.splitlines() if "storeName" in line or "defaultAccess" in line]
+                bad.stop()
+                return m.done(f"exit {status}: {short(lines[-1] if lines else output[-300:], 300)}")
+            self.run_check(f"configuration/{name}", run)
+
+        refused("duplicate-storename-refused", """apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata: {name: dup}
+spec:
+  secrets:
+    scopes:
+      - {storeName: envsecrets, defaultAccess: allow}
+      - {storeName: envsecrets, defaultAccess: deny}
+""", "envsecrets storeName is repeated in secrets configuration")
+        refused("bad-default-access-refused", """apiVersion: dapr.io/v1alpha1
+kind: Configuration
+metadata: {name: bad}
+spec:
+  secrets:
+    scopes:
+      - {storeName: envsecrets, defaultAccess: maybe}
+""", "defaultAccess maybe can be either allow or deny")
+
+    # ================================================================== 9. Resiliency (§5)
+
+    def scenario_resiliency(self) -> None:
+        resiliency = """apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata:
+  name: fidelity-resiliency
+spec:
+  policies:
+    timeouts:
+      short: 500ms
+    retries:
+      three:
+        policy: constant
+        duration: 100ms
+        maxRetries: 3
+    circuitBreakers:
+      cb:
+        maxRequests: 1
+        timeout: 60s
+        trip: consecutiveFailures > 2
+  targets:
+    components:
+      flaky:
+        outbound:
+          retry: three
+          timeout: short
+      cbstore:
+        outbound:
+          circuitBreaker: cb
+      ps:
+        inbound:
+          retry: three
+"""
+        app = App(self, "resiliency", "http", {"routes": {"/dlq": "SUCCESS"}})
+        h = Sidecar(self, "resiliency", [
+            component("flaky", "state.flaky"), component("cbstore", "state.flaky"), component("ps", "pubsub.in-memory"),
+            subscription("res-in", "ps", "res-in", route="/inb", dead_letter="res-dlq"),
+            subscription("res-dlq", "ps", "res-dlq", route="/dlq"),
+        ], app=app, files={"resiliency.yaml": resiliency})
+        _, calls = self.flaky(h)
+        h.start()
+        c = h.client()
+        procs = lambda: [h.proc]  # noqa: E731
+
+        def calls_for(key, method="Get"):
+            return [r for r in calls.all() if r.get("method") == method and r.get("key", "").endswith("||" + key)]
+
+        def recovers():
+            offset = h.proc.size()
+            key = "fail2-" + self.unique("r")
+            c.get_state("flaky", key)
+            m = Mismatches("retry-recovers")
+            m.eq("component Get calls", len(calls_for(key)), 3, "§5 (2 failures, then success within maxRetries 3)")
+            text = h.proc.since(offset)
+            warn = "Error processing operation component[flaky] output. Retrying in 100ms…"
+            m.eq(f"WARN `{warn}` lines", text.count(warn), 1, "§5, §8 (once per run, at the first failure)")
+            recovered = "Recovered processing operation component[flaky] output after 3 attempts"
+            m.true(bool(h.log_wait(recovered, 5, since=offset)), f"INFO `{recovered}` missing (§5, §8)")
+            return m.done(f"3 calls, one WARN, recovered")
+        self.run_check("resiliency/outbound-retry-recovers", recovers, procs)
+
+        def exhausted():
+            key = "fail9-" + self.unique("x")
+            error = grpc_failure("retry-exhausted", lambda: c.get_state("flaky", key))
+            m = expect_grpc("retry-exhausted", error, code=grpc.StatusCode.INTERNAL, reason="ERR_STATE_GET",
+                            message_prefix=f"fail to get {key} from state store flaky: ", metadata={}, section="§1.2")
+            m.eq("component Get calls", len(calls_for(key)), 4, "§5 (maxRetries 3 = 3 retries after the first try)")
+            return m.done(f"4 calls, then {error.code().name} {error.details()!r}")
+        self.run_check("resiliency/outbound-retry-exhausted", exhausted, procs)
+
+        def timeout():
+            key = "slow3000-" + self.unique("t")
+            started = now()
+            error = grpc_failure("timeout", lambda: c.get_state("flaky", key))
+            elapsed = now() - started
+            m = expect_grpc("timeout", error, code=grpc.StatusCode.INTERNAL, reason="ERR_STATE_GET",
+                            message=f"fail to get {key} from state store flaky: context deadline exceeded",
+                            metadata={}, section="§1.2, §5 (a timeout yields context deadline exceeded)")
+            m.eq("component Get calls", len(calls_for(key)), 4, "§5 (timeout per attempt, retryable)")
+            m.true(elapsed < 3.5, f"took {elapsed:.1f} s; 4 attempts of 500 ms + 3 x 100 ms is ~2.3 s (§5)")
+            return m.done(f"4 attempts of 500 ms in {elapsed:.1f} s")
+        self.run_check("resiliency/outbound-timeout-per-attempt", timeout, procs)
+
+        def inbound():
+            event_id = self.publish(c, "ps", "res-in", {"answer": "RETRY"})
+            self.wait_http(app, "/dlq", event_id)
+            time.sleep(ABSENCE)  # bounded: no delivery after the DLQ
+            count = len(self.http_records(app, "/inb", event_id))
+            check(count == 4, f"deliveries before the DLQ: expected 4 (first try + maxRetries 3, §5 inbound), got {count}")
+            return "4 deliveries, then the DLQ"
+        self.run_check("resiliency/inbound-retries-before-dlq", inbound, lambda: [h.proc, app.proc])
+
+        def breaker():
+            offset = h.proc.size()
+            for i in range(3):
+                grpc_failure("breaker", lambda: c.get_state("cbstore", f"fail99-cb{i}-{self.run_id}"))
+            line = 'Circuit breaker "cb-cbstore" changed state from closed to open'
+            m = Mismatches("breaker")
+            m.true(bool(h.log_wait(line, 5, since=offset)), f"INFO `{line}` missing (§5, §8)")
+            key = f"fail99-cb3-{self.run_id}"
+            error = grpc_failure("breaker-open", lambda: c.get_state("cbstore", key))
+            m.true("circuit breaker is open" in (error.details() or ""),
+                   f"a call on an open breaker: expected `circuit breaker is open` (§5), got {error.details()!r}")
+            m.eq("component calls while open", len(calls_for(key)), 0, "§5")
+            status, _, body = http("GET", h.url("/metrics"))
+            lines = [line for line in body.decode(errors="replace").splitlines()
+                     if line.startswith("apiary_resiliency_breaker_state{") and 'component="cbstore"' in line]
+            open_lines = [line for line in lines if 'state="open"' in line and line.rstrip().endswith(" 1")]
+            m.true(bool(open_lines), f"/metrics: no apiary_resiliency_breaker_state{{component=\"cbstore\",...,"
+                                     f"state=\"open\"}} 1 (design §4); lines: {short(lines, 400)}")
+            return m.done(f"opened after 3 failures; {short(open_lines, 200)}")
+        self.run_check("resiliency/circuit-breaker-opens", breaker, procs)
+        self.stop_all()
+
+        def refused(name, text, needles):
+            def run():
+                bad = Sidecar(self, f"res-{name}", [component("flaky", "state.in-memory")],
+                              files={"res.yaml": text})
+                bad.start(wait=False)
+                status, output = bad.exit_within(30)
+                path = os.path.join(bad.resources, "res.yaml")
+                m = Mismatches(name)
+                m.true(status not in (None, 0), f"apiary must refuse to start (design §4), exit status {status}")
+                for needle in needles + [path]:
+                    m.true(needle in output, f"the output does not name `{needle}`")
+                lines = [line for line in output.splitlines() if path in line]
+                bad.stop()
+                return m.done(f"exit {status}: {short(lines[-1] if lines else output[-300:], 300)}")
+            self.run_check(f"resiliency/{name}", run)
+
+        refused("unknown-target-refused", """apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: r1}
+spec:
+  policies:
+    retries:
+      three: {policy: constant, duration: 100ms, maxRetries: 3}
+  targets:
+    components:
+      ghost:
+        outbound: {retry: three}
+""", ["ghost"])
+        refused("unknown-policy-refused", """apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: r2}
+spec:
+  policies:
+    retries:
+      three: {policy: constant, duration: 100ms, maxRetries: 3}
+  targets:
+    components:
+      flaky:
+        outbound: {retry: nosuchpolicy}
+""", ["nosuchpolicy"])
+
+        def malformed():
+            text = """apiVersion: dapr.io/v1alpha1
+kind: Resiliency
+metadata: {name: broken-res}
+spec:
+  policies:
+    retries:
+      bad: {policy: constant, duration: 100ms, maxRetries: lots}
+"""
+            s = Sidecar(self, "res-malformed", [component("ps", "pubsub.in-memory")], files={"res.yaml": text})
+            s.start(wait=False)
+            path = os.path.join(s.resources, "res.yaml")
+            m = Mismatches("malformed")
+            try:
+                s.wait_ready(30)
+            except CheckFailure as failure:
+                m.items.append(f"a Resiliency that fails to decode is skipped, start-up goes on (§5): {failure}")
+            text_out = s.proc.text()
+            line = next((l for l in text_out.splitlines() if "Could not read resiliency policy broken-res" in l), None)
+            m.true(line is not None, "ERROR `Could not read resiliency policy broken-res: ...` missing (§5, §8)")
+            if line is not None:
+                m.true(path in line, f"the line does not name the file {path}: {line}")
+                m.true("maxRetries" in line, f"the line does not name the field maxRetries: {line}")
+            s.stop()
+            return m.done(f"logged: {short(line or '', 300)}")
+        self.run_check("resiliency/malformed-document-logged", malformed)
+
+    # ================================================================== 10. samples
+
+    def scenario_samples(self) -> None:
+        redis_dir = os.path.join(self.tmp, "redis")
+        os.makedirs(redis_dir)
+        port = free_port()
+        redis = self.spawn("redis-server", [shutil.which("redis-server") or "redis-server", "--port", port,
+                                            "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", redis_dir])
+        check(bool(wait_until(lambda: port_open(port) or not redis.alive(), 15)), "redis-server did not start")
+        h = Sidecar(self, "samples", [component("statestore", "state.redis-store",
+                                                {"redisHost": f"127.0.0.1:{port}", "redisDB": "0"})])
+        self.component_proc("redis-store", [sys.executable, REDIS_STORE, "--socket", h.socket("redis-store"),
+                                            "--redis-url", f"redis://127.0.0.1:{port}/0", "--log-level", "info"],
+                            h.socket("redis-store"))
+        h.start()
+
+        def etag_one():
+            c = h.client()
+            key = self.unique("etag")
+            c.save_state("statestore", key, "v")
+            first = c.get_state("statestore", key).etag
+            c.save_state("statestore", key, "w", etag=first)
+            second = c.get_state("statestore", key).etag
+            check((first, second) == ("1", "2"), f"redis-store per-key etags: expected 1 then 2, got {first!r}, {second!r}")
+            return "a new key's etag is 1, then 2"
+        self.run_check("samples/redis-store-etag-starts-at-1", etag_one, lambda: [h.proc])
+
 
 
 def main() -> int:
