@@ -155,6 +155,14 @@ def http(method: str, url: str, body=None, headers: dict | None = None, timeout:
         return error.code, dict(error.headers or {}), error.read()
 
 
+def metric_value(line: str):
+    """The sample value of a Prometheus text line, else None."""
+    try:
+        return float(line.rsplit(" ", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
 def short(value, limit: int = 600) -> str:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= limit else text[:limit] + "…"
@@ -2019,7 +2027,7 @@ spec:
             status, _, body = http("GET", h.url("/metrics"))
             lines = [line for line in body.decode(errors="replace").splitlines()
                      if line.startswith("apiary_resiliency_breaker_state{") and 'component="cbstore"' in line]
-            open_lines = [line for line in lines if 'state="open"' in line and line.rstrip().endswith(" 1")]
+            open_lines = [line for line in lines if 'state="open"' in line and metric_value(line) == 1.0]
             m.true(bool(open_lines), f"/metrics: no apiary_resiliency_breaker_state{{component=\"cbstore\",...,"
                                      f"state=\"open\"}} 1 (design §4); lines: {short(lines, 400)}")
             return m.done(f"opened after 3 failures; {short(open_lines, 200)}")
