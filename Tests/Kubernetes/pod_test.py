@@ -33,7 +33,9 @@ hostAliases entry `redis` -> the Redis pod's IP; it plays one replica of a Deplo
 so the two replicas are two copies of the Deployment (demo-app-a, demo-app-b); it stores
 a Secret document in a form its own secretKeyRef cannot read, so the Secret is created
 with `podman secret create` from the JSON of its data; it crashes on secret volumes, so
-those are mounted from a ConfigMap of the same keys;
+those are mounted from a ConfigMap of the same keys; it names an emptyDir volume after
+the manifest's volume name, so two pods would share one `sockets`: each pod's emptyDirs
+get the pod's name in front;
 it ignores readiness probes and schedules no health checks without systemd, so the
 test polls readiness itself and runs the health checks. Native sidecars
 (initContainers with restartPolicy Always) do not run under podman 4.3: that overlay is
@@ -403,8 +405,14 @@ class Played:
             yaml.safe_dump_all(documents, file, sort_keys=False)
         run(["podman", "kube", "down", path], check=False, quiet=True)  # a leftover of an earlier run
         # podman keeps a ConfigMap's volume (named after it) after kube down, with the
-        # content of the first play: removed before and after.
-        names = {d["metadata"]["name"] for d in documents if d.get("kind") == "ConfigMap"} - self.volumes
+        # content of the first play, and names emptyDir volumes after the manifest:
+        # leftovers are removed before, and all of them after.
+        names = {d["metadata"]["name"] for d in documents if d.get("kind") == "ConfigMap"}
+        for document in documents:
+            if document.get("kind") == "Deployment":
+                names |= {v["name"] for v in document["spec"]["template"]["spec"].get("volumes") or []
+                          if "emptyDir" in v}
+        names -= self.volumes
         self.remove_volumes(names)
         self.volumes |= names
         self.files.append(path)
@@ -492,6 +500,17 @@ def for_podman(document: dict, name: str, ports: dict[int, int], redis_ip: str |
         if "secret" in volume:
             source = volume.pop("secret")
             volume["configMap"] = {"name": source["secretName"] + "-file", "items": source.get("items") or []}
+    # podman 4.3.1 makes an emptyDir a volume named after the manifest's volume name,
+    # so two pods with a volume `sockets` would share one: each pod's emptyDirs get the
+    # pod's name in front (the mounts follow).
+    renamed = {}
+    for volume in spec.get("volumes") or []:
+        if "emptyDir" in volume:
+            renamed[volume["name"]] = f"{name}-{volume['name']}"
+            volume["name"] = renamed[volume["name"]]
+    for container in all_containers(spec):
+        for mount in container.get("volumeMounts") or []:
+            mount["name"] = renamed.get(mount["name"], mount["name"])
     for container in all_containers(spec):
         for port in container.get("ports") or []:
             port["hostIP"] = "127.0.0.1"
@@ -946,9 +965,28 @@ def play_and_check(checks: Checks, documents: list[dict], played: Played, replic
 
     checks.run("pod/kill-9-component", kill_component)
 
+    stream = "redis-store:{pubsub}:topic:orders"
+
+    def subscribed_as(replica: Replica) -> list[str]:
+        """The consumers the replica's redis-store says it subscribed to orders as (its
+        log records, read through apiary's /actuator/logs). Redis 7.0 lists a consumer
+        in XINFO CONSUMERS only once it has been given a message, so it cannot tell."""
+        status, body = http("GET", f"http://127.0.0.1:{replica.actuator}/actuator/logs?component=redis-store&limit=1000",
+                            token=token)
+        check(status == 200, f"/actuator/logs answered {status}")
+        return [record.get("fields", {}).get("consumer", "") for record in json.loads(body).get("records", [])
+                if str(record.get("msg", "")).startswith("subscribed to orders as ")]
+
     def scale_out():
         b = play_replica("demo-app-b")
         ready(b)
+        # Each replica's own redis-store reads as consumer <its pod's hostname>-<pid>-...:
+        # both must have subscribed before the batch, or the first takes everything.
+        hosts = {replica.name: inspect(replica.container("redis-store"))["Config"]["Hostname"] for replica in (a, b)}
+        check(hosts[a.name] != hosts[b.name], f"both replicas have hostname {hosts[a.name]}")
+        wait_until("each replica's redis-store subscribed to orders",
+                   lambda: all(any(c.startswith(hosts[r.name] + "-") for c in subscribed_as(r)) for r in (a, b)),
+                   60, 0.25)
         wanted = set(range(BATCH))
         for index in range(BATCH):
             (a if index % 2 == 0 else b).client().publish_event(
@@ -958,7 +996,6 @@ def play_and_check(checks: Checks, documents: list[dict], played: Played, replic
             got = a.app_messages(run_tag) + b.app_messages(run_tag)
             return got if wanted <= set(got) else None
         wait_until(f"all {BATCH} messages delivered", all_delivered, 120, 0.5)
-        stream = "redis-store:{pubsub}:topic:orders"
 
         def nothing_pending():
             summary = state["redis"].xpending(stream, "demo-app")
@@ -971,8 +1008,14 @@ def play_and_check(checks: Checks, documents: list[dict], played: Played, replic
         check(set(counts) == wanted, f"missing {sorted(wanted - set(counts))[:20]}")
         check(not duplicated, f"{len(duplicated)} delivered more than once: {duplicated[:20]}")
         check(got_a and got_b, f"one replica got everything: A {len(got_a)}, B {len(got_b)}")
+        # Two consumer processes, one per pod, did the work (no shared sockets volume).
+        readers = {entry["name"].decode() for entry in state["redis"].xinfo_consumers(stream, "demo-app")}
+        for replica in (a, b):
+            check(any(name.startswith(hosts[replica.name] + "-") for name in readers),
+                  f"no consumer of {replica.pod} in the group: {sorted(readers)}")
         return (f"{BATCH} messages published through both sidecars: each delivered exactly once "
-                f"(replica A {len(got_a)}, replica B {len(got_b)}), nothing pending in consumer group demo-app")
+                f"(replica A {len(got_a)}, replica B {len(got_b)}), each replica's own redis-store a consumer "
+                f"of group demo-app, nothing pending")
 
     if checks.run("scale-out/competing-consumers", scale_out):
         checks.run("pod/resident-memory-after-load",
