@@ -693,8 +693,8 @@ def main() -> int:
         tear_down()
         atexit.unregister(tear_down)
         if not arguments.keep:
-            leftovers = run(["podman", "pod", "ps", "--filter", f"name=^{PREFIX}-", "--format", "{{.Name}}"],
-                            check=False, quiet=True).stdout.split()
+            leftovers = [pod for pod in run(["podman", "pod", "ps", "--format", "{{.Name}}"], check=False,
+                                            quiet=True).stdout.split() if pod.startswith(f"{PREFIX}-")]
             checks.run("podman/kube-down", lambda: check(not leftovers, f"pods left: {leftovers}") or
                        "every pod played was taken down")
     log(f"done in {time.monotonic() - started:.0f} s")
