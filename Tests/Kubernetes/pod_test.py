@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """Apiary's Kubernetes manifests, played with podman: Deploy/kubernetes/ end to end.
 
-    python3 Tests/Kubernetes/pod_test.py [--bin-dir DIR] [--file-secrets PATH] [--keep]
+    python3 Tests/Kubernetes/pod_test.py [--bin-dir DIR] [--file-secrets PATH] [--rebuild] [--keep]
 
 One command, as root on Debian 12: installs what is missing (podman, buildah, runc with
 apt-get; the Dapr Python SDK, PyYAML and redis with pip), writes
 /etc/containers/containers.conf for this kind of host (runc, cgroupfs, file events,
 ulimits) when it lacks those settings, builds the images with Scripts/build-images.sh
-when any is missing (--bin-dir/--file-secrets are passed on; without them it builds
-release executables), then:
+when any is missing, or always with --rebuild (--bin-dir/--file-secrets are passed
+on; without them it builds release executables), then:
 
   1. renders the base and every overlay with `kubectl kustomize` (offline) and checks
      what the manifests promise: non-root, read-only root, no capabilities, resources,
-     probes, the actuator port, the sockets folder, the native sidecar;
+     probes, the actuator port, the sockets folder, the native sidecar; runs each
+     component image with DAPR_COMPONENTS_SOCKETS_FOLDER, then APIARY_SOCKETS_DIR too,
+     and apiary on a world-writable folder (which it must refuse);
   2. plays the base's Redis and one replica of the app pod with `podman kube play`, and
      drives it from here with the Dapr Python SDK through ports published on 127.0.0.1
      only (state on Redis and in memory, secrets through the env, file and C++ stores,
@@ -35,9 +37,9 @@ a Secret document in a form its own secretKeyRef cannot read, so the Secret is c
 with `podman secret create` from the JSON of its data; it crashes on secret volumes, so
 those are mounted from a ConfigMap of the same keys; it names an emptyDir volume after
 the manifest's volume name, so two pods would share one `sockets`: each pod's emptyDirs
-get the pod's name in front;
-it ignores readiness probes and schedules no health checks without systemd, so the
-test polls readiness itself and runs the health checks. Native sidecars
+get the pod's name in front; it ignores readiness and startup probes and schedules no
+health checks without systemd, so the test polls readiness itself and runs the health
+checks. Native sidecars
 (initContainers with restartPolicy Always) do not run under podman 4.3: that overlay is
 checked by rendering only.
 
