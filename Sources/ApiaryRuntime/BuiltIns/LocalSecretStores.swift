@@ -34,8 +34,9 @@ public struct EnvironmentSecretStore: SecretStore {
 /// `db:password`. Each secret has one key, its own name; with `multiValued: true`, each
 /// top-level object is instead one secret with several keys.
 public struct FileSecretStore: SecretStore {
-  /// The features this store offers.
-  public static let features = ["MULTIPLE_KEY_VALUES_PER_SECRET"]
+  /// The features this store offers: `MULTIPLE_KEY_VALUES_PER_SECRET` with
+  /// `multiValued: true` only, as Dapr's local.file store says.
+  public let features: [String]
   let secrets: [String: [String: String]]
 
   /// Reads and flattens the file named by `metadata["secretsFile"]`.
@@ -61,6 +62,7 @@ public struct FileSecretStore: SecretStore {
     guard let root = object as? [String: Any] else {
       throw SecretFileError("secrets file \(file) must hold a JSON object")
     }
+    features = metadata["multiValued"] == "true" ? ["MULTIPLE_KEY_VALUES_PER_SECRET"] : []
     if metadata["multiValued"] == "true" {
       var secrets: [String: [String: String]] = [:]
       for (name, value) in root {

@@ -13,7 +13,8 @@ public enum BuiltInFactories {
         (.secretStore(EnvironmentSecretStore(environment: environment, metadata: metadata)), EnvironmentSecretStore.features)
       },
       BuiltInFactory(type: "secretstores.local.file") { _, metadata in
-        (.secretStore(try FileSecretStore(metadata: metadata)), FileSecretStore.features)
+        let store = try FileSecretStore(metadata: metadata)
+        return (.secretStore(store), store.features)
       },
     ]
   }
