@@ -3,7 +3,8 @@
 # check that Proto/ matches the wire facts in ../shared/spec (skipped when that folder
 # is absent), the Python component SDK's tests, the samples' own self-tests, and the samples' end-to-end suite
 # (Tests/Samples: redis-server, the Python, C++ and Swift samples and two sidecars,
-# driven with the Dapr Python SDK, faults included), the fuzzers (Tests/Fuzz: the HTTP
+# driven with the Dapr Python SDK, faults included), the Dapr fidelity suite (Tests/Dapr),
+# the fuzzers (Tests/Fuzz: the HTTP
 # API, the gRPC API, the component files) and a 60 s soak (Scripts/soak.sh). Installs what it needs when missing: the Python
 # packages (pip), and redis-server and the C++ sample's build tools (apt-get, as root).
 # With arguments, runs only `swift test ARGUMENTS`.
@@ -21,6 +22,12 @@ fi
 if ! "$python" -c 'import apiary_component, grpc_health' 2>/dev/null; then
   echo "test: installing the Python component SDK (pip install -e SDKs/python/apiary-component)" >&2
   "$python" -m pip install --quiet --disable-pip-version-check -e SDKs/python/apiary-component
+fi
+
+# The Dapr fidelity suite's apps: the SDK's FastAPI and gRPC extensions.
+if ! "$python" -c 'import dapr.ext.fastapi, dapr.ext.grpc, uvicorn, cloudevents' 2>/dev/null; then
+  echo "test: installing the Dapr fidelity suite's packages (Tests/Dapr/requirements.txt)" >&2
+  "$python" -m pip install --quiet --disable-pip-version-check -r Tests/Dapr/requirements.txt
 fi
 
 if ! "$python" -c 'import redis' 2>/dev/null; then
@@ -92,6 +99,11 @@ if [ "$#" -eq 0 ]; then
   echo "test ($(date -u +%H:%M:%S)): Tests/Samples/samples_e2e.py (the samples end to end, with the Dapr Python SDK)"
   bin=$(swift build --show-bin-path)
   "$python" Tests/Samples/samples_e2e.py --bin "$bin" --file-secrets "$cpp/build/file-secrets"
+  # What a Dapr app sees, checked against ../shared/spec/dapr-behaviour.md with the Dapr
+  # Python SDK: errors, dead letters, routing, bulk, CloudEvents, outbox, query,
+  # Configuration, Resiliency (Tests/Dapr/README.md).
+  echo "test ($(date -u +%H:%M:%S)): Tests/Dapr/fidelity_e2e.py (Dapr fidelity, with the Dapr Python SDK)"
+  "$python" Tests/Dapr/fidelity_e2e.py --bin "$bin"
   # Bad input: every answer a 4xx / INVALID_ARGUMENT with a message, never a crash or
   # a hang (Tests/Fuzz/README.md). Fixed seeds, so a failure replays with --case K.
   echo "test ($(date -u +%H:%M:%S)): Tests/Fuzz/fuzz_http.py (the HTTP API)"

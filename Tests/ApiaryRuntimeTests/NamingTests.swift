@@ -43,6 +43,18 @@ struct NamingTests {
     #expect(DurationParsing.parse("5 parsecs") == nil)
   }
 
+  @Test("durations in daprd's log lines are written as Go's time.Duration prints them")
+  func goDurations() {
+    #expect(goDurationString(.milliseconds(100)) == "100ms")
+    #expect(goDurationString(.milliseconds(1500)) == "1.5s")
+    #expect(goDurationString(.seconds(120)) == "2m0s")
+    #expect(goDurationString(.seconds(3600)) == "1h0m0s")
+    #expect(goDurationString(.seconds(90)) == "1m30s")
+    #expect(goDurationString(.zero) == "0s")
+    #expect(goDurationString(.microseconds(2)) == "2µs")
+    #expect(goDurationString(.nanoseconds(1_500_000)) == "1.5ms")
+  }
+
   @Test("durations past 100 years are refused, not a crash (found by fuzzing: 2562048h overflowed)")
   func hugeDurations() {
     #expect(DurationParsing.parse("876000h") == .seconds(876_000 * 3600))

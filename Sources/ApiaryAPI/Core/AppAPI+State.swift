@@ -10,11 +10,12 @@ extension AppAPI {
   /// One value; `data == nil` when the key is absent.
   public func getState(store name: String, _ request: StateGetRequest) async throws(DaprError) -> StateGetResponse {
     let (store, component) = try await directory.stateStore(name, appID: options.appID)
-    var request = request
-    request.key = try keys(for: component).stored(request.key)
+    var stored = request
+    stored.key = try keys(for: component).stored(request.key)
     do {
-      return try await outbound(name, direction: .outbound) { [request] in try await store.get(request) }
+      return try await outbound(name, direction: .outbound) { [stored] in try await store.get(stored) }
     } catch {
+      // daprd names the key the app gave, not the stored one.
       throw .stateGet(key: request.key, store: name, error)
     }
   }

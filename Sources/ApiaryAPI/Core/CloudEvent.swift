@@ -24,13 +24,15 @@ public struct CloudEvent: Sendable, Equatable {
   /// The payload: `data_base64` decoded, a string `data` as its UTF-8 text unless the
   /// content type is JSON, any other `data` as JSON text.
   public let data: Data
-  /// The attributes not listed above, as a JSON object (for gRPC `extensions`).
+  /// The attributes gRPC has no field for, as a JSON object (its `extensions`).
   public let extensionsJSON: Data
   /// The envelope as a value, for routing rules and the expiration check.
   public let value: JSONValue
 
+  /// The attributes gRPC carries in fields of their own; every other one, `topic` and
+  /// `pubsubname` included, goes into `extensions`, as daprd sends them.
   private static let known: Set<String> = [
-    "id", "source", "type", "specversion", "datacontenttype", "topic", "pubsubname", "data", "data_base64",
+    "id", "source", "type", "specversion", "datacontenttype", "data", "data_base64",
   ]
 
   /// Whether `contentType` names a JSON payload (`application/json`, `…+json`).

@@ -13,9 +13,10 @@ extension DaprError {
     case let error as ComponentCallError: error.daprText
     case let error as StateStoreError:
       switch error {
-      case .etagMismatch(let message), .etagInvalid(let message), .bulkDeleteRowMismatch(let message),
-        .unsupported(let message):
-        message
+      // components-contrib's ETagError wording, which daprd quotes in every message.
+      case .etagMismatch(let message): "possible etag mismatch. error from state store: \(message)"
+      case .etagInvalid(let message): "invalid etag value: \(message)"
+      case .bulkDeleteRowMismatch(let message), .unsupported(let message): message
       case .queryNotSupported: error.description
       }
     case let error as DaprError: error.message

@@ -34,6 +34,8 @@ extension DaprError {
       code: .invalidArgument, status: .badRequest, errorCode: "ERR_MALFORMED_REQUEST",
       message: "input key/keyPrefix '\(key)' can't contain '||'", reason: "DAPR_STATE_ILLEGAL_KEY")
     error.violations = [Violation(field: key, description: error.message)]
+    // daprd's HTTP message is the status's Go error string (spec §1.2).
+    error.httpMessage = "api error: code = InvalidArgument desc = " + error.message
     error.resource = stateResource(store)
     return error
   }
@@ -79,14 +81,14 @@ extension DaprError {
     if let passed = componentRich(error) ?? componentTransport(error, component: store) { return passed }
     let prefix = "failed saving state in state store \(store): "
     switch error as? StateStoreError {
-    case .etagMismatch(let description)?:
+    case .etagMismatch?:
       return DaprError(
         code: .aborted, status: .conflict, errorCode: "ERR_STATE_SAVE",
-        message: prefix + "possible etag mismatch. error from state store: \(description)", reason: "ERR_STATE_SAVE")
-    case .etagInvalid(let description)?:
+        message: prefix + text(of: error), reason: "ERR_STATE_SAVE")
+    case .etagInvalid?:
       return DaprError(
         code: .invalidArgument, status: .badRequest, errorCode: "ERR_STATE_SAVE",
-        message: prefix + "invalid etag value: \(description)", reason: "ERR_STATE_SAVE")
+        message: prefix + text(of: error), reason: "ERR_STATE_SAVE")
     default:
       return DaprError(
         code: .internalError, status: .internalServerError, errorCode: "ERR_STATE_SAVE",

@@ -217,12 +217,8 @@ extension Dapr_Proto_Runtime_V1_TopicEventRequest {
     pubsubName = event.pubsubName
     data = event.data
     self.path = path
-    var extensions = (try? JSONValue(json: event.extensionsJSON)) ?? .object([:])
-    if event.topic != topic, case .object(var members) = extensions {
-      members["topic"] = .string(event.topic)
-      extensions = .object(members)
-    }
-    if let text = String(data: extensions.jsonData, encoding: .utf8),
+    // The envelope's own `topic` (the original one for a dead letter) is among them.
+    if let text = String(data: event.extensionsJSON, encoding: .utf8),
       let parsed = try? Google_Protobuf_Struct(jsonString: text)
     {
       self.extensions = parsed

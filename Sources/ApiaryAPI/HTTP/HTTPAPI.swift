@@ -211,8 +211,12 @@ public struct HTTPAPI: Sendable {
     }
     router.post("/v1.0/publish/{pubsub}/**", use: publish)
     router.put("/v1.0/publish/{pubsub}/**", use: publish)
+    // `/v1.0/publish/ps/`: the catch-all needs one segment, so an empty topic lands here
+    // and gets daprd's ERR_TOPIC_NAME_EMPTY rather than a missing route.
+    router.post("/v1.0/publish/{pubsub}", use: publish)
+    router.put("/v1.0/publish/{pubsub}", use: publish)
 
-    router.post("/v1.0-alpha1/publish/bulk/{pubsub}/**") { request, context in
+    let bulkPublish: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
       let pubsub = context.parameters.get("pubsub") ?? ""
       let topic = context.parameters.getCatchAll().joined(separator: "/")
       let body = try await request.collectBody(limit: limit)
@@ -249,6 +253,8 @@ public struct HTTPAPI: Sendable {
       }
       return HTTPResponses.noContent
     }
+    router.post("/v1.0-alpha1/publish/bulk/{pubsub}/**", use: bulkPublish)
+    router.post("/v1.0-alpha1/publish/bulk/{pubsub}", use: bulkPublish)
   }
 
   // MARK: - Bindings

@@ -17,7 +17,7 @@ struct ResourceDocumentParser {
     case subscription(SubscriptionDefinition)
     /// A `kind: Resiliency` document, or why it cannot be read (daprd skips such a
     /// document with an error line instead of stopping).
-    case resiliency(Result<ResiliencyDefinition, ConfigurationError>)
+    case resiliency(Result<ResiliencyDefinition, ConfigurationError>, name: String)
     /// A resource of another kind (Subscription, Configuration, Resiliency, …).
     case otherKind(String)
   }
@@ -41,7 +41,13 @@ struct ResourceDocumentParser {
     let kind = try fields.text(kindNode, "kind")
     if kind == "Subscription" { return .subscription(try subscription(document)) }
     if kind == "Resiliency" {
-      return .resiliency(Result { () throws(ConfigurationError) in try ResiliencyParser(fields: fields).parse(document) })
+      // The name, read leniently, is for daprd's `Could not read resiliency policy {name}` line.
+      let name = document.field("metadata").flatMap { node in
+        if case .mapping(let header) = node { header.field("name")?.scalar?.string } else { nil }
+      }
+      return .resiliency(
+        Result { () throws(ConfigurationError) in try ResiliencyParser(fields: fields).parse(document) },
+        name: name ?? "")
     }
     guard kind == "Component" else { return .otherKind(kind) }
 
@@ -126,12 +132,12 @@ struct ResourceDocumentParser {
     let topic = try required("topic")
     var routes = SubscriptionRoutes()
     if let node = try fields.mapping(spec.field("routes"), "spec.routes") {
-      if let fallback = node.field("default") { routes.defaultPath = Self.path(try fields.text(fallback, "spec.routes.default")) }
+      if let fallback = node.field("default") { routes.defaultPath = try fields.text(fallback, "spec.routes.default") }
       for (index, entry) in (try fields.list(node.field("rules"), "spec.routes.rules") ?? []).enumerated() {
         let field = "spec.routes.rules[\(index)]"
         guard case .mapping(let rule) = entry else { throw fields.failure("\(field) must be a mapping with match and path") }
         guard let pathNode = rule.field("path") else { throw fields.failure("\(field).path is missing") }
-        let path = Self.path(try fields.text(pathNode, "\(field).path"))
+        let path = try fields.text(pathNode, "\(field).path")
         let match = try rule.field("match").map { node throws(ConfigurationError) in try fields.text(node, "\(field).match") } ?? ""
         do {
           routes.rules.append(try SubscriptionRoutes.Rule(match: match, path: path))
@@ -140,7 +146,7 @@ struct ResourceDocumentParser {
         }
       }
     } else if let node = spec.field("route") {
-      routes.defaultPath = Self.path(try fields.text(node, "spec.route"))
+      routes.defaultPath = try fields.text(node, "spec.route")
     }
     guard !routes.isEmpty else {
       throw fields.failure("spec.routes is missing: give spec.routes.default (or rules) naming the app path that receives the events, e.g. /orders")
@@ -178,9 +184,6 @@ struct ResourceDocumentParser {
       name: name, pubsubName: pubsub, topic: topic, routes: routes, metadata: metadata,
       deadLetterTopic: deadLetterTopic, bulkSubscribe: bulkSubscribe, scopes: scopes, source: source)
   }
-
-  /// A route as a path: with a leading `/`.
-  static func path(_ route: String) -> String { route.hasPrefix("/") || route.isEmpty ? route : "/" + route }
 
   /// Whether `type` has a building block, a dot and a name (`state.redis`).
   static func isWellFormed(type: String) -> Bool {

@@ -217,10 +217,11 @@ public struct ResourceLoader: Sendable {
         definitions.append(definition)
       case .subscription(let subscription):
         subscriptions.append(subscription)
-      case .resiliency(.success(let document)):
+      case .resiliency(.success(let document), _):
         resiliency.append(document)
-      case .resiliency(.failure(let error)):
-        logger.error("Could not read resiliency policy: \(error)", metadata: ["file": "\(file)", "document": "\(document)"])
+      case .resiliency(.failure(let error), let name):
+        logger.error(
+          "Could not read resiliency policy \(name): \(error)", metadata: ["file": "\(file)", "document": "\(document)"])
       case .otherKind(let kind):
         logger.info(
           "ignoring kind \(kind) in \(source): only kinds Component, Subscription and Resiliency are read",

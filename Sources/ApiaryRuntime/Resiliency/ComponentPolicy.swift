@@ -64,7 +64,7 @@ public struct ComponentPolicy: Sendable {
         let delay = Self.delay(after: attempt, retry: retry)
         // daprd's exponential policy gives up after 15 minutes in all.
         if retry.exponential, waited + delay > .seconds(900) { throw error }
-        if attempt == 0 { logger.warning("Error processing operation \(operation). Retrying in \(formatDuration(delay))…") }
+        if attempt == 0 { logger.warning("Error processing operation \(operation). Retrying in \(goDurationString(delay))…") }
         try await Task.sleep(for: delay)
         waited += delay
         attempt += 1

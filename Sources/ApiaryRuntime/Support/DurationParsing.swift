@@ -56,3 +56,30 @@ public func formatDuration(_ duration: Duration) -> String {
   if milliseconds < 1000 { return "\(milliseconds) ms" }
   return "\(Double(milliseconds) / 1000) s"
 }
+
+/// A duration as Go's `time.Duration.String()` writes it — `100ms`, `1.5s`, `2m0s`,
+/// `1h0m0s`, `0s` — for the log lines daprd words with `%v` of a duration.
+public func goDurationString(_ duration: Duration) -> String {
+  let (seconds, attoseconds) = duration.components
+  let nanoseconds = seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+  if nanoseconds == 0 { return "0s" }
+  let sign = nanoseconds < 0 ? "-" : ""
+  let magnitude = nanoseconds.magnitude
+  /// `value / unit` with the fraction's trailing zeros dropped (`1.5`, `100`).
+  func decimal(_ value: UInt64, unit: UInt64, digits: Int) -> String {
+    let whole = value / unit
+    var fraction = String(value % unit)
+    fraction = String(repeating: "0", count: digits - fraction.count) + fraction
+    while fraction.hasSuffix("0") { fraction.removeLast() }
+    return fraction.isEmpty ? "\(whole)" : "\(whole).\(fraction)"
+  }
+  if magnitude < 1_000 { return "\(sign)\(magnitude)ns" }
+  if magnitude < 1_000_000 { return sign + decimal(magnitude, unit: 1_000, digits: 3) + "µs" }
+  if magnitude < 1_000_000_000 { return sign + decimal(magnitude, unit: 1_000_000, digits: 6) + "ms" }
+  let hours = magnitude / 3_600_000_000_000
+  let minutes = magnitude / 60_000_000_000 % 60
+  let secondsText = decimal(magnitude % 60_000_000_000, unit: 1_000_000_000, digits: 9) + "s"
+  if hours > 0 { return "\(sign)\(hours)h\(minutes)m" + secondsText }
+  if minutes > 0 { return "\(sign)\(minutes)m" + secondsText }
+  return sign + secondsText
+}

@@ -46,7 +46,9 @@ struct DaprErrorTests {
     let error = DaprError.illegalKey("a||b", store: "store")
     let json = try body(error)
     #expect(json["errorCode"] as? String == "ERR_MALFORMED_REQUEST")
-    #expect(json["message"] as? String == "input key/keyPrefix 'a||b' can't contain '||'")
+    // daprd's HTTP message carries the Go status string's prefix; gRPC's does not.
+    #expect(json["message"] as? String == "api error: code = InvalidArgument desc = input key/keyPrefix 'a||b' can't contain '||'")
+    #expect(error.rpcErrorMessage == "input key/keyPrefix 'a||b' can't contain '||'")
     let details = try #require(json["details"] as? [[String: Any]])
     #expect(details.map { $0["@type"] as? String } == [
       "type.googleapis.com/google.rpc.BadRequest", "type.googleapis.com/google.rpc.ResourceInfo",

@@ -161,18 +161,18 @@ extension ConfigurationTests {
       #expect(
         resources.subscriptions == [
           SubscriptionDefinition(
-            name: "orders-sub", pubsubName: "pubsub", topic: "orders", route: "/orders",
+            name: "orders-sub", pubsubName: "pubsub", topic: "orders", route: "orders",
             source: DefinitionSource(file: mixed, document: 1))
         ])
       #expect(
         fixture.logs.messages(at: .info) == [
           "ignoring kind Configuration in \(mixed), document 4: only kinds Component, Subscription and Resiliency are read"
         ])
-      // A Resiliency document that cannot be read is skipped with an error naming the
-      // file and the field, as daprd skips it.
+      // A Resiliency document that cannot be read is skipped with daprd's error line
+      // (the policy's name), naming the file and the field too.
       #expect(
         fixture.logs.messages(at: .error) == [
-          "Could not read resiliency policy: \(fixture.file("resiliency.yaml")), document 1: spec is missing"
+          "Could not read resiliency policy r: \(fixture.file("resiliency.yaml")), document 1: spec is missing"
         ])
     }
 
