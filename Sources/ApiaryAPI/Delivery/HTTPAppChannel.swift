@@ -32,6 +32,10 @@ public final class HTTPAppChannel: AppChannel {
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool.retryConnectionEstablishment = false
     configuration.timeout.connect = .seconds(2)
+    // The deliveries' spans are apiary's own (``DeliveryTracing``); AsyncHTTPClient
+    // would otherwise start a span of its own with the process's tracer and overwrite
+    // the delivery's traceparent with it.
+    configuration.tracing.tracer = nil
     client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     base = "http://\(host):\(port)"
     self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
