@@ -36,9 +36,19 @@ enum ErrorCodeCategory {
       "ERR_BODY_TOO_LARGE": "common", "ERR_API_TOKEN": "common", "ERR_NOT_FOUND": "common", "ERR_NOT_SUPPORTED": "common",
       "ERR_LOGS_OFF": "common",
     ]
-    // The HTTP port's answers for Hummingbird's own errors (`ERR_` and the reason phrase).
-    for code in 400...599 {
-      let name = ErrorBodyMiddleware.errorCode(HTTPResponse.Status(code: code))
+    // The HTTP port's answers for Hummingbird's own errors (`ERR_` and the reason phrase,
+    // `ERR_HTTP_<code>` without one).
+    let named: [HTTPResponse.Status] = [
+      .badRequest, .unauthorized, .forbidden, .notFound, .methodNotAllowed, .notAcceptable,
+      .proxyAuthenticationRequired, .requestTimeout, .conflict, .gone, .lengthRequired, .preconditionFailed,
+      .contentTooLarge, .uriTooLong, .unsupportedMediaType, .rangeNotSatisfiable, .expectationFailed,
+      .misdirectedRequest, .unprocessableContent, .tooEarly, .upgradeRequired, .preconditionRequired,
+      .tooManyRequests, .requestHeaderFieldsTooLarge, .unavailableForLegalReasons, .internalServerError,
+      .notImplemented, .badGateway, .serviceUnavailable, .gatewayTimeout, .httpVersionNotSupported,
+      .networkAuthenticationRequired,
+    ]
+    for status in named + (400...599).map({ HTTPResponse.Status(code: $0) }) {
+      let name = ErrorBodyMiddleware.errorCode(status)
       if table[name] == nil { table[name] = "common" }
     }
     return table

@@ -1,6 +1,7 @@
 @testable import ApiaryAPI
 import ApiaryRuntime
 import GRPCCore
+import HTTPTypes
 import Testing
 
 @Suite("gRPC API observability: the caller's trace context, status names, error categories")
@@ -34,7 +35,7 @@ struct GRPCObservabilityTests {
     #expect(ErrorCodeCategory.of(code: "ERR_SECRET_GET", reason: nil) == ("secret", true))
     #expect(ErrorCodeCategory.of(code: "ERR_MALFORMED_REQUEST", reason: nil) == ("common", true))
     #expect(ErrorCodeCategory.of(code: "ERR_MALFORMED_REQUEST", reason: "DAPR_STATE_ILLEGAL_KEY") == ("state", true))
-    #expect(ErrorCodeCategory.of(code: "ERR_PAYLOAD_TOO_LARGE", reason: nil).known)
+    #expect(ErrorCodeCategory.of(code: ErrorBodyMiddleware.errorCode(.contentTooLarge), reason: nil) == ("common", true))
     #expect(ErrorCodeCategory.of(code: "MY_COMPONENT_ERROR", reason: nil) == ("pluggable-component", false))
   }
 }

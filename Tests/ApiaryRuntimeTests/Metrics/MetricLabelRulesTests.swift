@@ -1,4 +1,4 @@
-import ApiaryRuntime
+@testable import ApiaryRuntime
 import CoreMetrics
 import Synchronization
 import Testing

@@ -1,4 +1,4 @@
-import ApiaryRuntime
+@testable import ApiaryRuntime
 import Testing
 
 @Suite("tracing settings from spec.tracing and OTEL_EXPORTER_OTLP_* (daprd's rules)")
