@@ -44,7 +44,7 @@ def socket_answers(path: str) -> bool:
         probe.close()
 
 
-def http(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 5.0):
+def http(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 10.0):
     """(status, headers, body bytes); HTTP errors are answers too. A dict or list body
     goes as JSON (Content-Type application/json unless `headers` say otherwise), a str
     as UTF-8, bytes as they are."""

@@ -143,7 +143,7 @@ class Proc:
         return None
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.1):
+def wait_until(predicate, timeout: float, interval: float = 0.05):
     """Polls `predicate` until it answers something truthy (returned) or `timeout`
     seconds pass (None)."""
     deadline = time.monotonic() + timeout
