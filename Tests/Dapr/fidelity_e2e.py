@@ -55,6 +55,7 @@ from dapr.serializers import DefaultJSONSerializer  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "Support", "python"))
 from apiarytest import paths  # noqa: E402
+from apiarytest.dapr import close_quietly, dapr_client  # noqa: E402
 from apiarytest.checks import CheckFailure, Report, check, now, run_suite  # noqa: E402
 from apiarytest.net import free_port, http, port_open, socket_answers  # noqa: E402
 from apiarytest.procs import Proc, wait_until  # noqa: E402
@@ -437,17 +438,7 @@ class Sidecar:
 
     def client(self) -> DaprClient:
         if self._client is None:
-            saved = {k: os.environ.get(k) for k in ("DAPR_HTTP_PORT", "DAPR_GRPC_PORT")}
-            os.environ["DAPR_HTTP_PORT"] = str(self.http_port)
-            os.environ["DAPR_GRPC_PORT"] = str(self.grpc_port)
-            try:
-                self._client = DaprClient(address=f"127.0.0.1:{self.grpc_port}")
-            finally:
-                for key, value in saved.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+            self._client = dapr_client(self.grpc_port, self.http_port)
         return self._client
 
     def component_state(self, name: str):
@@ -470,12 +461,8 @@ class Sidecar:
         return wait_until(look, timeout, interval=0.1)
 
     def stop(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._client = None
+        close_quietly(self._client)
+        self._client = None
         if self.proc is not None:
             self.proc.stop()
 

@@ -16,10 +16,11 @@ import signal
 import sys
 import tempfile
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Support", "python"))
 from apiarytest import components, paths  # noqa: E402
+from apiarytest.httpapp import AppHandler  # noqa: E402
 from apiarytest.net import free_port, http_get, socket_answers  # noqa: E402,F401  (the fuzzers use them)
 from apiarytest.procs import Proc, describe_exit, wait_for  # noqa: E402
 
@@ -83,19 +84,8 @@ class SinkApp:
         subscriptions = [{"pubsubname": "pubsub", "topic": t, "route": f"/{t}"} for t in topics]
         app = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status: int, body: bytes = b"") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        class Handler(AppHandler):
+            content_type = "application/json"
 
             def do_GET(self):  # noqa: N802
                 if self.path.startswith("/dapr/subscribe"):

@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import quote, urlsplit
 
 # The sidecars run without an API token; the SDK must not send one either.
@@ -59,6 +59,8 @@ from dapr.clients.grpc._state import StateItem  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Support", "python"))
 from apiarytest import net, paths, redisserver  # noqa: E402
+from apiarytest.dapr import close_quietly, dapr_client  # noqa: E402
+from apiarytest.httpapp import AppHandler  # noqa: E402
 from apiarytest.checks import CheckFailure, Report, check, now, run_suite  # noqa: E402
 from apiarytest.net import free_port, socket_answers  # noqa: E402
 from apiarytest.procs import Proc, wait_until  # noqa: E402
@@ -195,40 +197,7 @@ class App:
         self.delays: dict = {}  # path -> seconds to wait before answering a POST there
         app = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # One send per response, without Nagle: http.server otherwise writes the
-            # headers and the body separately, and with keep-alive the body then waits
-            # for the sidecar's delayed ACK (~40 ms a delivery).
-            wbufsize = 64 * 1024
-            disable_nagle_algorithm = True
-
-            def log_message(self, format, *args):  # noqa: A002
-                pass
-
-            def _send(self, status: int, body: bytes = b"", content_type: str | None = None) -> None:
-                self.send_response(status)
-                if content_type:
-                    self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if body:
-                    self.wfile.write(body)
-
-            def _body(self) -> bytes:
-                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return b"".join(chunks)
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length > 0 else b""
-
+        class Handler(AppHandler):
             def do_GET(self):  # noqa: N802
                 path = urlsplit(self.path).path
                 if path == "/dapr/subscribe":
@@ -599,27 +568,13 @@ class Sidecar:
         """A DaprClient on this sidecar. The SDK waits for /v1.0/healthz/outbound on
         $DAPR_HTTP_PORT before anything, so that is set while it is made."""
         if self._client is None:
-            saved = {k: os.environ.get(k) for k in ("DAPR_HTTP_PORT", "DAPR_GRPC_PORT")}
-            os.environ["DAPR_HTTP_PORT"] = str(self.http_port)
-            os.environ["DAPR_GRPC_PORT"] = str(self.grpc_port)
-            try:
-                self._client = sdk(f"DaprClient(address=127.0.0.1:{self.grpc_port})",
-                                   lambda: DaprClient(address=f"127.0.0.1:{self.grpc_port}"))
-            finally:
-                for key, value in saved.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+            self._client = sdk(f"DaprClient(address=127.0.0.1:{self.grpc_port})",
+                               lambda: dapr_client(self.grpc_port, self.http_port))
         return self._client
 
     def close_client(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._client = None
+        close_quietly(self._client)
+        self._client = None
 
 
 # --------------------------------------------------------------------------- the suite

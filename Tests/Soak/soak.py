@@ -45,10 +45,11 @@ import tempfile
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Support", "python"))
 from apiarytest import components, paths  # noqa: E402
+from apiarytest.httpapp import AppHandler  # noqa: E402
 from apiarytest.net import free_port, http_json, socket_answers  # noqa: E402
 from apiarytest.procs import Proc, wait_for  # noqa: E402
 
@@ -84,20 +85,8 @@ def subscriber_main(port: int) -> None:
     counts = {"deliveries": 0, "ticks": 0, "unparsed": 0}
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-        wbufsize = 64 * 1024
-
-        def log_message(self, *args):
-            pass
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    class Handler(AppHandler):
+        content_type = "application/json"
 
         def do_GET(self):  # noqa: N802
             if self.path.startswith("/dapr/subscribe"):

@@ -154,3 +154,8 @@ class Checks:
 
     def summary(self) -> str:
         return f"{self.passed} passed, {self.failed} failed"
+
+
+def expect_equal(what: str, got, expected) -> None:
+    if got != expected:
+        raise CheckFailure(f"{what}: expected {expected!r}, got {got!r}")
