@@ -31,7 +31,6 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -58,7 +57,7 @@ from apiarytest import paths  # noqa: E402
 from apiarytest.dapr import close_quietly, dapr_client  # noqa: E402
 from apiarytest.checks import CheckFailure, Report, check, now, run_suite  # noqa: E402
 from apiarytest.net import free_port, http, port_open, socket_answers  # noqa: E402
-from apiarytest.procs import Proc, wait_until  # noqa: E402
+from apiarytest.procs import Proc, Processes, wait_until  # noqa: E402
 
 REPO = paths.REPO
 APPS = os.path.join(HERE, "apps")
@@ -470,27 +469,17 @@ class Sidecar:
 # --------------------------------------------------------------------------- the suite
 
 
-class Suite(Report):
+class Suite(Report, Processes):
     def __init__(self, args):
-        super().__init__(tail_lines=TAIL_LINES, line_limit=400)
+        Report.__init__(self, tail_lines=TAIL_LINES, line_limit=400)
+        Processes.__init__(self, "apiary-fidelity-")
         self.args = args
         self.only = args.only or SCENARIOS
-        self.procs: list = []
         self.sidecars: list = []
-        self.tmp = tempfile.mkdtemp(prefix="apiary-fidelity-")
-        self.logs = os.path.join(self.tmp, "logs")
-        os.makedirs(self.logs)
         self.bin_dir = os.path.abspath(args.bin)
         self.run_id = uuid.uuid4().hex[:8]
 
     # ------------------------------------------------------------ processes
-
-    def spawn(self, name: str, argv: list, cwd: str | None = None, env: dict | None = None) -> Proc:
-        path = os.path.join(self.logs, f"{name}.log")
-        proc = Proc(name, argv, path, cwd=cwd, env=env)
-        self.procs.append(proc)
-        proc.start()
-        return proc
 
     def component_proc(self, name: str, argv: list, socket_path: str) -> Proc:
         proc = self.spawn(name, argv)
@@ -521,13 +510,7 @@ class Suite(Report):
 
     def cleanup(self) -> None:
         self.stop_all()
-        leftovers = [f"{p.name} (pid {p.pid})" for p in self.procs if p.alive()]
-        if leftovers:
-            print(f"warning: still running after cleanup: {', '.join(leftovers)}", flush=True)
-        if self.args.keep:
-            print(f"kept {self.tmp} (logs in {self.logs})", flush=True)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.remove_folder(self.args.keep)
 
     def unique(self, name: str) -> str:
         return f"{name}-{self.run_id}-{uuid.uuid4().hex[:6]}"

@@ -35,7 +35,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -63,7 +62,7 @@ from apiarytest.dapr import close_quietly, dapr_client  # noqa: E402
 from apiarytest.httpapp import AppHandler  # noqa: E402
 from apiarytest.checks import CheckFailure, Report, check, now, run_suite  # noqa: E402
 from apiarytest.net import free_port, socket_answers  # noqa: E402
-from apiarytest.procs import Proc, wait_until  # noqa: E402
+from apiarytest.procs import Proc, Processes, wait_until  # noqa: E402
 
 REPO = paths.REPO
 REDIS_STORE = paths.REDIS_STORE
@@ -580,17 +579,14 @@ class Sidecar:
 # --------------------------------------------------------------------------- the suite
 
 
-class Suite(Report):
+class Suite(Report, Processes):
     def __init__(self, args):
-        super().__init__(tail_lines=TAIL_LINES, describe=describe_error)
+        Report.__init__(self, tail_lines=TAIL_LINES, describe=describe_error)
+        Processes.__init__(self, "apiary-samples-e2e-")
         self.args = args
         self.only = args.only or SCENARIOS
-        self.procs: list = []
         self.apps: list = []
         self.sidecars: list = []
-        self.tmp = tempfile.mkdtemp(prefix="apiary-samples-e2e-")
-        self.logs = os.path.join(self.tmp, "logs")
-        os.makedirs(self.logs)
         self.bin_dir = ""
         self.file_secrets_bin = ""
         self.redis: Proc | None = None
@@ -604,12 +600,6 @@ class Suite(Report):
         self.files_root = os.path.join(self.tmp, "files")
 
     # ------------------------------------------------------------ processes
-
-    def spawn(self, name: str, argv: list, cwd: str | None = None, env: dict | None = None) -> Proc:
-        proc = Proc(name, argv, os.path.join(self.logs, f"{name}.log"), cwd=cwd, env=env)
-        self.procs.append(proc)
-        proc.start()
-        return proc
 
     def wait_socket(self, proc: Proc, path: str, timeout: float) -> None:
         ok = wait_until(lambda: socket_answers(path) or not proc.alive(), timeout)
@@ -637,13 +627,7 @@ class Suite(Report):
                 app.stop()
             except Exception:  # noqa: BLE001
                 pass
-        leftovers = [f"{p.name} (pid {p.pid})" for p in self.procs if p.alive()]
-        if leftovers:
-            print(f"warning: still running after cleanup: {', '.join(leftovers)}", flush=True)
-        if self.args.keep:
-            print(f"kept {self.tmp} (logs in {self.logs})", flush=True)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.remove_folder(self.args.keep)
 
     # ------------------------------------------------------------ setup
 

@@ -16,7 +16,6 @@ usage error).  Keys and topics carry a per-run uuid.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
@@ -435,14 +434,7 @@ def run_case(name: str, store: str) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", default="statestore", help="state store for the state and token cases (default statestore)")
-    parser.add_argument("cases", nargs="+", metavar="CASE", help=", ".join(CASES))
-    args = parser.parse_args()
-    unknown = [name for name in args.cases if name not in CASES]
-    if unknown:
-        sys.stderr.write(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}\n")
-        return 2
+    args = cases.arguments(__doc__, CASES)
     for name in args.cases:
         run_case(name, args.store)
     return 0

@@ -18,7 +18,6 @@ for GET /v1.0/healthz/outbound to answer 2xx on the HTTP port.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import queue
@@ -647,14 +646,7 @@ def run_case(name: str, ctx: Context) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", default="statestore", help="state store for the state and token cases (default statestore)")
-    parser.add_argument("cases", nargs="+", metavar="CASE", help=", ".join(CASES))
-    args = parser.parse_args()
-    unknown = [name for name in args.cases if name not in CASES]
-    if unknown:
-        sys.stderr.write(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}\n")
-        return 2
+    args = cases.arguments(__doc__, CASES)
     ctx = Context(args.store)
     for name in args.cases:
         run_case(name, ctx)

@@ -4,6 +4,7 @@ failure `FAIL CASE: <what was expected, what came>` on stderr and exit status 1.
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import threading
@@ -40,3 +41,18 @@ def run_case(name: str, body, timeout: float, explain=None) -> None:
     finally:
         watchdog.cancel()
     print(f"ok {name}", flush=True)
+
+
+def arguments(description: str, known: dict):
+    """The command line of a check script: `[--store NAME] CASE [CASE ...]`; exits
+    with status 2 naming the known cases when one is not in `known`."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--store", default="statestore",
+                        help="state store for the state and token cases (default statestore)")
+    parser.add_argument("cases", nargs="+", metavar="CASE", help=", ".join(known))
+    args = parser.parse_args()
+    unknown = [name for name in args.cases if name not in known]
+    if unknown:
+        sys.stderr.write(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(known)}\n")
+        sys.exit(2)
+    return args

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import os
 import signal
+import shutil
 import subprocess
+import tempfile
 import time
 
 from apiarytest.checks import CheckFailure
@@ -141,6 +143,35 @@ class Proc:
         except (OSError, AttributeError):
             return None
         return None
+
+
+class Processes:
+    """The processes a test run starts, their logs in `logs` of one temporary folder
+    `tmp` (prefix `prefix`)."""
+
+    def __init__(self, prefix: str):
+        self.procs: list = []
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.logs = os.path.join(self.tmp, "logs")
+        os.makedirs(self.logs)
+
+    def spawn(self, name: str, argv: list, cwd: str | None = None, env: dict | None = None) -> Proc:
+        """Starts `name` with its output in logs/NAME.log."""
+        proc = Proc(name, argv, os.path.join(self.logs, f"{name}.log"), cwd=cwd, env=env)
+        self.procs.append(proc)
+        proc.start()
+        return proc
+
+    def remove_folder(self, keep: bool = False) -> None:
+        """After the processes were stopped: warns of any still running, then removes
+        the temporary folder (or says where it is, with `keep`)."""
+        leftovers = [f"{p.name} (pid {p.pid})" for p in self.procs if p.alive()]
+        if leftovers:
+            print(f"warning: still running after cleanup: {', '.join(leftovers)}", flush=True)
+        if keep:
+            print(f"kept {self.tmp} (logs in {self.logs})", flush=True)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05):
