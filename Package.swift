@@ -38,6 +38,8 @@ let package = Package(
     // Already there through Hummingbird; named for the HTTP port's one channel handler.
     .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.3"),
     .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+    // `swift package generate-documentation --target ComponentKit` (Scripts/docs.sh).
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
   ],
   targets: [
     // Swift generated from Proto/ by Scripts/generate-protos.sh. Never edited by hand.
@@ -124,9 +126,24 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // `apiary conformance`: the building blocks' contract checks against a live socket.
+    .target(
+      name: "ApiaryConformance",
+      dependencies: [
+        "ApiaryRuntime",
+        "ApiaryContracts",
+        "GRPCCoreCTransport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .executableTarget(
       name: "apiary",
       dependencies: [
+        "ApiaryConformance",
         "ApiaryRuntime",
         "GRPCCoreCTransport",
         "ApiaryAPI",
@@ -180,6 +197,11 @@ let package = Package(
     // Helpers shared by the test targets: temporary folders, child processes, sockets.
     .target(
       name: "ApiaryTestSupport",
+      dependencies: [
+        "ComponentKit",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
       path: "Tests/ApiaryTestSupport",
       swiftSettings: swiftSettings
     ),
@@ -190,6 +212,16 @@ let package = Package(
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ApiaryConformanceTests",
+      dependencies: [
+        "ApiaryConformance", "ApiaryRuntime", "ComponentKit", "ApiaryContracts", "ApiaryTestSupport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       swiftSettings: swiftSettings
