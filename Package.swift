@@ -41,6 +41,8 @@ let package = Package(
     // OTLP span export (gRPC and HTTP/protobuf), and the Tracer API it implements.
     .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0"),
     .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+    // `swift package generate-documentation --target ComponentKit` (Scripts/docs.sh).
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
   ],
   targets: [
     // Swift generated from Proto/ by Scripts/generate-protos.sh. Never edited by hand.
@@ -130,9 +132,24 @@ let package = Package(
       ],
       swiftSettings: swiftSettings
     ),
+    // `apiary conformance`: the building blocks' contract checks against a live socket.
+    .target(
+      name: "ApiaryConformance",
+      dependencies: [
+        "ApiaryRuntime",
+        "ApiaryContracts",
+        "GRPCCoreCTransport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     .executableTarget(
       name: "apiary",
       dependencies: [
+        "ApiaryConformance",
         "ApiaryRuntime",
         "GRPCCoreCTransport",
         "ApiaryAPI",
@@ -187,6 +204,11 @@ let package = Package(
     // Helpers shared by the test targets: temporary folders, child processes, sockets.
     .target(
       name: "ApiaryTestSupport",
+      dependencies: [
+        "ComponentKit",
+        .product(name: "Logging", package: "swift-log"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
       path: "Tests/ApiaryTestSupport",
       swiftSettings: swiftSettings
     ),
@@ -197,6 +219,16 @@ let package = Package(
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ApiaryConformanceTests",
+      dependencies: [
+        "ApiaryConformance", "ApiaryRuntime", "ComponentKit", "ApiaryContracts", "ApiaryTestSupport",
+        .product(name: "GRPCCore", package: "grpc-swift-2"),
+        .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
       swiftSettings: swiftSettings

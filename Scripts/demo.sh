@@ -72,89 +72,14 @@ redis_port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.
 app_port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 echo '{"db-password": "s3cret", "api": {"key": "k1"}}' > "$work/secrets.json"
 
-cat > "$resources/redis.yaml" <<YAML
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: statestore
-spec:
-  type: state.redis-store
-  version: v1
-  metadata:
-    - name: redisHost
-      value: "127.0.0.1:$redis_port"
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: pubsub
-spec:
-  type: pubsub.redis-store
-  version: v1
-  metadata:
-    - name: redisHost
-      value: "127.0.0.1:$redis_port"
-YAML
-cat > "$resources/memstore.yaml" <<'YAML'
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: cache
-spec:
-  type: state.memstore
-  version: v1
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: greeter
-spec:
-  type: hello.memstore
-  version: v1
-  metadata:
-    - name: greeting
-      value: Hello
-YAML
-cat > "$resources/ticker.yaml" <<'YAML'
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: ticks
-spec:
-  type: bindings.ticker
-  version: v1
-  metadata:
-    - name: intervalMs
-      value: "15000"
-    - name: message
-      value: "hello from the Swift ticker"
-YAML
+# The component files the tests use too (Tests/Fixtures/components), placeholders filled.
+component() { "$python" Tests/Support/python/apiarytest/components.py "$@"; }
+component redis-store.yaml REDIS_PORT="$redis_port" CONSUMER_GROUP=pubsub >"$resources/redis-store.yaml"
+component memstore.yaml STATE_NAME=cache >"$resources/memstore.yaml"
+component ticker.yaml INTERVAL_MS=15000 MESSAGE="hello from the Swift ticker" >"$resources/ticker.yaml"
 if [ "$with_cpp" = yes ]; then
-  cat > "$resources/file-secrets.yaml" <<YAML
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: secretstore
-spec:
-  type: secretstores.file-secrets
-  version: v1
-  metadata:
-    - name: secretsFile
-      value: "$work/secrets.json"
-    - name: nestedSeparator
-      value: ":"
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: files
-spec:
-  type: bindings.file-secrets
-  version: v1
-  metadata:
-    - name: rootPath
-      value: "$work/files"
-YAML
+  component file-secrets.yaml SECRETS_FILE="$work/secrets.json" FILES_DIR="$work/files" \
+    >"$resources/file-secrets.yaml"
 fi
 
 # Every process runs in its own session, so Ctrl-C reaches only this script, which then

@@ -3,7 +3,8 @@
 # check that Proto/ matches the wire facts in ../shared/spec (skipped when that folder
 # is absent), the Python component SDK's tests, the samples' own self-tests, and the samples' end-to-end suite
 # (Tests/Samples: redis-server, the Python, C++ and Swift samples and two sidecars,
-# driven with the Dapr Python SDK, faults included), the Dapr fidelity suite (Tests/Dapr),
+# driven with the Dapr Python SDK, faults included), `apiary conformance` on every sample
+# (Tests/Conformance), the Dapr fidelity suite (Tests/Dapr),
 # the fuzzers (Tests/Fuzz: the HTTP
 # API, the gRPC API, the component files) and a 60 s soak (Scripts/soak.sh). Installs what it needs when missing: the Python
 # packages (pip), and redis-server and the C++ sample's build tools (apt-get, as root).
@@ -99,6 +100,10 @@ if [ "$#" -eq 0 ]; then
   echo "test ($(date -u +%H:%M:%S)): Tests/Samples/samples_e2e.py (the samples end to end, with the Dapr Python SDK)"
   bin=$(swift build --show-bin-path)
   "$python" Tests/Samples/samples_e2e.py --bin "$bin" --file-secrets "$cpp/build/file-secrets"
+  # Components held to their contract: apiary conformance against every sample (Swift,
+  # Python, C++) and two components written from Proto/ with plain grpcio.
+  echo "test ($(date -u +%H:%M:%S)): Tests/Conformance/conformance_e2e.py (apiary conformance on every sample)"
+  "$python" Tests/Conformance/conformance_e2e.py --bin "$bin" --file-secrets "$cpp/build/file-secrets"
   # What a Dapr app sees, checked against ../shared/spec/dapr-behaviour.md with the Dapr
   # Python SDK: errors, dead letters, routing, bulk, CloudEvents, outbox, query,
   # Configuration, Resiliency (Tests/Dapr/README.md).

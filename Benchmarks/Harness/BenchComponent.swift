@@ -40,9 +40,7 @@ struct ComponentCommand: AsyncParsableCommand {
         socketPath: "\(socketsDir)/bench-\(index).sock",
         components: [
           .stateStore { BenchStore(values: values) },
-          ComponentRegistration(
-            services: [BenchPubSub()],
-            serviceNames: [Dapr_Proto_Components_V1_PubSub.descriptor.fullyQualifiedService]),
+          .pubSub { BenchPubSub() },
         ],
         transport: { path in SelectedServerTransport(kind, address: .unixDomainSocket(path: path)) }
       )
@@ -65,7 +63,7 @@ struct BenchStore: StateStoreComponent {
   let values: BenchValues
 
   func initialise(metadata: [String: String]) async throws {}
-  func features() async throws -> [String] { [] }
+  func features() async throws -> [StateStoreFeature] { [] }
   func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse {
     var response = Dapr_Proto_Components_V1_GetResponse()
     if let value = values.get(request.key) { response.data = value }
@@ -76,57 +74,16 @@ struct BenchStore: StateStoreComponent {
 }
 
 /// A pub/sub that accepts every publish and delivers nothing.
-struct BenchPubSub: Dapr_Proto_Components_V1_PubSub.ServiceProtocol {
-  func `init`(
-    request: ServerRequest<Dapr_Proto_Components_V1_PubSubInitRequest>, context: ServerContext
-  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PubSubInitResponse> {
-    ServerResponse(message: .init())
-  }
-
-  func features(
-    request: ServerRequest<Dapr_Proto_Components_V1_FeaturesRequest>, context: ServerContext
-  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
-    ServerResponse(message: .init())
-  }
-
-  func publish(
-    request: ServerRequest<Dapr_Proto_Components_V1_PublishRequest>, context: ServerContext
-  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PublishResponse> {
-    ServerResponse(message: .init())
-  }
-
-  func bulkPublish(
-    request: ServerRequest<Dapr_Proto_Components_V1_BulkPublishRequest>, context: ServerContext
-  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkPublishResponse> {
-    ServerResponse(message: .init())
-  }
-
-  func pullMessages(
-    request: StreamingServerRequest<Dapr_Proto_Components_V1_PullMessagesRequest>, context: ServerContext
-  ) async throws -> StreamingServerResponse<Dapr_Proto_Components_V1_PullMessagesResponse> {
-    // Nothing to deliver: hold the stream open until the sidecar closes it.
-    StreamingServerResponse { _ in
-      for try await _ in request.messages {}
-      return [:]
-    }
-  }
-
-  func pause(
-    request: ServerRequest<Dapr_Proto_Components_V1_PauseRequest>, context: ServerContext
-  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PauseResponse> {
-    ServerResponse(message: .init())
-  }
-
-  func resume(
-    request: ServerRequest<Dapr_Proto_Components_V1_ResumeRequest>, context: ServerContext
-  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_ResumeResponse> {
-    ServerResponse(message: .init())
-  }
-
-  func ping(
-    request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>, context: ServerContext
-  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
-    ServerResponse(message: .init())
+struct BenchPubSub: PubSubComponent {
+  func initialise(metadata: [String: String]) async throws {}
+  func features() async throws -> [PubSubFeature] { [] }
+  func publish(_ request: Dapr_Proto_Components_V1_PublishRequest) async throws {}
+  /// Nothing to deliver: holds the stream open until the sidecar closes it (which
+  /// cancels this task and so ends the iteration).
+  func subscribe(_ subscription: PubSubSubscription, deliver: PubSubDelivery) async throws {
+    let (open, keep) = AsyncStream<Never>.makeStream()
+    for await _ in open {}
+    keep.finish()
   }
 }
 

@@ -31,6 +31,7 @@ struct Measurement: Codable {
     func describe(_ batch: Batch?) -> String {
       guard let batch else { return "-" }
       let errors = batch.errors > 0 ? " (\(batch.errors) errors: \(batch.firstError ?? ""))" : ""
+      guard batch.p50.isFinite, batch.throughput.isFinite else { return "no call answered\(errors)" }
       return "p50 \(Int(batch.p50)) µs, \(Int(batch.throughput)) calls/s\(errors)"
     }
     return "run \(run) \(operation.rawValue) via \(path.rawValue): 1 in flight \(describe(inFlight1)); "

@@ -141,9 +141,13 @@ struct RunCommand: AsyncParsableCommand {
         var initialise = Dapr_Proto_Components_V1_InitRequest()
         initialise.metadata = .init()
         var metadata = Metadata()
-        metadata.addString(instanceName, forKey: "x-component-instance")
+        metadata.addString(stateInstance, forKey: "x-component-instance")
         _ = try await Dapr_Proto_Components_V1_StateStore.Client(wrapping: direct).`init`(
           initialise, metadata: metadata, options: callOptions())
+        var pubsubMetadata = Metadata()
+        pubsubMetadata.addString(pubsubInstance, forKey: "x-component-instance")
+        _ = try await Dapr_Proto_Components_V1_PubSub.Client(wrapping: direct).`init`(
+          .init(), metadata: pubsubMetadata, options: callOptions())
 
         try await Task.sleep(for: .seconds(2))
         report.memory.idleBytes = ProcessStats.residentBytes(sidecar.pid)

@@ -28,7 +28,10 @@ enum Path: String, CaseIterable, Codable, Sendable {
 }
 
 let componentKey = "bench||k"
-let instanceName = "statestore"
+/// The instances the sidecar initialised on the benchmark component; direct calls name
+/// the same ones (ComponentKit refuses calls for an instance never initialised).
+let stateInstance = "statestore"
+let pubsubInstance = "pubsub"
 
 func callOptions() -> CallOptions {
   var options = CallOptions.defaults
@@ -39,7 +42,7 @@ func callOptions() -> CallOptions {
 /// (a): `StateStore/Get` and `PubSub/Publish` on the component's socket.
 func directCall(_ operation: Operation, client: GRPCClient<SelectedClientTransport>) -> Call {
   var metadata = Metadata()
-  metadata.addString(instanceName, forKey: "x-component-instance")
+  metadata.addString(operation == .get ? stateInstance : pubsubInstance, forKey: "x-component-instance")
   let options = callOptions()
   switch operation {
   case .get:

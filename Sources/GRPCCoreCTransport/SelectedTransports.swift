@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportCore
 import GRPCNIOTransportHTTP2
+import NIOCore
 
 /// Which gRPC transport carries Apiary's calls: grpc-swift's NIO HTTP/2 transport, or
 /// ``CoreClientTransport`` / ``CoreServerTransport`` on the gRPC core C library.
@@ -156,13 +157,17 @@ public struct SelectedServerTransport: ListeningServerTransport {
 
   /// - Parameters:
   ///   - maxRequestBytes: The largest request message accepted.
-  ///   - maxConnections: The most TCP connections open at once (core only; the NIO
-  ///     transport has no such limit); nil: no limit.
+  ///   - maxConnections: The most TCP connections open at once on the core transport;
+  ///     nil: no limit. The NIO transport bounds its connections with
+  ///     `acceptedConnection` instead.
   ///   - maxIdleTime: How long a connection may go without a call before the server
   ///     closes it; nil: never.
+  ///   - acceptedConnection: NIO only: called with each accepted TCP connection's
+  ///     channel once its gRPC pipeline is set up (a connection limit adds its
+  ///     handler here).
   public init(
     _ kind: TransportKind, address: TransportAddress, maxRequestBytes: Int = 4 << 20, maxConnections: Int? = nil,
-    maxIdleTime: Duration? = nil
+    maxIdleTime: Duration? = nil, acceptedConnection: (@Sendable (any Channel) -> EventLoopFuture<Void>)? = nil
   ) {
     switch kind {
     case .nio:
@@ -177,6 +182,7 @@ public struct SelectedServerTransport: ListeningServerTransport {
           config: .defaults {
             $0.rpc.maxRequestPayloadSize = maxRequestBytes
             $0.connection.maxIdleTime = maxIdleTime
+            $0.channelDebuggingCallbacks.onAcceptTCPConnection = acceptedConnection
           }))
     case .core:
       let coreAddress: CoreServerTransport.Address

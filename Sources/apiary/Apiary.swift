@@ -19,8 +19,9 @@ struct Apiary: AsyncParsableCommand {
       Start with:  apiary run           (the sidecar)
                    apiary discover      (what is in the sockets folder?)
                    apiary check         (do the component files read?)
+                   apiary conformance   (does a component honour its contract?)
       """,
     version: ApiaryVersion.current,
-    subcommands: [Run.self, Discover.self, Check.self]
+    subcommands: [Run.self, Discover.self, Check.self, Conformance.self]
   )
 }

@@ -10,7 +10,7 @@ import Testing
 /// A state store that stores nothing: discovery only needs its services to exist.
 struct NullStore: StateStoreComponent {
   func initialise(metadata: [String: String]) async throws {}
-  func features() async throws -> [String] { [] }
+  func features() async throws -> [StateStoreFeature] { [] }
   func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse { .init() }
   func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws {}
   func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws {}

@@ -139,3 +139,38 @@ public func residentBytes(pid: Int32) -> Int? {
   guard fields.count >= 2, let pages = Int(fields[1]) else { return nil }
   return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
 }
+
+/// Sends an HTTP/2 client preface to 127.0.0.1:`port` and reads what the server sends
+/// until it closes the connection or sends a GOAWAY frame: true when either happened
+/// before `seconds` passed without a byte. A server that ends an idle connection
+/// gracefully sends GOAWAY first and may wait for the client before it closes.
+public func http2ServerEndsConnection(port: Int, preface: [UInt8], within seconds: Int) -> Bool {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { return false }
+  defer { close(fd) }
+  var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+  var address = loopback(port: port)
+  let connected = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+  }
+  guard connected == 0, preface.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == preface.count else {
+    return false
+  }
+  var received: [UInt8] = []
+  var chunk = [UInt8](repeating: 0, count: 65536)
+  while true {
+    let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+    if count == 0 || (count < 0 && errno == ECONNRESET) { return true }
+    if count < 0 { return false }
+    received += chunk[..<count]
+    // Walk the complete frames: 3 bytes length, 1 byte type (GOAWAY is 7), 1 byte
+    // flags, 4 bytes stream id, then the payload.
+    var offset = 0
+    while received.count - offset >= 9 {
+      let length = Int(received[offset]) << 16 | Int(received[offset + 1]) << 8 | Int(received[offset + 2])
+      if received[offset + 3] == 7 { return true }
+      offset += 9 + length
+    }
+  }
+}

@@ -19,7 +19,7 @@ actor DictionaryStore: StateStoreComponent {
     if metadata["fail"] == "yes" { throw ComponentError.invalidArgument("told to fail") }
     initialisedWith = metadata
   }
-  func features() async throws -> [String] { ["ETAG"] }
+  func features() async throws -> [StateStoreFeature] { ["ETAG"] }
   func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse {
     var response = Dapr_Proto_Components_V1_GetResponse()
     if let value = values[request.key] { response.data = value }
@@ -28,32 +28,6 @@ actor DictionaryStore: StateStoreComponent {
   }
   func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws { values[request.key] = request.value }
   func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws { values[request.key] = nil }
-}
-
-/// Runs a ComponentServer on a socket in a fresh folder for the duration of `body`.
-func withComponentServer(
-  components: [ComponentRegistration],
-  logStore: ComponentLogStore = ComponentLogStore(),
-  _ body: (String) async throws -> Void
-) async throws {
-  let folder = try TemporaryFolder()
-  defer { folder.remove() }
-  let socket = folder.file("sockets/test.sock")
-  let server = try ComponentServer(socketPath: socket, components: components, logStore: logStore)
-  let group = ServiceGroup(services: [server], logger: Logger(label: "test"))
-  try await withThrowingTaskGroup(of: Void.self) { tasks in
-    tasks.addTask { try await group.run() }
-    try await waitForSocket(socket)
-    do {
-      try await body(socket)
-    } catch {
-      await group.triggerGracefulShutdown()
-      throw error
-    }
-    await group.triggerGracefulShutdown()
-    try await tasks.waitForAll()
-  }
-  #expect(FileKind.of(socket) == .missing, "the server left its socket behind")
 }
 
 @Suite("component server")

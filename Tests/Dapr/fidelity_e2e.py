@@ -30,18 +30,10 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import stat
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
-import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
 
 os.environ["DAPR_API_TOKEN"] = ""
@@ -60,12 +52,19 @@ from dapr.proto import api_v1, common_v1  # noqa: E402
 from dapr.serializers import DefaultJSONSerializer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(HERE, "..", "Support", "python"))
+from apiarytest import paths  # noqa: E402
+from apiarytest.dapr import close_quietly, dapr_client  # noqa: E402
+from apiarytest.checks import CheckFailure, Report, check, now, run_suite  # noqa: E402
+from apiarytest.net import free_port, http, port_open, socket_answers  # noqa: E402
+from apiarytest.procs import Proc, Processes, wait_until  # noqa: E402
+
+REPO = paths.REPO
 APPS = os.path.join(HERE, "apps")
-FIXTURES = os.path.join(REPO, "Tests", "Fixtures", "python")
-MULTI_COMPONENT = os.path.join(FIXTURES, "multi_component.py")
-PUBSUB_COMPONENT = os.path.join(FIXTURES, "pubsub_component.py")
-REDIS_STORE = os.path.join(REPO, "SamplesComponents", "python", "redis-store", "redis_store.py")
+FIXTURES = paths.FIXTURES
+MULTI_COMPONENT = paths.MULTI_COMPONENT
+PUBSUB_COMPONENT = paths.PUBSUB_COMPONENT
+REDIS_STORE = paths.REDIS_STORE
 
 SCENARIOS = ["errors", "deadletters", "routing", "bulk", "cloudevents", "outbox", "query",
              "configuration", "resiliency", "samples"]
@@ -79,80 +78,6 @@ ARRIVAL = 20.0
 ABSENCE = 1.5
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
-
-
-class CheckFailure(Exception):
-    """A check did not hold; the message says what the sheet expects and what came."""
-
-
-class Interrupted(BaseException):
-    """SIGTERM or SIGHUP: stop like Ctrl-C."""
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise CheckFailure(message)
-
-
-def now() -> float:
-    return time.monotonic()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.05):
-    deadline = now() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if now() >= deadline:
-            return None
-        time.sleep(interval)
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def socket_answers(path: str) -> bool:
-    try:
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            return False
-    except FileNotFoundError:
-        return False
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-def http(method: str, url: str, body=None, headers: dict | None = None, timeout: float = 10.0):
-    """(status, headers, body bytes); HTTP errors are answers too."""
-    if isinstance(body, (dict, list)):
-        body = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json", **(headers or {})}
-    elif isinstance(body, str):
-        body = body.encode()
-    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers or {}), error.read()
 
 
 def metric_value(line: str):
@@ -331,90 +256,6 @@ def expect_http(what: str, answer, status, error_code, message=None, reason=None
 
 
 # --------------------------------------------------------------------------- processes
-
-
-class Proc:
-    """A child process with its output in a log file; start() again restarts it."""
-
-    def __init__(self, name: str, argv: list, log_path: str, cwd: str | None = None, env: dict | None = None):
-        self.name = name
-        self.argv = [str(a) for a in argv]
-        self.log_path = log_path
-        self.cwd = cwd
-        self.env = env
-        self.popen: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        environment = dict(os.environ)
-        environment.update(self.env or {})
-        with open(self.log_path, "ab") as log:
-            log.write(f"=== {datetime.datetime.now().isoformat()} start: {' '.join(self.argv)}\n".encode())
-            log.flush()
-            self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                          cwd=self.cwd, env=environment, start_new_session=True)
-
-    @property
-    def pid(self):
-        return self.popen.pid if self.popen else None
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def exit_status(self):
-        return None if self.popen is None else self.popen.poll()
-
-    def kill9(self) -> None:
-        if self.alive():
-            os.kill(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=10)
-
-    def stop(self, grace: float = 6.0) -> None:
-        if self.popen is None:
-            return
-        if self.popen.poll() is None:
-            try:
-                os.kill(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(self.popen.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                try:
-                    self.popen.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)  # its own session: children too
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def text(self) -> str:
-        try:
-            with open(self.log_path, "rb") as log:
-                return log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def size(self) -> int:
-        try:
-            return os.path.getsize(self.log_path)
-        except OSError:
-            return 0
-
-    def since(self, offset: int) -> str:
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(offset)
-                return log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def tail(self, lines: int = TAIL_LINES) -> list:
-        return self.text().splitlines()[-lines:]
 
 
 class EventFile:
@@ -596,17 +437,7 @@ class Sidecar:
 
     def client(self) -> DaprClient:
         if self._client is None:
-            saved = {k: os.environ.get(k) for k in ("DAPR_HTTP_PORT", "DAPR_GRPC_PORT")}
-            os.environ["DAPR_HTTP_PORT"] = str(self.http_port)
-            os.environ["DAPR_GRPC_PORT"] = str(self.grpc_port)
-            try:
-                self._client = DaprClient(address=f"127.0.0.1:{self.grpc_port}")
-            finally:
-                for key, value in saved.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+            self._client = dapr_client(self.grpc_port, self.http_port)
         return self._client
 
     def component_state(self, name: str):
@@ -629,12 +460,8 @@ class Sidecar:
         return wait_until(look, timeout, interval=0.1)
 
     def stop(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._client = None
+        close_quietly(self._client)
+        self._client = None
         if self.proc is not None:
             self.proc.stop()
 
@@ -642,67 +469,17 @@ class Sidecar:
 # --------------------------------------------------------------------------- the suite
 
 
-class Suite:
+class Suite(Report, Processes):
     def __init__(self, args):
+        Report.__init__(self, tail_lines=TAIL_LINES, line_limit=400)
+        Processes.__init__(self, "apiary-fidelity-")
         self.args = args
         self.only = args.only or SCENARIOS
-        self.passed = 0
-        self.failed = 0
-        self.results: list = []
-        self.procs: list = []
         self.sidecars: list = []
-        self.tmp = tempfile.mkdtemp(prefix="apiary-fidelity-")
-        self.logs = os.path.join(self.tmp, "logs")
-        os.makedirs(self.logs)
         self.bin_dir = os.path.abspath(args.bin)
         self.run_id = uuid.uuid4().hex[:8]
 
-    # ------------------------------------------------------------ reporting
-
-    def report(self, name: str, ok: bool, message: str, procs=()) -> None:
-        self.results.append((name, ok))
-        if ok:
-            self.passed += 1
-            print(f"PASS {name}: {message}", flush=True)
-            return
-        self.failed += 1
-        lines = message.splitlines() or [""]
-        print(f"FAIL {name}: {lines[0]}", flush=True)
-        for line in lines[1:]:
-            print(f"    {line}")
-        for proc in procs() if callable(procs) else procs:
-            if proc is None:
-                continue
-            state = "running" if proc.alive() else f"exited {proc.exit_status()}"
-            print(f"    --- last {TAIL_LINES} lines of {proc.name} ({state}; {proc.log_path}) ---")
-            for line in proc.tail():
-                print(f"    | {line[:400]}")
-        sys.stdout.flush()
-
-    def run_check(self, name: str, fn, procs=()) -> bool:
-        try:
-            message = fn()
-        except (KeyboardInterrupt, Interrupted):
-            raise
-        except CheckFailure as failure:
-            self.report(name, False, str(failure), procs)
-            return False
-        except Exception as error:  # noqa: BLE001
-            frames = traceback.format_exception(type(error), error, error.__traceback__)
-            self.report(name, False, f"unexpected {type(error).__name__}: {error}\n" + "".join(frames[-4:]).rstrip(),
-                        procs)
-            return False
-        self.report(name, True, message or "ok")
-        return True
-
     # ------------------------------------------------------------ processes
-
-    def spawn(self, name: str, argv: list, cwd: str | None = None, env: dict | None = None) -> Proc:
-        path = os.path.join(self.logs, f"{name}.log")
-        proc = Proc(name, argv, path, cwd=cwd, env=env)
-        self.procs.append(proc)
-        proc.start()
-        return proc
 
     def component_proc(self, name: str, argv: list, socket_path: str) -> Proc:
         proc = self.spawn(name, argv)
@@ -733,13 +510,7 @@ class Suite:
 
     def cleanup(self) -> None:
         self.stop_all()
-        leftovers = [f"{p.name} (pid {p.pid})" for p in self.procs if p.alive()]
-        if leftovers:
-            print(f"warning: still running after cleanup: {', '.join(leftovers)}", flush=True)
-        if self.args.keep:
-            print(f"kept {self.tmp} (logs in {self.logs})", flush=True)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.remove_folder(self.args.keep)
 
     def unique(self, name: str) -> str:
         return f"{name}-{self.run_id}-{uuid.uuid4().hex[:6]}"
@@ -2141,27 +1912,7 @@ def main() -> int:
     if args.only:
         args.only = [name for name in SCENARIOS if name in args.only]
 
-    def on_signal(signum, _frame):
-        raise Interrupted(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-    suite = FidelitySuite(args)
-    interrupted = False
-    try:
-        suite.run()
-    except (KeyboardInterrupt, Interrupted) as stop:
-        interrupted = True
-        print(f"interrupted ({type(stop).__name__}): stopping every process the suite started", flush=True)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)
-        suite.cleanup()
-    print(f"{suite.passed} passed, {suite.failed} failed", flush=True)
-    if interrupted:
-        return 130
-    return 1 if suite.failed else 0
+    return run_suite(FidelitySuite(args))
 
 
 if __name__ == "__main__":

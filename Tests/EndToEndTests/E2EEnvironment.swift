@@ -95,74 +95,26 @@ final class E2EEnvironment: Sendable {
     }
   }
 
-  static func resourcesYAML(secretsFile: String) -> String {
-    """
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: statestore
-    spec:
-      type: state.memstore
-      version: v1
-    ---
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: greeter
-    spec:
-      type: hello.memstore
-      version: v1
-      metadata:
-        - name: greeting
-          value: Hello
-    ---
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: builtin-store
-    spec:
-      type: state.in-memory
-    ---
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: pubsub
-    spec:
-      type: pubsub.in-memory
-    ---
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: secretstore
-    spec:
-      type: secretstores.local.file
-      metadata:
-        - name: secretsFile
-          value: \(secretsFile)
-    ---
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: events
-    spec:
-      type: bindings.multi
-      metadata:
-        - name: count
-          value: "2"
-    ---
-    apiVersion: dapr.io/v2alpha1
-    kind: Subscription
-    metadata:
-      name: orders
-    spec:
-      pubsubname: pubsub
-      topic: orders
-      routes:
-        default: /orders
-    scopes:
-      - e2e
+  /// The resources folder's components.yaml: the shared component files
+  /// Tests/Fixtures/components/memstore.yaml (`statestore`, `greeter`) and e2e.yaml
+  /// (the built-ins, `events`, the Subscription), their `${NAME}` placeholders filled.
+  static func resourcesYAML(secretsFile: String) throws -> String {
+    try component("memstore.yaml", ["STATE_NAME": "statestore"]) + "---\n"
+      + component("e2e.yaml", ["SECRETS_FILE": secretsFile])
+  }
 
-    """
+  /// A file of Tests/Fixtures/components with every `${KEY}` replaced by `values[KEY]`.
+  static func component(_ name: String, _ values: [String: String]) throws -> String {
+    let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Fixtures/components")
+    var text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+    for (key, value) in values {
+      text = text.replacingOccurrences(of: "${\(key)}", with: value)
+    }
+    guard !text.contains("${") else {
+      throw TestSupportError("\(name): a placeholder without a value in \(values.keys.sorted())")
+    }
+    return text
   }
 
   /// Runs a check script (`sdk_checks.py` or `http_checks.py`) with `cases`; records

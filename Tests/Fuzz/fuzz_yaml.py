@@ -203,6 +203,10 @@ def load_seeds() -> list:
         with open(path, encoding="utf-8") as f:
             seeds.append(f.read())
     seeds += swift_yaml_literals()
+    # The component files the tests share (Tests/Fixtures/components), placeholders filled.
+    for path in sorted(glob.glob(os.path.join(fuzzlib.paths.COMPONENTS, "*.yaml"))):
+        with open(path, encoding="utf-8") as f:
+            seeds.append(fuzzlib.components.PLACEHOLDER.sub("x", f.read()))
     seeds += EXTRA_SEEDS
     return seeds
 

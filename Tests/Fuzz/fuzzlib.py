@@ -1,6 +1,7 @@
-"""Shared helpers of the fuzzers in this folder: processes, free ports, the sidecar
-under test (apiary with the Swift memstore as a state store and hello component,
-built-ins, and the C++ file-secrets when it is built) and finding reports.
+"""Shared helpers of the fuzzers in this folder: the sidecar under test (apiary with
+the Swift memstore as a state store and hello component, built-ins, and the C++
+file-secrets when it is built), crash detection and finding reports. Processes, ports
+and the component files come from apiarytest (Tests/Support/python).
 
 Standard library only; nothing here runs on import.
 """
@@ -12,20 +13,21 @@ import json
 import os
 import shutil
 import signal
-import socket
-import stat
-import subprocess
 import sys
 import tempfile
 import threading
-import time
-import urllib.error
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-DEFAULT_FILE_SECRETS = os.path.join(REPO, "SamplesComponents", "cpp", "file-secrets", "build", "file-secrets")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Support", "python"))
+from apiarytest import components, paths  # noqa: E402
+from apiarytest.httpapp import AppHandler  # noqa: E402
+from apiarytest.net import free_port, http_get, socket_answers  # noqa: E402,F401  (the fuzzers use them)
+from apiarytest.procs import Proc, describe_exit, wait_for  # noqa: E402
+
+REPO = paths.REPO
+DEFAULT_FILE_SECRETS = paths.DEFAULT_FILE_SECRETS
+# How much of apiary's log the crash checks read (its end).
+LOG_LIMIT = 4 * 1024 * 1024
 
 # Signals that mean the process crashed (as opposed to being stopped).
 CRASH_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGTRAP, signal.SIGABRT, signal.SIGFPE,
@@ -36,26 +38,9 @@ CRASH_MARKERS = ("Fatal error:", "Program crashed", "Current stack trace", "Cras
                  "Fatal access conflict")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def default_bin_dir() -> str:
     """$APIARY_BIN_DIR, else .build/debug of the repository (nothing is built here)."""
     return os.environ.get("APIARY_BIN_DIR") or os.path.join(REPO, ".build", "debug")
-
-
-def describe_exit(status) -> str:
-    if status is None:
-        return "running"
-    if status < 0:
-        try:
-            return f"killed by {signal.Signals(-status).name}"
-        except ValueError:
-            return f"killed by signal {-status}"
-    return f"exit status {status}"
 
 
 def is_crash_status(status) -> bool:
@@ -89,111 +74,6 @@ def short(data: bytes | str, limit: int = 240) -> str:
     return text
 
 
-class Proc:
-    """A child process in its own session, its output in a log file."""
-
-    def __init__(self, name: str, argv: list, log_path: str, cwd: str | None = None, env: dict | None = None):
-        self.name = name
-        self.argv = [str(a) for a in argv]
-        self.log_path = log_path
-        self.cwd = cwd
-        self.env = env
-        self.popen: subprocess.Popen | None = None
-
-    def start(self, nice: int = 0) -> "Proc":
-        environment = dict(os.environ)
-        environment.update(self.env or {})
-        argv = (["nice", "-n", str(nice)] if nice else []) + self.argv
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                          cwd=self.cwd, env=environment, start_new_session=True)
-        return self
-
-    @property
-    def pid(self) -> int | None:
-        return self.popen.pid if self.popen else None
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def status(self):
-        return None if self.popen is None else self.popen.poll()
-
-    def stop(self, grace: float = 6.0):
-        """SIGTERM, then SIGKILL after `grace`; answers the exit status."""
-        if self.popen is None:
-            return None
-        if self.popen.poll() is None:
-            try:
-                os.kill(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(self.popen.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.popen.wait(timeout=10)
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)  # anything left in its own session
-        except (ProcessLookupError, PermissionError):
-            pass
-        return self.popen.returncode
-
-    def log_text(self, limit: int = 4 * 1024 * 1024) -> str:
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(0, os.SEEK_END)
-                size = log.tell()
-                log.seek(max(0, size - limit))
-                return log.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
-
-    def tail(self, lines: int = 30) -> list:
-        return self.log_text(256 * 1024).splitlines()[-lines:]
-
-    def rss_kib(self) -> int | None:
-        try:
-            with open(f"/proc/{self.popen.pid}/status", encoding="ascii") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except (OSError, AttributeError):
-            return None
-        return None
-
-
-def socket_answers(path: str) -> bool:
-    try:
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            return False
-    except FileNotFoundError:
-        return False
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-def http_get(port: int, path: str, timeout: float = 3.0):
-    """(status, body) of a plain GET; (None, error text) when there is no answer."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except (OSError, ValueError) as error:
-        return None, f"{type(error).__name__}: {error}"
-
-
 class SinkApp:
     """An HTTP app the sidecar delivers to: subscribes to a few topics of `pubsub` and
     answers every POST 200 SUCCESS, counting them."""
@@ -204,19 +84,8 @@ class SinkApp:
         subscriptions = [{"pubsubname": "pubsub", "topic": t, "route": f"/{t}"} for t in topics]
         app = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status: int, body: bytes = b"") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        class Handler(AppHandler):
+            content_type = "application/json"
 
             def do_GET(self):  # noqa: N802
                 if self.path.startswith("/dapr/subscribe"):
@@ -245,80 +114,6 @@ class SinkApp:
         self.server.shutdown()
         self.server.server_close()
 
-
-COMPONENTS_YAML = """\
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: statestore
-spec:
-  type: state.memstore
-  version: v1
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: greeter
-spec:
-  type: hello.memstore
-  version: v1
-  metadata:
-    - name: greeting
-      value: Hello
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: memory
-spec:
-  type: state.in-memory
-  version: v1
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: pubsub
-spec:
-  type: pubsub.in-memory
-  version: v1
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: localsecrets
-spec:
-  type: secretstores.local.file
-  version: v1
-  metadata:
-    - name: secretsFile
-      value: "{secrets}"
-"""
-
-FILE_SECRETS_YAML = """\
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: secretstore
-spec:
-  type: secretstores.file-secrets
-  version: v1
-  metadata:
-    - name: secretsFile
-      value: "{secrets}"
-    - name: nestedSeparator
-      value: ":"
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: files
-spec:
-  type: bindings.file-secrets
-  version: v1
-  metadata:
-    - name: rootPath
-      value: "{files}"
-"""
 
 SECRETS = {"db-password": "s3cret", "api": {"key": "k1"}, "empty": ""}
 
@@ -356,15 +151,7 @@ class Sidecar:
         return proc
 
     def _wait_socket(self, proc: Proc, path: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if socket_answers(path):
-                return
-            if not proc.alive():
-                raise RuntimeError(f"{proc.name} exited ({describe_exit(proc.status())}) before serving {path}:\n"
-                                   + "\n".join(proc.tail()))
-            time.sleep(0.1)
-        raise RuntimeError(f"{proc.name} does not serve {path} after {timeout:.0f} s")
+        wait_for(lambda: socket_answers(path), timeout, f"{proc.name} to serve {path}", proc, tail=30)
 
     def start(self) -> "Sidecar":
         atexit.register(self._stop_children)  # a safety net when the driver dies on an exception
@@ -376,13 +163,13 @@ class Sidecar:
         with open(secrets_file, "w", encoding="utf-8") as out:
             json.dump(SECRETS, out)
         with open(os.path.join(self.resources, "components.yaml"), "w", encoding="utf-8") as out:
-            out.write(COMPONENTS_YAML.replace("{secrets}", secrets_file))
+            out.write(components.render("memstore.yaml", STATE_NAME="statestore") + "---\n"
+                      + components.render("fuzz-builtins.yaml", SECRETS_FILE=secrets_file))
         memstore = self._spawn("memstore", [os.path.join(self.bin_dir, "memstore"), "--socket",
                                             os.path.join(self.sockets, "memstore.sock"), "--log-level", "warning"])
         waits = [(memstore, os.path.join(self.sockets, "memstore.sock"))]
         if self.file_secrets:
-            with open(os.path.join(self.resources, "file-secrets.yaml"), "w", encoding="utf-8") as out:
-                out.write(FILE_SECRETS_YAML.replace("{secrets}", secrets_file).replace("{files}", self.files))
+            components.write(self.resources, "file-secrets.yaml", SECRETS_FILE=secrets_file, FILES_DIR=self.files)
             fs = self._spawn("file-secrets", [self.file_secrets, "--socket",
                                               os.path.join(self.sockets, "file-secrets.sock"), "--log-level", "warning"])
             waits.append((fs, os.path.join(self.sockets, "file-secrets.sock")))
@@ -397,21 +184,14 @@ class Sidecar:
             "--http-port", self.http_port, "--grpc-port", self.grpc_port, "--log-level", "warning",
             "--component-log-level", "warning", *self.extra_args,
         ], env={"DAPR_API_TOKEN": "", "APIARY_API_TOKEN": ""})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if not self.apiary.alive():
-                raise RuntimeError(f"apiary exited ({describe_exit(self.apiary.status())}) before it was ready:\n"
-                                   + "\n".join(self.apiary.tail()))
-            status, _ = http_get(self.http_port, "/v1.0/healthz", timeout=2)
-            if status == 204:
-                return self
-            time.sleep(0.2)
-        raise RuntimeError("apiary not ready within 60 s:\n" + "\n".join(self.apiary.tail()))
+        wait_for(lambda: http_get(self.http_port, "/v1.0/healthz", timeout=2)[0] == 204, 60, "apiary to be ready",
+                 self.apiary, interval=0.2, tail=30)
+        return self
 
     def crash_signature(self) -> str:
         """One line naming the crash, for grouping."""
-        line = crash_line(self.apiary.log_text()) if self.apiary else None
-        return line or describe_exit(self.apiary.status() if self.apiary else None)
+        line = crash_line(self.apiary.text(LOG_LIMIT)) if self.apiary else None
+        return line or describe_exit(self.apiary.exit_status() if self.apiary else None)
 
     def crash_report(self) -> str | None:
         """Why apiary is considered crashed: dead, or a crash marker in its log."""
@@ -419,8 +199,8 @@ class Sidecar:
             return None
         lines = []
         if not self.apiary.alive():
-            lines.append(f"apiary is gone: {describe_exit(self.apiary.status())}")
-        marker = crash_marker(self.apiary.log_text())
+            lines.append(f"apiary is gone: {describe_exit(self.apiary.exit_status())}")
+        marker = crash_marker(self.apiary.text(LOG_LIMIT))
         if marker:
             lines.append(f"apiary's log contains {marker!r}")
         if not lines:

@@ -57,18 +57,20 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
-import urllib.error
-import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(HERE, "..", "Support", "python"))
+from apiarytest import net, paths  # noqa: E402
+from apiarytest.checks import Checks  # noqa: E402
+from apiarytest.net import free_port  # noqa: E402
+from apiarytest.procs import wait_for  # noqa: E402
+
+REPO = paths.REPO
 KUBE = os.path.join(REPO, "Deploy", "kubernetes")
 BASE = os.path.join(KUBE, "base")
 OVERLAYS = os.path.join(KUBE, "overlays")
@@ -112,40 +114,18 @@ def run(command: list[str], check: bool = True, timeout: float = 300, quiet: boo
 
 
 def wait_until(what: str, probe, deadline_s: float, interval: float = 0.25):
-    """Polls probe() until it answers something true; its last answer, or raises."""
-    deadline = time.monotonic() + deadline_s
-    last_error = None
-    while True:
-        try:
-            answer = probe()
-            if answer:
-                return answer
-        except Exception as error:  # noqa: BLE001 - the last one is reported
-            last_error = error
-        if time.monotonic() >= deadline:
-            suffix = f" (last error: {last_error})" if last_error else ""
-            raise TimeoutError(f"{what}: not within {deadline_s:.0f} s{suffix}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """Polls probe() until it answers something true (an exception counts as false);
+    its last answer, or raises naming `what` and the last error."""
+    return wait_for(probe, deadline_s, what, interval=interval, tolerate=(Exception,))
 
 
 def http(method: str, url: str, body: bytes | None = None, token: str | None = None,
          timeout: float = 5) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, method=method)
-    if body is not None:
-        request.add_header("Content-Type", "application/json")
+    headers = {"Content-Type": "application/json"} if body is not None else {}
     if token:
-        request.add_header("dapr-api-token", token)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        headers["dapr-api-token"] = token
+    status, _, answer = net.http(method, url, body, headers, timeout)
+    return status, answer
 
 
 # --- set-up: packages, containers.conf, Python packages, images --------------------------
@@ -204,26 +184,6 @@ def ensure_images(arguments) -> None:
 
 
 # --- checks ---------------------------------------------------------------------------------
-
-class Checks:
-    def __init__(self) -> None:
-        self.passed = 0
-        self.failed = 0
-
-    def run(self, name: str, body) -> bool:
-        started = time.monotonic()
-        try:
-            detail = body()
-        except Exception as error:  # noqa: BLE001 - every failure is reported, then the next check
-            self.failed += 1
-            print(f"FAIL {name} ({time.monotonic() - started:.1f} s): {error}", flush=True)
-            if os.environ.get("POD_TEST_TRACE"):
-                traceback.print_exc()
-            return False
-        self.passed += 1
-        print(f"PASS {name} ({time.monotonic() - started:.1f} s){': ' + detail if detail else ''}", flush=True)
-        return True
-
 
 def check(condition, message: str) -> None:
     if not condition:
@@ -661,7 +621,7 @@ def main() -> int:
     started = time.monotonic()
     set_up_host()
     ensure_images(arguments)
-    checks = Checks()
+    checks = Checks(verbose=bool(os.environ.get("POD_TEST_TRACE")), timed=True)
     rendered = check_rendering(checks)
     if "base" not in rendered:
         print(f"{checks.passed} passed, {checks.failed + 1} failed")

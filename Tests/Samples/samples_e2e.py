@@ -33,19 +33,12 @@ import datetime
 import json
 import os
 import shutil
-import signal
-import socket
-import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import traceback
-import urllib.error
-import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import quote, urlsplit
 
 # The sidecars run without an API token; the SDK must not send one either.
@@ -63,12 +56,19 @@ from dapr.clients.grpc._request import (  # noqa: E402
 )
 from dapr.clients.grpc._state import StateItem  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-REDIS_STORE = os.path.join(REPO, "SamplesComponents", "python", "redis-store", "redis_store.py")
-MULTI_COMPONENT = os.path.join(REPO, "Tests", "Fixtures", "python", "multi_component.py")
-FILE_SECRETS_DIR = os.path.join(REPO, "SamplesComponents", "cpp", "file-secrets")
-DEFAULT_FILE_SECRETS = os.path.join(FILE_SECRETS_DIR, "build", "file-secrets")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Support", "python"))
+from apiarytest import net, paths, redisserver  # noqa: E402
+from apiarytest.dapr import close_quietly, dapr_client  # noqa: E402
+from apiarytest.httpapp import AppHandler  # noqa: E402
+from apiarytest.checks import CheckFailure, Report, check, now, run_suite  # noqa: E402
+from apiarytest.net import free_port, socket_answers  # noqa: E402
+from apiarytest.procs import Proc, Processes, wait_until  # noqa: E402
+
+REPO = paths.REPO
+REDIS_STORE = paths.REDIS_STORE
+MULTI_COMPONENT = paths.MULTI_COMPONENT
+FILE_SECRETS_DIR = paths.FILE_SECRETS_DIR
+DEFAULT_FILE_SECRETS = paths.DEFAULT_FILE_SECRETS
 
 SCENARIOS = ["state", "pubsub", "secrets", "files", "ticker", "hello", "observability", "scaleout", "faults"]
 
@@ -109,25 +109,8 @@ ALLOWED_ANY = ALLOWED_GONE + ("HTTP 500", "gRPC INTERNAL", "HTTP 504", "gRPC DEA
 CRASH_MARKS = ("Fatal error", "Program crashed", "crashed:", "Segmentation fault", "Illegal instruction")
 
 
-class CheckFailure(Exception):
-    """A check did not hold; the message says what was expected and what came."""
-
-
-class Interrupted(BaseException):
-    """SIGTERM or SIGHUP: stop like Ctrl-C."""
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise CheckFailure(message)
-
-
 def unique(name: str) -> str:
     return f"e2e-{RUN}-{name}"
-
-
-def now() -> float:
-    return time.monotonic()
 
 
 def describe_error(error: BaseException) -> str:
@@ -190,139 +173,10 @@ def expect_failure(what: str, fn, codes: tuple) -> BaseException:
     raise CheckFailure(f"{what}: expected an error, but the call succeeded ({result!r})")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def http(method: str, url: str, body: bytes | None = None, timeout: float = 5.0):
-    """(status, headers, body bytes); HTTP errors are answers too."""
-    headers = {"Content-Type": "application/json"} if body is not None else {}
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers or {}), error.read()
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.1):
-    """Polls `predicate` until it answers something truthy (returned) or `timeout` passes (None)."""
-    deadline = now() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if now() >= deadline:
-            return None
-        time.sleep(interval)
-
-
-def socket_answers(path: str) -> bool:
-    """True when something listens on the Unix socket `path` (a stale file refuses)."""
-    try:
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            return False
-    except FileNotFoundError:
-        return False
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-# --------------------------------------------------------------------------- processes
-
-
-class Proc:
-    """A child process with its output in a log file; start() again restarts it."""
-
-    def __init__(self, name: str, argv: list, log_path: str, cwd: str | None = None, env: dict | None = None):
-        self.name = name
-        self.argv = [str(a) for a in argv]
-        self.log_path = log_path
-        self.cwd = cwd
-        self.env = env
-        self.popen: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self) -> None:
-        check(self.popen is None or self.popen.poll() is not None, f"{self.name} is already running")
-        environment = dict(os.environ)
-        environment.update(self.env or {})
-        with open(self.log_path, "ab") as log:
-            log.write(f"=== {datetime.datetime.now().isoformat()} start: {' '.join(self.argv)}\n".encode())
-            log.flush()
-            self.popen = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.cwd,
-                env=environment,
-                start_new_session=True,  # Ctrl-C in the terminal reaches only this script
-            )
-        self.starts += 1
-
-    @property
-    def pid(self) -> int | None:
-        return self.popen.pid if self.popen else None
-
-    def alive(self) -> bool:
-        return self.popen is not None and self.popen.poll() is None
-
-    def exit_status(self):
-        return None if self.popen is None else self.popen.poll()
-
-    def kill9(self) -> None:
-        if self.alive():
-            os.kill(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=10)
-            with open(self.log_path, "ab") as log:
-                log.write(f"=== {datetime.datetime.now().isoformat()} killed with SIGKILL by the suite\n".encode())
-
-    def stop(self, grace: float = 6.0) -> None:
-        """SIGTERM, then SIGKILL after `grace`; then SIGKILL to whatever is left of its
-        own process group (its children, if any)."""
-        if self.popen is None:
-            return
-        if self.popen.poll() is None:
-            try:
-                os.kill(self.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(self.popen.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                try:
-                    self.popen.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    pass
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)  # the group is this child's own session
-        except (ProcessLookupError, PermissionError):
-            pass
-
-    def tail(self, lines: int = TAIL_LINES) -> list:
-        try:
-            with open(self.log_path, "rb") as log:
-                log.seek(0, os.SEEK_END)
-                size = log.tell()
-                log.seek(max(0, size - 64 * 1024))
-                text = log.read().decode("utf-8", errors="replace")
-        except OSError as error:
-            return [f"(cannot read {self.log_path}: {error})"]
-        return text.splitlines()[-lines:]
+    """(status, headers, body bytes); HTTP errors are answers too. A body goes as JSON."""
+    headers = {"Content-Type": "application/json"} if body is not None else None
+    return net.http(method, url, body, headers, timeout)
 
 
 # --------------------------------------------------------------------------- the app
@@ -342,40 +196,7 @@ class App:
         self.delays: dict = {}  # path -> seconds to wait before answering a POST there
         app = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # One send per response, without Nagle: http.server otherwise writes the
-            # headers and the body separately, and with keep-alive the body then waits
-            # for the sidecar's delayed ACK (~40 ms a delivery).
-            wbufsize = 64 * 1024
-            disable_nagle_algorithm = True
-
-            def log_message(self, format, *args):  # noqa: A002
-                pass
-
-            def _send(self, status: int, body: bytes = b"", content_type: str | None = None) -> None:
-                self.send_response(status)
-                if content_type:
-                    self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if body:
-                    self.wfile.write(body)
-
-            def _body(self) -> bytes:
-                if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-                    chunks = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return b"".join(chunks)
-                        chunks.append(self.rfile.read(size))
-                        self.rfile.readline()
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length > 0 else b""
-
+        class Handler(AppHandler):
             def do_GET(self):  # noqa: N802
                 path = urlsplit(self.path).path
                 if path == "/dapr/subscribe":
@@ -637,25 +458,6 @@ def memory_of(pid: int) -> dict:
     return found
 
 
-def log_size(proc: Proc) -> int:
-    try:
-        return os.path.getsize(proc.log_path)
-    except OSError:
-        return 0
-
-
-def log_since(proc: Proc, offset: int) -> str:
-    try:
-        with open(proc.log_path, "rb") as log:
-            log.seek(offset)
-            return log.read().decode("utf-8", errors="replace")
-    except OSError:
-        return ""
-
-
-# --------------------------------------------------------------------------- sidecars
-
-
 def component_yaml(name: str, type_: str, metadata: dict, ignore_errors: bool = False) -> str:
     lines = [
         "apiVersion: dapr.io/v1alpha1",
@@ -765,44 +567,26 @@ class Sidecar:
         """A DaprClient on this sidecar. The SDK waits for /v1.0/healthz/outbound on
         $DAPR_HTTP_PORT before anything, so that is set while it is made."""
         if self._client is None:
-            saved = {k: os.environ.get(k) for k in ("DAPR_HTTP_PORT", "DAPR_GRPC_PORT")}
-            os.environ["DAPR_HTTP_PORT"] = str(self.http_port)
-            os.environ["DAPR_GRPC_PORT"] = str(self.grpc_port)
-            try:
-                self._client = sdk(f"DaprClient(address=127.0.0.1:{self.grpc_port})",
-                                   lambda: DaprClient(address=f"127.0.0.1:{self.grpc_port}"))
-            finally:
-                for key, value in saved.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
+            self._client = sdk(f"DaprClient(address=127.0.0.1:{self.grpc_port})",
+                               lambda: dapr_client(self.grpc_port, self.http_port))
         return self._client
 
     def close_client(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._client = None
+        close_quietly(self._client)
+        self._client = None
 
 
 # --------------------------------------------------------------------------- the suite
 
 
-class Suite:
+class Suite(Report, Processes):
     def __init__(self, args):
+        Report.__init__(self, tail_lines=TAIL_LINES, describe=describe_error)
+        Processes.__init__(self, "apiary-samples-e2e-")
         self.args = args
         self.only = args.only or SCENARIOS
-        self.passed = 0
-        self.failed = 0
-        self.procs: list = []
         self.apps: list = []
         self.sidecars: list = []
-        self.tmp = tempfile.mkdtemp(prefix="apiary-samples-e2e-")
-        self.logs = os.path.join(self.tmp, "logs")
-        os.makedirs(self.logs)
         self.bin_dir = ""
         self.file_secrets_bin = ""
         self.redis: Proc | None = None
@@ -815,52 +599,7 @@ class Suite:
         self.secrets: dict = {}
         self.files_root = os.path.join(self.tmp, "files")
 
-    # ------------------------------------------------------------ reporting
-
-    def report_pass(self, name: str, message: str) -> None:
-        self.passed += 1
-        print(f"PASS {name}: {message}", flush=True)
-
-    def report_fail(self, name: str, reason: str, procs=()) -> None:
-        self.failed += 1
-        lines = reason.splitlines() or [""]
-        print(f"FAIL {name}: {lines[0]}", flush=True)
-        if callable(procs):
-            procs = procs()
-        for line in lines[1:]:
-            print(f"    {line}")
-        for proc in procs:
-            if proc is None:
-                continue
-            state = "running" if proc.alive() else f"exited {proc.exit_status()}"
-            print(f"    --- last {TAIL_LINES} lines of {proc.name} (pid {proc.pid}, {state}; {proc.log_path}) ---")
-            for line in proc.tail():
-                print(f"    | {line}")
-        sys.stdout.flush()
-
-    def run_check(self, name: str, fn, procs=()):
-        """Runs one check: fn answers the PASS message or raises. Answers True when it passed."""
-        try:
-            message = fn()
-        except (KeyboardInterrupt, Interrupted):
-            raise
-        except CheckFailure as failure:
-            self.report_fail(name, str(failure), procs)
-            return False
-        except Exception as error:  # noqa: BLE001
-            frames = traceback.format_exception(type(error), error, error.__traceback__)
-            self.report_fail(name, f"unexpected {describe_error(error)}\n" + "".join(frames[-4:]).rstrip(), procs)
-            return False
-        self.report_pass(name, message)
-        return True
-
     # ------------------------------------------------------------ processes
-
-    def spawn(self, name: str, argv: list, cwd: str | None = None, env: dict | None = None) -> Proc:
-        proc = Proc(name, argv, os.path.join(self.logs, f"{name}.log"), cwd=cwd, env=env)
-        self.procs.append(proc)
-        proc.start()
-        return proc
 
     def wait_socket(self, proc: Proc, path: str, timeout: float) -> None:
         ok = wait_until(lambda: socket_answers(path) or not proc.alive(), timeout)
@@ -888,13 +627,7 @@ class Suite:
                 app.stop()
             except Exception:  # noqa: BLE001
                 pass
-        leftovers = [f"{p.name} (pid {p.pid})" for p in self.procs if p.alive()]
-        if leftovers:
-            print(f"warning: still running after cleanup: {', '.join(leftovers)}", flush=True)
-        if self.args.keep:
-            print(f"kept {self.tmp} (logs in {self.logs})", flush=True)
-        else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.remove_folder(self.args.keep)
 
     # ------------------------------------------------------------ setup
 
@@ -948,28 +681,11 @@ class Suite:
             self.redis.stop()
         raise CheckFailure("redis-server did not answer PING on a free port (5 attempts)")
 
-    def redis_command(self, *parts: str) -> bytes:
-        payload = f"*{len(parts)}\r\n".encode() + b"".join(
-            f"${len(p.encode())}\r\n".encode() + p.encode() + b"\r\n" for p in parts)
-        with socket.create_connection(("127.0.0.1", self.redis_port), timeout=2) as conn:
-            conn.sendall(payload)
-            return conn.recv(65536)
-
     def redis_ping(self) -> bool:
-        try:
-            return self.redis_command("PING").startswith(b"+PONG")
-        except OSError:
-            return False
+        return redisserver.ping(self.redis_port)
 
     def redis_version(self) -> str:
-        try:
-            info = self.redis_command("INFO", "server").decode(errors="replace")
-            for line in info.splitlines():
-                if line.startswith("redis_version:"):
-                    return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "?"
+        return redisserver.version(self.redis_port)
 
     def redis_store_argv(self, sidecar: Sidecar) -> list:
         return [sys.executable, REDIS_STORE, "--socket", sidecar.socket("redis-store"),
@@ -1342,11 +1058,14 @@ class Suite:
         def unknown():
             c = self.a.client()
             missing = unique("no-such-secret")
+            # daprd embeds the component's error as text: INTERNAL / 500 ERR_SECRET_GET
+            # (../shared/spec/dapr-behaviour.md §1.4, §1.5).
             error = expect_failure(f"get_secret(file-secrets, {missing})",
-                                   lambda: c.get_secret("file-secrets", missing), (grpc.StatusCode.NOT_FOUND,))
+                                   lambda: c.get_secret("file-secrets", missing), (grpc.StatusCode.INTERNAL,))
             status, _, body = http("GET", self.a.url(f"/v1.0/secrets/file-secrets/{missing}"))
-            check(status == 404, f"HTTP GET of an unknown secret: expected 404, got {status} {body[:200]!r}")
-            return f"an unknown key is an error: {describe_error(error)}; HTTP 404"
+            check(status == 500 and b'"ERR_SECRET_GET"' in body,
+                  f"HTTP GET of an unknown secret: expected 500 ERR_SECRET_GET, got {status} {body[:200]!r}")
+            return f"an unknown key is an error: {describe_error(error)}; HTTP 500 ERR_SECRET_GET, as daprd answers"
 
         for name, fn in (("get", get), ("bulk", bulk), ("unknown", unknown)):
             self.run_check(f"secrets/{name}", fn, procs)
@@ -1789,529 +1508,550 @@ class Suite:
                 f"{now() - started:.1f} s with {names}")
 
     def scenario_faults(self) -> None:
-        names = ["kill-file-secrets", "kill-memstore", "kill-ticker", "redis-restart", "garbage", "huge",
-                 "socket-deleted", "sockets-folder"]
+        names = [name for name, _, _ in FaultChecks.CHECKS]
         f_procs = ("apiary-f", "file-secrets-f", "memstore-f", "ticker-f", "redis-store-f", "multi-f")
         if not self.run_check("faults/start", self.setup_f, lambda: self.procs_named(*f_procs)):
             for name in names:
                 self.report_fail(f"faults/{name}", "not run: sidecar F did not start")
             return
-        f = self.f
-        client = f.client()
-        plain = self.secrets["plain-key"]
+        FaultChecks(self).run()
+
+
+class FaultChecks:
+    """The faults scenario on sidecar F (started by Suite.setup_f): each check breaks
+    one component (or the sockets folder, or Redis) while clients call through F, and
+    asserts that F keeps answering within FAULT_DEADLINE with the allowed errors, and
+    comes back once the fault is mended. The steps of the load, the shared plumbing
+    and the named checks are its methods; CHECKS lists the checks in their order."""
+
+    # (check name, method, the F component processes it breaks: their logs explain a failure)
+    CHECKS = [
+        ("kill-file-secrets", "kill_file_secrets", ["file-secrets-f"]),
+        ("kill-memstore", "kill_memstore", ["memstore-f"]),
+        ("kill-ticker", "kill_ticker", ["ticker-f"]),
+        ("redis-restart", "redis_restart", ["redis-store-f"]),
+        ("garbage", "garbage", ["multi-f"]),
+        ("huge", "huge", ["multi-f"]),
+        ("socket-deleted", "socket_deleted", ["memstore-f"]),
+        ("sockets-folder", "sockets_folder", None),  # every process in `served`
+    ]
+
+    def __init__(self, suite: "Suite"):
+        self.suite = suite
+        self.f = suite.f
+        self.client = self.f.client()
+        self.plain = suite.secrets["plain-key"]
         # Every F component process, its socket file name and the components it serves.
-        served = {
+        self.served = {
             "file-secrets-f": ("file-secrets", [FAULT_SECRETS]),
             "memstore-f": ("memstore", [FAULT_MEMSTORE]),
             "redis-store-f": ("redis-store", [FAULT_STATE_REDIS, FAULT_PUBSUB_REDIS]),
             "multi-f": ("multi", [FAULT_MULTI]),
         }
-        if "ticker-f" in self.comp:
-            served["ticker-f"] = ("ticker", [FAULT_TICKS])
+        if "ticker-f" in suite.comp:
+            self.served["ticker-f"] = ("ticker", [FAULT_TICKS])
+        self.published = {"n": 0}
 
-        def procs_of(*keys):
-            return lambda: [f.proc] + [self.comp[k] for k in keys if k in self.comp]
-
-        # ------------------------------------------------------------ steps
-
-        def secret_http():
-            verdict, status, raw = http_step("GET", f.url(f"/v1.0/secrets/{FAULT_SECRETS}/plain-key"))
-            if verdict == "ok" and json.loads(raw) != {"plain-key": plain}:
-                return "bad", f"HTTP 200 with the wrong secret {raw[:100]!r}"
-            return verdict, status
-
-        def secret_grpc():
-            verdict, status, got = grpc_step(lambda: client.get_secret(FAULT_SECRETS, "plain-key"))
-            if verdict == "ok" and dict(got.secret) != {"plain-key": plain}:
-                return "bad", f"get_secret answered the wrong secret {dict(got.secret)!r}"
-            return verdict, status
-
-        def save_then_read(tag: str, save, read):
-            """Saves a key, then reads it back (one call per step); a read after a
-            successful save must answer that value. `save(key, value)` answers (verdict,
-            status); `read(key, saved)` too, judging the value against `saved` (None
-            when the save failed)."""
-            memo = {"n": 0, "saved": None}
-
-            def step():
-                n = memo["n"]
-                memo["n"] += 1
-                key = unique(f"{tag}-{n // 2 % 50}")
-                if n % 2 == 0:
-                    value = f"{tag}-{n // 2}"
-                    verdict, status = save(key, value)
-                    memo["saved"] = value if verdict == "ok" else None
-                    return verdict, status
-                return read(key, memo["saved"])
-
-            return step
-
-        def state_http(store: str, tag: str):
-            def save(key, value):
-                verdict, status, _ = http_step("POST", f.url(f"/v1.0/state/{store}"),
-                                               json.dumps([{"key": key, "value": value}]).encode(), ok=(204,))
-                return verdict, status
-
-            def read(key, saved):
-                verdict, status, raw = http_step("GET", f.url(f"/v1.0/state/{store}/{quote(key)}"), ok=(200, 204))
-                if verdict == "ok" and saved is not None and (not raw or json.loads(raw) != saved):
-                    return "bad", f"{status}: read {raw[:80]!r} right after saving {saved!r}"
-                return verdict, status
-
-            return save_then_read(tag, save, read)
-
-        def state_grpc(store: str, tag: str):
-            def save(key, value):
-                verdict, status, _ = grpc_step(lambda: client.save_state(store, key, value.encode()))
-                return verdict, status
-
-            def read(key, saved):
-                verdict, status, got = grpc_step(lambda: client.get_state(store, key))
-                if verdict == "ok" and saved is not None and got.data != saved.encode():
-                    return "bad", f"get_state answered {got.data[:80]!r} right after saving {saved!r}"
-                return verdict, status
-
-            return save_then_read(tag, save, read)
-
-        published = {"n": 0}
-
-        def publish_grpc():
-            data = json.dumps({"run": RUN, "round": "faults", "i": published["n"]})
-            published["n"] += 1
-            verdict, status, _ = grpc_step(lambda: client.publish_event(
-                FAULT_PUBSUB_REDIS, TOPIC_FAULTS, data, data_content_type="application/json"))
-            return verdict, status
-
-        # ------------------------------------------------------------ shared plumbing
-
-        def states(components) -> dict:
-            try:
-                entries = f.component_states()
-            except Exception:  # noqa: BLE001  (no answer: no states)
-                return {}
-            return {c: (entries.get(c) or {}).get("state") for c in components}
-
-        def all_up(components) -> bool:
-            current = states(components)
-            return bool(current) and all(current.get(c) == "UP" for c in components)
-
-        def all_down(components) -> bool:
-            current = states(components)
-            return bool(current) and all(current.get(c) not in (None, "UP") for c in components)
-
-        def apiary_problems(offset: int) -> list:
-            problems = []
-            if not f.proc.alive():
-                problems.append(f"apiary F exited with status {f.proc.exit_status()}")
-            else:
-                try:
-                    status, _, _ = http("GET", f.url("/actuator/health/liveness"), timeout=FAULT_DEADLINE)
-                    if status != 200:
-                        problems.append(f"apiary F's liveness answers {status}")
-                except Exception as error:  # noqa: BLE001
-                    problems.append(f"apiary F's liveness does not answer ({type(error).__name__}: {error})")
-            for line in log_since(f.proc, offset).splitlines():
-                if any(mark in line for mark in CRASH_MARKS):
-                    problems.append(f"apiary F's log: {line.strip()[:300]}")
-                    break
-            return problems
-
-        def warm_up(load: Load) -> None:
-            started = now()
-            ready = wait_until(lambda: load.all_ok_since(started), 10)
-            check(bool(ready), f"the load did not get a successful call on every thread within 10 s before the "
-                               f"fault ({load_report(load.snapshot())[1]})")
-            time.sleep(0.5)
-
-        def wait_back(components, load: Load, since: float, timeout: float, problems: list, what: str) -> float:
-            """Waits until `components` are UP and every load thread succeeded since
-            `since`; a problem naming `what` otherwise. Returns the time it ended."""
-            back = wait_until(lambda: all_up(components) and load.all_ok_since(since), timeout, 0.1)
-            if not back:
-                problems.append(f"{what}: not UP with successful calls on every thread within {timeout:.0f} s "
-                                f"(states {states(components)})")
-            return now()
-
-        def stop_load(load: Load, allowed: tuple | None = None):
-            """Stops the load's threads: its records, the problems of its calls and their summary."""
-            stuck = load.stop(FAULT_DEADLINE + 2)
-            records = load.snapshot()
-            call_problems, summary = load_report(records, allowed) if allowed else load_report(records)
-            if stuck:
-                call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
-            return records, call_problems, summary
-
-        def revive(key: str) -> None:
-            """Starts a component process a failed check left stopped (later checks need it)."""
-            proc = self.comp.get(key)
-            if proc is None or proc.alive():
-                return
-            try:
-                if not os.path.isdir(f.sockets):
-                    os.makedirs(f.sockets, mode=0o700)
-                proc.start()
-                self.wait_socket(proc, f.socket(served[key][0]), 30)
-            except Exception as error:  # noqa: BLE001
-                print(f"note: could not restart {key}: {describe_error(error)}", flush=True)
-
-        def kill_under_load(key: str, steps: dict, allowed: tuple = ALLOWED_GONE) -> str:
-            proc = self.comp[key]
-            socket_name, components = served[key]
-            offset = log_size(f.proc)
-            load = Load(steps).start()
-            timeline = {}
-            problems = []
-            try:
-                warm_up(load)
-                old_pid = proc.pid
-                timeline["kill"] = now()
-                proc.kill9()
-                down = wait_until(lambda: all_down(components), 10, 0.1)
-                timeline["down"] = now()
-                seen = states(components)
-                if not down:
-                    problems.append(f"not DOWN within 10 s of the kill (states {seen})")
-                time.sleep(0.5)  # calls meet the DOWN component too
-                proc.start()
-                self.wait_socket(proc, f.socket(socket_name), 20)
-                timeline["restart"] = now()
-                timeline["back"] = wait_back(components, load, timeline["restart"], 20, problems,
-                                             f"after the restart (pid {proc.pid})")
-            finally:
-                records, call_problems, summary = stop_load(load, allowed)
-            during = [r for r in records if timeline["kill"] <= r[0] < timeline.get("back", now())]
-            _, during_summary = load_report(during, allowed)
-            problems = apiary_problems(offset) + call_problems + problems
-            check(not problems, "; ".join(problems) + f" [{summary}]")
-            memory = memory_of(f.proc.pid)
-            return (f"{proc.name} (pid {old_pid}) killed with SIGKILL under load ({', '.join(steps)}): "
-                    f"{'/'.join(components)} {'/'.join(str(s) for s in seen.values())} after "
-                    f"{timeline['down'] - timeline['kill']:.1f} s; restarted on the same socket (pid {proc.pid}), UP "
-                    f"with successful calls on every thread {timeline['back'] - timeline['restart']:.1f} s later; "
-                    f"all: {summary}; from the kill to recovery: {during_summary}; apiary F alive "
-                    f"(VmRSS {memory.get('VmRSS', 0):.0f} MiB)")
-
-        # ------------------------------------------------------------ checks
-
-        def kill_file_secrets():
-            message = kill_under_load("file-secrets-f", {"http-secret": secret_http, "grpc-secret": secret_grpc})
-            return message + "; the secret read after the restart is the one in the file"
-
-        def kill_memstore():
-            message = kill_under_load("memstore-f", {"http-state": state_http(FAULT_MEMSTORE, "mem-http"),
-                                                     "grpc-state": state_grpc(FAULT_MEMSTORE, "mem-grpc")})
-            return message + "; new saves after the restart read back (memstore keeps nothing across a kill)"
-
-        def kill_ticker():
-            check("ticker-f" in self.comp, f"{self.ticker_problem}: no ticker to kill")
-            proc = self.comp["ticker-f"]
-            route = f"/{FAULT_TICKS}"
-            offset = log_size(f.proc)
-            problems = []
-            started = now()
-            flowing = f.app.wait_for(lambda app: len(app.posts(route, since=started)) >= 3, 10)
-            check(bool(flowing), f"fewer than 3 POST {route} within 10 s before the kill "
-                                 f"(state {states([FAULT_TICKS])})")
-            old_pid = proc.pid
-            killed = now()
-            proc.kill9()
-            down = wait_until(lambda: all_down([FAULT_TICKS]), 10, 0.1)
-            seen = states([FAULT_TICKS]).get(FAULT_TICKS)
-            if not down:
-                problems.append(f"{FAULT_TICKS} not DOWN within 10 s of the kill (state {seen})")
-            down_after = now() - killed
-            proc.start()
-            self.wait_socket(proc, f.socket("ticker"), 20)
-            restarted = now()
-            resumed = f.app.wait_for(lambda app: len(app.posts(route, since=restarted)) >= 3, 20)
-            if not resumed:
-                problems.append(f"fewer than 3 POST {route} within 20 s of the restart (state {states([FAULT_TICKS])})")
-            back_after = now() - restarted
-            after = [r["json"].get("tick") for r in f.app.posts(route, since=restarted) if isinstance(r["json"], dict)]
-            problems = apiary_problems(offset) + problems
-            check(not problems, "; ".join(problems))
-            return (f"ticker (pid {old_pid}) killed with SIGKILL while it delivered every 100 ms: {FAULT_TICKS} "
-                    f"{seen} after {down_after:.1f} s; restarted (pid {proc.pid}), 3 POST {route} within "
-                    f"{back_after:.1f} s (ticks {after[:3]}: the new process counts from 1); apiary F alive")
-
-        def redis_restart():
-            components = [FAULT_STATE_REDIS, FAULT_PUBSUB_REDIS]
-            offset = log_size(f.proc)
-            load = Load({"http-state": state_http(FAULT_STATE_REDIS, "redis-http"),
-                         "grpc-state": state_grpc(FAULT_STATE_REDIS, "redis-grpc"),
-                         "grpc-publish": publish_grpc}).start()
-            timeline = {}
-            problems = []
-            seen = set()
-            try:
-                warm_up(load)
-                timeline["stop"] = now()
-                self.redis.stop()
-                # Down for 3 s: the heartbeat (1 s, threshold 2) has time to see it.
-                deadline = now() + 3
-                while now() < deadline:
-                    seen |= {f"{c} {s}" for c, s in states(components).items()}
-                    time.sleep(0.2)
-                self.redis.start()
-                check(bool(wait_until(self.redis_ping, 10)), "redis-server does not answer PING 10 s after its restart")
-                timeline["start"] = now()
-                timeline["back"] = wait_back(components, load, timeline["start"], 20, problems,
-                                             "after redis' restart")
-            finally:
-                records, call_problems, summary = stop_load(load)
-            _, outage = load_report([r for r in records if timeline["stop"] <= r[0] < timeline.get("start", now())])
-            # A publish after the outage reaches the app (the subscription came back).
-            marker = json.dumps({"run": RUN, "round": "faults-after", "i": 0})
-            sent = now()
-            delivered = None
-            verdict, status, _ = grpc_step(lambda: client.publish_event(
-                FAULT_PUBSUB_REDIS, TOPIC_FAULTS, marker, data_content_type="application/json"))
-            if verdict != "ok":
-                problems.append(f"a publish after the recovery failed: {status}")
-            else:
-                delivered = f.app.wait_for(lambda app: indices_of(app.posts("/faults"), "faults-after"), 15)
-                if not delivered:
-                    problems.append(f"a message published after the recovery was not delivered to /faults within 15 s "
-                                    f"({len(f.app.posts('/faults'))} deliveries in all)")
-            problems = apiary_problems(offset) + call_problems + problems
-            check(not problems, "; ".join(problems) + f" [{summary}]")
-            return (f"redis-server stopped for 3 s under load (states seen: {', '.join(sorted(seen))}); after its "
-                    f"restart (data lost: --save '') {'/'.join(components)} UP with successful saves, reads and "
-                    f"publishes {timeline['back'] - timeline['start']:.1f} s later; calls started from the stop until "
-                    f"redis answered again: {outage}; "
-                    f"all: {summary}; a message published afterwards was delivered in {now() - sent:.1f} s "
-                    f"({len(f.app.posts('/faults'))} deliveries to /faults in all); apiary F alive")
-
-        def faulty_get(suffix: str, rounds: int):
-            """Gets of keys ending in `suffix` through HTTP and gRPC, `rounds` times each,
-            then a save and a read of an ordinary key through both. A broken answer of
-            the component is the component's failure: each Get must fail with HTTP 500 /
-            gRPC INTERNAL, a message and an error code. Answers (a summary of the outcomes
-            with the first answer of each surface, problems, slowest)."""
-            http_statuses, grpc_codes = (500,), (grpc.StatusCode.INTERNAL,)
-            outcomes = collections.Counter()
-            wrong = collections.Counter()
-            firsts = {}
-            problems = []
-            slowest = 0.0
-            for n in range(rounds):
-                key = unique(f"get-{n}-{suffix}")
-                for surface in ("http", "grpc"):
-                    started = now()
-                    if surface == "http":
-                        verdict, status, raw = http_step("GET", f.url(f"/v1.0/state/{FAULT_MULTI}/{quote(key)}"),
-                                                         ok=(), statuses=http_statuses)
-                        try:
-                            detail = f"{status} {json.loads(raw).get('message')!r}"
-                        except (ValueError, AttributeError):
-                            detail = f"{status} {raw[:200]!r}"
-                    else:
-                        verdict, status, message = grpc_step(lambda: client.get_state(FAULT_MULTI, key),
-                                                             codes=grpc_codes)
-                        detail = f"{status} {message!r}"
-                    took = now() - started
-                    slowest = max(slowest, took)
-                    outcomes[status] += 1
-                    if verdict != "error":
-                        wrong[status] += 1
-                    if took > FAULT_DEADLINE:
-                        problems.append(f"{surface} Get of {key} took {took:.1f} s (deadline {FAULT_DEADLINE:.0f} s)")
-                    if n == 0:
-                        firsts[surface] = detail[:240]
-            if wrong:
-                problems.insert(0, f"Gets of keys the component answers with {suffix}: expected HTTP 500 / gRPC "
-                                   f"INTERNAL with an error code and a message, got "
-                                   + ", ".join(f"{k} x{v}" for k, v in wrong.items()))
-            for surface, steps in (("http", state_http(FAULT_MULTI, f"after-{suffix}-http")),
-                                   ("grpc", state_grpc(FAULT_MULTI, f"after-{suffix}-grpc"))):
-                for what in ("save", "read"):
-                    verdict, status = steps()
-                    if verdict != "ok":
-                        problems.append(f"{surface} {what} of an ordinary key afterwards: {status}")
-            counts = ", ".join(f"{k} x{v}" for k, v in outcomes.items())
-            return f"{counts} (first answers: {firsts.get('http')}; {firsts.get('grpc')})", problems, slowest
-
-        def garbage():
-            offset = log_size(f.proc)
-            outcomes, problems, slowest = faulty_get(GARBAGE_SUFFIX, 3)
-            problems = apiary_problems(offset) + problems
-            check(not problems, "; ".join(problems) + f" [{outcomes}]")
-            return (f"Get of a key multi_component.py answers with bytes that are not a GetResponse: "
-                    f"{outcomes}, slowest {slowest:.2f} s; an ordinary key saves and reads "
-                    f"afterwards (HTTP and gRPC); apiary F alive")
-
-        def huge():
-            """Six 100 MiB answers; apiary F's VmRSS 1 s after must be within 32 MiB of
-            before: a 4 MiB cap on what a component may send is not kept if every
-            oversized answer is read whole first, and the process keeps that memory."""
-            offset = log_size(f.proc)
-            before = memory_of(f.proc.pid)
-            outcomes, problems, slowest = faulty_get(HUGE_SUFFIX, 3)
-            time.sleep(1.0)
-            after = memory_of(f.proc.pid)
-            rss = (before.get("VmRSS", 0.0), after.get("VmRSS", 0.0))
-            peak = (before.get("VmHWM", 0.0), after.get("VmHWM", 0.0))
-            memory = (f"apiary F's VmRSS {rss[0]:.0f} MiB before, {rss[1]:.0f} MiB 1 s after (peak VmHWM "
-                      f"{peak[0]:.0f} -> {peak[1]:.0f} MiB)")
-            if rss[1] - rss[0] > 32:
-                problems.append(f"{memory}: it grew by {rss[1] - rss[0]:.0f} MiB and kept it, after 6 answers refused "
-                                f"for being over 4 MiB")
-            problems = apiary_problems(offset) + problems
-            check(not problems, "; ".join(problems) + f" [{outcomes}]")
-            return (f"Get of a key multi_component.py answers with 100 MiB of data (--max-body-size 4Mi), 3 times "
-                    f"through each surface: {outcomes}, slowest {slowest:.2f} s; {memory}; an ordinary key saves "
-                    f"and reads afterwards")
-
-        def socket_deleted():
-            proc = self.comp["memstore-f"]
-            path = f.socket("memstore")
-            offset = log_size(f.proc)
-            kept = unique("unlink-kept")
-            sdk("save_state before the unlink", lambda: client.save_state(FAULT_MEMSTORE, kept, b"kept"))
-            load = Load({"http-state": state_http(FAULT_MEMSTORE, "unlink-http"),
-                         "grpc-state": state_grpc(FAULT_MEMSTORE, "unlink-grpc")}).start()
-            timeline = {}
-            problems = []
-            seen = []
-            try:
-                warm_up(load)
-                timeline["unlink"] = now()
-                os.unlink(path)
-                deadline = now() + 3
-                while now() < deadline:
-                    state = states([FAULT_MEMSTORE]).get(FAULT_MEMSTORE)
-                    if not seen or seen[-1][1] != state:
-                        seen.append((now() - timeline["unlink"], state))
-                    time.sleep(0.1)
-                if not proc.alive():
-                    problems.append(f"memstore exited ({proc.exit_status()}) after its socket file was unlinked")
-                # DOWN at once, and DOWN until the socket is back: the old connection
-                # must not bring it UP (nor Init the process that never restarted).
-                down_at = next((i for i, (_, st) in enumerate(seen) if st == "DOWN"), None)
-                if down_at is None or any(st != "DOWN" for _, st in seen[down_at:]):
-                    problems.append(f"not DOWN throughout while its socket file was gone: {seen}")
-                # Is what was saved before the unlink still there (the process never stopped)?
-                verdict, status, got = grpc_step(lambda: client.get_state(FAULT_MEMSTORE, kept))
-                if verdict != "ok":
-                    survived = f"the value saved before the unlink could not be read 3 s later ({status})"
-                elif got.data == b"kept":
-                    survived = "the value saved before the unlink is still there 3 s later"
-                else:
-                    survived = (f"the value saved before the unlink is gone 3 s later ({got.data!r}): memstore was "
-                                f"initialised anew though its process never stopped")
-                timeline["restart"] = now()
-                proc.stop()
-                proc.start()
-                self.wait_socket(proc, path, 20)
-                timeline["started"] = now()
-                timeline["back"] = wait_back([FAULT_MEMSTORE], load, timeline["started"], 20, problems,
-                                             f"after the restart (pid {proc.pid})")
-            finally:
-                records, call_problems, summary = stop_load(load, ALLOWED_GONE)
-            _, unlinked = load_report([r for r in records if timeline["unlink"] <= r[0] < timeline.get("restart", now())],
-                                      ALLOWED_GONE)
-            _, restarted = load_report([r for r in records if r[0] >= timeline.get("restart", now())],
-                                       ALLOWED_GONE)
-            problems = apiary_problems(offset) + call_problems + problems
-            check(not problems, "; ".join(problems) + f" [{summary}]")
-            states_seen = ", ".join(f"{s} at +{t:.1f} s" for t, s in seen)
-            return (f"memstore's socket file unlinked while it ran under load: {FAULT_MEMSTORE} {states_seen}; "
-                    f"in the 3 s after the unlink: {unlinked}; {survived}; restarted (SIGTERM, start; pid {proc.pid}), "
-                    f"UP with successful calls {timeline['back'] - timeline['started']:.1f} s later; from the restart "
-                    f"on: {restarted}; apiary F alive")
-
-        def sockets_folder():
-            components = [name for key in served for name in served[key][1]]
-            offset = log_size(f.proc)
-            load = Load({"http-secret": secret_http, "grpc-state": state_grpc(FAULT_MEMSTORE, "folder-grpc")}).start()
-            timeline = {}
-            problems = []
-            try:
-                warm_up(load)
-                timeline["remove"] = now()
-                shutil.rmtree(f.sockets)
-
-                # Each component logged going DOWN (read from the log, which keeps
-                # every transition).
-                def logged_down():
-                    text = log_since(f.proc, offset)
-                    return all(f"[{c}] component is DOWN" in text for c in components)
-
-                down = wait_until(logged_down, 10, 0.1)
-                timeline["down"] = now()
-                if not down:
-                    problems.append(f"not every component logged DOWN within 10 s of the folder's removal "
-                                    f"(states now {states(components)})")
-                time.sleep(0.5)
-                while_gone = collections.Counter(states(components).values())
-                alive_while_gone = f.proc.alive()
-                os.mkdir(f.sockets, 0o700)
-                timeline["mkdir"] = now()
-                keys = list(served)
-                stoppers = [threading.Thread(target=self.comp[k].stop, daemon=True) for k in keys]
-                for t in stoppers:
-                    t.start()
-                for t in stoppers:
-                    t.join(timeout=15)
-                for k in keys:
-                    self.comp[k].start()
-                for k in keys:
-                    self.wait_socket(self.comp[k], f.socket(served[k][0]), 30)
-                timeline["started"] = now()
-                timeline["back"] = wait_back(components, load, timeline["started"], 30, problems,
-                                             "after the restarts")
-                ready, _, _ = http("GET", f.url("/v1.0/healthz"), timeout=5)
-                if ready != 204:
-                    problems.append(f"/v1.0/healthz answers {ready} after the recovery, expected 204")
-            finally:
-                records, call_problems, summary = stop_load(load, ALLOWED_GONE)
-            # Text format: "<time> <level> [<component>] <message> ..." or "<time> <level> apiary: ...".
-            warnings = [line for line in log_since(f.proc, offset).splitlines() if line.split(" ", 2)[1:2] == ["warning"]]
-            if not warnings:
-                problems.append("apiary F logged no warning about the removed sockets")
-            problems = apiary_problems(offset) + call_problems + problems
-            check(not problems, "; ".join(problems) + f" [{summary}]")
-            first = warnings[0].split(" ", 2)[2][:160]
-            shown = ", ".join(f"{n} {state}" for state, n in while_gone.items())
-            return (f"sockets folder removed (rm -rf) under load: {len(components)} components logged DOWN within "
-                    f"{timeline['down'] - timeline['remove']:.1f} s, states 0.5 s later: {shown}; apiary F "
-                    f"{'alive' if alive_while_gone else 'gone'} ({len(warnings)} warnings, first {first!r}); folder "
-                    f"re-created 0700 and the {len(served)} "
-                    f"component processes restarted: all UP with successful calls "
-                    f"{timeline['back'] - timeline['started']:.1f} s later, /v1.0/healthz 204; all: {summary}")
-
-        checks = [
-            ("kill-file-secrets", kill_file_secrets, ["file-secrets-f"]),
-            ("kill-memstore", kill_memstore, ["memstore-f"]),
-            ("kill-ticker", kill_ticker, ["ticker-f"]),
-            ("redis-restart", redis_restart, ["redis-store-f"]),
-            ("garbage", garbage, ["multi-f"]),
-            ("huge", huge, ["multi-f"]),
-            ("socket-deleted", socket_deleted, ["memstore-f"]),
-            ("sockets-folder", sockets_folder, list(served)),
-        ]
-        def timed(fn):
-            started = now()
-            return f"{fn()} ({now() - started:.1f} s)"
-
-        for name, fn, keys in checks:
-            procs = procs_of(*keys)
+    def run(self) -> None:
+        """Runs the checks in order; after each, restarts what it left stopped. Stops
+        (reporting the rest as not run) when apiary F is gone."""
+        suite, f = self.suite, self.f
+        names = [name for name, _, _ in self.CHECKS]
+        for name, method, keys in self.CHECKS:
+            keys = list(self.served) if keys is None else keys
+            procs = self.procs_of(*keys)
             if name == "redis-restart":
-                procs = lambda: [f.proc, self.comp["redis-store-f"], self.redis]  # noqa: E731
-            self.run_check(f"faults/{name}", lambda fn=fn: timed(fn), procs)
+                procs = lambda: [f.proc, suite.comp["redis-store-f"], suite.redis]  # noqa: E731
+            suite.run_check(f"faults/{name}", lambda fn=getattr(self, method): self.timed(fn), procs)
             if not f.proc.alive():
                 for rest in names[names.index(name) + 1:]:
-                    self.report_fail(f"faults/{rest}", f"not run: apiary F exited with status {f.proc.exit_status()}",
-                                     [f.proc])
+                    suite.report_fail(f"faults/{rest}", f"not run: apiary F exited with status {f.proc.exit_status()}",
+                                      [f.proc])
                 return
             for key in keys:
-                revive(key)
-            if self.redis is not None and not self.redis.alive():
+                self.revive(key)
+            if suite.redis is not None and not suite.redis.alive():
                 try:
-                    self.redis.start()
-                    wait_until(self.redis_ping, 10)
+                    suite.redis.start()
+                    wait_until(suite.redis_ping, 10)
                 except Exception as error:  # noqa: BLE001
                     print(f"note: could not restart redis-server: {describe_error(error)}", flush=True)
+
+    @staticmethod
+    def timed(fn):
+        started = now()
+        return f"{fn()} ({now() - started:.1f} s)"
+
+    def procs_of(self, *keys):
+        return lambda: [self.f.proc] + [self.suite.comp[k] for k in keys if k in self.suite.comp]
+
+    # ------------------------------------------------------------ steps
+
+    def secret_http(self):
+        verdict, status, raw = http_step("GET", self.f.url(f"/v1.0/secrets/{FAULT_SECRETS}/plain-key"))
+        if verdict == "ok" and json.loads(raw) != {"plain-key": self.plain}:
+            return "bad", f"HTTP 200 with the wrong secret {raw[:100]!r}"
+        return verdict, status
+
+    def secret_grpc(self):
+        verdict, status, got = grpc_step(lambda: self.client.get_secret(FAULT_SECRETS, "plain-key"))
+        if verdict == "ok" and dict(got.secret) != {"plain-key": self.plain}:
+            return "bad", f"get_secret answered the wrong secret {dict(got.secret)!r}"
+        return verdict, status
+
+    def save_then_read(self, tag: str, save, read):
+        """Saves a key, then reads it back (one call per step); a read after a
+        successful save must answer that value. `save(key, value)` answers (verdict,
+        status); `read(key, saved)` too, judging the value against `saved` (None
+        when the save failed)."""
+        memo = {"n": 0, "saved": None}
+
+        def step():
+            n = memo["n"]
+            memo["n"] += 1
+            key = unique(f"{tag}-{n // 2 % 50}")
+            if n % 2 == 0:
+                value = f"{tag}-{n // 2}"
+                verdict, status = save(key, value)
+                memo["saved"] = value if verdict == "ok" else None
+                return verdict, status
+            return read(key, memo["saved"])
+
+        return step
+
+    def state_http(self, store: str, tag: str):
+        def save(key, value):
+            verdict, status, _ = http_step("POST", self.f.url(f"/v1.0/state/{store}"),
+                                           json.dumps([{"key": key, "value": value}]).encode(), ok=(204,))
+            return verdict, status
+
+        def read(key, saved):
+            verdict, status, raw = http_step("GET", self.f.url(f"/v1.0/state/{store}/{quote(key)}"), ok=(200, 204))
+            if verdict == "ok" and saved is not None and (not raw or json.loads(raw) != saved):
+                return "bad", f"{status}: read {raw[:80]!r} right after saving {saved!r}"
+            return verdict, status
+
+        return self.save_then_read(tag, save, read)
+
+    def state_grpc(self, store: str, tag: str):
+        def save(key, value):
+            verdict, status, _ = grpc_step(lambda: self.client.save_state(store, key, value.encode()))
+            return verdict, status
+
+        def read(key, saved):
+            verdict, status, got = grpc_step(lambda: self.client.get_state(store, key))
+            if verdict == "ok" and saved is not None and got.data != saved.encode():
+                return "bad", f"get_state answered {got.data[:80]!r} right after saving {saved!r}"
+            return verdict, status
+
+        return self.save_then_read(tag, save, read)
+
+    published = {"n": 0}
+
+    def publish_grpc(self):
+        data = json.dumps({"run": RUN, "round": "faults", "i": self.published["n"]})
+        self.published["n"] += 1
+        verdict, status, _ = grpc_step(lambda: self.client.publish_event(
+            FAULT_PUBSUB_REDIS, TOPIC_FAULTS, data, data_content_type="application/json"))
+        return verdict, status
+
+    # ------------------------------------------------------------ shared plumbing
+
+    def states(self, components) -> dict:
+        try:
+            entries = self.f.component_states()
+        except Exception:  # noqa: BLE001  (no answer: no states)
+            return {}
+        return {c: (entries.get(c) or {}).get("state") for c in components}
+
+    def all_up(self, components) -> bool:
+        current = self.states(components)
+        return bool(current) and all(current.get(c) == "UP" for c in components)
+
+    def all_down(self, components) -> bool:
+        current = self.states(components)
+        return bool(current) and all(current.get(c) not in (None, "UP") for c in components)
+
+    def apiary_problems(self, offset: int) -> list:
+        problems = []
+        if not self.f.proc.alive():
+            problems.append(f"apiary F exited with status {self.f.proc.exit_status()}")
+        else:
+            try:
+                status, _, _ = http("GET", self.f.url("/actuator/health/liveness"), timeout=FAULT_DEADLINE)
+                if status != 200:
+                    problems.append(f"apiary F's liveness answers {status}")
+            except Exception as error:  # noqa: BLE001
+                problems.append(f"apiary F's liveness does not answer ({type(error).__name__}: {error})")
+        for line in self.f.proc.since(offset).splitlines():
+            if any(mark in line for mark in CRASH_MARKS):
+                problems.append(f"apiary F's log: {line.strip()[:300]}")
+                break
+        return problems
+
+    def warm_up(self, load: Load) -> None:
+        started = now()
+        ready = wait_until(lambda: load.all_ok_since(started), 10)
+        check(bool(ready), f"the load did not get a successful call on every thread within 10 s before the "
+                           f"fault ({load_report(load.snapshot())[1]})")
+        time.sleep(0.5)
+
+    def wait_back(self, components, load: Load, since: float, timeout: float, problems: list, what: str) -> float:
+        """Waits until `components` are UP and every load thread succeeded since
+        `since`; a problem naming `what` otherwise. Returns the time it ended."""
+        back = wait_until(lambda: self.all_up(components) and load.all_ok_since(since), timeout, 0.1)
+        if not back:
+            problems.append(f"{what}: not UP with successful calls on every thread within {timeout:.0f} s "
+                            f"(states {self.states(components)})")
+        return now()
+
+    def stop_load(self, load: Load, allowed: tuple | None = None):
+        """Stops the load's threads: its records, the problems of its calls and their summary."""
+        stuck = load.stop(FAULT_DEADLINE + 2)
+        records = load.snapshot()
+        call_problems, summary = load_report(records, allowed) if allowed else load_report(records)
+        if stuck:
+            call_problems.append(f"threads still in a call {FAULT_DEADLINE + 2:.0f} s after the load stopped: {stuck}")
+        return records, call_problems, summary
+
+    def revive(self, key: str) -> None:
+        """Starts a component process a failed check left stopped (later checks need it)."""
+        proc = self.suite.comp.get(key)
+        if proc is None or proc.alive():
+            return
+        try:
+            if not os.path.isdir(self.f.sockets):
+                os.makedirs(self.f.sockets, mode=0o700)
+            proc.start()
+            self.suite.wait_socket(proc, self.f.socket(self.served[key][0]), 30)
+        except Exception as error:  # noqa: BLE001
+            print(f"note: could not restart {key}: {describe_error(error)}", flush=True)
+
+    def kill_under_load(self, key: str, steps: dict, allowed: tuple = ALLOWED_GONE) -> str:
+        proc = self.suite.comp[key]
+        socket_name, components = self.served[key]
+        offset = self.f.proc.size()
+        load = Load(steps).start()
+        timeline = {}
+        problems = []
+        try:
+            self.warm_up(load)
+            old_pid = proc.pid
+            timeline["kill"] = now()
+            proc.kill9()
+            down = wait_until(lambda: self.all_down(components), 10, 0.1)
+            timeline["down"] = now()
+            seen = self.states(components)
+            if not down:
+                problems.append(f"not DOWN within 10 s of the kill (states {seen})")
+            time.sleep(0.5)  # calls meet the DOWN component too
+            proc.start()
+            self.suite.wait_socket(proc, self.f.socket(socket_name), 20)
+            timeline["restart"] = now()
+            timeline["back"] = self.wait_back(components, load, timeline["restart"], 20, problems,
+                                         f"after the restart (pid {proc.pid})")
+        finally:
+            records, call_problems, summary = self.stop_load(load, allowed)
+        during = [r for r in records if timeline["kill"] <= r[0] < timeline.get("back", now())]
+        _, during_summary = load_report(during, allowed)
+        problems = self.apiary_problems(offset) + call_problems + problems
+        check(not problems, "; ".join(problems) + f" [{summary}]")
+        memory = memory_of(self.f.proc.pid)
+        return (f"{proc.name} (pid {old_pid}) killed with SIGKILL under load ({', '.join(steps)}): "
+                f"{'/'.join(components)} {'/'.join(str(s) for s in seen.values())} after "
+                f"{timeline['down'] - timeline['kill']:.1f} s; restarted on the same socket (pid {proc.pid}), UP "
+                f"with successful calls on every thread {timeline['back'] - timeline['restart']:.1f} s later; "
+                f"all: {summary}; from the kill to recovery: {during_summary}; apiary F alive "
+                f"(VmRSS {memory.get('VmRSS', 0):.0f} MiB)")
+
+    # ------------------------------------------------------------ checks
+
+    def kill_file_secrets(self):
+        message = self.kill_under_load("file-secrets-f", {"http-secret": self.secret_http, "grpc-secret": self.secret_grpc})
+        return message + "; the secret read after the restart is the one in the file"
+
+    def kill_memstore(self):
+        message = self.kill_under_load("memstore-f", {"http-state": self.state_http(FAULT_MEMSTORE, "mem-http"),
+                                                 "grpc-state": self.state_grpc(FAULT_MEMSTORE, "mem-grpc")})
+        return message + "; new saves after the restart read back (memstore keeps nothing across a kill)"
+
+    def kill_ticker(self):
+        check("ticker-f" in self.suite.comp, f"{self.suite.ticker_problem}: no ticker to kill")
+        proc = self.suite.comp["ticker-f"]
+        route = f"/{FAULT_TICKS}"
+        offset = self.f.proc.size()
+        problems = []
+        started = now()
+        flowing = self.f.app.wait_for(lambda app: len(app.posts(route, since=started)) >= 3, 10)
+        check(bool(flowing), f"fewer than 3 POST {route} within 10 s before the kill "
+                             f"(state {self.states([FAULT_TICKS])})")
+        old_pid = proc.pid
+        killed = now()
+        proc.kill9()
+        down = wait_until(lambda: self.all_down([FAULT_TICKS]), 10, 0.1)
+        seen = self.states([FAULT_TICKS]).get(FAULT_TICKS)
+        if not down:
+            problems.append(f"{FAULT_TICKS} not DOWN within 10 s of the kill (state {seen})")
+        down_after = now() - killed
+        proc.start()
+        self.suite.wait_socket(proc, self.f.socket("ticker"), 20)
+        restarted = now()
+        resumed = self.f.app.wait_for(lambda app: len(app.posts(route, since=restarted)) >= 3, 20)
+        if not resumed:
+            problems.append(f"fewer than 3 POST {route} within 20 s of the restart (state {self.states([FAULT_TICKS])})")
+        back_after = now() - restarted
+        after = [r["json"].get("tick") for r in self.f.app.posts(route, since=restarted) if isinstance(r["json"], dict)]
+        problems = self.apiary_problems(offset) + problems
+        check(not problems, "; ".join(problems))
+        return (f"ticker (pid {old_pid}) killed with SIGKILL while it delivered every 100 ms: {FAULT_TICKS} "
+                f"{seen} after {down_after:.1f} s; restarted (pid {proc.pid}), 3 POST {route} within "
+                f"{back_after:.1f} s (ticks {after[:3]}: the new process counts from 1); apiary F alive")
+
+    def redis_restart(self):
+        components = [FAULT_STATE_REDIS, FAULT_PUBSUB_REDIS]
+        offset = self.f.proc.size()
+        load = Load({"http-state": self.state_http(FAULT_STATE_REDIS, "redis-http"),
+                     "grpc-state": self.state_grpc(FAULT_STATE_REDIS, "redis-grpc"),
+                     "grpc-publish": self.publish_grpc}).start()
+        timeline = {}
+        problems = []
+        seen = set()
+        try:
+            self.warm_up(load)
+            timeline["stop"] = now()
+            self.suite.redis.stop()
+            # Down for 3 s: the heartbeat (1 s, threshold 2) has time to see it.
+            deadline = now() + 3
+            while now() < deadline:
+                seen |= {f"{c} {s}" for c, s in self.states(components).items()}
+                time.sleep(0.2)
+            self.suite.redis.start()
+            check(bool(wait_until(self.suite.redis_ping, 10)), "redis-server does not answer PING 10 s after its restart")
+            timeline["start"] = now()
+            timeline["back"] = self.wait_back(components, load, timeline["start"], 20, problems,
+                                         "after redis' restart")
+        finally:
+            records, call_problems, summary = self.stop_load(load)
+        _, outage = load_report([r for r in records if timeline["stop"] <= r[0] < timeline.get("start", now())])
+        # A publish after the outage reaches the app (the subscription came back).
+        marker = json.dumps({"run": RUN, "round": "faults-after", "i": 0})
+        sent = now()
+        delivered = None
+        verdict, status, _ = grpc_step(lambda: self.client.publish_event(
+            FAULT_PUBSUB_REDIS, TOPIC_FAULTS, marker, data_content_type="application/json"))
+        if verdict != "ok":
+            problems.append(f"a publish after the recovery failed: {status}")
+        else:
+            delivered = self.f.app.wait_for(lambda app: indices_of(app.posts("/faults"), "faults-after"), 15)
+            if not delivered:
+                problems.append(f"a message published after the recovery was not delivered to /faults within 15 s "
+                                f"({len(self.f.app.posts('/faults'))} deliveries in all)")
+        problems = self.apiary_problems(offset) + call_problems + problems
+        check(not problems, "; ".join(problems) + f" [{summary}]")
+        return (f"redis-server stopped for 3 s under load (states seen: {', '.join(sorted(seen))}); after its "
+                f"restart (data lost: --save '') {'/'.join(components)} UP with successful saves, reads and "
+                f"publishes {timeline['back'] - timeline['start']:.1f} s later; calls started from the stop until "
+                f"redis answered again: {outage}; "
+                f"all: {summary}; a message published afterwards was delivered in {now() - sent:.1f} s "
+                f"({len(self.f.app.posts('/faults'))} deliveries to /faults in all); apiary F alive")
+
+    def faulty_get(self, suffix: str, rounds: int):
+        """Gets of keys ending in `suffix` through HTTP and gRPC, `rounds` times each,
+        then a save and a read of an ordinary key through both. A broken answer of
+        the component is the component's failure: each Get must fail with HTTP 500 /
+        gRPC INTERNAL, a message and an error code. Answers (a summary of the outcomes
+        with the first answer of each surface, problems, slowest)."""
+        http_statuses, grpc_codes = (500,), (grpc.StatusCode.INTERNAL,)
+        outcomes = collections.Counter()
+        wrong = collections.Counter()
+        firsts = {}
+        problems = []
+        slowest = 0.0
+        for n in range(rounds):
+            key = unique(f"get-{n}-{suffix}")
+            for surface in ("http", "grpc"):
+                started = now()
+                if surface == "http":
+                    verdict, status, raw = http_step("GET", self.f.url(f"/v1.0/state/{FAULT_MULTI}/{quote(key)}"),
+                                                     ok=(), statuses=http_statuses)
+                    try:
+                        detail = f"{status} {json.loads(raw).get('message')!r}"
+                    except (ValueError, AttributeError):
+                        detail = f"{status} {raw[:200]!r}"
+                else:
+                    verdict, status, message = grpc_step(lambda: self.client.get_state(FAULT_MULTI, key),
+                                                         codes=grpc_codes)
+                    detail = f"{status} {message!r}"
+                took = now() - started
+                slowest = max(slowest, took)
+                outcomes[status] += 1
+                if verdict != "error":
+                    wrong[status] += 1
+                if took > FAULT_DEADLINE:
+                    problems.append(f"{surface} Get of {key} took {took:.1f} s (deadline {FAULT_DEADLINE:.0f} s)")
+                if n == 0:
+                    firsts[surface] = detail[:240]
+        if wrong:
+            problems.insert(0, f"Gets of keys the component answers with {suffix}: expected HTTP 500 / gRPC "
+                               f"INTERNAL with an error code and a message, got "
+                               + ", ".join(f"{k} x{v}" for k, v in wrong.items()))
+        for surface, steps in (("http", self.state_http(FAULT_MULTI, f"after-{suffix}-http")),
+                               ("grpc", self.state_grpc(FAULT_MULTI, f"after-{suffix}-grpc"))):
+            for what in ("save", "read"):
+                verdict, status = steps()
+                if verdict != "ok":
+                    problems.append(f"{surface} {what} of an ordinary key afterwards: {status}")
+        counts = ", ".join(f"{k} x{v}" for k, v in outcomes.items())
+        return f"{counts} (first answers: {firsts.get('http')}; {firsts.get('grpc')})", problems, slowest
+
+    def garbage(self):
+        offset = self.f.proc.size()
+        outcomes, problems, slowest = self.faulty_get(GARBAGE_SUFFIX, 3)
+        problems = self.apiary_problems(offset) + problems
+        check(not problems, "; ".join(problems) + f" [{outcomes}]")
+        return (f"Get of a key multi_component.py answers with bytes that are not a GetResponse: "
+                f"{outcomes}, slowest {slowest:.2f} s; an ordinary key saves and reads "
+                f"afterwards (HTTP and gRPC); apiary F alive")
+
+    def huge(self):
+        """Six 100 MiB answers; apiary F's VmRSS 1 s after must be within 32 MiB of
+        before: a 4 MiB cap on what a component may send is not kept if every
+        oversized answer is read whole first, and the process keeps that memory."""
+        offset = self.f.proc.size()
+        before = memory_of(self.f.proc.pid)
+        outcomes, problems, slowest = self.faulty_get(HUGE_SUFFIX, 3)
+        time.sleep(1.0)
+        after = memory_of(self.f.proc.pid)
+        rss = (before.get("VmRSS", 0.0), after.get("VmRSS", 0.0))
+        peak = (before.get("VmHWM", 0.0), after.get("VmHWM", 0.0))
+        memory = (f"apiary F's VmRSS {rss[0]:.0f} MiB before, {rss[1]:.0f} MiB 1 s after (peak VmHWM "
+                  f"{peak[0]:.0f} -> {peak[1]:.0f} MiB)")
+        if rss[1] - rss[0] > 32:
+            problems.append(f"{memory}: it grew by {rss[1] - rss[0]:.0f} MiB and kept it, after 6 answers refused "
+                            f"for being over 4 MiB")
+        problems = self.apiary_problems(offset) + problems
+        check(not problems, "; ".join(problems) + f" [{outcomes}]")
+        return (f"Get of a key multi_component.py answers with 100 MiB of data (--max-body-size 4Mi), 3 times "
+                f"through each surface: {outcomes}, slowest {slowest:.2f} s; {memory}; an ordinary key saves "
+                f"and reads afterwards")
+
+    def socket_deleted(self):
+        proc = self.suite.comp["memstore-f"]
+        path = self.f.socket("memstore")
+        offset = self.f.proc.size()
+        kept = unique("unlink-kept")
+        sdk("save_state before the unlink", lambda: self.client.save_state(FAULT_MEMSTORE, kept, b"kept"))
+        load = Load({"http-state": self.state_http(FAULT_MEMSTORE, "unlink-http"),
+                     "grpc-state": self.state_grpc(FAULT_MEMSTORE, "unlink-grpc")}).start()
+        timeline = {}
+        problems = []
+        seen = []
+        try:
+            self.warm_up(load)
+            timeline["unlink"] = now()
+            os.unlink(path)
+            deadline = now() + 3
+            while now() < deadline:
+                state = self.states([FAULT_MEMSTORE]).get(FAULT_MEMSTORE)
+                if not seen or seen[-1][1] != state:
+                    seen.append((now() - timeline["unlink"], state))
+                time.sleep(0.1)
+            if not proc.alive():
+                problems.append(f"memstore exited ({proc.exit_status()}) after its socket file was unlinked")
+            # DOWN at once, and DOWN until the socket is back: the old connection
+            # must not bring it UP (nor Init the process that never restarted).
+            down_at = next((i for i, (_, st) in enumerate(seen) if st == "DOWN"), None)
+            if down_at is None or any(st != "DOWN" for _, st in seen[down_at:]):
+                problems.append(f"not DOWN throughout while its socket file was gone: {seen}")
+            # Is what was saved before the unlink still there (the process never stopped)?
+            verdict, status, got = grpc_step(lambda: self.client.get_state(FAULT_MEMSTORE, kept))
+            if verdict != "ok":
+                survived = f"the value saved before the unlink could not be read 3 s later ({status})"
+            elif got.data == b"kept":
+                survived = "the value saved before the unlink is still there 3 s later"
+            else:
+                survived = (f"the value saved before the unlink is gone 3 s later ({got.data!r}): memstore was "
+                            f"initialised anew though its process never stopped")
+            timeline["restart"] = now()
+            proc.stop()
+            proc.start()
+            self.suite.wait_socket(proc, path, 20)
+            timeline["started"] = now()
+            timeline["back"] = self.wait_back([FAULT_MEMSTORE], load, timeline["started"], 20, problems,
+                                         f"after the restart (pid {proc.pid})")
+        finally:
+            records, call_problems, summary = self.stop_load(load, ALLOWED_GONE)
+        _, unlinked = load_report([r for r in records if timeline["unlink"] <= r[0] < timeline.get("restart", now())],
+                                  ALLOWED_GONE)
+        _, restarted = load_report([r for r in records if r[0] >= timeline.get("restart", now())],
+                                   ALLOWED_GONE)
+        problems = self.apiary_problems(offset) + call_problems + problems
+        check(not problems, "; ".join(problems) + f" [{summary}]")
+        states_seen = ", ".join(f"{s} at +{t:.1f} s" for t, s in seen)
+        return (f"memstore's socket file unlinked while it ran under load: {FAULT_MEMSTORE} {states_seen}; "
+                f"in the 3 s after the unlink: {unlinked}; {survived}; restarted (SIGTERM, start; pid {proc.pid}), "
+                f"UP with successful calls {timeline['back'] - timeline['started']:.1f} s later; from the restart "
+                f"on: {restarted}; apiary F alive")
+
+    def sockets_folder(self):
+        components = [name for key in self.served for name in self.served[key][1]]
+        offset = self.f.proc.size()
+        load = Load({"http-secret": self.secret_http, "grpc-state": self.state_grpc(FAULT_MEMSTORE, "folder-grpc")}).start()
+        timeline = {}
+        problems = []
+        try:
+            self.warm_up(load)
+            timeline["remove"] = now()
+            shutil.rmtree(self.f.sockets)
+
+            # Each component logged going DOWN (read from the log, which keeps
+            # every transition).
+            def logged_down():
+                text = self.f.proc.since(offset)
+                return all(f"[{c}] component is DOWN" in text for c in components)
+
+            down = wait_until(logged_down, 10, 0.1)
+            timeline["down"] = now()
+            if not down:
+                problems.append(f"not every component logged DOWN within 10 s of the folder's removal "
+                                f"(states now {self.states(components)})")
+            time.sleep(0.5)
+            while_gone = collections.Counter(self.states(components).values())
+            alive_while_gone = self.f.proc.alive()
+            os.mkdir(self.f.sockets, 0o700)
+            timeline["mkdir"] = now()
+            keys = list(self.served)
+            stoppers = [threading.Thread(target=self.suite.comp[k].stop, daemon=True) for k in keys]
+            for t in stoppers:
+                t.start()
+            for t in stoppers:
+                t.join(timeout=15)
+            for k in keys:
+                self.suite.comp[k].start()
+            for k in keys:
+                self.suite.wait_socket(self.suite.comp[k], self.f.socket(self.served[k][0]), 30)
+            timeline["started"] = now()
+            timeline["back"] = self.wait_back(components, load, timeline["started"], 30, problems,
+                                         "after the restarts")
+            ready, _, _ = http("GET", self.f.url("/v1.0/healthz"), timeout=5)
+            if ready != 204:
+                problems.append(f"/v1.0/healthz answers {ready} after the recovery, expected 204")
+        finally:
+            records, call_problems, summary = self.stop_load(load, ALLOWED_GONE)
+        # Text format: "<time> <level> [<component>] <message> ..." or "<time> <level> apiary: ...".
+        warnings = [line for line in self.f.proc.since(offset).splitlines() if line.split(" ", 2)[1:2] == ["warning"]]
+        if not warnings:
+            problems.append("apiary F logged no warning about the removed sockets")
+        problems = self.apiary_problems(offset) + call_problems + problems
+        check(not problems, "; ".join(problems) + f" [{summary}]")
+        first = warnings[0].split(" ", 2)[2][:160]
+        shown = ", ".join(f"{n} {state}" for state, n in while_gone.items())
+        return (f"sockets folder removed (rm -rf) under load: {len(components)} components logged DOWN within "
+                f"{timeline['down'] - timeline['remove']:.1f} s, states 0.5 s later: {shown}; apiary F "
+                f"{'alive' if alive_while_gone else 'gone'} ({len(warnings)} warnings, first {first!r}); folder "
+                f"re-created 0700 and the {len(self.served)} "
+                f"component processes restarted: all UP with successful calls "
+                f"{timeline['back'] - timeline['started']:.1f} s later, /v1.0/healthz 204; all: {summary}")
 
 
 def main() -> int:
@@ -2327,29 +2067,7 @@ def main() -> int:
     if args.only:
         args.only = [name for name in SCENARIOS if name in args.only]  # always in the documented order
 
-    def on_signal(signum, _frame):
-        raise Interrupted(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started with SIGINT ignored
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGHUP, on_signal)
-
-    suite = Suite(args)
-    interrupted = False
-    try:
-        suite.run()
-    except (KeyboardInterrupt, Interrupted) as stop:
-        interrupted = True
-        what = f"{type(stop).__name__} {stop}".strip() if str(stop) else type(stop).__name__
-        print(f"interrupted ({what}): stopping every process the suite started", flush=True)
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)
-        suite.cleanup()
-    print(f"{suite.passed} passed, {suite.failed} failed", flush=True)
-    if interrupted:
-        return 130
-    return 1 if suite.failed else 0
+    return run_suite(Suite(args))
 
 
 if __name__ == "__main__":

@@ -40,33 +40,28 @@ import random
 import shutil
 import signal
 import socket
-import stat
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-REDIS_STORE = os.path.join(REPO, "SamplesComponents", "python", "redis-store", "redis_store.py")
-DEFAULT_FILE_SECRETS = os.path.join(REPO, "SamplesComponents", "cpp", "file-secrets", "build", "file-secrets")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Support", "python"))
+from apiarytest import components, paths  # noqa: E402
+from apiarytest.httpapp import AppHandler  # noqa: E402
+from apiarytest.net import free_port, http_json, socket_answers  # noqa: E402
+from apiarytest.procs import Proc, wait_for  # noqa: E402
+
+REPO = paths.REPO
+REDIS_STORE = paths.REDIS_STORE
+DEFAULT_FILE_SECRETS = paths.DEFAULT_FILE_SECRETS
 TOPIC = "soak"
 SECRETS = {"db-password": "s3cret", "api": {"key": "k1"}}
 EXPECTED_SECRETS = {"db-password": "s3cret", "api:key": "k1"}
 OPERATIONS = [  # (name, weight)
     ("state-redis", 3), ("state-memstore", 3), ("publish", 3), ("binding", 2), ("secret", 2),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def say(message: str) -> None:
@@ -90,20 +85,8 @@ def subscriber_main(port: int) -> None:
     counts = {"deliveries": 0, "ticks": 0, "unparsed": 0}
     lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-        wbufsize = 64 * 1024
-
-        def log_message(self, *args):
-            pass
-
-        def _send(self, status: int, body: bytes) -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    class Handler(AppHandler):
+        content_type = "application/json"
 
         def do_GET(self):  # noqa: N802
             if self.path.startswith("/dapr/subscribe"):
@@ -278,171 +261,6 @@ def worker_main(index: int, threads: int, grpc_port: int, http_port: int, go, sh
 # ----------------------------------------------------------------------------- set-up
 
 
-class Proc:
-    def __init__(self, name: str, argv: list, log: str, cwd: str):
-        self.name = name
-        with open(log, "ab") as out:
-            self.popen = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=out,
-                                          stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
-        self.log = log
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, grace: float = 10.0):
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        return self.popen.returncode
-
-    def rss_kib(self):
-        try:
-            with open(f"/proc/{self.popen.pid}/status", encoding="ascii") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        return int(line.split()[1])
-        except OSError:
-            return None
-        return None
-
-    def tail(self, n: int = 20) -> list:
-        try:
-            with open(self.log, "rb") as f:
-                return f.read()[-32768:].decode("utf-8", "replace").splitlines()[-n:]
-        except OSError:
-            return []
-
-
-def wait_for(predicate, timeout: float, what: str, proc: Proc | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        if proc is not None and not proc.alive():
-            raise RuntimeError(f"{proc.name} exited ({proc.popen.returncode}) while waiting for {what}:\n  "
-                               + "\n  ".join(proc.tail()))
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}"
-                       + (":\n  " + "\n  ".join(proc.tail()) if proc else ""))
-
-
-def socket_answers(path: str) -> bool:
-    try:
-        if not stat.S_ISSOCK(os.stat(path).st_mode):
-            return False
-    except OSError:
-        return False
-    with socket.socket(socket.AF_UNIX) as probe:
-        probe.settimeout(1)
-        try:
-            probe.connect(path)
-            return True
-        except OSError:
-            return False
-
-
-def http_json(port: int, path: str, timeout: float = 5.0):
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
-            body = response.read()
-            return response.status, json.loads(body) if body else None
-    except urllib.error.HTTPError as error:
-        return error.code, None
-    except (OSError, ValueError):
-        return None, None
-
-
-COMPONENTS = """\
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: statestore
-spec:
-  type: state.redis-store
-  version: v1
-  metadata:
-    - name: redisHost
-      value: "127.0.0.1:{redis_port}"
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: pubsub
-spec:
-  type: pubsub.redis-store
-  version: v1
-  metadata:
-    - name: redisHost
-      value: "127.0.0.1:{redis_port}"
-    - name: consumerGroup
-      value: soak
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: cache
-spec:
-  type: state.memstore
-  version: v1
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: greeter
-spec:
-  type: hello.memstore
-  version: v1
-  metadata:
-    - name: greeting
-      value: Hello
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: ticks
-spec:
-  type: bindings.ticker
-  version: v1
-  metadata:
-    - name: intervalMs
-      value: "1000"
-    - name: message
-      value: "soak tick"
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: secretstore
-spec:
-  type: secretstores.file-secrets
-  version: v1
-  metadata:
-    - name: secretsFile
-      value: "{work}/secrets.json"
-    - name: nestedSeparator
-      value: ":"
----
-apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: files
-spec:
-  type: bindings.file-secrets
-  version: v1
-  metadata:
-    - name: rootPath
-      value: "{work}/files"
-"""
-
-
 class Setup:
     def __init__(self, args):
         self.args = args
@@ -461,7 +279,7 @@ class Setup:
         self.redis_port = free_port()
 
     def spawn(self, name: str, argv: list) -> Proc:
-        proc = Proc(name, argv, os.path.join(self.logs, f"{name}.log"), self.work)
+        proc = Proc(name, argv, os.path.join(self.logs, f"{name}.log"), self.work).start()
         self.procs.append(proc)
         return proc
 
@@ -470,13 +288,19 @@ class Setup:
         with open(os.path.join(self.work, "secrets.json"), "w", encoding="utf-8") as out:
             json.dump(SECRETS, out)
         with open(os.path.join(self.resources, "components.yaml"), "w", encoding="utf-8") as out:
-            out.write(COMPONENTS.replace("{redis_port}", str(self.redis_port)).replace("{work}", self.work))
+            out.write("---\n".join([
+                components.render("redis-store.yaml", REDIS_PORT=self.redis_port, CONSUMER_GROUP="soak"),
+                components.render("memstore.yaml", STATE_NAME="cache"),
+                components.render("ticker.yaml", INTERVAL_MS=1000, MESSAGE="soak tick"),
+                components.render("file-secrets.yaml", SECRETS_FILE=os.path.join(self.work, "secrets.json"),
+                                  FILES_DIR=os.path.join(self.work, "files")),
+            ]))
         redis = self.spawn("redis-server", [shutil.which("redis-server") or "redis-server", "--port", self.redis_port,
                                             "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                                             "--dir", self.work, "--loglevel", "warning"])
         wait_for(lambda: self.redis_ping(), 20, "redis-server", redis)
         sock = lambda name: os.path.join(self.sockets, f"{name}.sock")  # noqa: E731
-        components = [
+        servers = [
             (self.spawn("redis-store", [sys.executable, REDIS_STORE, "--socket", sock("redis-store"),
                                         "--redis-url", f"redis://127.0.0.1:{self.redis_port}/0", "--log-level", "warning"]),
              "redis-store"),
@@ -489,7 +313,7 @@ class Setup:
         ]
         app = self.spawn("subscriber-app", [sys.executable, os.path.abspath(__file__), "--subscriber-app",
                                             str(self.app_port)])
-        for proc, name in components:
+        for proc, name in servers:
             wait_for(lambda: socket_answers(sock(name)), 90, f"{sock(name)}", proc)
         wait_for(lambda: http_json(self.app_port, "/stats", 1)[0] == 200, 20, "the subscriber app", app)
         self.apiary = self.spawn("apiary", [
@@ -512,7 +336,7 @@ class Setup:
 
     def stop(self) -> None:
         if self.apiary is not None:
-            self.apiary.stop()
+            self.apiary.stop(10)
         for proc in reversed(self.procs):
             if proc is not self.apiary:
                 proc.stop(5)

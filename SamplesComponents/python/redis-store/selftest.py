@@ -20,17 +20,20 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from redisstore import bootstrap  # noqa: E402
+
+sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "Tests", "Support", "python"))
+from apiarytest.checks import CheckFailure, Checks  # noqa: E402
+from apiarytest.net import free_port  # noqa: E402
+from apiarytest.procs import wait_until  # noqa: E402
 
 bootstrap.ensure_sdk("selftest")  # apiary_component, installed or the repository's copy
 
@@ -53,54 +56,11 @@ STATE = "statestore-redis"
 PUBSUB = "pubsub-redis"
 VISIBILITY_MS = 500
 FIRST_WRITE = state_pb2.StateOptions.CONCURRENCY_FIRST_WRITE
-VERBOSE = False
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
-
-
-class CheckFailed(Exception):
-    pass
 
 
 def expect(condition, message: str) -> None:
     if not condition:
-        raise CheckFailed(message)
-
-
-class Results:
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def run(self, name: str, function) -> bool:
-        try:
-            detail = function()
-        except CheckFailed as error:
-            self.failed += 1
-            print(f"FAIL  {name}: {error}", flush=True)
-            return False
-        except Exception as error:  # an unexpected error is a failed check too
-            self.failed += 1
-            print(f"FAIL  {name}: {type(error).__name__}: {error}", flush=True)
-            if VERBOSE:
-                traceback.print_exc()
-            return False
-        self.passed += 1
-        print(f"PASS  {name}" + (f" ({detail})" if detail else ""), flush=True)
-        return True
+        raise CheckFailure(message)
 
 
 # --------------------------------------------------------------------------
@@ -160,9 +120,9 @@ class Component:
         log.close()
         if not wait_until(lambda: os.path.exists(self.socket) or self.process.poll() is not None,
                           20):
-            raise CheckFailed(f"no socket after 20 s (see {self.log_path})")
+            raise CheckFailure(f"no socket after 20 s (see {self.log_path})")
         if self.process.poll() is not None:
-            raise CheckFailed(f"exited with {self.process.returncode} (see {self.log_path})")
+            raise CheckFailure(f"exited with {self.process.returncode} (see {self.log_path})")
         self.channel = grpc.insecure_channel(f"unix:{self.socket}")
         grpc.channel_ready_future(self.channel).result(timeout=10)
         self.state = state_pb2_grpc.StateStoreStub(self.channel)
@@ -249,7 +209,7 @@ class Subscriber:
         if item is None or isinstance(item, grpc.RpcError):
             self.messages.put(item)  # stays ended
             if isinstance(item, grpc.RpcError) and item.code() != grpc.StatusCode.CANCELLED:
-                raise CheckFailed(f"PullMessages ended: {item.code().name} {item.details()}")
+                raise CheckFailure(f"PullMessages ended: {item.code().name} {item.details()}")
             return None
         return item
 
@@ -760,16 +720,14 @@ class SelfTest:
 
 
 def main() -> int:
-    global VERBOSE
     parser = argparse.ArgumentParser(description="End-to-end checks of redis-store")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--verbose", action="store_true", help="tracebacks of failed checks")
     args = parser.parse_args()
-    VERBOSE = args.verbose
     folder = tempfile.mkdtemp(prefix="rs-test-")
     redis_server = RedisServer(folder)
     test = SelfTest(folder, redis_server)
-    results = Results()
+    results = Checks(verbose=args.verbose)
     try:
         if results.run("component starts and serves its socket", test.start):
             checks = [

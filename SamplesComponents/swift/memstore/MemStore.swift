@@ -23,7 +23,7 @@ actor MemStore: TransactionalStateStoreComponent, QueriableStateStoreComponent {
 
   func initialise(metadata: [String: String]) async throws {}
 
-  func features() async throws -> [String] { ["ETAG", "TRANSACTIONAL", "QUERY_API"] }
+  func features() async throws -> [StateStoreFeature] { ["ETAG", "TRANSACTIONAL", "QUERY_API"] }
 
   func query(_ request: Dapr_Proto_Components_V1_QueryRequest) async throws -> Dapr_Proto_Components_V1_QueryResponse {
     let evaluator = try StateQueryEvaluator(request.query)

@@ -60,17 +60,18 @@ public final class GRPCAPIServer: Service {
     }
     interceptors.append(RequestShapeInterceptor())
     let maxBody = api.options.maxBodySize
+    // The core transport's gate bounds its connections; on NIO each accepted
+    // connection gets the same ConnectionLimit handler as the HTTP ports.
+    let nioLimit = ConnectionLimit(limit: maxConnections, port: "gRPC port \(port)", logger: logger)
     let server = GRPCServer(
       transport: SelectedServerTransport(
         transport, address: .ipv4(host: host, port: port), maxRequestBytes: maxBody, maxConnections: maxConnections,
-        maxIdleTime: idleTimeout),
+        maxIdleTime: idleTimeout,
+        acceptedConnection: { channel in channel.pipeline.addHandler(nioLimit.handler(), position: .first) }),
       services: [DaprService(api: api, logger: logger), RuntimeHelloService(api: api), health, reflection, reflection.v1alpha],
       interceptors: interceptors)
     let logger = self.logger
     let transport = self.transport
-    if transport == .nio {
-      logger.notice("gRPC API on --transport nio: --max-connections is not enforced on the gRPC port")
-    }
     try await withGracefulShutdownHandler {
       try await serveDraining(grace: grace) {
         // Announced on the side: a server stopped before it ever listened (SIGTERM

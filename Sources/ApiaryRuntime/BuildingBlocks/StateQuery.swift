@@ -78,7 +78,8 @@ public struct StateQuery: Sendable, Equatable {
     do {
       root = try JSONValue(json: data)
     } catch {
-      throw ParseError("\(error)")
+      // Foundation's own error text names its error domain, not what is wrong.
+      throw ParseError(data.isEmpty ? "the query body is empty" : "the query body is not valid JSON")
     }
     guard case .object(let members) = root else {
       throw ParseError("the query must be a JSON object")

@@ -5,14 +5,20 @@ import Logging
 
 /// Lists the services a component serves, through gRPC server reflection: `v1` first,
 /// `v1alpha` when `v1` answers UNIMPLEMENTED.
-struct ServiceLister {
+public struct ServiceLister: Sendable {
   let channel: ComponentChannel
   let logger: Logger
+
+  /// A lister for the component on `channel`; `logger` gets the calls' debug lines.
+  public init(channel: ComponentChannel, logger: Logger) {
+    self.channel = channel
+    self.logger = logger
+  }
 
   /// The services listed and the reflection version that listed them.
   ///
   /// - Throws: ``DiscoveryProblem`` with the reason, in words for a `skipped` entry.
-  func listServices(timeout: Duration) async throws(DiscoveryProblem) -> (ReflectionVersion, [String]) {
+  public func listServices(timeout: Duration) async throws(DiscoveryProblem) -> (ReflectionVersion, [String]) {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: timeout)
     do {

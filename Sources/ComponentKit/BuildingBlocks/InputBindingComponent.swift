@@ -1,7 +1,6 @@
 import ApiaryContracts
 import Foundation
 import GRPCCore
-import Synchronization
 
 /// One event an input binding hands to the application.
 public struct InputBindingEvent: Sendable, Equatable {
@@ -48,7 +47,7 @@ extension InputBindingComponent {
 /// Sends events to the sidecar on one `Read` stream and waits for each one's reply.
 public struct InputBindingDelivery: Sendable {
   fileprivate let outgoing: AsyncStream<Dapr_Proto_Components_V1_ReadResponse>.Continuation
-  fileprivate let replies: PendingReplies
+  fileprivate let replies: PendingReplies<InputBindingReply>
 
   /// Sends `event` and returns the application's reply.
   ///
@@ -60,18 +59,8 @@ public struct InputBindingDelivery: Sendable {
     message.metadata = event.metadata
     message.contentType = event.contentType
     message.messageID = replies.nextID()
-    let id = message.messageID
     let outgoing = self.outgoing
-    let replies = self.replies
-    return try await withTaskCancellationHandler {
-      try await withCheckedThrowingContinuation { continuation in
-        if replies.register(id, continuation) {
-          outgoing.yield(message)
-        }
-      }
-    } onCancel: {
-      replies.fail(id, CancellationError())
-    }
+    return try await replies.wait(for: message.messageID) { [message] in outgoing.yield(message) }
   }
 }
 
@@ -81,61 +70,10 @@ public struct InputBindingStreamClosed: Error, Sendable, CustomStringConvertible
   public var description: String { "the sidecar's Read stream closed before the event was answered" }
 }
 
-/// The events of one `Read` stream that wait for their replies, by message id.
-final class PendingReplies: Sendable {
-  private struct State {
-    var waiting: [String: CheckedContinuation<InputBindingReply, any Error>] = [:]
-    var counter: UInt64 = 0
-    var closed = false
-  }
-  private let state = Mutex(State())
-
-  func nextID() -> String {
-    state.withLock { state in
-      state.counter += 1
-      return String(state.counter)
-    }
-  }
-
-  /// Records a waiting continuation; resumes it at once with an error (and returns
-  /// false) when the stream is closed or the task already cancelled.
-  func register(_ id: String, _ continuation: CheckedContinuation<InputBindingReply, any Error>) -> Bool {
-    let refusal: (any Error)? = state.withLock { state in
-      if state.closed { return InputBindingStreamClosed() }
-      if Task.isCancelled { return CancellationError() }
-      state.waiting[id] = continuation
-      return nil
-    }
-    if let refusal {
-      continuation.resume(throwing: refusal)
-      return false
-    }
-    return true
-  }
-
-  /// Hands a reply from the sidecar to the event it answers; unknown ids are ignored.
-  func resolve(_ answer: Dapr_Proto_Components_V1_ReadRequest) {
-    let continuation = state.withLock { $0.waiting.removeValue(forKey: answer.messageID) }
-    guard let continuation else { return }
-    if answer.hasResponseError {
-      continuation.resume(returning: .failed(answer.responseError.message))
-    } else {
-      continuation.resume(returning: .handled(answer.responseData))
-    }
-  }
-
-  func fail(_ id: String, _ error: any Error) {
-    state.withLock { $0.waiting.removeValue(forKey: id) }?.resume(throwing: error)
-  }
-
-  /// Fails every waiting event and refuses new ones.
-  func close() {
-    let waiting = state.withLock { state in
-      state.closed = true
-      defer { state.waiting = [:] }
-      return Array(state.waiting.values)
-    }
-    for continuation in waiting { continuation.resume(throwing: InputBindingStreamClosed()) }
+extension InputBindingReply {
+  /// The reply a `ReadRequest` from the sidecar carries.
+  init(_ answer: Dapr_Proto_Components_V1_ReadRequest) {
+    self = answer.hasResponseError ? .failed(answer.responseError.message) : .handled(answer.responseData)
   }
 }
 
@@ -161,30 +99,11 @@ struct InputBindingService<Binding: InputBindingComponent>: Dapr_Proto_Component
   ) async throws -> StreamingServerResponse<Dapr_Proto_Components_V1_ReadResponse> {
     let binding = try instances.instance(for: request.metadata)
     return StreamingServerResponse { writer in
-      let (outgoing, sink) = AsyncStream<Dapr_Proto_Components_V1_ReadResponse>.makeStream()
-      let replies = PendingReplies()
-      try await mappingErrors {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-          // The sidecar's replies; the stream ends when the sidecar stops reading.
-          group.addTask {
-            for try await answer in request.messages { replies.resolve(answer) }
-          }
-          // One writer, so events from concurrent deliveries never interleave.
-          group.addTask {
-            for await message in outgoing { try await writer.write(message) }
-          }
-          group.addTask {
-            try await binding.read(deliver: InputBindingDelivery(outgoing: sink, replies: replies))
-          }
-          // Whichever ends first (the sidecar, the writer or the component) ends the rest.
-          defer {
-            replies.close()
-            sink.finish()
-            group.cancelAll()
-          }
-          _ = try await group.next()
-        }
-      }
+      let replies = PendingReplies<InputBindingReply>(closedError: { InputBindingStreamClosed() })
+      try await serveAnsweredStream(
+        messages: request.messages, writer: writer, replies: replies,
+        receive: { answer in replies.resolve(answer.messageID, with: InputBindingReply(answer)) },
+        produce: { sink in try await binding.read(deliver: InputBindingDelivery(outgoing: sink, replies: replies)) })
       return [:]
     }
   }

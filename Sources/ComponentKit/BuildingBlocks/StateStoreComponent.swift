@@ -10,8 +10,9 @@ import GRPCCore
 public protocol StateStoreComponent: Sendable {
   /// Prepares the instance with its resolved component metadata.
   func initialise(metadata: [String: String]) async throws
-  /// The feature strings this instance supports (`ETAG`, `TRANSACTIONAL`, `TTL`, …).
-  func features() async throws -> [String]
+  /// The features this instance supports (``StateStoreFeature/etag``, …); each one is
+  /// a promise `apiary conformance` checks.
+  func features() async throws -> [StateStoreFeature]
   /// Reads one key; an empty response (no data, no etag) means "not found".
   func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse
   /// Writes one key.
@@ -90,7 +91,7 @@ struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_S
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
     try await mappingErrors {
       var response = Dapr_Proto_Components_V1_FeaturesResponse()
-      response.features = try await instances.instance(for: request.metadata).features()
+      response.features = try await instances.instance(for: request.metadata).features().map(\.rawValue)
       return ServerResponse(message: response)
     }
   }

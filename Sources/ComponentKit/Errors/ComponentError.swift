@@ -16,6 +16,8 @@ public enum ComponentError: Error, Sendable, Equatable {
   case unsupported(String)
   /// The backend failed: INTERNAL.
   case backend(String)
+  /// What was asked for does not exist (a secret): NOT_FOUND.
+  case notFound(String)
 }
 
 extension ComponentError: RPCErrorConvertible {
@@ -41,6 +43,8 @@ extension ComponentError: RPCErrorConvertible {
       GoogleRPCStatus(code: .unimplemented, message: message, details: [])
     case .backend(let message):
       GoogleRPCStatus(code: .internalError, message: message, details: [])
+    case .notFound(let message):
+      GoogleRPCStatus(code: .notFound, message: message, details: [])
     }
   }
 
@@ -52,6 +56,7 @@ extension ComponentError: RPCErrorConvertible {
     case .invalidArgument(let message): .invalidArgument(ErrorMessage.bounded(message))
     case .unsupported(let message): .unsupported(ErrorMessage.bounded(message))
     case .backend(let message): .backend(ErrorMessage.bounded(message))
+    case .notFound(let message): .notFound(ErrorMessage.bounded(message))
     }
   }
 

@@ -16,17 +16,18 @@ usage error).  Keys and topics carry a per-run uuid.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import json
 import os
 import sys
-import threading
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "Support", "python"))
+from apiarytest import cases  # noqa: E402
+from apiarytest.checks import CheckFailure, check, expect_equal  # noqa: E402
 
 RUN_ID = uuid.uuid4().hex[:12]
 HOST = "127.0.0.1"
@@ -37,20 +38,6 @@ CASE_TIMEOUT = float(os.environ.get("APIARY_E2E_CASE_TIMEOUT", "120"))
 DEFAULT_MAX_BODY = 4 * 1024 * 1024  # Dapr's default --max-body-size (4Mi)
 
 _ENV_TOKEN = object()  # "use DAPR_API_TOKEN if set"
-
-
-class CheckFailure(Exception):
-    """A check did not hold; the message says what was expected and what came."""
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise CheckFailure(message)
-
-
-def expect_equal(what: str, got, expected) -> None:
-    if got != expected:
-        raise CheckFailure(f"{what}: expected {expected!r}, got {got!r}")
 
 
 def unique(name: str) -> str:
@@ -442,38 +429,12 @@ CASES = {
 }
 
 
-def fail(case: str, message: str) -> None:
-    sys.stdout.flush()
-    sys.stderr.write(f"FAIL {case}: {message}\n")
-    sys.stderr.flush()
-    os._exit(1)
-
-
 def run_case(name: str, store: str) -> None:
-    watchdog = threading.Timer(CASE_TIMEOUT, lambda: fail(name, f"the case did not finish within {CASE_TIMEOUT:.0f} s"))
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        CASES[name](store)
-    except CheckFailure as failure:
-        fail(name, str(failure))
-    except Exception as error:  # noqa: BLE001
-        traceback.print_exc(file=sys.stderr)
-        fail(name, f"unexpected {type(error).__name__}: {error}")
-    finally:
-        watchdog.cancel()
-    print(f"ok {name}", flush=True)
+    cases.run_case(name, lambda: CASES[name](store), CASE_TIMEOUT)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", default="statestore", help="state store for the state and token cases (default statestore)")
-    parser.add_argument("cases", nargs="+", metavar="CASE", help=", ".join(CASES))
-    args = parser.parse_args()
-    unknown = [name for name in args.cases if name not in CASES]
-    if unknown:
-        sys.stderr.write(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}\n")
-        return 2
+    args = cases.arguments(__doc__, CASES)
     for name in args.cases:
         run_case(name, args.store)
     return 0

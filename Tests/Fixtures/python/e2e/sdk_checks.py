@@ -18,15 +18,17 @@ for GET /v1.0/healthz/outbound to answer 2xx on the HTTP port.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import queue
 import sys
 import threading
 import time
-import traceback
 import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "Support", "python"))
+from apiarytest import cases  # noqa: E402
+from apiarytest.checks import CheckFailure, check, expect_equal  # noqa: E402
 
 # Give every unary SDK call a deadline so that a sidecar that never answers
 # fails the check instead of hanging it (the SDK reads this at call time).
@@ -48,21 +50,7 @@ STREAM_TIMEOUT = 15.0  # pubsub_streaming: overall budget for the exchange
 QUIET_PERIOD = 1.0  # pubsub_streaming: nothing may arrive this long after SUCCESS
 
 
-class CheckFailure(Exception):
-    """A check did not hold; the message says what was expected and what came."""
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:
-        raise CheckFailure(message)
-
-
-def expect_equal(what: str, got, expected) -> None:
-    if got != expected:
-        raise CheckFailure(f"{what}: expected {expected!r}, got {got!r}")
 
 
 def unique(name: str) -> str:
@@ -651,40 +639,14 @@ CASES = {
 # --------------------------------------------------------------------------- main
 
 
-def fail(case: str, message: str) -> None:
-    sys.stdout.flush()
-    sys.stderr.write(f"FAIL {case}: {message}\n")
-    sys.stderr.flush()
-    os._exit(1)
-
-
 def run_case(name: str, ctx: Context) -> None:
-    watchdog = threading.Timer(CASE_TIMEOUT, lambda: fail(name, f"the case did not finish within {CASE_TIMEOUT:.0f} s"))
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        CASES[name](ctx)
-    except CheckFailure as failure:
-        fail(name, str(failure))
-    except grpc.RpcError as error:
-        fail(name, f"unexpected gRPC error {describe_rpc_error(error)}")
-    except Exception as error:  # noqa: BLE001
-        traceback.print_exc(file=sys.stderr)
-        fail(name, f"unexpected {type(error).__name__}: {error}")
-    finally:
-        watchdog.cancel()
-    print(f"ok {name}", flush=True)
+    cases.run_case(name, lambda: CASES[name](ctx), CASE_TIMEOUT,
+                   lambda error: f"unexpected gRPC error {describe_rpc_error(error)}"
+                   if isinstance(error, grpc.RpcError) else None)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--store", default="statestore", help="state store for the state and token cases (default statestore)")
-    parser.add_argument("cases", nargs="+", metavar="CASE", help=", ".join(CASES))
-    args = parser.parse_args()
-    unknown = [name for name in args.cases if name not in CASES]
-    if unknown:
-        sys.stderr.write(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}\n")
-        return 2
+    args = cases.arguments(__doc__, CASES)
     ctx = Context(args.store)
     for name in args.cases:
         run_case(name, ctx)

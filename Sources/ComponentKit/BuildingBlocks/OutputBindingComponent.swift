@@ -1,0 +1,107 @@
+import ApiaryContracts
+import Foundation
+import GRPCCore
+
+/// What an output binding answers to one ``OutputBindingComponent/invoke(_:)``.
+public struct OutputBindingResponse: Sendable, Equatable {
+  /// The body the application receives.
+  public var data: Data
+  /// Metadata the application receives (HTTP: `metadata.*` headers).
+  public var metadata: [String: String]
+  /// The body's content type; empty means the sidecar's default.
+  public var contentType: String
+
+  public init(data: Data = Data(), metadata: [String: String] = [:], contentType: String = "") {
+    self.data = data
+    self.metadata = metadata
+    self.contentType = contentType
+  }
+}
+
+/// An output binding (`dapr.proto.components.v1.OutputBinding`) written with
+/// ComponentKit. One value is created per configured instance.
+///
+/// The sidecar only invokes operations ``operations()`` lists; an operation that is not
+/// listed never reaches ``invoke(_:)``'s body (the service refuses it as
+/// INVALID_ARGUMENT first, so a direct caller gets the same answer).
+public protocol OutputBindingComponent: Sendable {
+  /// Prepares the instance with its resolved component metadata.
+  func initialise(metadata: [String: String]) async throws
+  /// The operations this binding performs (`create`, `get`, `delete`, `list`, …).
+  func operations() async throws -> [String]
+  /// Performs `request.operation` on `request.data` with `request.metadata`.
+  func invoke(_ request: Dapr_Proto_Components_V1_InvokeRequest) async throws -> OutputBindingResponse
+  /// Answers the sidecar's heartbeat; throw when the target is unreachable.
+  func ping() async throws
+}
+
+extension OutputBindingComponent {
+  public func ping() async throws {}
+}
+
+/// Serves `dapr.proto.components.v1.OutputBinding` over instances made by a factory.
+struct OutputBindingService<Binding: OutputBindingComponent>: Dapr_Proto_Components_V1_OutputBinding.ServiceProtocol {
+  let instances: InstanceRegistry<Binding>
+
+  func `init`(
+    request: ServerRequest<Dapr_Proto_Components_V1_OutputBindingInitRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_OutputBindingInitResponse> {
+    try await mappingErrors {
+      try await instances.initialise(metadata: request.metadata) { binding in
+        try await binding.initialise(metadata: request.message.metadata.properties)
+      }
+      return ServerResponse(message: .init())
+    }
+  }
+
+  func invoke(
+    request: ServerRequest<Dapr_Proto_Components_V1_InvokeRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_InvokeResponse> {
+    try await mappingErrors {
+      let binding = try instances.instance(for: request.metadata)
+      let operations = try await binding.operations()
+      guard operations.contains(request.message.operation) else {
+        throw ComponentError.invalidArgument(
+          "operation '\(request.message.operation)' is not supported; this binding supports: \(operations.joined(separator: ", "))")
+      }
+      let answer = try await binding.invoke(request.message)
+      var response = Dapr_Proto_Components_V1_InvokeResponse()
+      response.data = answer.data
+      response.metadata = answer.metadata
+      response.contentType = answer.contentType
+      return ServerResponse(message: response)
+    }
+  }
+
+  func listOperations(
+    request: ServerRequest<Dapr_Proto_Components_V1_ListOperationsRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_ListOperationsResponse> {
+    try await mappingErrors {
+      var response = Dapr_Proto_Components_V1_ListOperationsResponse()
+      response.operations = try await instances.instance(for: request.metadata).operations()
+      return ServerResponse(message: response)
+    }
+  }
+
+  func ping(
+    request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>, context: ServerContext
+  ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
+    try await mappingErrors {
+      try await instances.instance(for: request.metadata).ping()
+      return ServerResponse(message: .init())
+    }
+  }
+}
+
+extension ComponentRegistration {
+  /// An output binding (`dapr.proto.components.v1.OutputBinding`). `make` runs once per
+  /// `Init`.
+  public static func outputBinding<Binding: OutputBindingComponent>(
+    _ make: @escaping @Sendable () -> Binding
+  ) -> Self {
+    Self(
+      services: [OutputBindingService(instances: InstanceRegistry(make: make))],
+      serviceNames: [Dapr_Proto_Components_V1_OutputBinding.descriptor.fullyQualifiedService]
+    )
+  }
+}
