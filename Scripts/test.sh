@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test: the Swift suites (unit, socket, process and end-to-end tests), the
 # check that Proto/ matches the wire facts in ../shared/spec (skipped when that folder
-# is absent), the Python component SDK's tests, the samples' own self-tests, and the samples' end-to-end suite
-# (Tests/Samples: redis-server, the Python, C++ and Swift samples and two sidecars,
-# driven with the Dapr Python SDK, faults included), `apiary conformance` on every sample
-# (Tests/Conformance), the Dapr fidelity suite (Tests/Dapr),
-# the fuzzers (Tests/Fuzz: the HTTP
-# API, the gRPC API, the component files) and a 60 s soak (Scripts/soak.sh). Installs what it needs when missing: the Python
-# packages (pip), and redis-server and the C++ sample's build tools (apt-get, as root).
+# is absent), the Python component SDK's tests, the samples' own self-tests, the
+# samples' end-to-end suite (Tests/Samples: redis-server, the Python, C++ and Swift
+# samples and two sidecars, driven with the Dapr Python SDK, faults included),
+# `apiary conformance` on every sample (Tests/Conformance), the Dapr fidelity suite
+# (Tests/Dapr), the observability suite (Tests/Observability: a real OTLP receiver,
+# Prometheus's parser), the fuzzers (Tests/Fuzz: the HTTP API, the gRPC API, the
+# component files) and a 60 s soak (Scripts/soak.sh). Installs what it needs when
+# missing: the Python packages (pip), and redis-server and the C++ sample's build tools
+# (apt-get, as root).
 # With arguments, runs only `swift test ARGUMENTS`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +31,12 @@ fi
 if ! "$python" -c 'import dapr.ext.fastapi, dapr.ext.grpc, uvicorn, cloudevents' 2>/dev/null; then
   echo "test: installing the Dapr fidelity suite's packages (Tests/Dapr/requirements.txt)" >&2
   "$python" -m pip install --quiet --disable-pip-version-check -r Tests/Dapr/requirements.txt
+fi
+
+# The observability suite's OTLP receiver (opentelemetry-proto) and Prometheus parser.
+if ! "$python" -c 'import opentelemetry.proto.collector.trace.v1.trace_service_pb2, prometheus_client' 2>/dev/null; then
+  echo "test: installing the observability suite's packages (Tests/Observability/requirements.txt)" >&2
+  "$python" -m pip install --quiet --disable-pip-version-check -r Tests/Observability/requirements.txt
 fi
 
 if ! "$python" -c 'import redis' 2>/dev/null; then
@@ -109,6 +117,12 @@ if [ "$#" -eq 0 ]; then
   # Configuration, Resiliency (Tests/Dapr/README.md).
   echo "test ($(date -u +%H:%M:%S)): Tests/Dapr/fidelity_e2e.py (Dapr fidelity, with the Dapr Python SDK)"
   "$python" Tests/Dapr/fidelity_e2e.py --bin "$bin"
+  # Traces reach a real OTLP receiver (gRPC and HTTP/protobuf) with the app's trace id,
+  # sampling and a dead or slow receiver behave, /metrics parses with Prometheus's own
+  # parser and carries no request data, the Grafana dashboard queries only exported
+  # metrics (Tests/Observability).
+  echo "test ($(date -u +%H:%M:%S)): Tests/Observability/observability_e2e.py (traces, metrics, dashboard)"
+  "$python" Tests/Observability/observability_e2e.py --bin "$bin"
   # Bad input: every answer a 4xx / INVALID_ARGUMENT with a message, never a crash or
   # a hang (Tests/Fuzz/README.md). Fixed seeds, so a failure replays with --case K.
   echo "test ($(date -u +%H:%M:%S)): Tests/Fuzz/fuzz_http.py (the HTTP API)"

@@ -1,6 +1,7 @@
 import ArgumentParser
 
-/// The benchmark harness: `apiary-bench run` measures, `apiary-bench component` is
+/// The benchmark harness: `apiary-bench run` measures, `apiary-bench tracing` measures
+/// what tracing costs, `apiary-bench component` is
 /// the component it measures against, `apiary-bench echo-server` the Swift side of the
 /// C++ floor client's echo. `Scripts/bench.sh` builds and runs it.
 @main
@@ -8,6 +9,6 @@ struct BenchCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "apiary-bench",
     abstract: "Apiary's benchmark harness.",
-    subcommands: [RunCommand.self, ComponentCommand.self, EchoServerCommand.self]
+    subcommands: [RunCommand.self, TracingCommand.self, ComponentCommand.self, EchoServerCommand.self]
   )
 }

@@ -9,6 +9,7 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import Tracing
 
 /// `apiary run`: the sidecar.
 struct Run: AsyncParsableCommand {
@@ -348,18 +349,75 @@ struct Run: AsyncParsableCommand {
         logger.notice("modules.supervision is off: the \(settings.processes.count) processes of \(config.joined(separator: ", ")) are not launched")
       }
     }
+    // Metrics: the metrics module and spec.metrics.enabled must both be on; off,
+    // nothing is bootstrapped, no call path records anything and /metrics is not served.
     var metrics: MetricsEndpoint?
-    if modules.metrics {
+    var apiMetrics: APIMetrics?
+    let daprMetrics = settings.dapr.metrics
+    let metricsOn = modules.metrics && daprMetrics.enabled
+    if modules.metrics && !daprMetrics.enabled {
+      logger.notice("Configuration: spec.metrics.enabled is false: no metrics are recorded and /metrics answers 404")
+    }
+    ComponentMetrics.isEnabled = metricsOn
+    if metricsOn {
       let registry = PrometheusCollectorRegistry()
-      var factory = PrometheusMetricsFactory(registry: registry)
-      // Component calls over a local socket take tens of microseconds to milliseconds.
-      factory.defaultDurationHistogramBuckets = [
-        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
-        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-        .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5), .seconds(10),
-      ]
-      MetricsSystem.bootstrap(factory)
+      var prometheus = PrometheusMetricsFactory(registry: registry)
+      // Component calls over a local socket take tens of microseconds to milliseconds;
+      // spec.metrics.latencyDistributionBuckets (milliseconds) replaces these.
+      prometheus.defaultDurationHistogramBuckets =
+        daprMetrics.latencyBuckets.isEmpty
+        ? [
+          .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+          .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+          .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5), .seconds(10),
+        ]
+        : daprMetrics.latencyBuckets.sorted().map { Duration.microseconds(Int64(($0 * 1000).rounded())) }
+      let rules: MetricLabelRules
+      do {
+        rules = try MetricLabelRules(daprMetrics.rules)
+      } catch {
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        throw ExitCode(1)
+      }
+      if rules.isEmpty {
+        MetricsSystem.bootstrap(prometheus)
+      } else {
+        MetricsSystem.bootstrap(RuleApplyingMetricsFactory(wrapping: prometheus, rules: rules))
+      }
       metrics = MetricsEndpoint(registry: registry)
+      apiMetrics = APIMetrics(appID: appID, recordErrorCodes: daprMetrics.recordErrorCodes)
+    }
+    // Tracing: on when spec.tracing (or OTEL_EXPORTER_OTLP_*) names an exporter and the
+    // sampling rate is not 0; off, no span is made and no exporter runs.
+    let tracing: TracingSettings
+    do {
+      tracing = try TracingSettings.resolve(settings.dapr.tracing, environment: environment)
+    } catch {
+      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      throw ExitCode(1)
+    }
+    for notice in tracing.notices { logger.notice("Configuration: \(notice)") }
+    var tracer: SidecarTracer?
+    var exportService: (any Service)?
+    if tracing.isEnabled {
+      var backend: (any Tracer)?
+      if let exporter = tracing.exporter {
+        let drops = SpanDropReporter(logger: logger, collector: exporter.url, countInMetrics: metricsOn)
+        do {
+          let started = try OTelExport.start(
+            exporter: exporter, serviceName: appID, environment: environment, drops: drops, logger: logger)
+          backend = started.tracer
+          exportService = started.service
+        } catch {
+          FileHandle.standardError.write(
+            Data("error: spec.tracing.otel: cannot export to \(exporter.url): \(error)\n".utf8))
+          throw ExitCode(1)
+        }
+      }
+      tracer = SidecarTracer(
+        sampler: tracing.sampler, backend: backend, stdout: tracing.stdout ? logger : nil, countSpans: metricsOn)
+      logger.info(
+        "tracing on: sampling rate \(tracing.samplingRate), \(tracing.exporter.map { "OTLP/\($0.protocol.rawValue) to \($0.url)" } ?? "no exporter")\(tracing.stdout ? ", spans logged (stdout)" : "")")
     }
     // Every file is read and checked before any port opens or process starts.
     let resources: LoadedResources
@@ -403,7 +461,10 @@ struct Run: AsyncParsableCommand {
     apiOptions.maxMetadataEntries = maxMetadataEntries
     apiOptions.maxMetadataBytes = ByteSize.parse(maxMetadataSize) ?? 64 << 10
     apiOptions.configuration = settings.dapr
-    let api = AppAPI(registry: sidecar.registry, options: apiOptions, policies: policies) {
+    let api = AppAPI(
+      registry: sidecar.registry, options: apiOptions, policies: policies,
+      observability: Observability(tracer: tracer, metrics: apiMetrics)
+    ) {
       guard let group = groupBox.withLock({ $0 }) else { return }
       Task { await group.triggerGracefulShutdown() }
     }
@@ -411,7 +472,11 @@ struct Run: AsyncParsableCommand {
     // components close and the supervised processes stop.
     let grace = options.shutdownGrace
     let idleTimeout = DurationParsing.parse(httpIdleTimeout) ?? .seconds(60)
-    var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: sidecar)]
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+    // The exporter starts first and stops last, after the APIs and deliveries have
+    // ended their spans: what is queued then is flushed on the way out.
+    if let exportService { services.append(.init(service: exportService)) }
+    services.append(.init(service: sidecar))
     if let appPort {
       let channel: any AppChannel =
         appProtocol == "grpc"

@@ -34,23 +34,37 @@ extension AppAPI {
     guard !topic.isEmpty else { throw .topicEmpty(name, requestMetadata: metadata) }
     var wrapped: [BulkPublishEntry] = []
     var seen: Set<String> = []
+    // As daprd: with tracing on, each event gets a producer span of its own under the
+    // call's span, and its CloudEvent carries that span's context.
+    let parent = SidecarSpan.current
+    var producers: [String: SidecarSpan] = [:]
+    defer { for span in producers.values { span.end() } }
     for entry in entries {
       guard !entry.entryID.isEmpty, seen.insert(entry.entryID).inserted else {
         throw .bulkEntryID(pubsub: name, topic: topic, appID: options.appID)
       }
+      var entryTrace = trace
+      if let parent {
+        let producer = parent.child(parent.name, kind: .producer)
+        producers[entry.entryID] = producer
+        entryTrace = producer.context
+      }
       let request = try publishRequest(
         pubsub: name, component: component, topic: topic, payload: entry.data,
         contentType: entry.contentType ?? "application/json",
-        metadata: metadata.merging(entry.metadata) { _, entry in entry }, trace: trace)
+        metadata: metadata.merging(entry.metadata) { _, entry in entry }, trace: entryTrace)
       wrapped.append(
         BulkPublishEntry(
           entryID: entry.entryID, data: request.data, contentType: request.contentType, metadata: entry.metadata))
     }
     do {
-      return try await outbound(name, direction: .outbound) { [wrapped] in
+      let failures = try await outbound(name, direction: .outbound) { [wrapped] in
         try await pubsub.bulkPublish(topic: topic, entries: wrapped, metadata: metadata)
       }
+      for failure in failures { producers[failure.entryID]?.setError(failure.error) }
+      return failures
     } catch {
+      for span in producers.values { span.setError(DaprError.text(of: error)) }
       throw .publishFailed(pubsub: name, topic: topic, error)
     }
   }

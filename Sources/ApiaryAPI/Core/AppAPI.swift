@@ -14,16 +14,22 @@ public final class AppAPI: Sendable {
   private let readinessHolds = Atomic<Int>(0)
   /// The resiliency policies of component calls and deliveries.
   public let policies: ResiliencyPolicies
+  /// Spans and metrics of the API and the deliveries; both off by default.
+  public let observability: Observability
   private let onShutdown: @Sendable () -> Void
 
-  /// - Parameter onShutdown: What the Shutdown call does: begin the sidecar's graceful
-  ///   shutdown.
+  /// - Parameters:
+  ///   - observability: The tracer (when tracing is on) and the API metrics (when
+  ///     metrics are on).
+  ///   - onShutdown: What the Shutdown call does: begin the sidecar's graceful
+  ///     shutdown.
   public init(
     registry: ComponentRegistry, options: AppAPIOptions, policies: ResiliencyPolicies = ResiliencyPolicies(),
-    onShutdown: @escaping @Sendable () -> Void = {}
+    observability: Observability = .off, onShutdown: @escaping @Sendable () -> Void = {}
   ) {
     self.options = options
     self.policies = policies
+    self.observability = observability
     self.directory = ComponentDirectory(registry: registry)
     self.onShutdown = onShutdown
   }

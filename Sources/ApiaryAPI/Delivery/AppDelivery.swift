@@ -229,8 +229,20 @@ public final class AppDelivery: Service {
   private func deliverBindingEvent(_ event: BindingEvent, binding: String) async -> AppVerdict {
     let channel = self.channel
     let reachability = self.reachability
+    let tracer = api.observability.tracer
+    let parent = DeliveryTracing.context(ofBindingMetadata: event.metadata)
+    // daprd's input binding span attributes (ConstructInputBindingSpanAttributes).
+    let callee = channel is GRPCAppChannel ? "/dapr.proto.runtime.v1.AppCallback/OnBindingEvent" : "POST /\(binding)"
     let once: @Sendable () async -> AppVerdict = {
-      let verdict = await channel.deliver(bindingEvent: event, binding: binding)
+      let verdict = await DeliveryTracing.attempt(
+        tracer: tracer, name: "bindings/\(binding)", parent: parent,
+        attributes: [
+          (SpanAttributeNames.dbName, binding), (SpanAttributeNames.rpcService, "Dapr"),
+          (SpanAttributeNames.dbSystem, "bindings"), (SpanAttributeNames.dbConnectionString, callee),
+        ]
+      ) {
+        await channel.deliver(bindingEvent: event, binding: binding)
+      }
       reachability.record(verdict, component: binding)
       return verdict
     }

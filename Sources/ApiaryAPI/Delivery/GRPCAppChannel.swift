@@ -89,7 +89,9 @@ public final class GRPCAppChannel: AppChannel {
   public func deliver(event: CloudEvent, topic: String, route: String, metadata: [String: String]) async -> AppVerdict {
     let request = Dapr_Proto_Runtime_V1_TopicEventRequest(event: event, id: event.id, path: route, topic: topic)
     do {
-      let answer = try await callback.onTopicEvent(request, metadata: Self.metadata(metadata), options: options(timeout))
+      var callMetadata = Self.metadata(metadata)
+      Self.addTrace(TraceContext.current, to: &callMetadata)
+      let answer = try await callback.onTopicEvent(request, metadata: callMetadata, options: options(timeout))
       return Self.verdict(answer.status, eventID: event.id)
     } catch let error as RPCError {
       return Self.verdict(error, what: "pub/sub event \(event.id)")
@@ -146,8 +148,10 @@ public final class GRPCAppChannel: AppChannel {
     request.name = binding
     request.data = event.data
     request.metadata = event.metadata
+    var metadata = Metadata()
+    Self.addTrace(TraceContext.current, to: &metadata)
     do {
-      _ = try await callback.onBindingEvent(request, options: options(timeout))
+      _ = try await callback.onBindingEvent(request, metadata: metadata, options: options(timeout))
       return .success
     } catch let error as RPCError where error.code == .unimplemented || error.code == .notFound {
       return .discard("the app does not handle events of binding \(binding): \(error.message)")
@@ -181,6 +185,17 @@ public final class GRPCAppChannel: AppChannel {
     default:
       .retry(AppFailure("rpc error: code = \(error.code.goName) desc = \(error.message)", grpcCode: error.code.rawValue))
     }
+  }
+
+  /// The delivery's trace context as daprd sends it to a gRPC app: `traceparent`
+  /// (with `tracestate`) and `grpc-trace-bin`.
+  static func addTrace(_ trace: TraceContext?, to metadata: inout Metadata) {
+    guard let trace else { return }
+    metadata.removeAllValues(forKey: "traceparent")
+    metadata.removeAllValues(forKey: "tracestate")
+    metadata.addString(trace.traceparent, forKey: "traceparent")
+    if !trace.tracestate.isEmpty { metadata.addString(trace.tracestate, forKey: "tracestate") }
+    metadata.addBinary(GRPCTraceBin.encode(trace), forKey: GRPCTraceBin.key)
   }
 
   /// The message's metadata as call metadata (text keys only).

@@ -32,6 +32,10 @@ public final class HTTPAppChannel: AppChannel {
     var configuration = HTTPClient.Configuration()
     configuration.connectionPool.retryConnectionEstablishment = false
     configuration.timeout.connect = .seconds(2)
+    // The deliveries' spans are apiary's own (``DeliveryTracing``); AsyncHTTPClient
+    // would otherwise start a span of its own with the process's tracer and overwrite
+    // the delivery's traceparent with it.
+    configuration.tracing.tracer = nil
     client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     base = "http://\(host):\(port)"
     self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
@@ -102,12 +106,7 @@ public final class HTTPAppChannel: AppChannel {
     request.method = .POST
     request.headers.add(name: "Content-Type", value: CloudEvent.contentType)
     Self.addHeaders(metadata, to: &request)
-    if let traceparent = event.value["traceparent"]?.string, !traceparent.isEmpty {
-      request.headers.replaceOrAdd(name: "traceparent", value: traceparent)
-      if let tracestate = event.value["tracestate"]?.string, !tracestate.isEmpty {
-        request.headers.replaceOrAdd(name: "tracestate", value: tracestate)
-      }
-    }
+    Self.addTrace(TraceContext.current ?? DeliveryTracing.context(of: event), to: &request)
     request.body = .bytes(ByteBuffer(bytes: event.json))
     let answer: (status: Int, body: Data)
     do {
@@ -199,6 +198,7 @@ public final class HTTPAppChannel: AppChannel {
     request.method = .POST
     request.headers.add(name: "Content-Type", value: event.contentType ?? "application/json")
     Self.addHeaders(event.metadata, to: &request)
+    Self.addTrace(TraceContext.current, to: &request)
     request.body = .bytes(ByteBuffer(bytes: event.data))
     do {
       let answer = try await send(request)
@@ -225,6 +225,17 @@ public final class HTTPAppChannel: AppChannel {
   }
 
   static func path(_ route: String) -> String { route.hasPrefix("/") ? route : "/" + route }
+
+  /// `traceparent` and `tracestate` of the delivery (replacing any the metadata had).
+  private static func addTrace(_ trace: TraceContext?, to request: inout HTTPClientRequest) {
+    guard let trace else { return }
+    request.headers.replaceOrAdd(name: "traceparent", value: trace.traceparent)
+    if trace.tracestate.isEmpty {
+      request.headers.remove(name: "tracestate")
+    } else {
+      request.headers.replaceOrAdd(name: "tracestate", value: trace.tracestate)
+    }
+  }
 
   /// Adds the metadata that can travel as headers as they are.
   private static func addHeaders(_ metadata: [String: String], to request: inout HTTPClientRequest) {

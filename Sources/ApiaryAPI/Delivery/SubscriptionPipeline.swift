@@ -58,8 +58,14 @@ struct SubscriptionPipeline: Sendable {
     let channel = self.channel
     let topic = self.topic
     let metadata = self.metadata(of: message)
+    let tracer = api.observability.tracer
+    let parent = DeliveryTracing.context(of: prepared.event)
     let verdict = await attempt {
-      await channel.deliver(event: prepared.event, topic: topic, route: prepared.route, metadata: metadata)
+      await DeliveryTracing.attempt(
+        tracer: tracer, name: "pubsub/\(topic)", parent: parent, attributes: SpanAttributeNames.messaging(topic: topic)
+      ) {
+        await channel.deliver(event: prepared.event, topic: topic, route: prepared.route, metadata: metadata)
+      }
     }
     await settle(message, eventID: prepared.event.id, verdict)
   }
@@ -200,12 +206,29 @@ struct SubscriptionPipeline: Sendable {
     let collected = Mutex<[String: AppVerdict]>([:])
     let channel = self.channel
     let subscription = self.subscription
+    let tracer = api.observability.tracer
+    let topic = self.topic
     // Each attempt sends the entries not settled yet; a retry verdict of any entry
-    // makes the attempt a failure for the policy.
+    // makes the attempt a failure for the policy. With tracing on, each entry whose
+    // event carries a trace gets a span per attempt, as daprd's bulk postmen do.
     _ = await attempt {
       let entries = remaining.withLock { $0 }
       guard !entries.isEmpty else { return .success }
+      var spans: [String: SidecarSpan] = [:]
+      if let tracer {
+        for entry in entries {
+          guard let parent = DeliveryTracing.context(of: entry.event) else { continue }
+          let span = tracer.startSpan("pubsub/\(topic)", kind: .client, parent: parent)
+          if span.isSampled { span.setAttributes(SpanAttributeNames.messaging(topic: topic)) }
+          spans[entry.entryID] = span
+        }
+      }
       let answers = await channel.deliver(bulk: entries, route: route, subscription: subscription)
+      for (entryID, span) in spans {
+        let verdict = answers[entryID] ?? .retry(AppFailure("no status for entry \(entryID)"))
+        if case .success = verdict {} else { span.setError(verdict.reason) }
+        span.end()
+      }
       var retry: AppVerdict?
       collected.withLock { collected in
         for entry in entries {

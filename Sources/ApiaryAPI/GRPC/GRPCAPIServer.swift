@@ -50,8 +50,11 @@ public final class GRPCAPIServer: Service {
       services: names, index: try DescriptorIndex(descriptorSet: ApiaryDescriptors.fileDescriptorSet))
     // In order, outermost first. RequestShapeInterceptor must be innermost: GRPCCore
     // turns what an interceptor throws into a response, so an outer one never sees
-    // the unary adapter's error thrown.
-    var interceptors: [any ServerInterceptor] = [TraceContextInterceptor()]
+    // the unary adapter's error thrown. The observability one is outermost, so it
+    // sees every call's final status (a refused token included).
+    var interceptors: [any ServerInterceptor] = [
+      GRPCObservabilityInterceptor(tracer: api.observability.tracer, metrics: api.observability.metrics)
+    ]
     if let token = api.options.apiToken {
       interceptors.append(TokenInterceptor(token: APIToken(token)))
     }

@@ -7,8 +7,14 @@ import NIOHTTPTypes
 /// Every error answer of the HTTP port carries a `{"errorCode", "message"}` body, as
 /// the routes' own errors do: unknown paths and methods (404), Hummingbird's errors,
 /// and any other error a handler throws (500), which would otherwise go out empty.
+///
+/// Each error answered is counted in `dapr_error_code_total` when the metrics record
+/// error codes.
 struct ErrorBodyMiddleware: RouterMiddleware {
   typealias Context = BasicRequestContext
+
+  /// Where error codes are counted; nil: not counted.
+  var metrics: APIMetrics? = nil
 
   func handle(
     _ request: Request, context: Context, next: (Request, Context) async throws -> Response
@@ -16,18 +22,22 @@ struct ErrorBodyMiddleware: RouterMiddleware {
     do {
       return try await next(request, context)
     } catch let error as DaprError {
+      metrics?.error(code: error.errorCode, reason: error.reason)
       return error.httpResponse
     } catch let error as HTTPError {
       if request.method == .connect {
         // No route takes CONNECT (Apiary is no proxy); its answer cannot carry a body.
+        metrics?.error(code: Self.errorCode(.methodNotAllowed), reason: nil)
         return Response(status: .methodNotAllowed, headers: [.allow: "GET, POST, PUT, DELETE"])
       }
       if error.status == .notFound {
+        metrics?.error(code: "ERR_NOT_FOUND", reason: nil)
         return DaprError(
           .notFound, "ERR_NOT_FOUND",
           "no route for \(request.method) \(request.uri.path): see the Dapr HTTP API (/v1.0/...) and /actuator"
         ).httpResponse
       }
+      metrics?.error(code: Self.errorCode(error.status), reason: nil)
       var response = HTTPResponses.json(
         ["errorCode": Self.errorCode(error.status), "message": error.body ?? error.status.reasonPhrase],
         status: error.status)
@@ -35,6 +45,7 @@ struct ErrorBodyMiddleware: RouterMiddleware {
       return response
     } catch {
       // Any other error reaching the HTTP layer: daprd's 500 {"errorCode":"ERROR"}.
+      metrics?.error(code: "ERROR", reason: nil)
       return DaprError(code: .internalError, status: .internalServerError, errorCode: "ERROR", message: "\(error)")
         .httpResponse
     }

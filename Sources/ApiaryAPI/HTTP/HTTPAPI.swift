@@ -25,9 +25,12 @@ public struct HTTPAPI: Sendable {
     daprRoutes: Bool = true, actuator: Actuator? = nil, metrics: MetricsEndpoint? = nil
   ) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: ErrorBodyMiddleware())
+    let observability = api.observability
+    // Outermost: it sees the final answer of every request, errors included.
+    router.add(middleware: HTTPObservabilityMiddleware(tracer: observability.tracer, metrics: observability.metrics))
+    router.add(middleware: ErrorBodyMiddleware(metrics: observability.metrics))
     if let token = api.options.apiToken {
-      router.add(middleware: TokenMiddleware(token: APIToken(token)))
+      router.add(middleware: TokenMiddleware(token: APIToken(token), metrics: observability.metrics))
     }
     actuator?.addRoutes(to: router)
     metrics?.addRoutes(to: router)
@@ -167,7 +170,7 @@ public struct HTTPAPI: Sendable {
       try await api.transact(
         store: context.parameters.get("store") ?? "", parsed,
         metadata: try StateJSON.stringMap(body["metadata"], at: "metadata").merging(request.queryMetadata) { body, _ in body },
-        trace: request.traceContext)
+        trace: TraceContext.current)
       return HTTPResponses.noContent
     }
     router.post("/v1.0/state/{store}/transaction", use: transaction)
@@ -206,7 +209,7 @@ public struct HTTPAPI: Sendable {
       try await api.publish(
         pubsub: context.parameters.get("pubsub") ?? "", topic: context.parameters.getCatchAll().joined(separator: "/"),
         payload: payload, contentType: request.headers[.contentType] ?? "text/plain",
-        metadata: request.queryMetadata, trace: request.traceContext)
+        metadata: request.queryMetadata, trace: TraceContext.current)
       return HTTPResponses.noContent
     }
     router.post("/v1.0/publish/{pubsub}/**", use: publish)
@@ -243,8 +246,9 @@ public struct HTTPAPI: Sendable {
             metadata: try StateJSON.stringMap(entry["metadata"], at: "[\(index)].metadata")))
       }
       let failures = try await api.bulkPublish(
-        pubsub: pubsub, topic: topic, entries: parsed, metadata: request.queryMetadata, trace: request.traceContext)
+        pubsub: pubsub, topic: topic, entries: parsed, metadata: request.queryMetadata, trace: TraceContext.current)
       guard failures.isEmpty else {
+        api.observability.metrics?.error(code: "ERR_PUBSUB_PUBLISH_MESSAGE", reason: nil)
         return HTTPResponses.json(
           [
             "failedEntries": failures.map { ["entryId": $0.entryID, "error": $0.error] },
@@ -308,11 +312,3 @@ public struct HTTPAPI: Sendable {
   }
 }
 
-extension Request {
-  /// The W3C trace context of the request's `traceparent` and `tracestate` headers.
-  var traceContext: TraceContext? {
-    let traceparent = HTTPField.Name("traceparent").flatMap { headers[$0] }
-    let tracestate = HTTPField.Name("tracestate").flatMap { headers[$0] }
-    return TraceContext(traceparent: traceparent, tracestate: tracestate)
-  }
-}

@@ -9,6 +9,8 @@ struct TokenMiddleware: RouterMiddleware {
   typealias Context = BasicRequestContext
 
   let token: APIToken
+  /// Where the refusals' error code is counted; nil: not counted.
+  var metrics: APIMetrics? = nil
 
   /// Paths callable without the token.
   static let open: Set<String> = Set(["/v1.0/healthz", "/v1.0/healthz/outbound", "/metrics"]).union(Actuator.openPaths)
@@ -19,7 +21,9 @@ struct TokenMiddleware: RouterMiddleware {
     if Self.open.contains(request.uri.path) { return try await next(request, context) }
     let presented = HTTPField.Name(APIToken.header).flatMap { request.headers[$0] }
     guard token.accepts(presented) else {
-      return APIToken.rejection(presented).httpResponse
+      let rejection = APIToken.rejection(presented)
+      metrics?.error(code: rejection.errorCode, reason: rejection.reason)
+      return rejection.httpResponse
     }
     return try await next(request, context)
   }

@@ -3,6 +3,7 @@ import GRPCCore
 import GRPCCoreCTransport
 import GRPCProtobuf
 import SwiftProtobuf
+import Tracing
 
 /// What every gRPC adapter of one configured component shares: the socket's channel,
 /// the instance name sent as `x-component-instance`, and the deadline of its calls.
@@ -13,18 +14,66 @@ public struct AdapterContext: Sendable {
   public let instance: String
   /// The deadline of each unary call.
   public let callTimeout: Duration
+  /// The building block the component serves, naming its call spans' gRPC service.
+  public let block: BuildingBlock?
+  /// The component's type (`state.memstore`), a call span attribute.
+  public let type: String?
 
-  public init(channel: ComponentChannel, instance: String, callTimeout: Duration = .seconds(30)) {
+  public init(
+    channel: ComponentChannel, instance: String, callTimeout: Duration = .seconds(30), block: BuildingBlock? = nil,
+    type: String? = nil
+  ) {
     self.channel = channel
     self.instance = instance
     self.callTimeout = callTimeout
+    self.block = block
+    self.type = type
   }
 
-  /// Request metadata carrying the instance name.
+  /// Request metadata carrying the instance name, and the trace context of the work
+  /// the call belongs to (``TraceContext/current``: the call's own span when tracing
+  /// is on, else the app's context, passed on) as `traceparent` and `tracestate`.
   public var metadata: Metadata {
     var metadata = Metadata()
     metadata.addString(instance, forKey: "x-component-instance")
+    if let trace = TraceContext.current {
+      metadata.addString(trace.traceparent, forKey: "traceparent")
+      if !trace.tracestate.isEmpty { metadata.addString(trace.tracestate, forKey: "tracestate") }
+    }
     return metadata
+  }
+
+  /// The gRPC service a call of `method` goes to, for the call's span.
+  func service(of method: String) -> String {
+    let package = "dapr.proto.components.v1."
+    switch (block, method) {
+    case (.state?, "Transact"): return package + "TransactionalStateStore"
+    case (.state?, "Query"): return package + "QueriableStateStore"
+    case (.state?, "MultiMaxSize"): return package + "TransactionalStoreMultiMaxSize"
+    case (.state?, _): return package + "StateStore"
+    case (.pubsub?, _): return package + "PubSub"
+    case (.bindings?, "Read"): return package + "InputBinding"
+    case (.bindings?, _): return package + "OutputBinding"
+    case (.secretstores?, _): return package + "SecretStore"
+    case (.hello?, _): return "spec.proto.pluggable.v1.hello.Hello"
+    case (nil, _): return "component"
+    }
+  }
+
+  /// A client span for the call of `method`, under the span of the work it belongs
+  /// to; nil when there is none (tracing off, or a call of the sidecar's own such as
+  /// Init or a heartbeat).
+  func startSpan(_ method: String) -> SidecarSpan? {
+    guard let parent = SidecarSpan.current else { return nil }
+    let service = service(of: method)
+    let span = parent.child("\(service)/\(method)", kind: .client)
+    if span.isSampled {
+      span.setAttributes([
+        ("rpc.system", "grpc"), ("rpc.service", service), ("rpc.method", method), ("dapr.component", instance),
+        ("dapr.component.type", type ?? ""), ("network.transport", "unix"), ("server.address", channel.socketPath),
+      ])
+    }
+    return span
   }
 
   /// Options for a unary call: fail fast while the component is down, and a gRPC
@@ -59,6 +108,29 @@ public struct AdapterContext: Sendable {
     _ method: String, subject: String? = nil, timeout: Duration? = nil,
     _ body: @escaping @Sendable () async throws -> T
   ) async throws -> T {
+    guard method != "Ping", let span = startSpan(method) else {
+      return try await measured(method, subject: subject, timeout: timeout, body)
+    }
+    defer { span.end() }
+    do {
+      return try await span.run { try await measured(method, subject: subject, timeout: timeout, body) }
+    } catch {
+      span.setError("\(error)")
+      throw error
+    }
+  }
+
+  /// The call, timed and counted in ``ComponentMetrics``, its error translated.
+  private func measured<T: Sendable>(
+    _ method: String, subject: String?, timeout: Duration?, _ body: @escaping @Sendable () async throws -> T
+  ) async throws -> T {
+    guard ComponentMetrics.isEnabled else {
+      do {
+        return try await DeadlineSweeper.shared.run(within: timeout ?? callTimeout, body)
+      } catch let error as RPCError {
+        throw translate(error, what: subject.map { "\(method)(\($0))" } ?? method)
+      }
+    }
     let clock = ContinuousClock()
     let start = clock.now
     do {

@@ -32,7 +32,7 @@ public struct PluggableFactory: ComponentFactory {
   public func accepts(version: String) -> Bool { ["", "v0", "v1"].contains(version) }
 
   public func make(name: String, metadata: [String: String], timeout: Duration) async throws -> (ComponentKind, [String]) {
-    let context = AdapterContext(channel: channel, instance: name, callTimeout: callTimeout)
+    let context = AdapterContext(channel: channel, instance: name, callTimeout: callTimeout, block: block, type: type)
     switch block {
     case .state:
       let adapter = StateStoreAdapter(context: context, servesMultiMaxSize: hasMultiMaxSize)

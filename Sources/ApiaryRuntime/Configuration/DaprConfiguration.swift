@@ -25,6 +25,9 @@ public struct DaprConfiguration: Sendable, Equatable {
   public struct Tracing: Sendable, Equatable {
     /// `samplingRate`: "1" all, "0" none; unset or unparsable 0.0001 (daprd's).
     public var samplingRate: Double = 0.0001
+    /// `samplingRate` as written; nil when unset (an endpoint from the environment
+    /// then samples everything, as daprd does).
+    public var samplingRateText: String?
     public var stdout = false
     /// `otel.endpointAddress` (host:port, no scheme).
     public var otelEndpoint: String?
@@ -156,6 +159,7 @@ struct DaprConfigurationParser {
     if let rate = node.field("samplingRate") {
       let text = try fields.text(rate, "spec.tracing.samplingRate")
       tracing.samplingRate = Double(text).map { min(max($0, 0), 1) } ?? 0.0001
+      tracing.samplingRateText = text
     }
     if let stdout = node.field("stdout") { tracing.stdout = try fields.bool(stdout, "spec.tracing.stdout") }
     if let otel = try fields.mapping(node.field("otel"), "spec.tracing.otel") {
@@ -170,11 +174,8 @@ struct DaprConfigurationParser {
         tracing.otelProtocol = value
       }
       if let secure = otel.field("isSecure") { tracing.otelSecure = try fields.bool(secure, "spec.tracing.otel.isSecure") }
-      if let headers = try fields.mapping(otel.field("headers"), "spec.tracing.otel.headers") {
-        for (key, value) in headers {
-          guard let name = key.scalar?.string else { continue }
-          tracing.otelHeaders[name] = try fields.text(value, "spec.tracing.otel.headers.\(name)")
-        }
+      if let headers = otel.field("headers") {
+        tracing.otelHeaders = try self.headers(headers)
       }
       if let timeout = otel.field("timeout") { tracing.otelTimeout = try fields.duration(timeout, "spec.tracing.otel.timeout") }
     }
@@ -182,6 +183,42 @@ struct DaprConfigurationParser {
       tracing.zipkinEndpoint = try fields.text(address, "spec.tracing.zipkin.endpointAddress")
     }
     return tracing
+  }
+
+  /// `otel.headers` in any of the forms daprd reads: the Configuration CRD's list of
+  /// `{name, value}`, daprd's internal list of `name=value` strings, or a mapping.
+  private func headers(_ node: Node) throws(ConfigurationError) -> [String: String] {
+    let path = "spec.tracing.otel.headers"
+    var headers: [String: String] = [:]
+    switch node {
+    case .mapping(let mapping):
+      for (key, value) in mapping {
+        guard let name = key.scalar?.string else { continue }
+        headers[name] = try fields.text(value, "\(path).\(name)")
+      }
+    case .sequence(let list):
+      for (index, entry) in list.enumerated() {
+        switch entry {
+        case .mapping(let pair):
+          guard let nameNode = pair.field("name") else { throw fields.failure("\(path)[\(index)].name is missing") }
+          let name = try fields.text(nameNode, "\(path)[\(index)].name")
+          guard let valueNode = pair.field("value") else {
+            throw fields.failure(
+              "\(path)[\(index)] (\(name)) has no value: apiary reads a header's plain value only (no secretKeyRef or envRef)")
+          }
+          headers[name] = try fields.text(valueNode, "\(path)[\(index)].value")
+        default:
+          let text = try fields.text(entry, "\(path)[\(index)]")
+          guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
+            throw fields.failure("\(path)[\(index)] '\(text)' is not name=value")
+          }
+          headers[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+      }
+    default:
+      throw fields.failure("\(path) must be a list of {name, value}")
+    }
+    return headers
   }
 
   private func metrics(

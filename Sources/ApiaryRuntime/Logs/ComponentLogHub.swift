@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import Synchronization
@@ -81,9 +82,20 @@ public final class ComponentLogHub: Sendable {
 
   /// Makes `source` known (so it is listed and has a level) before any record.
   public func register(_ source: String) {
-    state.withLock { state in
-      if state.sources[source] == nil { state.sources[source] = newSource(now: .now) }
+    let added = state.withLock { state in
+      guard state.sources[source] == nil else { return false }
+      state.sources[source] = newSource(now: .now)
+      return true
     }
+    if added { Self.countDropped(0, source: source) }
+  }
+
+  /// `apiary_component_log_records_dropped_total{component}`: the records of a
+  /// flooding source that were dropped (shown at 0 from the source's first record).
+  private static func countDropped(_ count: Int, source: String) {
+    guard ComponentMetrics.isEnabled else { return }
+    Counter(label: "apiary_component_log_records_dropped_total", dimensions: [("component", source)])
+      .increment(by: Int64(count))
   }
 
   /// Takes one record: see the type's description. Returns false when it was dropped by
@@ -93,8 +105,9 @@ public final class ComponentLogHub: Sendable {
     var record = incoming
     record.message = Self.safe(record.message)
     for (key, value) in record.fields { record.fields[key] = Self.safe(value) }
-    let (accepted, report, followers) = state.withLock {
-      state -> (Bool, Int?, [AsyncStream<ForwardedLogRecord>.Continuation]) in
+    let (accepted, report, followers, dropped, isNew) = state.withLock {
+      state -> (Bool, Int?, [AsyncStream<ForwardedLogRecord>.Continuation], Bool, Bool) in
+      let isNew = state.sources[record.source] == nil
       var source = state.sources[record.source] ?? newSource(now: now)
       defer { state.sources[record.source] = source }
       // Refill the bucket.
@@ -108,12 +121,12 @@ public final class ComponentLogHub: Sendable {
         source.dropped = 0
         source.lastDropReport = now
       }
-      guard record.level >= source.level else { return (false, report, []) }
+      guard record.level >= source.level else { return (false, report, [], false, isNew) }
       guard source.tokens >= 1 else {
         source.dropped += 1
         source.droppedTotal += 1
         if source.lastDropReport == nil { source.lastDropReport = now }
-        return (false, report, [])
+        return (false, report, [], true, isNew)
       }
       source.tokens -= 1
       if source.ring.count < capacity {
@@ -122,8 +135,9 @@ public final class ComponentLogHub: Sendable {
         source.ring[source.ringStart] = record
         source.ringStart = (source.ringStart + 1) % capacity
       }
-      return (true, report, Array(source.followers.values))
+      return (true, report, Array(source.followers.values), false, isNew)
     }
+    if dropped || isNew { Self.countDropped(dropped ? 1 : 0, source: record.source) }
     if let report {
       logger.warning(
         "dropped \(report) log records of a component flooding over \(Int(ratePerSecond)) records/s",

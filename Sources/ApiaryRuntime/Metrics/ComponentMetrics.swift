@@ -16,6 +16,15 @@ import Synchronization
 ///
 /// Heartbeat pings are not counted as calls.
 public enum ComponentMetrics {
+  private static let enabled = Atomic<Bool>(true)
+
+  /// Whether metrics are recorded at all. Off (`spec.metrics.enabled: false`, or the
+  /// metrics module off) no metric work is done on any call path.
+  public static var isEnabled: Bool {
+    get { enabled.load(ordering: .relaxed) }
+    set { enabled.store(newValue, ordering: .relaxed) }
+  }
+
   private struct Key: Hashable {
     let component: String
     let method: String
@@ -43,7 +52,7 @@ public enum ComponentMetrics {
   /// Records one call to `component`'s `method` that took `duration`; `errorCode`
   /// names the failure, nil when it succeeded.
   public static func call(component: String, method: String, duration: Duration, errorCode: String?) {
-    guard method != "Ping" else { return }
+    guard method != "Ping", isEnabled else { return }
     let handles = callHandles(Key(component: component, method: method))
     handles.calls.increment()
     let (seconds, attoseconds) = duration.components
@@ -58,11 +67,15 @@ public enum ComponentMetrics {
 
   /// Records a failed heartbeat of `component`.
   public static func heartbeatFailed(component: String) {
+    guard isEnabled else { return }
     Counter(label: "apiary_heartbeat_failures_total", dimensions: [("component", component)]).increment()
   }
 
   /// Sets `apiary_component_state{component,state}`: 1 for `state`, 0 for the others.
   public static func state(of component: String, is state: ComponentState) {
+    guard isEnabled else { return }
+    // Shown at 0 from the component's first state on.
+    Counter(label: "apiary_heartbeat_failures_total", dimensions: [("component", component)]).increment(by: 0)
     for candidate in ComponentState.allCases {
       Gauge(label: "apiary_component_state", dimensions: [("component", component), ("state", candidate.rawValue)])
         .record(candidate == state ? 1 : 0)

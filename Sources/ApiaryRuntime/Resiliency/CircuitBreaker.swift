@@ -63,6 +63,10 @@ public final class CircuitBreaker: Sendable {
       machine.withLock { $0.until = .now + interval }
     }
     show(.closed)
+    // The transitions a breaker can make, at 0 until they happen, so dashboards and
+    // alerts see the series from the start.
+    let transitions: [(State, State)] = [(.closed, .open), (.open, .halfOpen), (.halfOpen, .closed), (.halfOpen, .open)]
+    for (from, to) in transitions { transitionCounter(from, to).increment(by: 0) }
   }
 
   /// The state now (an open breaker past its timeout is half-open).
@@ -169,14 +173,14 @@ public final class CircuitBreaker: Sendable {
     logger.info(
       "Circuit breaker \"\(name)\" changed state from \(change.0.rawValue) to \(change.1.rawValue)",
       metadata: ["component": "\(component)", "direction": "\(direction.rawValue)"])
+    transitionCounter(change.0, change.1).increment()
+    show(change.1)
+  }
+
+  private func transitionCounter(_ from: State, _ to: State) -> Counter {
     Counter(
       label: "apiary_resiliency_breaker_transitions_total",
-      dimensions: [
-        ("component", component), ("direction", direction.rawValue), ("from", change.0.rawValue),
-        ("to", change.1.rawValue),
-      ]
-    ).increment()
-    show(change.1)
+      dimensions: [("component", component), ("direction", direction.rawValue), ("from", from.rawValue), ("to", to.rawValue)])
   }
 
   private func show(_ current: State) {
