@@ -20,6 +20,9 @@ struct Batch: Codable, Sendable {
   var throughput: Double
   /// CPU seconds per 1000 calls, by process ("apiary", "component", "client").
   var cpuPer1000: [String: Double]
+  /// Context switches per call (voluntary + involuntary, over all threads), by
+  /// process ("apiary", "component"); absent in results written before it was measured.
+  var switchesPerCall: [String: Double]? = nil
   /// Resident memory of the sidecar right after the batch, in bytes, when it ran.
   var apiaryRSS: Int?
   /// Its anonymous part (heap, stacks: memory no other process shares), in bytes.
@@ -74,6 +77,7 @@ func drive(
   _ = await run(warmup)
   errors.reset()
   let before = watched.mapValues(ProcessStats.cpuSeconds)
+  let switchesBefore = watched.mapValues(ProcessStats.contextSwitches)
   let clientBefore = ProcessStats.ownCPUSeconds()
   let (nanoseconds, wall) = await run(calls)
   var cpu: [String: Double] = [:]
@@ -83,13 +87,19 @@ func drive(
     }
   }
   cpu["client"] = (ProcessStats.ownCPUSeconds() - clientBefore) / Double(calls) * 1000
+  var switches: [String: Double] = [:]
+  for (name, pid) in watched {
+    if let start = switchesBefore[name] ?? nil, let end = ProcessStats.contextSwitches(pid) {
+      switches[name] = Double(end - start) / Double(calls)
+    }
+  }
   let sorted = nanoseconds.sorted().map { Double($0) / 1000 }
   return Batch(
     calls: calls, concurrency: concurrency, errors: errors.count.load(ordering: .relaxed),
     firstError: errors.first.withLock { $0 }, wallSeconds: wall,
     p50: Batch.percentile(sorted, 50), p90: Batch.percentile(sorted, 90), p99: Batch.percentile(sorted, 99),
     mean: sorted.isEmpty ? .nan : sorted.reduce(0, +) / Double(sorted.count),
-    throughput: Double(sorted.count) / wall, cpuPer1000: cpu,
+    throughput: Double(sorted.count) / wall, cpuPer1000: cpu, switchesPerCall: switches,
     apiaryRSS: watched["apiary"].flatMap(ProcessStats.residentBytes),
     apiaryAnon: watched["apiary"].flatMap(ProcessStats.anonymousBytes),
     latencies: keepLatencies ? sorted : nil)
@@ -124,6 +134,56 @@ enum ProcessStats {
     let fields = text[text.index(after: close)...].split(separator: " ")
     guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
     return (user + system) / ticksPerSecond
+  }
+
+  /// Voluntary + involuntary context switches of `pid`, summed over its threads
+  /// (/proc/PID/task/*/status), or nil when they cannot be read. Threads that ended in
+  /// between are not counted.
+  static func contextSwitches(_ pid: Int32) -> Int? {
+    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+    var total = 0
+    for task in tasks {
+      guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
+      for line in text.split(separator: "\n")
+      where line.hasPrefix("voluntary_ctxt_switches:") || line.hasPrefix("nonvoluntary_ctxt_switches:") {
+        total += line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0
+      }
+    }
+    return total
+  }
+
+  /// Resident bytes of `pid` by what the memory maps, from /proc/PID/smaps: "binary"
+  /// (the executable), "swift runtime" (libswift*, libdispatch, libBlocksRuntime),
+  /// "foundation" (libFoundation*, ICU), "grpc" (libgrpc, libgpr, absl, upb, re2,
+  /// c-ares, ssl, crypto, zlib), "other libraries" and "anonymous" (heap, stacks,
+  /// anonymous mappings). Nil when smaps cannot be read.
+  static func residentSplit(_ pid: Int32) -> [String: Int]? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return nil }
+    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
+    func category(_ path: String) -> String {
+      if path.isEmpty || path.hasPrefix("[") { return "anonymous" }
+      if path == executable { return "binary" }
+      let file = path.split(separator: "/").last.map(String.init) ?? path
+      if file.hasPrefix("libswift") || file.hasPrefix("libdispatch") || file.hasPrefix("libBlocksRuntime") {
+        return "swift runtime"
+      }
+      if file.hasPrefix("libFoundation") || file.hasPrefix("lib_FoundationICU") || file.contains("icu") { return "foundation" }
+      let grpc = ["libgrpc", "libgpr", "libabsl", "libupb", "libre2", "libcares", "libssl", "libcrypto", "libz.", "libaddress_sorting"]
+      if grpc.contains(where: file.hasPrefix) { return "grpc" }
+      return "other libraries"
+    }
+    var split: [String: Int] = [:]
+    var current = "anonymous"
+    for line in text.split(separator: "\n") {
+      let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+      guard let first = fields.first else { continue }
+      if first.contains("-"), fields.count >= 5, first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+        current = category(fields.count >= 6 ? fields[5...].joined(separator: " ") : "")
+      } else if first == "Rss:", fields.count >= 2, let kib = Int(fields[1]) {
+        split[current, default: 0] += kib * 1024
+      }
+    }
+    return split
   }
 
   /// This process's CPU seconds (user + system).

@@ -49,6 +49,8 @@ struct FloorResult: Codable {
   var throughput: Double
   var clientCPUPer1000: Double
   var serverCPUPer1000: Double
+  /// The server's context switches per call (all its threads); nil when unread.
+  var serverSwitchesPerCall: Double? = nil
 }
 
 struct StartupResult: Codable {
@@ -67,6 +69,11 @@ struct MemoryResult: Codable {
   /// The anonymous part (RssAnon) idle, and the most right after a 64-in-flight batch.
   var idleAnonBytes: Int?
   var loadedAnonBytes: Int?
+  /// The idle resident memory by what it maps (``ProcessStats/residentSplit(_:)``):
+  /// binary, Swift runtime, Foundation, gRPC, other libraries, anonymous.
+  var idleSplit: [String: Int]?
+  /// The size of the apiary executable that was measured, in bytes.
+  var binaryBytes: Int?
 }
 
 struct Machine: Codable {

@@ -152,6 +152,8 @@ struct RunCommand: AsyncParsableCommand {
         try await Task.sleep(for: .seconds(2))
         report.memory.idleBytes = ProcessStats.residentBytes(sidecar.pid)
         report.memory.idleAnonBytes = ProcessStats.anonymousBytes(sidecar.pid)
+        report.memory.idleSplit = ProcessStats.residentSplit(sidecar.pid)
+        report.memory.binaryBytes = (try? FileManager.default.attributesOfItem(atPath: apiaryPath))?[.size] as? Int
 
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
@@ -225,7 +227,8 @@ struct RunCommand: AsyncParsableCommand {
           let floorResult = FloorResult(
             run: run, mode: mode, inFlight: inFlight, p50: number("p50_us"), p90: number("p90_us"),
             p99: number("p99_us"), throughput: number("throughput_cps"),
-            clientCPUPer1000: number("client_cpu_s_per_1000"), serverCPUPer1000: number("server_cpu_s_per_1000"))
+            clientCPUPer1000: number("client_cpu_s_per_1000"), serverCPUPer1000: number("server_cpu_s_per_1000"),
+            serverSwitchesPerCall: (object["server_switches_per_call"] as? NSNumber)?.doubleValue)
           log("floor \(floorResult.mode) run \(run) in flight \(inFlight): p50 \(Int(floorResult.p50)) µs, \(Int(floorResult.throughput)) calls/s")
           report.floor.append(floorResult)
         }

@@ -10,6 +10,7 @@
 // measured phase starts: wall time, this process's CPU (getrusage RUSAGE_SELF, all
 // threads, gRPC's own included) and, with --server-pid, the server's utime+stime from
 // /proc/PID/stat are taken at its start and end.
+#include <dirent.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 
@@ -92,6 +93,27 @@ double cpu_seconds_of_pid(long pid) {
   }
   long hz = ::sysconf(_SC_CLK_TCK);
   return double(utime + stime) / double(hz > 0 ? hz : 100);
+}
+
+// Context switches of a process: voluntary + involuntary, summed over its threads
+// (/proc/PID/task/*/status); <0 if unreadable. Threads that ended during the phase
+// are not counted (the servers here keep theirs).
+long long context_switches_of_pid(long pid) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(tasks.c_str());
+  if (!dir) return -1;
+  long long total = 0;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream f(tasks + "/" + entry->d_name + "/status");
+    std::string line;
+    while (std::getline(f, line)) {
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+        total += std::stoll(line.substr(line.find(':') + 1));
+    }
+  }
+  ::closedir(dir);
+  return total;
 }
 
 // One measured-phase start gate shared by all workers.
@@ -290,6 +312,7 @@ int main(int argc, char** argv) {
 
   gate.wait_all_arrived();  // every worker has finished its share of the warm-up
   double server_cpu0 = opt.server_pid ? cpu_seconds_of_pid(opt.server_pid) : -1;
+  long long server_switches0 = opt.server_pid ? context_switches_of_pid(opt.server_pid) : -1;
   double cpu0 = cpu_seconds_self();
   auto wall0 = Clock::now();
   gate.open();
@@ -297,6 +320,7 @@ int main(int argc, char** argv) {
   auto wall1 = Clock::now();
   double cpu1 = cpu_seconds_self();
   double server_cpu1 = opt.server_pid ? cpu_seconds_of_pid(opt.server_pid) : -1;
+  long long server_switches1 = opt.server_pid ? context_switches_of_pid(opt.server_pid) : -1;
   for (int fd : raw_fds) ::close(fd);
 
   if (sh.failed) {
@@ -341,6 +365,8 @@ int main(int argc, char** argv) {
     fields.push_back({"server_cpu_s", server_cpu, 4});
     fields.push_back({"server_cpu_s_per_1000", server_cpu / n * 1000.0, 5});
   }
+  if (opt.server_pid && server_switches0 >= 0 && server_switches1 >= 0)
+    fields.push_back({"server_switches_per_call", double(server_switches1 - server_switches0) / n, 2});
 
   const char* mode = opt.raw ? "raw" : "grpc";
   if (opt.json) {
