@@ -55,11 +55,22 @@ let package = Package(
       ],
       swiftSettings: [.swiftLanguageMode(.v6)]
     ),
+    // What the component SDK and the sidecar share, package-internal (never SDK API):
+    // file kinds for sockets, the wire log level.
+    .target(
+      name: "ApiaryShared",
+      dependencies: [
+        "ApiaryContracts",
+        .product(name: "Logging", package: "swift-log"),
+      ],
+      swiftSettings: swiftSettings
+    ),
     // The Swift SDK for component authors.
     .target(
       name: "ComponentKit",
       dependencies: [
         "ApiaryContracts",
+        "ApiaryShared",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -92,7 +103,7 @@ let package = Package(
       name: "ApiaryRuntime",
       dependencies: [
         "ApiaryContracts",
-        "ComponentKit",
+        "ApiaryShared",
         "GRPCCoreCTransport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -150,6 +161,7 @@ let package = Package(
       name: "apiary",
       dependencies: [
         "ApiaryConformance",
+        "ApiaryShared",
         "ApiaryRuntime",
         "GRPCCoreCTransport",
         "ApiaryAPI",
@@ -190,7 +202,7 @@ let package = Package(
     .executableTarget(
       name: "ApiaryBench",
       dependencies: [
-        "ComponentKit", "ApiaryContracts", "ApiaryTestSupport", "GRPCCoreCTransport",
+        "ComponentKit", "ApiaryContracts", "ApiaryShared", "ApiaryTestSupport", "GRPCCoreCTransport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -206,6 +218,7 @@ let package = Package(
       name: "ApiaryTestSupport",
       dependencies: [
         "ComponentKit",
+        "ApiaryShared",
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
       ],
@@ -215,7 +228,7 @@ let package = Package(
     .testTarget(
       name: "ComponentKitTests",
       dependencies: [
-        "ComponentKit", "ApiaryContracts", "ApiaryTestSupport",
+        "ComponentKit", "ApiaryContracts", "ApiaryShared", "ApiaryTestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),

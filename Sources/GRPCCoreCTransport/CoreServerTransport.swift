@@ -128,35 +128,16 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     ) async -> Void
   ) async throws {
     let queue = CompletionQueue(name: "grpc-core-server")
-    let args = cgrpc_channel_args_create()!
-    // A port in use must fail loudly, not be shared.
-    cgrpc_channel_args_add_integer(args, GRPC_ARG_ALLOW_REUSEPORT, 0)
-    cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, Int32(clamping: config.maxRequestMessageBytes))
-    cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1)
-    if let streams = config.maxConcurrentStreams {
-      cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_CONCURRENT_STREAMS, Int32(clamping: streams))
-    }
-    if let idle = config.maxIdleTime {
-      cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_CONNECTION_IDLE_MS, Int32(clamping: GRPCTimeout.nanoseconds(idle) / 1_000_000))
-    }
+    let args = makeChannelArgs()
     // A limited TCP port is listened on by the gate, which hands connections to core.
-    var gate: ConnectionGate?
-    if let limit = config.maxConnections {
-      do {
-        switch address {
-        case .ipv4(let host, let port):
-          gate = try ConnectionGate(host: host, port: port, ipv6: false, limit: limit, logger: config.logger)
-        case .ipv6(let host, let port):
-          gate = try ConnectionGate(host: host, port: port, ipv6: true, limit: limit, logger: config.logger)
-        case .unixDomainSocket:
-          break
-        }
-      } catch {
-        cgrpc_channel_args_free(args)
-        queue.shutdown()
-        setBound(.failure(error))
-        throw error
-      }
+    let gate: ConnectionGate?
+    do {
+      gate = try makeGate()
+    } catch {
+      cgrpc_channel_args_free(args)
+      queue.shutdown()
+      setBound(.failure(error))
+      throw error
     }
     guard let server = grpc_server_create(cgrpc_channel_args_get(args), nil) else {
       cgrpc_channel_args_free(args)
@@ -209,6 +190,52 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     for _ in 0..<max(1, config.outstandingAccepts) { postAccept(server: server, queue: queue) }
     if cancelEarly { beginGracefulShutdown() }
 
+    await waitUntilStopped()
+    // Taken out of the state first, so the gate can no longer hand it a connection.
+    state.withLock { state in
+      state.server = nil
+      state.queue = nil
+      state.gate = nil
+    }
+    gate?.stop()
+    grpc_server_destroy(server)
+    grpc_server_credentials_release(credentials)
+    queue.shutdown()
+  }
+
+  /// Core's channel arguments from ``config``; the caller frees them.
+  private func makeChannelArgs() -> UnsafeMutablePointer<cgrpc_channel_args> {
+    let args = cgrpc_channel_args_create()!
+    // A port in use must fail loudly, not be shared.
+    cgrpc_channel_args_add_integer(args, GRPC_ARG_ALLOW_REUSEPORT, 0)
+    cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, Int32(clamping: config.maxRequestMessageBytes))
+    cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1)
+    if let streams = config.maxConcurrentStreams {
+      cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_CONCURRENT_STREAMS, Int32(clamping: streams))
+    }
+    if let idle = config.maxIdleTime {
+      cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_CONNECTION_IDLE_MS, Int32(clamping: GRPCTimeout.nanoseconds(idle) / 1_000_000))
+    }
+    return args
+  }
+
+  /// The gate that bounds a TCP port's connections (``Config/maxConnections``); nil
+  /// without a limit or on a Unix socket.
+  private func makeGate() throws -> ConnectionGate? {
+    guard let limit = config.maxConnections else { return nil }
+    switch address {
+    case .ipv4(let host, let port):
+      return try ConnectionGate(host: host, port: port, ipv6: false, limit: limit, logger: config.logger)
+    case .ipv6(let host, let port):
+      return try ConnectionGate(host: host, port: port, ipv6: true, limit: limit, logger: config.logger)
+    case .unixDomainSocket:
+      return nil
+    }
+  }
+
+  /// Returns once the server has shut down and its calls' tasks have ended;
+  /// cancelling the task shuts it down and cancels the calls.
+  private func waitUntilStopped() async {
     await withTaskCancellationHandler {
       await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
         let done = state.withLock { state -> Bool in
@@ -221,16 +248,6 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     } onCancel: {
       self.shutdown(cancellingCalls: true)
     }
-    // Taken out of the state first, so the gate can no longer hand it a connection.
-    state.withLock { state in
-      state.server = nil
-      state.queue = nil
-      state.gate = nil
-    }
-    gate?.stop()
-    grpc_server_destroy(server)
-    grpc_server_credentials_release(credentials)
-    queue.shutdown()
   }
 
   public func beginGracefulShutdown() {

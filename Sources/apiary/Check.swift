@@ -1,4 +1,5 @@
 import ApiaryRuntime
+import ApiaryShared
 import ArgumentParser
 import ComponentKit
 import Foundation

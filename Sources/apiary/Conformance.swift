@@ -42,7 +42,7 @@ struct Conformance: AsyncParsableCommand {
   var metadata: [String] = []
 
   @Option(help: ArgumentHelp("The longest any one call or wait may take, e.g. 5s.", valueName: "duration"))
-  var timeout: String = "5s"
+  var timeout = DurationArgument("5s")
 
   @Flag(help: "The pub/sub promises per-topic order: check it.")
   var ordered = false
@@ -59,9 +59,6 @@ struct Conformance: AsyncParsableCommand {
   func validate() throws {
     if let type, ConformanceRunner.checkedBlocks.first(where: { $0.rawValue == type }) == nil {
       throw ValidationError("--type '\(type)' is not one of: \(ConformanceRunner.checkedBlocks.map(\.rawValue).joined(separator: ", "))")
-    }
-    guard let parsed = DurationParsing.parse(timeout), parsed > .zero else {
-      throw ValidationError("--timeout '\(timeout)' is not a duration; write it like 5s or 500ms")
     }
     _ = try parsedMetadata()
   }
@@ -86,7 +83,7 @@ struct Conformance: AsyncParsableCommand {
     }
     let options = ConformanceOptions(
       socketPath: socket, blocks: type.flatMap(BuildingBlock.init(rawValue:)).map { [$0] },
-      metadata: try parsedMetadata(), timeout: DurationParsing.parse(timeout) ?? .seconds(5), ordered: ordered,
+      metadata: try parsedMetadata(), timeout: timeout.duration, ordered: ordered,
       secretKey: secretKey, transport: TransportKind.fromEnvironment ?? .default)
     let report: ConformanceReport
     do {

@@ -32,7 +32,7 @@ struct Discover: AsyncParsableCommand {
   var json = false
 
   @Option(help: ArgumentHelp("How long each socket may take to answer, e.g. 2s or 500ms.", valueName: "duration"))
-  var timeout: String = "2s"
+  var timeout = DurationArgument("2s")
 
   @Flag(name: .shortAndLong, help: "Also log debug lines (e.g. folder entries that are not sockets) to stderr.")
   var verbose = false
@@ -42,9 +42,6 @@ struct Discover: AsyncParsableCommand {
 
   func validate() throws {
     _ = try ComponentUIDs.parse(allowedComponentUIDs)
-    guard let parsed = DurationParsing.parse(timeout), parsed > .zero else {
-      throw ValidationError("--timeout '\(timeout)' is not a duration; write it like 2s, 500ms or 1m")
-    }
   }
 
   func run() async throws {
@@ -57,7 +54,7 @@ struct Discover: AsyncParsableCommand {
     let folder = SocketsFolder.resolve(explicit: socketsDir, environment: ProcessInfo.processInfo.environment)
     // The same peer check as 'apiary run': another user's socket is listed as skipped.
     let discovery = Discovery(
-      socketsDir: folder, timeout: DurationParsing.parse(timeout) ?? .seconds(2),
+      socketsDir: folder, timeout: timeout.duration,
       allowedPeerUIDs: try ComponentUIDs.parse(allowedComponentUIDs))
     let report: DiscoveryReport
     do {

@@ -1,4 +1,5 @@
 import ApiaryAPI
+import ApiaryShared
 import ApiaryRuntime
 import ArgumentParser
 import ComponentKit
@@ -76,22 +77,22 @@ struct Run: AsyncParsableCommand {
   @Option(
     name: .customLong("component-wait"),
     help: ArgumentHelp("How long a PENDING component may wait for its socket, e.g. 30s.", valueName: "duration"))
-  var componentWait: String = "30s"
+  var componentWait = DurationArgument("30s")
 
   @Option(
     name: .customLong("discovery-timeout"),
     help: ArgumentHelp("How long each socket may take to answer discovery.", valueName: "duration"))
-  var discoveryTimeout: String = "2s"
+  var discoveryTimeout = DurationArgument("2s")
 
   @Option(
     name: .customLong("heartbeat-interval"),
     help: ArgumentHelp("How often each component socket is heartbeated.", valueName: "duration"))
-  var heartbeatInterval: String = "2s"
+  var heartbeatInterval = DurationArgument("2s")
 
   @Option(
     name: .customLong("heartbeat-timeout"),
     help: ArgumentHelp("How long one heartbeat may take.", valueName: "duration"))
-  var heartbeatTimeout: String = "1s"
+  var heartbeatTimeout = DurationArgument("1s")
 
   @Option(name: .customLong("failure-threshold"), help: "Consecutive failed heartbeats before a component is DOWN.")
   var failureThreshold: Int = 3
@@ -111,12 +112,12 @@ struct Run: AsyncParsableCommand {
   var appPort: Int?
 
   @Option(name: .customLong("app-protocol"), help: "How the app is called: http or grpc.")
-  var appProtocol: String = "http"
+  var appProtocol = AppProtocolArgument.http
 
   @Option(
     name: .customLong("max-body-size"),
     help: ArgumentHelp("The largest request body or gRPC message accepted, e.g. 4Mi, 512Ki or 1000000.", valueName: "size"))
-  var maxBodySize: String = "4Mi"
+  var maxBodySize = ByteSizeArgument("4Mi")
 
   @Option(
     name: .customLong("config"),
@@ -128,21 +129,21 @@ struct Run: AsyncParsableCommand {
   @Option(
     name: .customLong("rescan-interval"),
     help: ArgumentHelp("How often the sockets folder is looked at without an inotify event.", valueName: "duration"))
-  var rescanInterval: String = "1s"
+  var rescanInterval = DurationArgument("1s")
 
   @Option(
     name: .customLong("call-timeout"),
     help: ArgumentHelp(
       "How long one component call (Get, Publish, Invoke, ...) may take before it fails with 504 / DEADLINE_EXCEEDED.",
       valueName: "duration"))
-  var callTimeout: String = "30s"
+  var callTimeout = DurationArgument("30s")
 
   @Option(
     name: .customLong("http-idle-timeout"),
     help: ArgumentHelp(
       "How long an HTTP connection may send nothing (between requests, or in the middle of one) before it is closed.",
       valueName: "duration"))
-  var httpIdleTimeout: String = "60s"
+  var httpIdleTimeout = DurationArgument("60s")
 
   @Option(
     name: .customLong("actuator-port"),
@@ -162,7 +163,7 @@ struct Run: AsyncParsableCommand {
   @Option(
     name: .customLong("grpc-idle-timeout"),
     help: ArgumentHelp("How long a gRPC connection may have no call before it is closed.", valueName: "duration"))
-  var grpcIdleTimeout: String = "5m"
+  var grpcIdleTimeout = DurationArgument("5m")
 
   @Option(
     name: .customLong("max-metadata-entries"),
@@ -173,7 +174,7 @@ struct Run: AsyncParsableCommand {
     name: .customLong("max-metadata-size"),
     help: ArgumentHelp(
       "The most bytes (keys and values) the app may set through the metadata API, e.g. 64Ki.", valueName: "size"))
-  var maxMetadataSize: String = "64Ki"
+  var maxMetadataSize = ByteSizeArgument("64Ki")
 
   @Flag(
     name: .customLong("allow-insecure-sockets-dir"),
@@ -188,37 +189,32 @@ struct Run: AsyncParsableCommand {
     help: ArgumentHelp(
       "The gRPC transport for the gRPC API, component calls and gRPC app delivery: core (the gRPC core C library) or nio (grpc-swift's NIO HTTP/2). Default: $APIARY_TRANSPORT, else \(TransportKind.default).",
       valueName: "kind"))
-  var transport: String?
+  var transport: TransportKind?
 
   @Option(name: .customLong("socket-watch"), help: "How the sockets folder is watched: auto (inotify, else polling) or polling.")
-  var socketWatch: String = "auto"
+  var socketWatch = SocketWatchArgument.auto
 
   @Option(
     name: .customLong("shutdown-grace"),
     help: ArgumentHelp(
       "On SIGTERM, how long in-flight calls may take to finish, and supervised processes to exit before SIGKILL.",
       valueName: "duration"))
-  var shutdownGrace: String = "5s"
+  var shutdownGrace = DurationArgument("5s")
 
   @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
-  var logLevel: String = "info"
+  var logLevel = Logger.Level.info
 
   @Option(name: .customLong("log-format"), help: "text (one line per record, [component] first) or json (one object per line).")
-  var logFormat: String = "text"
+  var logFormat = SidecarLogHandler.Format.text
 
   @Option(
     name: .customLong("component-log-level"),
     help: "The level components' own logs are forwarded from, until POST /actuator/logger changes it.")
-  var componentLogLevel: String = "info"
+  var componentLogLevel = Logger.Level.info
 
   /// `--transport`, else `APIARY_TRANSPORT`, else the default; a bad value names its source.
   func resolvedTransport(environment: [String: String]) throws -> TransportKind {
-    if let transport {
-      guard let kind = TransportKind(rawValue: transport) else {
-        throw ValidationError("--transport '\(transport)' is not core or nio")
-      }
-      return kind
-    }
+    if let transport { return transport }
     if let value = environment["APIARY_TRANSPORT"], !value.isEmpty {
       guard let kind = TransportKind(rawValue: value.lowercased()) else {
         throw ValidationError("APIARY_TRANSPORT '\(value)' is not core or nio")
@@ -233,32 +229,11 @@ struct Run: AsyncParsableCommand {
     try ComponentUIDs.parse(allowedComponentUIDs)
   }
 
+  /// What ArgumentParser's types cannot say: ranges, and the environment's values.
   func validate() throws {
     _ = try resolvedComponentUIDs()
     guard failureThreshold >= 1 else { throw ValidationError("--failure-threshold must be at least 1") }
-    for (flag, value) in [
-      ("--component-wait", componentWait), ("--discovery-timeout", discoveryTimeout),
-      ("--heartbeat-interval", heartbeatInterval), ("--heartbeat-timeout", heartbeatTimeout),
-      ("--rescan-interval", rescanInterval), ("--shutdown-grace", shutdownGrace), ("--call-timeout", callTimeout),
-      ("--http-idle-timeout", httpIdleTimeout), ("--grpc-idle-timeout", grpcIdleTimeout),
-    ] {
-      guard let parsed = DurationParsing.parse(value), parsed > .zero else {
-        throw ValidationError("\(flag) '\(value)' is not a duration; write it like 30s or 500ms")
-      }
-    }
     _ = try resolvedTransport(environment: ProcessInfo.processInfo.environment)
-    guard ["auto", "polling"].contains(socketWatch) else {
-      throw ValidationError("--socket-watch '\(socketWatch)' is not auto or polling")
-    }
-    guard ["http", "grpc"].contains(appProtocol) else {
-      throw ValidationError("--app-protocol '\(appProtocol)' is not http or grpc")
-    }
-    guard ByteSize.parse(maxBodySize).map({ $0 > 0 }) ?? false else {
-      throw ValidationError("--max-body-size '\(maxBodySize)' is not a size; write it like 4Mi, 512Ki or 1000000")
-    }
-    guard ByteSize.parse(maxMetadataSize).map({ $0 > 0 }) ?? false else {
-      throw ValidationError("--max-metadata-size '\(maxMetadataSize)' is not a size; write it like 64Ki or 100000")
-    }
     guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
     guard maxMetadataEntries >= 0 else { throw ValidationError("--max-metadata-entries must not be negative") }
     for (flag, port) in [
@@ -266,169 +241,26 @@ struct Run: AsyncParsableCommand {
     ] {
       if let port, !(0...65535).contains(port) { throw ValidationError("\(flag) \(port) is not a port number") }
     }
-    guard SidecarLogHandler.Format(rawValue: logFormat) != nil else {
-      throw ValidationError("--log-format '\(logFormat)' is not text or json")
-    }
-    guard Logger.Level(rawValue: componentLogLevel) != nil else {
-      throw ValidationError(
-        "--component-log-level '\(componentLogLevel)' is not one of trace, debug, info, notice, warning, error, critical")
-    }
-    guard Logger.Level(rawValue: logLevel) != nil else {
-      throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
-    }
   }
 
   func run() async throws {
-    let level = Logger.Level(rawValue: logLevel) ?? .info
-    let format = SidecarLogHandler.Format(rawValue: logFormat) ?? .text
-    // The sidecar's own records follow --log-level (changeable through
-    // /actuator/logger); component records pass whatever it says, since their own
-    // level, per component, already filtered them in the log hub.
-    let sidecarLevel = LogLevelSetting(level)
-    let everything = LogLevelSetting(.trace)
-    LoggingSystem.bootstrap { label in
-      SidecarLogHandler(format: format, level: label == "apiary.components" ? everything : sidecarLevel)
-    }
-    let componentsLogger = Logger(label: "apiary.components")
-    let logger = Logger(label: "apiary")
+    let logging = bootstrapLogging()
+    let logger = logging.sidecar
     let environment = ProcessInfo.processInfo.environment
-    var paths = resourcesPaths
-    if paths.isEmpty, FileKind.of("components") == .directory {
-      paths = ["components"]
-    }
-    var settings = ApiaryConfig()
-    if !config.isEmpty {
-      do {
-        settings = try ApiaryConfig.load(paths: config)
-      } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-      }
-    }
+    let settings = try orExit { config.isEmpty ? ApiaryConfig() : try ApiaryConfig.load(paths: config) }
     let modules = settings.modules
-    var options = SidecarOptions(
-      resourcesPaths: paths,
-      socketsDir: SocketsFolder.resolve(explicit: socketsDir, environment: environment),
-      appID: appID,
-      discoveryTimeout: DurationParsing.parse(discoveryTimeout) ?? .seconds(2),
-      componentWait: DurationParsing.parse(componentWait) ?? .seconds(30),
-      rescanInterval: DurationParsing.parse(rescanInterval) ?? .seconds(1),
-      environment: environment,
-      heartbeatInterval: DurationParsing.parse(heartbeatInterval) ?? .seconds(2),
-      heartbeatTimeout: DurationParsing.parse(heartbeatTimeout) ?? .seconds(1),
-      failureThreshold: failureThreshold
-    )
-    options.watchMode = socketWatch == "polling" ? .polling : .automatic
-    let transport = try resolvedTransport(environment: environment)
-    options.transport = transport
-    options.allowedComponentUIDs = try resolvedComponentUIDs()
-    options.callTimeout = DurationParsing.parse(callTimeout) ?? .seconds(30)
-    // Whoever can write to the sockets folder can put a socket there that apiary dials.
-    if let problem = SocketsFolderTrust.prepare(options.socketsDir) {
-      if allowInsecureSocketsDir {
-        logger.warning("\(problem); running anyway because of --allow-insecure-sockets-dir")
-      } else {
-        FileHandle.standardError.write(Data("error: \(problem). Pass --allow-insecure-sockets-dir to run anyway.\n".utf8))
-        throw ExitCode(1)
-      }
-    }
-    options.shutdownGrace = DurationParsing.parse(shutdownGrace) ?? .seconds(5)
-
-    var logHub: ComponentLogHub?
-    if modules.logForwarding {
-      logHub = ComponentLogHub(
-        logger: componentsLogger, defaultLevel: Logger.Level(rawValue: componentLogLevel) ?? .info)
-    }
-    var supervisor: ProcessSupervisor?
-    if !settings.processes.isEmpty {
-      if modules.supervision {
-        supervisor = ProcessSupervisor(
-          processes: settings.processes, socketsDir: options.socketsDir, environment: environment,
-          logHub: logHub, logger: logger)
-      } else {
-        logger.notice("modules.supervision is off: the \(settings.processes.count) processes of \(config.joined(separator: ", ")) are not launched")
-      }
-    }
-    // Metrics: the metrics module and spec.metrics.enabled must both be on; off,
-    // nothing is bootstrapped, no call path records anything and /metrics is not served.
-    var metrics: MetricsEndpoint?
-    var apiMetrics: APIMetrics?
-    let daprMetrics = settings.dapr.metrics
-    let metricsOn = modules.metrics && daprMetrics.enabled
-    if modules.metrics && !daprMetrics.enabled {
-      logger.notice("Configuration: spec.metrics.enabled is false: no metrics are recorded and /metrics answers 404")
-    }
-    ComponentMetrics.isEnabled = metricsOn
-    if metricsOn {
-      let registry = PrometheusCollectorRegistry()
-      var prometheus = PrometheusMetricsFactory(registry: registry)
-      // Component calls over a local socket take tens of microseconds to milliseconds;
-      // spec.metrics.latencyDistributionBuckets (milliseconds) replaces these.
-      prometheus.defaultDurationHistogramBuckets =
-        daprMetrics.latencyBuckets.isEmpty
-        ? [
-          .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
-          .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-          .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5), .seconds(10),
-        ]
-        : daprMetrics.latencyBuckets.sorted().map { Duration.microseconds(Int64(($0 * 1000).rounded())) }
-      let rules: MetricLabelRules
-      do {
-        rules = try MetricLabelRules(daprMetrics.rules)
-      } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-        throw ExitCode(1)
-      }
-      if rules.isEmpty {
-        MetricsSystem.bootstrap(prometheus)
-      } else {
-        MetricsSystem.bootstrap(RuleApplyingMetricsFactory(wrapping: prometheus, rules: rules))
-      }
-      metrics = MetricsEndpoint(registry: registry)
-      apiMetrics = APIMetrics(appID: appID, recordErrorCodes: daprMetrics.recordErrorCodes)
-    }
-    // Tracing: on when spec.tracing (or OTEL_EXPORTER_OTLP_*) names an exporter and the
-    // sampling rate is not 0; off, no span is made and no exporter runs.
-    let tracing: TracingSettings
-    do {
-      tracing = try TracingSettings.resolve(settings.dapr.tracing, environment: environment)
-    } catch {
-      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-      throw ExitCode(1)
-    }
-    for notice in tracing.notices { logger.notice("Configuration: \(notice)") }
-    var tracer: SidecarTracer?
-    var exportService: (any Service)?
-    if tracing.isEnabled {
-      var backend: (any Tracer)?
-      if let exporter = tracing.exporter {
-        let drops = SpanDropReporter(logger: logger, collector: exporter.url, countInMetrics: metricsOn)
-        do {
-          let started = try OTelExport.start(
-            exporter: exporter, serviceName: appID, environment: environment, drops: drops, logger: logger)
-          backend = started.tracer
-          exportService = started.service
-        } catch {
-          FileHandle.standardError.write(
-            Data("error: spec.tracing.otel: cannot export to \(exporter.url): \(error)\n".utf8))
-          throw ExitCode(1)
-        }
-      }
-      tracer = SidecarTracer(
-        sampler: tracing.sampler, backend: backend, stdout: tracing.stdout ? logger : nil, countSpans: metricsOn)
-      logger.info(
-        "tracing on: sampling rate \(tracing.samplingRate), \(tracing.exporter.map { "OTLP/\($0.protocol.rawValue) to \($0.url)" } ?? "no exporter")\(tracing.stdout ? ", spans logged (stdout)" : "")")
-    }
+    let options = try sidecarOptions(environment: environment, logger: logger)
+    let logHub =
+      modules.logForwarding ? ComponentLogHub(logger: logging.components, defaultLevel: componentLogLevel) : nil
+    let supervisor = makeSupervisor(settings: settings, options: options, environment: environment, logHub: logHub, logger: logger)
+    let metrics = try makeMetrics(settings: settings, logger: logger)
+    let tracing = try makeTracing(settings: settings, environment: environment, metricsOn: metrics.on, logger: logger)
     // Every file is read and checked before any port opens or process starts.
-    let resources: LoadedResources
-    let policies: ResiliencyPolicies
-    do {
-      resources = try Sidecar.prepare(options: options, logger: logger)
-      policies = try ResiliencyPolicies(
+    let (resources, policies) = try orExit { () throws -> (LoadedResources, ResiliencyPolicies) in
+      let resources = try Sidecar.prepare(options: options, logger: logger)
+      let policies = try ResiliencyPolicies(
         documents: resources.resiliency, components: resources.components, logger: logger)
-    } catch {
-      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-      throw ExitCode(1)
+      return (resources, policies)
     }
     for section in settings.dapr.unsupportedSections {
       logger.notice("Configuration: spec.\(section) is not supported by apiary and is not applied")
@@ -440,7 +272,173 @@ struct Run: AsyncParsableCommand {
       FileHandle.standardOutput.write(Data(StartupTable(components: components, socketsDir: socketsFolder).render().utf8))
     }
     let ports = try resolvedPorts(environment: environment)
-    // A port in use is named with its flag now, before anything starts.
+    try checkPortsAreFree(ports: ports, modules: modules)
+    let groupBox = Mutex<ServiceGroup?>(nil)
+    let api = AppAPI(
+      registry: sidecar.registry, options: apiOptions(settings: settings, environment: environment), policies: policies,
+      observability: Observability(tracer: tracing.tracer, metrics: metrics.api)
+    ) {
+      guard let group = groupBox.withLock({ $0 }) else { return }
+      Task { await group.triggerGracefulShutdown() }
+    }
+    let actuator =
+      modules.actuator
+      ? Actuator(
+        api: api, supervisor: supervisor, logHub: logHub, sidecarLevel: logging.sidecarLevel,
+        showMetadataValues: actuatorShowMetadataValues) : nil
+    // Shut down in reverse: the APIs stop taking calls, delivery stops, then the
+    // components close and the supervised processes stop. The exporter starts first
+    // and stops last, after the APIs and deliveries have ended their spans: what is
+    // queued then is flushed on the way out.
+    var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+    if let export = tracing.export { services.append(.init(service: export)) }
+    services.append(.init(service: sidecar))
+    if let delivery = try appDelivery(api: api, transport: options.transport, logger: logger) {
+      services.append(.init(service: delivery))
+    }
+    services.append(.init(service: OutboxRelay(api: api, logger: logger)))
+    if modules.grpcApi {
+      services.append(
+        .init(
+          service: GRPCAPIServer(
+            api: api, host: listenAddress, port: ports.grpc, logger: logger, grace: options.shutdownGrace,
+            transport: options.transport, maxConnections: maxConnections, idleTimeout: grpcIdleTimeout.duration)))
+    } else {
+      logger.notice("modules.grpcApi is off: no gRPC API on port \(ports.grpc)")
+    }
+    services += httpServers(
+      api: api, port: ports.http, modules: modules, actuator: actuator, metrics: metrics.endpoint,
+      grace: options.shutdownGrace, logger: logger
+    ).map { .init(service: $0) }
+    try await runGroup(services: services, grace: options.shutdownGrace, groupBox: groupBox, logger: logger)
+  }
+
+  // MARK: the pieces run() composes
+
+  /// The sidecar's records follow --log-level (changeable through /actuator/logger);
+  /// component records pass whatever it says, since their own level, per component,
+  /// already filtered them in the log hub.
+  private func bootstrapLogging() -> (sidecar: Logger, components: Logger, sidecarLevel: LogLevelSetting) {
+    let sidecarLevel = LogLevelSetting(logLevel)
+    let everything = LogLevelSetting(.trace)
+    let format = logFormat
+    LoggingSystem.bootstrap { label in
+      SidecarLogHandler(format: format, level: label == "apiary.components" ? everything : sidecarLevel)
+    }
+    return (Logger(label: "apiary"), Logger(label: "apiary.components"), sidecarLevel)
+  }
+
+  /// The runtime's options from the flags; refuses a sockets folder others can write to
+  /// unless --allow-insecure-sockets-dir says otherwise.
+  private func sidecarOptions(environment: [String: String], logger: Logger) throws -> SidecarOptions {
+    var paths = resourcesPaths
+    if paths.isEmpty, FileKind.of("components") == .directory {
+      paths = ["components"]
+    }
+    var options = SidecarOptions(
+      resourcesPaths: paths,
+      socketsDir: SocketsFolder.resolve(explicit: socketsDir, environment: environment),
+      appID: appID, discoveryTimeout: discoveryTimeout.duration, componentWait: componentWait.duration,
+      rescanInterval: rescanInterval.duration, environment: environment,
+      heartbeatInterval: heartbeatInterval.duration, heartbeatTimeout: heartbeatTimeout.duration,
+      failureThreshold: failureThreshold)
+    options.watchMode = socketWatch.mode
+    options.transport = try resolvedTransport(environment: environment)
+    options.allowedComponentUIDs = try resolvedComponentUIDs()
+    options.callTimeout = callTimeout.duration
+    options.shutdownGrace = shutdownGrace.duration
+    // Whoever can write to the sockets folder can put a socket there that apiary dials.
+    if let problem = SocketsFolderTrust.prepare(options.socketsDir) {
+      guard allowInsecureSocketsDir else {
+        FileHandle.standardError.write(Data("error: \(problem). Pass --allow-insecure-sockets-dir to run anyway.\n".utf8))
+        throw ExitCode(1)
+      }
+      logger.warning("\(problem); running anyway because of --allow-insecure-sockets-dir")
+    }
+    return options
+  }
+
+  private func makeSupervisor(
+    settings: ApiaryConfig, options: SidecarOptions, environment: [String: String], logHub: ComponentLogHub?,
+    logger: Logger
+  ) -> ProcessSupervisor? {
+    guard !settings.processes.isEmpty else { return nil }
+    guard settings.modules.supervision else {
+      logger.notice(
+        "modules.supervision is off: the \(settings.processes.count) processes of \(config.joined(separator: ", ")) are not launched")
+      return nil
+    }
+    return ProcessSupervisor(
+      processes: settings.processes, socketsDir: options.socketsDir, environment: environment, logHub: logHub,
+      logger: logger)
+  }
+
+  /// Metrics: the metrics module and spec.metrics.enabled must both be on; off,
+  /// nothing is bootstrapped, no call path records anything and /metrics is not served.
+  private func makeMetrics(
+    settings: ApiaryConfig, logger: Logger
+  ) throws -> (on: Bool, endpoint: MetricsEndpoint?, api: APIMetrics?) {
+    let daprMetrics = settings.dapr.metrics
+    let on = settings.modules.metrics && daprMetrics.enabled
+    if settings.modules.metrics && !daprMetrics.enabled {
+      logger.notice("Configuration: spec.metrics.enabled is false: no metrics are recorded and /metrics answers 404")
+    }
+    ComponentMetrics.isEnabled = on
+    guard on else { return (false, nil, nil) }
+    let registry = PrometheusCollectorRegistry()
+    var prometheus = PrometheusMetricsFactory(registry: registry)
+    // Component calls over a local socket take tens of microseconds to milliseconds;
+    // spec.metrics.latencyDistributionBuckets (milliseconds) replaces these.
+    prometheus.defaultDurationHistogramBuckets =
+      daprMetrics.latencyBuckets.isEmpty
+      ? [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5), .seconds(10),
+      ]
+      : daprMetrics.latencyBuckets.sorted().map { Duration.microseconds(Int64(($0 * 1000).rounded())) }
+    let rules = try orExit { try MetricLabelRules(daprMetrics.rules) }
+    if rules.isEmpty {
+      MetricsSystem.bootstrap(prometheus)
+    } else {
+      MetricsSystem.bootstrap(RuleApplyingMetricsFactory(wrapping: prometheus, rules: rules))
+    }
+    return (true, MetricsEndpoint(registry: registry), APIMetrics(appID: appID, recordErrorCodes: daprMetrics.recordErrorCodes))
+  }
+
+  /// Tracing: on when spec.tracing (or OTEL_EXPORTER_OTLP_*) names an exporter and the
+  /// sampling rate is not 0; off, no span is made and no exporter runs.
+  private func makeTracing(
+    settings: ApiaryConfig, environment: [String: String], metricsOn: Bool, logger: Logger
+  ) throws -> (tracer: SidecarTracer?, export: (any Service)?) {
+    let tracing = try orExit { try TracingSettings.resolve(settings.dapr.tracing, environment: environment) }
+    for notice in tracing.notices { logger.notice("Configuration: \(notice)") }
+    guard tracing.isEnabled else { return (nil, nil) }
+    var backend: (any Tracer)?
+    var export: (any Service)?
+    if let exporter = tracing.exporter {
+      let drops = SpanDropReporter(logger: logger, collector: exporter.url, countInMetrics: metricsOn)
+      do {
+        let started = try OTelExport.start(
+          exporter: exporter, serviceName: appID, environment: environment, drops: drops, logger: logger)
+        backend = started.tracer
+        export = started.service
+      } catch {
+        FileHandle.standardError.write(
+          Data("error: spec.tracing.otel: cannot export to \(exporter.url): \(error)\n".utf8))
+        throw ExitCode(1)
+      }
+    }
+    let tracer = SidecarTracer(
+      sampler: tracing.sampler, backend: backend, stdout: tracing.stdout ? logger : nil, countSpans: metricsOn)
+    let destination = tracing.exporter.map { "OTLP/\($0.protocol.rawValue) to \($0.url)" } ?? "no exporter"
+    logger.info(
+      "tracing on: sampling rate \(tracing.samplingRate), \(destination)\(tracing.stdout ? ", spans logged (stdout)" : "")")
+    return (tracer, export)
+  }
+
+  /// A port in use is named with its flag now, before anything starts.
+  private func checkPortsAreFree(ports: (grpc: Int, http: Int), modules: ApiaryConfig.Modules) throws {
     var listened: [(String, Int)] = []
     if modules.grpcApi { listened.append(("--grpc-port", ports.grpc)) }
     if let actuatorPort, modules.actuator || modules.metrics { listened.append(("--actuator-port", actuatorPort)) }
@@ -454,76 +452,57 @@ struct Run: AsyncParsableCommand {
         throw ExitCode(1)
       }
     }
-    let groupBox = Mutex<ServiceGroup?>(nil)
-    var apiOptions = AppAPIOptions(
-      appID: appID, maxBodySize: ByteSize.parse(maxBodySize) ?? 4 << 20,
-      apiToken: APIToken.from(environment: environment), appPort: appPort, appProtocol: appProtocol)
-    apiOptions.maxMetadataEntries = maxMetadataEntries
-    apiOptions.maxMetadataBytes = ByteSize.parse(maxMetadataSize) ?? 64 << 10
-    apiOptions.configuration = settings.dapr
-    let api = AppAPI(
-      registry: sidecar.registry, options: apiOptions, policies: policies,
-      observability: Observability(tracer: tracer, metrics: apiMetrics)
-    ) {
-      guard let group = groupBox.withLock({ $0 }) else { return }
-      Task { await group.triggerGracefulShutdown() }
+  }
+
+  private func apiOptions(settings: ApiaryConfig, environment: [String: String]) -> AppAPIOptions {
+    var options = AppAPIOptions(
+      appID: appID, maxBodySize: maxBodySize.bytes, apiToken: APIToken.from(environment: environment),
+      appPort: appPort, appProtocol: appProtocol.rawValue)
+    options.maxMetadataEntries = maxMetadataEntries
+    options.maxMetadataBytes = maxMetadataSize.bytes
+    options.configuration = settings.dapr
+    return options
+  }
+
+  /// Delivery of events to the app, when --app-port names it.
+  private func appDelivery(api: AppAPI, transport: TransportKind, logger: Logger) throws -> AppDelivery? {
+    guard let appPort else { return nil }
+    let channel: any AppChannel =
+      appProtocol == .grpc
+      ? try GRPCAppChannel(port: appPort, transport: transport)
+      : HTTPAppChannel(port: appPort, appID: appID, logger: logger)
+    let app = "the app (\(appProtocol.rawValue) on 127.0.0.1:\(appPort))"
+    return AppDelivery(api: api, channel: channel, logger: logger, app: app)
+  }
+
+  /// The HTTP servers: the Dapr API on --http-port, and the actuator and /metrics on it
+  /// too, or on --actuator-port of their own.
+  private func httpServers(
+    api: AppAPI, port: Int, modules: ApiaryConfig.Modules, actuator: Actuator?, metrics: MetricsEndpoint?,
+    grace: Duration, logger: Logger
+  ) -> [HTTPAPIServer] {
+    func server(port: Int, daprRoutes: Bool, operations: Bool) -> HTTPAPIServer {
+      HTTPAPIServer(
+        api: api, host: listenAddress, port: port, logger: logger, daprRoutes: daprRoutes,
+        actuator: operations ? actuator : nil, metrics: operations ? metrics : nil, grace: grace,
+        idleTimeout: httpIdleTimeout.duration, maxConnections: maxConnections)
     }
-    // Shut down in reverse: the APIs stop taking calls, delivery stops, then the
-    // components close and the supervised processes stop.
-    let grace = options.shutdownGrace
-    let idleTimeout = DurationParsing.parse(httpIdleTimeout) ?? .seconds(60)
-    var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-    // The exporter starts first and stops last, after the APIs and deliveries have
-    // ended their spans: what is queued then is flushed on the way out.
-    if let exportService { services.append(.init(service: exportService)) }
-    services.append(.init(service: sidecar))
-    if let appPort {
-      let channel: any AppChannel =
-        appProtocol == "grpc"
-        ? try GRPCAppChannel(port: appPort, transport: transport)
-        : HTTPAppChannel(port: appPort, appID: appID, logger: logger)
-      let app = "the app (\(appProtocol) on 127.0.0.1:\(appPort))"
-      services.append(.init(service: AppDelivery(api: api, channel: channel, logger: logger, app: app)))
+    let operations = actuator != nil || metrics != nil
+    if let actuatorPort, operations {
+      let api = modules.httpApi ? [server(port: port, daprRoutes: true, operations: false)] : []
+      return [server(port: actuatorPort, daprRoutes: false, operations: true)] + api
     }
-    services.append(.init(service: OutboxRelay(api: api, logger: logger)))
-    if modules.grpcApi {
-      services.append(
-        .init(service: GRPCAPIServer(
-            api: api, host: listenAddress, port: ports.grpc, logger: logger, grace: grace, transport: transport,
-            maxConnections: maxConnections, idleTimeout: DurationParsing.parse(grpcIdleTimeout) ?? .seconds(300))))
-    } else {
-      logger.notice("modules.grpcApi is off: no gRPC API on port \(ports.grpc)")
+    if modules.httpApi || operations {
+      return [server(port: port, daprRoutes: modules.httpApi, operations: true)]
     }
-    let actuator =
-      modules.actuator
-      ? Actuator(
-        api: api, supervisor: supervisor, logHub: logHub, sidecarLevel: sidecarLevel,
-        showMetadataValues: actuatorShowMetadataValues) : nil
-    if let actuatorPort, actuator != nil || metrics != nil {
-      // Operations on a port of their own (probes, /metrics, logs), the API on its own.
-      services.append(
-        .init(
-          service: HTTPAPIServer(
-            api: api, host: listenAddress, port: actuatorPort, logger: logger, daprRoutes: false,
-            actuator: actuator, metrics: metrics, grace: grace, idleTimeout: idleTimeout,
-            maxConnections: maxConnections)))
-      if modules.httpApi {
-        services.append(
-          .init(
-            service: HTTPAPIServer(
-              api: api, host: listenAddress, port: ports.http, logger: logger, daprRoutes: true, grace: grace,
-              idleTimeout: idleTimeout, maxConnections: maxConnections)))
-      }
-    } else if modules.httpApi || actuator != nil || metrics != nil {
-      services.append(
-        .init(
-          service: HTTPAPIServer(
-            api: api, host: listenAddress, port: ports.http, logger: logger, daprRoutes: modules.httpApi,
-            actuator: actuator, metrics: metrics, grace: grace, idleTimeout: idleTimeout,
-            maxConnections: maxConnections)))
-    } else {
-      logger.notice("modules httpApi, actuator and metrics are off: nothing listens on port \(ports.http)")
-    }
+    logger.notice("modules httpApi, actuator and metrics are off: nothing listens on port \(port)")
+    return []
+  }
+
+  private func runGroup(
+    services: [ServiceGroupConfiguration.ServiceConfiguration], grace: Duration, groupBox: borrowing Mutex<ServiceGroup?>,
+    logger: Logger
+  ) async throws {
     var configuration = ServiceGroupConfiguration(
       services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
     // A backstop: the servers drain for at most `grace` and the processes get `grace`
@@ -534,7 +513,9 @@ struct Run: AsyncParsableCommand {
     do {
       try await group.run()
     } catch {
-      FileHandle.standardError.write(Data("error: \(Self.describe(error))\n".utf8))
+      // A service's own error comes out as it was thrown; ServiceGroupError says
+      // what went wrong with the group itself.
+      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
       throw ExitCode(1)
     }
   }
@@ -552,11 +533,14 @@ struct Run: AsyncParsableCommand {
     return (try port(grpcPort, "DAPR_GRPC_PORT", 50001), try port(httpPort, "DAPR_HTTP_PORT", 3500))
   }
 
-  /// The error a service group reports, unwrapped to the service's own error.
-  static func describe(_ error: any Error) -> String {
-    if let error = error as? ServiceGroupError, let underlying = Mirror(reflecting: error).descendant("underlyingError") {
-      return "\(underlying)"
+  /// `body`'s value; what it throws is printed as `error: …` and apiary exits 1 (a
+  /// file or setting that is wrong names itself in the error).
+  private func orExit<T>(_ body: () throws -> T) throws -> T {
+    do {
+      return try body()
+    } catch {
+      FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+      throw ExitCode(1)
     }
-    return "\(error)"
   }
 }

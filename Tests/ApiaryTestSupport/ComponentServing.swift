@@ -1,3 +1,4 @@
+import ApiaryShared
 import ComponentKit
 import Logging
 import ServiceLifecycle

@@ -1,3 +1,4 @@
+import ApiaryShared
 import ApiaryTestSupport
 import ComponentKit
 import Foundation

@@ -71,6 +71,8 @@ public struct HTTPAPI: Sendable {
     }
 
     addStateRoutes(router)
+
+    addStateTransactionAndQueryRoutes(router)
     addPublishRoutes(router)
 
     router.on("/v1.0/bindings/{name}", method: .post) { request, context in try await Self.invokeBinding(api, request, context, limit) }
@@ -157,6 +159,12 @@ public struct HTTPAPI: Sendable {
       return HTTPResponses.json(items.map(StateJSON.bulkItem))
     }
 
+  }
+
+  /// State transactions and the query API (alpha).
+  private func addStateTransactionAndQueryRoutes(_ router: Router<BasicRequestContext>) {
+    let api = self.api
+    let limit = self.limit
     let transaction: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
       guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
         let operations = body["operations"] as? [Any]

@@ -1,4 +1,4 @@
-import ComponentKit
+import ApiaryShared
 import Foundation
 import GRPCCoreCTransport
 import Logging

@@ -1,5 +1,5 @@
 import ApiaryContracts
-import ComponentKit
+import ApiaryShared
 import Foundation
 import GRPCCore
 import GRPCProtobuf

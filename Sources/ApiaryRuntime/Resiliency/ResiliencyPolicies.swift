@@ -36,7 +36,6 @@ public final class ResiliencyPolicies: Sendable {
     var timeouts: [String: Duration] = [:]
     var retries: [String: ResiliencyDefinition.Retry] = [:]
     var breakers: [String: ResiliencyDefinition.CircuitBreaker] = [:]
-    var targets: [String: ResiliencyDefinition.ComponentTarget] = [:]
     var said: Set<String> = []
     for document in documents {
       timeouts.merge(document.timeouts) { _, later in later }
@@ -46,29 +45,9 @@ public final class ResiliencyPolicies: Sendable {
         logger.notice("resiliency \(document.name): spec.targets.\(kind) has no counterpart in apiary and is not applied")
       }
     }
-    let names = Set(components.map(\.name))
-    for document in documents {
-      for (component, target) in document.components {
-        guard names.contains(component) else {
-          throw ConfigurationError(
-            "\(document.source): spec.targets.components.\(component) names no configured component (configured: \(names.sorted().joined(separator: ", ")))")
-        }
-        for (direction, policies) in [("outbound", target.outbound), ("inbound", target.inbound)] {
-          guard let policies else { continue }
-          let path = "spec.targets.components.\(component).\(direction)"
-          if let name = policies.timeout, timeouts[name] == nil {
-            throw ConfigurationError("\(document.source): \(path).timeout names no timeout policy '\(name)'")
-          }
-          if let name = policies.retry, retries[name] == nil {
-            throw ConfigurationError("\(document.source): \(path).retry names no retry policy '\(name)'")
-          }
-          if let name = policies.circuitBreaker, breakers[name] == nil {
-            throw ConfigurationError("\(document.source): \(path).circuitBreaker names no circuit breaker policy '\(name)'")
-          }
-        }
-        targets[component] = target
-      }
-    }
+    let targets = try Self.targets(
+      of: documents, components: Set(components.map(\.name)), timeouts: Set(timeouts.keys),
+      retries: Set(retries.keys), breakers: Set(breakers.keys))
     var table: [Key: ComponentPolicy] = [:]
     guard !documents.isEmpty else {
       self.table = table
@@ -113,6 +92,38 @@ public final class ResiliencyPolicies: Sendable {
       }
     }
     self.table = table
+  }
+
+  /// Each component's target from `documents` (a later document's wins), checked: it
+  /// must name a configured component and only policies that some document defines.
+  private static func targets(
+    of documents: [ResiliencyDefinition], components names: Set<String>, timeouts: Set<String>,
+    retries: Set<String>, breakers: Set<String>
+  ) throws(ConfigurationError) -> [String: ResiliencyDefinition.ComponentTarget] {
+    var targets: [String: ResiliencyDefinition.ComponentTarget] = [:]
+    for document in documents {
+      for (component, target) in document.components {
+        guard names.contains(component) else {
+          throw ConfigurationError(
+            "\(document.source): spec.targets.components.\(component) names no configured component (configured: \(names.sorted().joined(separator: ", ")))")
+        }
+        for (direction, policies) in [("outbound", target.outbound), ("inbound", target.inbound)] {
+          guard let policies else { continue }
+          let path = "spec.targets.components.\(component).\(direction)"
+          if let name = policies.timeout, !timeouts.contains(name) {
+            throw ConfigurationError("\(document.source): \(path).timeout names no timeout policy '\(name)'")
+          }
+          if let name = policies.retry, !retries.contains(name) {
+            throw ConfigurationError("\(document.source): \(path).retry names no retry policy '\(name)'")
+          }
+          if let name = policies.circuitBreaker, !breakers.contains(name) {
+            throw ConfigurationError("\(document.source): \(path).circuitBreaker names no circuit breaker policy '\(name)'")
+          }
+        }
+        targets[component] = target
+      }
+    }
+    return targets
   }
 
   /// The policy of `component` for `direction`; nil when it has none.

@@ -1,4 +1,4 @@
-import ComponentKit
+import ApiaryShared
 import Foundation
 import Logging
 import ServiceLifecycle

@@ -1,3 +1,4 @@
+import ApiaryShared
 import ApiaryContracts
 import Logging
 import Synchronization
@@ -118,36 +119,5 @@ public final class ComponentLogStore: Sendable {
       return all
     }
     for continuation in continuations { continuation.finish() }
-  }
-}
-
-extension Logger.Level {
-  /// The swift-log level of a wire log level.
-  public init(_ level: Apiary_Proto_Components_V1_LogLevel) {
-    switch level {
-    case .trace: self = .trace
-    case .debug: self = .debug
-    case .info: self = .info
-    case .notice: self = .notice
-    case .warning: self = .warning
-    case .error: self = .error
-    case .critical: self = .critical
-    case .UNRECOGNIZED: self = .critical
-    }
-  }
-}
-
-extension Apiary_Proto_Components_V1_LogLevel {
-  /// The wire log level of a swift-log level.
-  public init(_ level: Logger.Level) {
-    switch level {
-    case .trace: self = .trace
-    case .debug: self = .debug
-    case .info: self = .info
-    case .notice: self = .notice
-    case .warning: self = .warning
-    case .error: self = .error
-    case .critical: self = .critical
-    }
   }
 }

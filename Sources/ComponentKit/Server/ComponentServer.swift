@@ -1,3 +1,4 @@
+import ApiaryShared
 import ApiaryContracts
 import Foundation
 import GRPCCore
