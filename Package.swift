@@ -30,7 +30,8 @@ let package = Package(
     .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     // Without the default ConfigurationSupport trait: Apiary reads no swift-configuration.
-    .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+    .package(
+      url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
     .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
@@ -202,7 +203,8 @@ let package = Package(
     .executableTarget(
       name: "ApiaryBench",
       dependencies: [
-        "ComponentKit", "ApiaryContracts", "ApiaryShared", "ApiaryTestSupport", "GRPCCoreCTransport",
+        "ComponentKit", "ApiaryContracts", "ApiaryShared", "ApiaryTestSupport",
+        "GRPCCoreCTransport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -239,7 +241,8 @@ let package = Package(
     .testTarget(
       name: "ApiaryConformanceTests",
       dependencies: [
-        "ApiaryConformance", "ApiaryRuntime", "ComponentKit", "ApiaryContracts", "ApiaryTestSupport",
+        "ApiaryConformance", "ApiaryRuntime", "ComponentKit", "ApiaryContracts",
+        "ApiaryTestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -9,6 +9,8 @@ struct BenchCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "apiary-bench",
     abstract: "Apiary's benchmark harness.",
-    subcommands: [RunCommand.self, TracingCommand.self, ComponentCommand.self, EchoServerCommand.self]
+    subcommands: [
+      RunCommand.self, TracingCommand.self, ComponentCommand.self, EchoServerCommand.self,
+    ]
   )
 }

@@ -46,7 +46,8 @@ struct ComponentCommand: AsyncParsableCommand {
       )
     }
     let group = ServiceGroup(
-      services: servers, gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "bench.component"))
+      services: servers, gracefulShutdownSignals: [.sigterm, .sigint],
+      logger: Logger(label: "bench.component"))
     try await group.run()
   }
 }
@@ -64,13 +65,19 @@ struct BenchStore: StateStoreComponent {
 
   func initialise(metadata: [String: String]) async throws {}
   func features() async throws -> [StateStoreFeature] { [] }
-  func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse {
+  func get(
+    _ request: Dapr_Proto_Components_V1_GetRequest
+  ) async throws -> Dapr_Proto_Components_V1_GetResponse {
     var response = Dapr_Proto_Components_V1_GetResponse()
     if let value = values.get(request.key) { response.data = value }
     return response
   }
-  func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws { values.set(request.key, request.value) }
-  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws { values.delete(request.key) }
+  func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws {
+    values.set(request.key, request.value)
+  }
+  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws {
+    values.delete(request.key)
+  }
 }
 
 /// A pub/sub that accepts every publish and delivers nothing.
@@ -130,13 +137,18 @@ private struct EchoServing: Service {
 /// Echoes the request's bytes: an `EchoMessage` comes back as it was sent.
 private struct EchoService: RegistrableRPCService {
   struct Bytes: MessageSerializer, MessageDeserializer {
-    func serialize<Output: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Output { Output(message) }
-    func deserialize<Input: GRPCContiguousBytes>(_ bytes: Input) throws -> [UInt8] { bytes.withUnsafeBytes { Array($0) } }
+    func serialize<Output: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Output {
+      Output(message)
+    }
+    func deserialize<Input: GRPCContiguousBytes>(_ bytes: Input) throws -> [UInt8] {
+      bytes.withUnsafeBytes { Array($0) }
+    }
   }
 
   func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
     router.registerHandler(
-      forMethod: MethodDescriptor(fullyQualifiedService: "apiary.bench.v1.Echo", method: "Echo", type: .unary),
+      forMethod: MethodDescriptor(
+        fullyQualifiedService: "apiary.bench.v1.Echo", method: "Echo", type: .unary),
       deserializer: Bytes(), serializer: Bytes()
     ) { request, _ in
       var message: [UInt8] = []

@@ -58,7 +58,9 @@ func drive(
             do {
               try await call()
               let elapsed = clock.now - start
-              mine.append(UInt64(elapsed.components.seconds) * 1_000_000_000 + UInt64(elapsed.components.attoseconds / 1_000_000_000))
+              mine.append(
+                UInt64(elapsed.components.seconds) * 1_000_000_000
+                  + UInt64(elapsed.components.attoseconds / 1_000_000_000))
             } catch {
               errors.record(error)
             }
@@ -97,7 +99,8 @@ func drive(
   return Batch(
     calls: calls, concurrency: concurrency, errors: errors.count.load(ordering: .relaxed),
     firstError: errors.first.withLock { $0 }, wallSeconds: wall,
-    p50: Batch.percentile(sorted, 50), p90: Batch.percentile(sorted, 90), p99: Batch.percentile(sorted, 99),
+    p50: Batch.percentile(sorted, 50), p90: Batch.percentile(sorted, 90),
+    p99: Batch.percentile(sorted, 99),
     mean: sorted.isEmpty ? .nan : sorted.reduce(0, +) / Double(sorted.count),
     throughput: Double(sorted.count) / wall, cpuPer1000: cpu, switchesPerCall: switches,
     apiaryRSS: watched["apiary"].flatMap(ProcessStats.residentBytes),
@@ -132,7 +135,9 @@ enum ProcessStats {
     else { return nil }
     // After "pid (comm) ": state is field 3, utime field 14, stime field 15.
     let fields = text[text.index(after: close)...].split(separator: " ")
-    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+      return nil
+    }
     return (user + system) / ticksPerSecond
   }
 
@@ -140,13 +145,20 @@ enum ProcessStats {
   /// (/proc/PID/task/*/status), or nil when they cannot be read. Threads that ended in
   /// between are not counted.
   static func contextSwitches(_ pid: Int32) -> Int? {
-    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else { return nil }
+    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")
+    else { return nil }
     var total = 0
     for task in tasks {
-      guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8) else { continue }
+      guard
+        let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)
+      else { continue }
       for line in text.split(separator: "\n")
-      where line.hasPrefix("voluntary_ctxt_switches:") || line.hasPrefix("nonvoluntary_ctxt_switches:") {
-        total += line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) } ?? 0
+      where line.hasPrefix("voluntary_ctxt_switches:")
+        || line.hasPrefix("nonvoluntary_ctxt_switches:")
+      {
+        total +=
+          line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+          ?? 0
       }
     }
     return total
@@ -158,17 +170,29 @@ enum ProcessStats {
   /// c-ares, ssl, crypto, zlib), "other libraries" and "anonymous" (heap, stacks,
   /// anonymous mappings). Nil when smaps cannot be read.
   static func residentSplit(_ pid: Int32) -> [String: Int]? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return nil }
-    let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else {
+      return nil
+    }
+    let executable =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
     func category(_ path: String) -> String {
       if path.isEmpty || path.hasPrefix("[") { return "anonymous" }
       if path == executable { return "binary" }
       let file = path.split(separator: "/").last.map(String.init) ?? path
-      if file.hasPrefix("libswift") || file.hasPrefix("libdispatch") || file.hasPrefix("libBlocksRuntime") {
+      if file.hasPrefix("libswift") || file.hasPrefix("libdispatch")
+        || file.hasPrefix("libBlocksRuntime")
+      {
         return "swift runtime"
       }
-      if file.hasPrefix("libFoundation") || file.hasPrefix("lib_FoundationICU") || file.contains("icu") { return "foundation" }
-      let grpc = ["libgrpc", "libgpr", "libabsl", "libupb", "libre2", "libcares", "libssl", "libcrypto", "libz.", "libaddress_sorting"]
+      if file.hasPrefix("libFoundation") || file.hasPrefix("lib_FoundationICU")
+        || file.contains("icu")
+      {
+        return "foundation"
+      }
+      let grpc = [
+        "libgrpc", "libgpr", "libabsl", "libupb", "libre2", "libcares", "libssl", "libcrypto",
+        "libz.", "libaddress_sorting",
+      ]
       if grpc.contains(where: file.hasPrefix) { return "grpc" }
       return "other libraries"
     }
@@ -204,9 +228,12 @@ enum ProcessStats {
   static func peakResidentBytes(_ pid: Int32) -> Int? { statusField(pid, "VmHWM:") }
 
   private static func statusField(_ pid: Int32, _ name: String) -> Int? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else {
+      return nil
+    }
     for line in text.split(separator: "\n") where line.hasPrefix(name) {
-      let number = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
+      let number = line.dropFirst(name.count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+        .first.flatMap { Int($0) }
       return number.map { $0 * 1024 }
     }
     return nil

@@ -31,10 +31,13 @@ struct Measurement: Codable {
     func describe(_ batch: Batch?) -> String {
       guard let batch else { return "-" }
       let errors = batch.errors > 0 ? " (\(batch.errors) errors: \(batch.firstError ?? ""))" : ""
-      guard batch.p50.isFinite, batch.throughput.isFinite else { return "no call answered\(errors)" }
+      guard batch.p50.isFinite, batch.throughput.isFinite else {
+        return "no call answered\(errors)"
+      }
       return "p50 \(Int(batch.p50)) µs, \(Int(batch.throughput)) calls/s\(errors)"
     }
-    return "run \(run) \(operation.rawValue) via \(path.rawValue): 1 in flight \(describe(inFlight1)); "
+    return
+      "run \(run) \(operation.rawValue) via \(path.rawValue): 1 in flight \(describe(inFlight1)); "
       + "16: \(describe(inFlight16)); 64: \(describe(inFlight64))"
   }
 }
@@ -84,15 +87,22 @@ struct Machine: Codable {
 
   static func describe() -> Machine {
     let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-    let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
-      .map { String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(in: .whitespaces) } ?? "unknown"
+    let model =
+      cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+      .map {
+        String($0.split(separator: ":", maxSplits: 1).last ?? "").trimmingCharacters(
+          in: .whitespaces)
+      } ?? "unknown"
     let meminfo = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)) ?? ""
     let memory = meminfo.split(separator: "\n").first { $0.hasPrefix("MemTotal:") }
       .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) }.map { $0 * 1024 }
     var names = utsname()
     uname(&names)
-    let release = withUnsafeBytes(of: &names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    let release = withUnsafeBytes(of: &names.release) {
+      String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+    }
     return Machine(
-      cpus: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model, memoryBytes: memory, kernel: release)
+      cpus: ProcessInfo.processInfo.activeProcessorCount, cpuModel: model, memoryBytes: memory,
+      kernel: release)
   }
 }

@@ -17,7 +17,8 @@ import Glibc
 struct RunCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "run",
-    abstract: "Measure the sidecar against direct calls and the C++ floor; write the results as JSON.",
+    abstract:
+      "Measure the sidecar against direct calls and the C++ floor; write the results as JSON.",
     discussion: """
       For a state Get of a 1 KiB value and a Publish of 1 KiB: (a) direct to the
       component's socket, (b) through apiary's gRPC API, (c) through its HTTP API, each
@@ -50,28 +51,39 @@ struct RunCommand: AsyncParsableCommand {
   @Option(help: "Untimed calls before each batch.")
   var warmup = 300
 
-  @Option(help: "The gRPC transport of apiary, the component and the benchmark's clients: nio or core.")
+  @Option(
+    help: "The gRPC transport of apiary, the component and the benchmark's clients: nio or core.")
   var transport: TransportKind = .core
 
-  @Option(help: "Socket counts for the start-up measurement, comma-separated; discovery uses the largest.")
+  @Option(
+    help: "Socket counts for the start-up measurement, comma-separated; discovery uses the largest."
+  )
   var startupSockets = "1,10,100"
 
   func run() async throws {
     let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-    let apiaryPath = apiary ?? URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("apiary").path
-    guard FileManager.default.isExecutableFile(atPath: apiaryPath) else { throw BenchError("no apiary at \(apiaryPath)") }
+    let apiaryPath =
+      apiary
+      ?? URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("apiary").path
+    guard FileManager.default.isExecutableFile(atPath: apiaryPath) else {
+      throw BenchError("no apiary at \(apiaryPath)")
+    }
     let folder = try TemporaryFolder(prefix: "apiary-bench")
     defer { folder.remove() }
-    var report = Report(machine: Machine.describe(), command: CommandLine.arguments.joined(separator: " "), runs: runs)
+    var report = Report(
+      machine: Machine.describe(), command: CommandLine.arguments.joined(separator: " "), runs: runs
+    )
     report.transport = transport.rawValue
     log("apiary \(apiaryPath); \(report.machine.cpus) CPUs, \(report.machine.cpuModel)")
 
     // Every child is stopped on the way out, a failed measurement included.
     let started = StartedProcesses()
     do {
-      try await measureCalls(me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
+      try await measureCalls(
+        me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
       try await measureFloor(me: me, folder: folder, started: started, into: &report)
-      try await measureStartup(me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
+      try await measureStartup(
+        me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
     } catch {
       await started.stopAll()
       throw error
@@ -86,7 +98,10 @@ struct RunCommand: AsyncParsableCommand {
 
   // MARK: (a), (b), (c): latency, throughput, CPU and memory
 
-  private func measureCalls(me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses, into report: inout Report) async throws {
+  private func measureCalls(
+    me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses,
+    into report: inout Report
+  ) async throws {
     let sockets = folder.file("sockets")
     let resources = folder.file("resources")
     try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
@@ -97,10 +112,12 @@ struct RunCommand: AsyncParsableCommand {
       socket: "\(sockets)/bench-0.sock")
     started.add(component)
     for index in 1..<5 { try await waitForSocket("\(sockets)/bench-\(index).sock") }
-    var yaml = Resources.component(name: "statestore", type: "state.bench-0")
+    var yaml =
+      Resources.component(name: "statestore", type: "state.bench-0")
       + Resources.component(name: "pubsub", type: "pubsub.bench-0")
     for index in 1..<5 {
-      yaml += Resources.component(name: "store-\(index)", type: "state.bench-\(index)")
+      yaml +=
+        Resources.component(name: "store-\(index)", type: "state.bench-\(index)")
         + Resources.component(name: "pubsub-\(index)", type: "pubsub.bench-\(index)")
     }
     try yaml.write(toFile: "\(resources)/components.yaml", atomically: true, encoding: .utf8)
@@ -117,7 +134,8 @@ struct RunCommand: AsyncParsableCommand {
       environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
     started.add(sidecar)
     let ready = await poll(timeout: .seconds(60)) {
-      !sidecar.isRunning || httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
+      guard sidecar.isRunning else { return true }
+      return await httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
     }
     guard ready, sidecar.isRunning else {
       throw BenchError("apiary did not become ready:\n\(sidecar.standardError)")
@@ -125,10 +143,12 @@ struct RunCommand: AsyncParsableCommand {
     let watched = ["apiary": sidecar.pid, "component": component.pid]
 
     try await withGRPCClient(
-      transport: SelectedClientTransport(transport, target: .unixDomainSocket(path: "\(sockets)/bench-0.sock"))
+      transport: SelectedClientTransport(
+        transport, target: .unixDomainSocket(path: "\(sockets)/bench-0.sock"))
     ) { direct in
       try await withGRPCClient(
-        transport: SelectedClientTransport(transport, target: .ipv4(host: "127.0.0.1", port: grpcPort))
+        transport: SelectedClientTransport(
+          transport, target: .ipv4(host: "127.0.0.1", port: grpcPort))
       ) { api in
         // The value every Get reads, saved through the sidecar (which prefixes the app id).
         var item = Dapr_Proto_Common_V1_StateItem()
@@ -137,7 +157,8 @@ struct RunCommand: AsyncParsableCommand {
         var save = Dapr_Proto_Runtime_V1_SaveStateRequest()
         save.storeName = "statestore"
         save.states = [item]
-        _ = try await Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: api).saveState(save, options: callOptions())
+        _ = try await Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: api).saveState(
+          save, options: callOptions())
         var initialise = Dapr_Proto_Components_V1_InitRequest()
         initialise.metadata = .init()
         var metadata = Metadata()
@@ -153,10 +174,12 @@ struct RunCommand: AsyncParsableCommand {
         report.memory.idleBytes = ProcessStats.residentBytes(sidecar.pid)
         report.memory.idleAnonBytes = ProcessStats.anonymousBytes(sidecar.pid)
         report.memory.idleSplit = ProcessStats.residentSplit(sidecar.pid)
-        report.memory.binaryBytes = (try? FileManager.default.attributesOfItem(atPath: apiaryPath))?[.size] as? Int
+        report.memory.binaryBytes =
+          (try? FileManager.default.attributesOfItem(atPath: apiaryPath))?[.size] as? Int
 
         var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        configuration.connectionPool = .init(
+          idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         for run in 1...runs {
           for operation in Operation.allCases {
@@ -172,9 +195,11 @@ struct RunCommand: AsyncParsableCommand {
                 calls: latencyCalls, warmup: warmup, concurrency: 1, watched: watched,
                 keepLatencies: operation == .get && run == runs, call)
               measurement.inFlight16 = await drive(
-                calls: throughputCalls, warmup: warmup, concurrency: 16, watched: watched, keepLatencies: false, call)
+                calls: throughputCalls, warmup: warmup, concurrency: 16, watched: watched,
+                keepLatencies: false, call)
               measurement.inFlight64 = await drive(
-                calls: throughputCalls, warmup: warmup, concurrency: 64, watched: watched, keepLatencies: false, call)
+                calls: throughputCalls, warmup: warmup, concurrency: 64, watched: watched,
+                keepLatencies: false, call)
               log(measurement.summary)
               report.calls.append(measurement)
             }
@@ -192,22 +217,28 @@ struct RunCommand: AsyncParsableCommand {
 
   // MARK: (d): the C++ floor
 
-  private func measureFloor(me: String, folder: TemporaryFolder, started: StartedProcesses, into report: inout Report) async throws {
+  private func measureFloor(
+    me: String, folder: TemporaryFolder, started: StartedProcesses, into report: inout Report
+  ) async throws {
     let server = "\(floor)/floor-server"
     let client = "\(floor)/floor-client"
-    guard FileManager.default.isExecutableFile(atPath: server), FileManager.default.isExecutableFile(atPath: client) else {
+    guard FileManager.default.isExecutableFile(atPath: server),
+      FileManager.default.isExecutableFile(atPath: client)
+    else {
       log("no C++ floor in \(floor) (build Benchmarks/floor): skipping (d)")
       return
     }
     // The C++ pair, the raw socket ping-pong, and the C++ client against the Swift
     // echo server on this run's transport (what one Swift server hop costs).
     let modes: [(mode: String, executable: String, arguments: [String])] = [
-      ("grpc", server, []), ("raw", server, ["--raw"]), ("swift", me, ["echo-server", "--transport", "\(transport)"]),
+      ("grpc", server, []), ("raw", server, ["--raw"]),
+      ("swift", me, ["echo-server", "--transport", "\(transport)"]),
     ]
     for (mode, executable, extra) in modes {
       let raw = mode == "raw"
       let socket = folder.file("\(mode).sock")
-      let arguments = mode == "swift" ? extra + ["--socket", socket] : ["--socket", socket] + extra
+      let arguments =
+        mode == "swift" ? extra + ["--socket", socket] : ["--socket", socket] + extra
       let process = try await startServing(executable, arguments, socket: socket)
       started.add(process)
       for run in 1...runs {
@@ -216,7 +247,8 @@ struct RunCommand: AsyncParsableCommand {
           let result = try await ChildProcess.run(
             client,
             [
-              "--target", "unix:\(socket)", "--payload", "1024", "--calls", "\(calls)", "--warmup", "\(warmup)",
+              "--target", "unix:\(socket)", "--payload", "1024", "--calls", "\(calls)", "--warmup",
+              "\(warmup)",
               "--concurrency", "\(inFlight)", "--server-pid", "\(process.pid)", "--json",
             ] + (raw ? ["--raw"] : []),
             timeout: .seconds(180))
@@ -227,9 +259,12 @@ struct RunCommand: AsyncParsableCommand {
           let floorResult = FloorResult(
             run: run, mode: mode, inFlight: inFlight, p50: number("p50_us"), p90: number("p90_us"),
             p99: number("p99_us"), throughput: number("throughput_cps"),
-            clientCPUPer1000: number("client_cpu_s_per_1000"), serverCPUPer1000: number("server_cpu_s_per_1000"),
+            clientCPUPer1000: number("client_cpu_s_per_1000"),
+            serverCPUPer1000: number("server_cpu_s_per_1000"),
             serverSwitchesPerCall: (object["server_switches_per_call"] as? NSNumber)?.doubleValue)
-          log("floor \(floorResult.mode) run \(run) in flight \(inFlight): p50 \(Int(floorResult.p50)) µs, \(Int(floorResult.throughput)) calls/s")
+          log(
+            "floor \(floorResult.mode) run \(run) in flight \(inFlight): p50 \(Int(floorResult.p50)) µs, \(Int(floorResult.throughput)) calls/s"
+          )
           report.floor.append(floorResult)
         }
       }
@@ -239,20 +274,31 @@ struct RunCommand: AsyncParsableCommand {
 
   // MARK: start-up and discovery
 
-  private func measureStartup(me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses, into report: inout Report) async throws {
-    let counts = startupSockets.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-      .filter { $0 > 0 }
+  private func measureStartup(
+    me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses,
+    into report: inout Report
+  ) async throws {
+    let counts = startupSockets.split(separator: ",").compactMap {
+      Int($0.trimmingCharacters(in: .whitespaces))
+    }
+    .filter { $0 > 0 }
     for count in counts {
       let sockets = folder.file("startup-\(count)/sockets")
       let resources = folder.file("startup-\(count)/resources")
       try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
       try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
       let component = try await startServing(
-        me, ["component", "--sockets-dir", sockets, "--count", "\(count)", "--transport", "\(transport)"],
+        me,
+        [
+          "component", "--sockets-dir", sockets, "--count", "\(count)", "--transport",
+          "\(transport)",
+        ],
         socket: "\(sockets)/bench-0.sock")
       started.add(component)
       for index in 0..<count { try await waitForSocket("\(sockets)/bench-\(index).sock") }
-      let yaml = (0..<count).map { Resources.component(name: "store-\($0)", type: "state.bench-\($0)") }.joined()
+      let yaml = (0..<count).map {
+        Resources.component(name: "store-\($0)", type: "state.bench-\($0)")
+      }.joined()
       try yaml.write(toFile: "\(resources)/components.yaml", atomically: true, encoding: .utf8)
 
       for run in 1...runs {
@@ -263,13 +309,15 @@ struct RunCommand: AsyncParsableCommand {
           apiaryPath,
           [
             "run", "--resources-path", resources, "--sockets-dir", sockets, "--app-id", "bench",
-            "--grpc-port", "\(try freeTCPPort())", "--http-port", "\(httpPort)", "--log-level", "warning",
+            "--grpc-port", "\(try freeTCPPort())", "--http-port", "\(httpPort)", "--log-level",
+            "warning",
             "--transport", "\(transport)",
           ],
           environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
         started.add(sidecar)
         let ready = await poll(timeout: .seconds(60), every: .milliseconds(2)) {
-          !sidecar.isRunning || httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
+          guard sidecar.isRunning else { return true }
+          return await httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
         }
         let elapsed = clock.now - spawned
         guard ready, sidecar.isRunning else {
@@ -278,7 +326,8 @@ struct RunCommand: AsyncParsableCommand {
           throw BenchError("apiary with \(count) sockets did not become ready:\n\(stderr)")
         }
         await sidecar.stop()
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds =
+          Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         log("start to ready with \(count) sockets, run \(run): \(Int(seconds * 1000)) ms")
         report.startup.append(StartupResult(run: run, sockets: count, seconds: seconds))
       }
@@ -288,13 +337,15 @@ struct RunCommand: AsyncParsableCommand {
           let clock = ContinuousClock()
           let spawned = clock.now
           let result = try await ChildProcess.run(
-            apiaryPath, ["discover", "--sockets-dir", sockets], environment: ["APIARY_TRANSPORT": "\(transport)"],
+            apiaryPath, ["discover", "--sockets-dir", sockets],
+            environment: ["APIARY_TRANSPORT": "\(transport)"],
             timeout: .seconds(60))
           let elapsed = clock.now - spawned
           guard result.status == 0, result.stdout.contains("bench-\(count - 1)") else {
             throw BenchError("apiary discover failed (\(result.status)): \(result.stderr)")
           }
-          let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+          let seconds =
+            Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
           log("apiary discover of \(count) sockets, run \(run): \(Int(seconds * 1000)) ms")
           report.discovery.append(StartupResult(run: run, sockets: count, seconds: seconds))
         }

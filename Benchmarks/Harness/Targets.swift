@@ -42,7 +42,8 @@ func callOptions() -> CallOptions {
 /// (a): `StateStore/Get` and `PubSub/Publish` on the component's socket.
 func directCall(_ operation: Operation, client: GRPCClient<SelectedClientTransport>) -> Call {
   var metadata = Metadata()
-  metadata.addString(operation == .get ? stateInstance : pubsubInstance, forKey: "x-component-instance")
+  metadata.addString(
+    operation == .get ? stateInstance : pubsubInstance, forKey: "x-component-instance")
   let options = callOptions()
   switch operation {
   case .get:
@@ -51,7 +52,9 @@ func directCall(_ operation: Operation, client: GRPCClient<SelectedClientTranspo
     request.key = componentKey
     return { [metadata, request] in
       let response = try await store.get(request, metadata: metadata, options: options)
-      guard response.data.count == payload.count else { throw BenchError("direct Get answered \(response.data.count) bytes") }
+      guard response.data.count == payload.count else {
+        throw BenchError("direct Get answered \(response.data.count) bytes")
+      }
     }
   case .publish:
     let pubsub = Dapr_Proto_Components_V1_PubSub.Client(wrapping: client)
@@ -60,7 +63,9 @@ func directCall(_ operation: Operation, client: GRPCClient<SelectedClientTranspo
     request.topic = "bench"
     request.data = payload
     request.contentType = "application/octet-stream"
-    return { [metadata, request] in _ = try await pubsub.publish(request, metadata: metadata, options: options) }
+    return { [metadata, request] in
+      _ = try await pubsub.publish(request, metadata: metadata, options: options)
+    }
   }
 }
 
@@ -75,7 +80,9 @@ func grpcAPICall(_ operation: Operation, client: GRPCClient<SelectedClientTransp
     request.key = "k"
     return { [request] in
       let response = try await dapr.getState(request, options: options)
-      guard response.data.count == payload.count else { throw BenchError("GetState answered \(response.data.count) bytes") }
+      guard response.data.count == payload.count else {
+        throw BenchError("GetState answered \(response.data.count) bytes")
+      }
     }
   case .publish:
     var request = Dapr_Proto_Runtime_V1_PublishEventRequest()

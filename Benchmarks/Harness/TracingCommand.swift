@@ -18,7 +18,8 @@ import Synchronization
 struct TracingCommand: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tracing",
-    abstract: "Measure the cost of tracing (off, rate 0.0001, rate 1 to an OTLP sink); write the results as JSON."
+    abstract:
+      "Measure the cost of tracing (off, rate 0.0001, rate 1 to an OTLP sink); write the results as JSON."
   )
 
   @Option(help: "The apiary executable. Default: the one next to this executable.")
@@ -69,16 +70,22 @@ struct TracingCommand: AsyncParsableCommand {
 
   func run() async throws {
     let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
-    let apiaryPath = apiary ?? URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("apiary").path
-    guard FileManager.default.isExecutableFile(atPath: apiaryPath) else { throw BenchError("no apiary at \(apiaryPath)") }
+    let apiaryPath =
+      apiary
+      ?? URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("apiary").path
+    guard FileManager.default.isExecutableFile(atPath: apiaryPath) else {
+      throw BenchError("no apiary at \(apiaryPath)")
+    }
     let folder = try TemporaryFolder(prefix: "apiary-bench-tracing")
     defer { folder.remove() }
     let started = StartedProcesses()
     var output = Output(
-      machine: Machine.describe(), command: CommandLine.arguments.joined(separator: " "), transport: transport.rawValue,
+      machine: Machine.describe(), command: CommandLine.arguments.joined(separator: " "),
+      transport: transport.rawValue,
       runs: runs, results: [])
     do {
-      try await measure(me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &output)
+      try await measure(
+        me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &output)
     } catch {
       await started.stopAll()
       throw error
@@ -91,7 +98,8 @@ struct TracingCommand: AsyncParsableCommand {
   }
 
   private func measure(
-    me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses, into output: inout Output
+    me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses,
+    into output: inout Output
   ) async throws {
     let sockets = folder.file("sockets")
     let resources = folder.file("resources")
@@ -138,11 +146,13 @@ struct TracingCommand: AsyncParsableCommand {
     }
 
     var configuration = HTTPClient.Configuration()
-    configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+    configuration.connectionPool = .init(
+      idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
     let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     do {
       try await measureWays(
-        apiaryPath: apiaryPath, folder: folder, resources: resources, sockets: sockets, component: component,
+        apiaryPath: apiaryPath, folder: folder, resources: resources, sockets: sockets,
+        component: component,
         started: started, http: http, exportCount: exportCount, into: &output)
     } catch {
       try? await http.shutdown()
@@ -152,7 +162,8 @@ struct TracingCommand: AsyncParsableCommand {
   }
 
   private func measureWays(
-    apiaryPath: String, folder: TemporaryFolder, resources: String, sockets: String, component: ChildProcess,
+    apiaryPath: String, folder: TemporaryFolder, resources: String, sockets: String,
+    component: ChildProcess,
     started: StartedProcesses, http: HTTPClient, exportCount: ExportCount, into output: inout Output
   ) async throws {
     for run in 1...runs {
@@ -169,14 +180,17 @@ struct TracingCommand: AsyncParsableCommand {
           apiaryPath, arguments, environment: ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""])
         started.add(sidecar)
         let ready = await poll(timeout: .seconds(60)) {
-          !sidecar.isRunning || httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
+          guard sidecar.isRunning else { return true }
+          return await httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
         }
         guard ready, sidecar.isRunning else {
-          throw BenchError("apiary (\(way.rawValue)) did not become ready:\n\(sidecar.standardError)")
+          throw BenchError(
+            "apiary (\(way.rawValue)) did not become ready:\n\(sidecar.standardError)")
         }
         let watched = ["apiary": sidecar.pid, "component": component.pid]
         let results = try await withGRPCClient(
-          transport: SelectedClientTransport(transport, target: .ipv4(host: "127.0.0.1", port: grpcPort))
+          transport: SelectedClientTransport(
+            transport, target: .ipv4(host: "127.0.0.1", port: grpcPort))
         ) { api -> [Result] in
           var item = Dapr_Proto_Common_V1_StateItem()
           item.key = "k"
@@ -184,15 +198,20 @@ struct TracingCommand: AsyncParsableCommand {
           var save = Dapr_Proto_Runtime_V1_SaveStateRequest()
           save.storeName = "statestore"
           save.states = [item]
-          _ = try await Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: api).saveState(save, options: callOptions())
+          _ = try await Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: api).saveState(
+            save, options: callOptions())
           var results: [Result] = []
           for path in [Path.grpc, .http] {
-            let call = path == .grpc ? grpcAPICall(.get, client: api) : httpAPICall(.get, client: http, port: httpPort)
+            let call =
+              path == .grpc
+              ? grpcAPICall(.get, client: api) : httpAPICall(.get, client: http, port: httpPort)
             let exportsBefore = exportCount.value
             let one = await drive(
-              calls: latencyCalls, warmup: warmup, concurrency: 1, watched: watched, keepLatencies: false, call)
+              calls: latencyCalls, warmup: warmup, concurrency: 1, watched: watched,
+              keepLatencies: false, call)
             let sixteen = await drive(
-              calls: throughputCalls, warmup: warmup, concurrency: 16, watched: watched, keepLatencies: false, call)
+              calls: throughputCalls, warmup: warmup, concurrency: 16, watched: watched,
+              keepLatencies: false, call)
             let exports = exportCount.value - exportsBefore
             let cpu = sixteen.cpuPer1000["apiary"] ?? .nan
             log(
@@ -200,9 +219,13 @@ struct TracingCommand: AsyncParsableCommand {
             )
             guard one.errors == 0, sixteen.errors == 0 else {
               throw BenchError(
-                "\(way.rawValue) \(path.rawValue): \(one.errors + sixteen.errors) calls failed: \(one.firstError ?? sixteen.firstError ?? "")")
+                "\(way.rawValue) \(path.rawValue): \(one.errors + sixteen.errors) calls failed: \(one.firstError ?? sixteen.firstError ?? "")"
+              )
             }
-            results.append(Result(run: run, way: way, path: path, inFlight1: one, inFlight16: sixteen, exports: exports))
+            results.append(
+              Result(
+                run: run, way: way, path: path, inFlight1: one, inFlight16: sixteen,
+                exports: exports))
           }
           return results
         }
@@ -230,7 +253,9 @@ private struct SinkService: RegistrableRPCService {
   let count: ExportCount
 
   struct Bytes: MessageSerializer, MessageDeserializer {
-    func serialize<Output: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Output { Output(message) }
+    func serialize<Output: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Output {
+      Output(message)
+    }
     func deserialize<Input: GRPCContiguousBytes>(_ bytes: Input) throws -> [UInt8] { [] }
   }
 
@@ -238,7 +263,8 @@ private struct SinkService: RegistrableRPCService {
     let count = self.count
     router.registerHandler(
       forMethod: MethodDescriptor(
-        fullyQualifiedService: "opentelemetry.proto.collector.trace.v1.TraceService", method: "Export", type: .unary),
+        fullyQualifiedService: "opentelemetry.proto.collector.trace.v1.TraceService",
+        method: "Export", type: .unary),
       deserializer: Bytes(), serializer: Bytes()
     ) { request, _ in
       for try await _ in request.messages {}

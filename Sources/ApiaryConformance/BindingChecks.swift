@@ -23,14 +23,16 @@ enum BindingChecks {
           var request = Dapr_Proto_Components_V1_OutputBindingInitRequest()
           request.metadata.properties = context.options.metadata
           _ = try await expectOK("OutputBinding/Init") {
-            try await Output(wrapping: context.client).`init`(request, metadata: context.metadata, options: context.callOptions)
+            try await Output(wrapping: context.client).`init`(
+              request, metadata: context.metadata, options: context.callOptions)
           }
         }
         if input {
           var request = Dapr_Proto_Components_V1_InputBindingInitRequest()
           request.metadata.properties = context.options.metadata
           _ = try await expectOK("InputBinding/Init") {
-            try await Input(wrapping: context.client).`init`(request, metadata: context.metadata, options: context.callOptions)
+            try await Input(wrapping: context.client).`init`(
+              request, metadata: context.metadata, options: context.callOptions)
           }
         }
         return []
@@ -41,28 +43,36 @@ enum BindingChecks {
 
   static func operations(_ context: CheckContext) async throws -> [String] {
     try await expectOK("ListOperations") {
-      try await Output(wrapping: context.client).listOperations(.init(), metadata: context.metadata, options: context.callOptions)
-        .operations
+      try await Output(wrapping: context.client).listOperations(
+        .init(), metadata: context.metadata, options: context.callOptions
+      )
+      .operations
     }
   }
 
-  static func invoke(_ context: CheckContext, _ operation: String) async throws -> Dapr_Proto_Components_V1_InvokeResponse {
+  static func invoke(
+    _ context: CheckContext, _ operation: String
+  ) async throws -> Dapr_Proto_Components_V1_InvokeResponse {
     var request = Dapr_Proto_Components_V1_InvokeRequest()
     request.operation = operation
     request.data = Data(#"{"apiaryConformance":"probe"}"#.utf8)
-    return try await Output(wrapping: context.client).invoke(request, metadata: context.metadata, options: context.callOptions)
+    return try await Output(wrapping: context.client).invoke(
+      request, metadata: context.metadata, options: context.callOptions)
   }
 
   static let outputPing = Check("output-ping") { context in
     _ = try await expectOK("OutputBinding/Ping") {
-      try await Output(wrapping: context.client).ping(.init(), metadata: context.metadata, options: context.callOptions)
+      try await Output(wrapping: context.client).ping(
+        .init(), metadata: context.metadata, options: context.callOptions)
     }
     return "Ping answered"
   }
 
   static let listOperations = Check("list-operations") { context in
     let listed = try await operations(context)
-    guard !listed.isEmpty else { throw CheckFailure("ListOperations answered no operations; the sidecar could invoke nothing") }
+    guard !listed.isEmpty else {
+      throw CheckFailure("ListOperations answered no operations; the sidecar could invoke nothing")
+    }
     guard Set(listed).count == listed.count, !listed.contains("") else {
       throw CheckFailure("ListOperations answered empty or repeated names: \(listed)")
     }
@@ -77,9 +87,12 @@ enum BindingChecks {
         _ = try await invoke(context, operation)
         answers.append("\(operation): ok")
       } catch let error as RPCError where error.code == .unimplemented {
-        throw CheckFailure("'\(operation)' is listed by ListOperations but Invoke answers UNIMPLEMENTED: \(error.message)")
+        throw CheckFailure(
+          "'\(operation)' is listed by ListOperations but Invoke answers UNIMPLEMENTED: \(error.message)"
+        )
       } catch let error as RPCError where error.code == .deadlineExceeded {
-        throw CheckFailure("Invoke '\(operation)' did not answer within \(formatDuration(context.timeout))")
+        throw CheckFailure(
+          "Invoke '\(operation)' did not answer within \(formatDuration(context.timeout))")
       } catch let error as RPCError {
         // A listed operation may refuse this generic request (a missing file name, …);
         // it must still answer, with its reason.
@@ -91,7 +104,9 @@ enum BindingChecks {
 
   static let invokeUnlisted = Check("invoke-unlisted") { context in
     let name = "apiary-conformance-no-such-operation-\(context.runID)"
-    let error = try await expectStatus("Invoke of an operation ListOperations does not list", "it must be refused") {
+    let error = try await expectStatus(
+      "Invoke of an operation ListOperations does not list", "it must be refused"
+    ) {
       _ = try await invoke(context, name)
     }
     return "an unlisted operation is refused (\(error.code))"
@@ -99,7 +114,8 @@ enum BindingChecks {
 
   static let inputPing = Check("input-ping") { context in
     _ = try await expectOK("InputBinding/Ping") {
-      try await Input(wrapping: context.client).ping(.init(), metadata: context.metadata, options: context.callOptions)
+      try await Input(wrapping: context.client).ping(
+        .init(), metadata: context.metadata, options: context.callOptions)
     }
     return "Ping answered"
   }
@@ -117,7 +133,9 @@ enum BindingChecks {
           },
           onResponse: { response in
             for try await event in response.messages {
-              guard !event.messageID.isEmpty else { return "an event came with no message id to answer it by" }
+              guard !event.messageID.isEmpty else {
+                return "an event came with no message id to answer it by"
+              }
               // Answer it as an application that handled it, then end the stream.
               var reply = Dapr_Proto_Components_V1_ReadRequest()
               reply.messageID = event.messageID
@@ -130,7 +148,9 @@ enum BindingChecks {
       }
       group.addTask {
         try await Task.sleep(for: context.timeout)
-        throw CheckSkip("no event within \(formatDuration(context.timeout)); an input binding may have nothing to read")
+        throw CheckSkip(
+          "no event within \(formatDuration(context.timeout)); an input binding may have nothing to read"
+        )
       }
       defer {
         answer.finish()
@@ -139,6 +159,7 @@ enum BindingChecks {
       return try await group.next() ?? nil
     }
     if let problem { throw CheckFailure(problem) }
-    return "an event arrived on Read after \(formatDuration(waited.duration(to: .now))), with a message id, and was answered"
+    return
+      "an event arrived on Read after \(formatDuration(waited.duration(to: .now))), with a message id, and was answered"
   }
 }

@@ -26,7 +26,10 @@ struct Check: Sendable {
   /// or ``CheckSkip``.
   let run: @Sendable (CheckContext) async throws -> String
 
-  init(_ name: String, requires feature: String? = nil, _ run: @escaping @Sendable (CheckContext) async throws -> String) {
+  init(
+    _ name: String, requires feature: String? = nil,
+    _ run: @escaping @Sendable (CheckContext) async throws -> String
+  ) {
     self.name = name
     self.feature = feature
     self.run = run
@@ -83,7 +86,9 @@ func expectOK<T>(_ call: String, _ body: () async throws -> T) async throws -> T
 
 /// Runs `body`, which must fail with a gRPC status; returns it. A success fails the
 /// check with `whyItMustFail`.
-func expectStatus(_ call: String, _ whyItMustFail: String, _ body: () async throws -> Void) async throws -> RPCError {
+func expectStatus(
+  _ call: String, _ whyItMustFail: String, _ body: () async throws -> Void
+) async throws -> RPCError {
   do {
     try await body()
   } catch let error as RPCError {
@@ -96,12 +101,16 @@ func expectStatus(_ call: String, _ whyItMustFail: String, _ body: () async thro
 /// field violation on `etag`.
 func hasEtagViolation(_ error: RPCError) -> Bool {
   guard let status = try? error.unpackGoogleRPCStatus() else { return false }
-  return status.details.contains { $0.badRequest?.violations.contains { $0.field == "etag" } ?? false }
+  return status.details.contains {
+    $0.badRequest?.violations.contains { $0.field == "etag" } ?? false
+  }
 }
 
 /// Polls `body` until it returns a value or the deadline passes (nil then). Waits
 /// 20 ms, doubling to 200 ms, between tries.
-func poll<T>(until deadline: ContinuousClock.Instant, _ body: () async throws -> T?) async throws -> T? {
+func poll<T>(
+  until deadline: ContinuousClock.Instant, _ body: () async throws -> T?
+) async throws -> T? {
   var pause = Duration.milliseconds(20)
   while true {
     if let value = try await body() { return value }
@@ -113,5 +122,6 @@ func poll<T>(until deadline: ContinuousClock.Instant, _ body: () async throws ->
 
 /// A byte count as people read it.
 func describeSize(_ count: Int) -> String {
-  count >= 1 << 20 ? "\(count >> 20) MiB" : count >= 1 << 10 ? "\(count >> 10) KiB" : "\(count) bytes"
+  count >= 1 << 20
+    ? "\(count >> 20) MiB" : count >= 1 << 10 ? "\(count >> 10) KiB" : "\(count) bytes"
 }

@@ -38,7 +38,9 @@ public struct ConformanceResult: Sendable, Equatable {
   /// How long it took.
   public var duration: Duration
 
-  public init(block: BuildingBlock, check: String, outcome: ConformanceOutcome, duration: Duration = .zero) {
+  public init(
+    block: BuildingBlock, check: String, outcome: ConformanceOutcome, duration: Duration = .zero
+  ) {
     self.block = block
     self.check = check
     self.outcome = outcome
@@ -63,9 +65,15 @@ public struct ConformanceReport: Sendable {
     self.results = results
   }
 
-  public var passedCount: Int { results.count { if case .passed = $0.outcome { true } else { false } } }
-  public var failedCount: Int { results.count { if case .failed = $0.outcome { true } else { false } } }
-  public var skippedCount: Int { results.count { if case .skipped = $0.outcome { true } else { false } } }
+  public var passedCount: Int {
+    results.count { if case .passed = $0.outcome { true } else { false } }
+  }
+  public var failedCount: Int {
+    results.count { if case .failed = $0.outcome { true } else { false } }
+  }
+  public var skippedCount: Int {
+    results.count { if case .skipped = $0.outcome { true } else { false } }
+  }
 
   /// Whether the component conforms: something was checked and nothing failed.
   public var conforms: Bool { failedCount == 0 && passedCount > 0 }
@@ -84,7 +92,8 @@ public struct ConformanceReport: Sendable {
       for index in 0..<3 { widths[index] = max(widths[index], row[index].count) }
     }
     func line(_ cells: [String]) -> String {
-      (0..<3).map { cells[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+      (0..<3).map { cells[$0].padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(
+        separator: "  ")
         + "  " + cells[3]
     }
     var text = ([line(header)] + rows.map(line)).joined(separator: "\n")
@@ -103,7 +112,8 @@ public struct ConformanceReport: Sendable {
         let (seconds, attoseconds) = result.duration.components
         return [
           "block": result.block.rawValue, "check": result.check, "result": result.outcome.label,
-          "detail": result.outcome.detail, "ms": seconds * 1000 + attoseconds / 1_000_000_000_000_000,
+          "detail": result.outcome.detail,
+          "ms": seconds * 1000 + attoseconds / 1_000_000_000_000_000,
         ]
       },
     ]

@@ -28,7 +28,8 @@ public struct ConformanceOptions: Sendable {
   public init(
     socketPath: String, blocks: Set<BuildingBlock>? = nil, metadata: [String: String] = [:],
     timeout: Duration = .seconds(5), ordered: Bool = false, secretKey: String? = nil,
-    transport: TransportKind = .default, runID: String = String(UUID().uuidString.prefix(8)).lowercased()
+    transport: TransportKind = .default,
+    runID: String = String(UUID().uuidString.prefix(8)).lowercased()
   ) {
     self.socketPath = socketPath
     self.blocks = blocks
@@ -65,7 +66,9 @@ public enum ConformanceRunner {
   ///
   /// - Throws: ``ConformanceError`` when the socket cannot be reached or listed, or
   ///   serves none of the blocks asked for.
-  public static func run(_ options: ConformanceOptions, logger: Logger) async throws(ConformanceError) -> ConformanceReport {
+  public static func run(
+    _ options: ConformanceOptions, logger: Logger
+  ) async throws(ConformanceError) -> ConformanceReport {
     let channel: ComponentChannel
     do {
       channel = try ComponentChannel(socketPath: options.socketPath, transport: options.transport)
@@ -74,21 +77,25 @@ public enum ConformanceRunner {
     }
     let services: [String]
     do {
-      services = try await ServiceLister(channel: channel, logger: logger).listServices(timeout: options.timeout).1
+      services = try await ServiceLister(channel: channel, logger: logger).listServices(
+        timeout: options.timeout
+      ).1
     } catch {
       await channel.close(grace: .milliseconds(100))
       throw ConformanceError("\(options.socketPath) \(error)")
     }
-    let served = Set(services.compactMap { name -> BuildingBlock? in
-      if case .primary(let block) = ServiceRole.of(name) { block } else { nil }
-    })
+    let served = Set(
+      services.compactMap { name -> BuildingBlock? in
+        if case .primary(let block) = ServiceRole.of(name) { block } else { nil }
+      })
     let wanted = (options.blocks ?? Set(checkedBlocks)).intersection(checkedBlocks)
     let blocks = checkedBlocks.filter { wanted.contains($0) && served.contains($0) }
     guard !blocks.isEmpty else {
       await channel.close(grace: .milliseconds(100))
       let asked = wanted.map(\.rawValue).sorted().joined(separator: ", ")
       throw ConformanceError(
-        "\(options.socketPath) serves none of the building blocks asked for (\(asked)); it lists: \(services.joined(separator: ", "))")
+        "\(options.socketPath) serves none of the building blocks asked for (\(asked)); it lists: \(services.joined(separator: ", "))"
+      )
     }
     let instance = "apiary-conformance-\(options.runID)"
     var results: [ConformanceResult] = []
@@ -97,7 +104,8 @@ public enum ConformanceRunner {
       results += await run(suite, channel: channel, instance: instance, options: options)
     }
     await channel.close(grace: .seconds(1))
-    return ConformanceReport(socket: options.socketPath, services: services, instance: instance, results: results)
+    return ConformanceReport(
+      socket: options.socketPath, services: services, instance: instance, results: results)
   }
 
   static func suite(for block: BuildingBlock, services: Set<String>) -> BlockSuite {
@@ -116,7 +124,8 @@ public enum ConformanceRunner {
   ) async -> [ConformanceResult] {
     let clock = ContinuousClock()
     var context = CheckContext(
-      channel: channel, instance: instance, runID: options.runID, timeout: options.timeout, features: [],
+      channel: channel, instance: instance, runID: options.runID, timeout: options.timeout,
+      features: [],
       options: options)
     let start = clock.now
     let features: Set<String>
@@ -124,26 +133,38 @@ public enum ConformanceRunner {
       features = try await suite.initialise(context)
     } catch {
       let reason = "\(error)"
-      return [ConformanceResult(block: suite.block, check: "init", outcome: .failed(reason), duration: start.duration(to: clock.now))]
-        + suite.checks.map { ConformanceResult(block: suite.block, check: $0.name, outcome: .failed("not run: Init failed")) }
+      return [
+        ConformanceResult(
+          block: suite.block, check: "init", outcome: .failed(reason),
+          duration: start.duration(to: clock.now))
+      ]
+        + suite.checks.map {
+          ConformanceResult(
+            block: suite.block, check: $0.name, outcome: .failed("not run: Init failed"))
+        }
     }
     // Bindings have no Features call.
     let declared =
       suite.block == .bindings
-      ? "Init answered" : "Init and Features answered; "
-        + (features.isEmpty ? "no features declared" : "features: \(features.sorted().joined(separator: ", "))")
+      ? "Init answered"
+      : "Init and Features answered; "
+        + (features.isEmpty
+          ? "no features declared" : "features: \(features.sorted().joined(separator: ", "))")
     var results = [
       ConformanceResult(
         block: suite.block, check: "init", outcome: .passed(declared),
         duration: start.duration(to: clock.now))
     ]
     context = CheckContext(
-      channel: channel, instance: instance, runID: options.runID, timeout: options.timeout, features: features,
+      channel: channel, instance: instance, runID: options.runID, timeout: options.timeout,
+      features: features,
       options: options)
     for check in suite.checks {
       if let feature = check.feature, !features.contains(feature) {
         results.append(
-          ConformanceResult(block: suite.block, check: check.name, outcome: .skipped("the component does not declare \(feature)")))
+          ConformanceResult(
+            block: suite.block, check: check.name,
+            outcome: .skipped("the component does not declare \(feature)")))
         continue
       }
       let began = clock.now
@@ -159,7 +180,10 @@ public enum ConformanceRunner {
       } catch {
         outcome = .failed("\(error)")
       }
-      results.append(ConformanceResult(block: suite.block, check: check.name, outcome: outcome, duration: began.duration(to: clock.now)))
+      results.append(
+        ConformanceResult(
+          block: suite.block, check: check.name, outcome: outcome,
+          duration: began.duration(to: clock.now)))
     }
     return results
   }

@@ -21,10 +21,15 @@ enum PubSubChecks {
         }
         return Set(
           try await expectOK("Features") {
-            try await client.features(.init(), metadata: context.metadata, options: context.callOptions).features
+            try await client.features(
+              .init(), metadata: context.metadata, options: context.callOptions
+            ).features
           })
       },
-      checks: [ping, publishPull, topicsIsolated, ack, nackRedelivery, unansweredRedelivery, ordering, bulkPublish, messageTTL])
+      checks: [
+        ping, publishPull, topicsIsolated, ack, nackRedelivery, unansweredRedelivery, ordering,
+        bulkPublish, messageTTL,
+      ])
   }
 
   // MARK: - Helpers
@@ -48,7 +53,8 @@ enum PubSubChecks {
     request.contentType = "application/json"
     request.metadata = metadata
     _ = try await expectOK("Publish") {
-      try await Client(wrapping: context.client).publish(request, metadata: context.metadata, options: context.callOptions)
+      try await Client(wrapping: context.client).publish(
+        request, metadata: context.metadata, options: context.callOptions)
     }
   }
 
@@ -76,18 +82,23 @@ enum PubSubChecks {
       if let ended = stream.ended { throw CheckFailure("PullMessages(\(topic)): \(ended)") }
     }
     await stream.close(within: context.timeout)
-    throw CheckFailure("nothing published to \(topic) was delivered on its PullMessages stream within \(formatDuration(context.timeout))")
+    throw CheckFailure(
+      "nothing published to \(topic) was delivered on its PullMessages stream within \(formatDuration(context.timeout))"
+    )
   }
 
   /// The next message that is not a probe (probes are acknowledged on the way), or a
   /// failure naming what was awaited.
-  static func nextMessage(_ stream: PullStream, _ context: CheckContext, awaiting what: String) async throws -> PullStream.Message {
+  static func nextMessage(
+    _ stream: PullStream, _ context: CheckContext, awaiting what: String
+  ) async throws -> PullStream.Message {
     let deadline = ContinuousClock.now.advanced(by: context.timeout)
     while true {
       let left = ContinuousClock.now.duration(to: deadline)
       guard left > .zero, let message = await stream.next(within: left) else {
         let ended = stream.ended.map { " (\($0))" } ?? ""
-        throw CheckFailure("\(what) did not arrive within \(formatDuration(context.timeout))\(ended)")
+        throw CheckFailure(
+          "\(what) did not arrive within \(formatDuration(context.timeout))\(ended)")
       }
       if isProbe(message) {
         stream.ack(message.id)
@@ -105,7 +116,8 @@ enum PubSubChecks {
 
   static let ping = Check("ping") { context in
     _ = try await expectOK("Ping") {
-      try await Client(wrapping: context.client).ping(.init(), metadata: context.metadata, options: context.callOptions)
+      try await Client(wrapping: context.client).ping(
+        .init(), metadata: context.metadata, options: context.callOptions)
     }
     return "Ping answered"
   }
@@ -121,13 +133,17 @@ enum PubSubChecks {
       guard message.topicName.isEmpty || message.topicName == topic else {
         throw CheckFailure("a message on the \(topic) stream names topic '\(message.topicName)'")
       }
-      guard !message.id.isEmpty else { throw CheckFailure("a delivered message has no id to acknowledge it by") }
+      guard !message.id.isEmpty else {
+        throw CheckFailure("a delivered message has no id to acknowledge it by")
+      }
       received.append(message.data)
       stream.ack(message.id)
     }
     await stream.close(within: context.timeout)
     guard Set(received) == Set(sent) else {
-      throw CheckFailure("delivered \(received.map { String(decoding: $0, as: UTF8.self) }), published \(sent.map { String(decoding: $0, as: UTF8.self) })")
+      throw CheckFailure(
+        "delivered \(received.map { String(decoding: $0, as: UTF8.self) }), published \(sent.map { String(decoding: $0, as: UTF8.self) })"
+      )
     }
     return "3 messages published were delivered byte for byte, each with an id"
   }
@@ -137,11 +153,13 @@ enum PubSubChecks {
     let stream = try await liveStream(context, topic: mine)
     try await publish(context, topic: other, payload(context, "for-b"))
     try await publish(context, topic: mine, payload(context, "for-a"))
-    let message = try await nextMessage(stream, context, awaiting: "the message published to \(mine)")
+    let message = try await nextMessage(
+      stream, context, awaiting: "the message published to \(mine)")
     stream.ack(message.id)
     await stream.close(within: context.timeout)
     guard message.data == payload(context, "for-a") else {
-      throw CheckFailure("the \(mine) stream delivered \(describe(message)), published to another topic")
+      throw CheckFailure(
+        "the \(mine) stream delivered \(describe(message)), published to another topic")
     }
     return "a subscription gets its own topic's messages only"
   }
@@ -173,7 +191,9 @@ enum PubSubChecks {
         }
       }
     }
-    throw CheckFailure("the second subscription to \(topic) delivered nothing within \(formatDuration(context.timeout))")
+    throw CheckFailure(
+      "the second subscription to \(topic) delivered nothing within \(formatDuration(context.timeout))"
+    )
   }
 
   static let nackRedelivery = Check("nack-redelivery") { context in
@@ -184,13 +204,16 @@ enum PubSubChecks {
     stream.nack(first.id)
     let clock = ContinuousClock()
     let refused = clock.now
-    let again = try await nextMessage(stream, context, awaiting: "the refused message, delivered again")
+    let again = try await nextMessage(
+      stream, context, awaiting: "the refused message, delivered again")
     stream.ack(again.id)
     await stream.close(within: context.timeout)
     guard again.data == first.data else {
-      throw CheckFailure("after a nack the stream delivered \(describe(again)) instead of the refused message")
+      throw CheckFailure(
+        "after a nack the stream delivered \(describe(again)) instead of the refused message")
     }
-    return "a refused message was delivered again after \(formatDuration(refused.duration(to: clock.now)))"
+    return
+      "a refused message was delivered again after \(formatDuration(refused.duration(to: clock.now)))"
   }
 
   static let unansweredRedelivery = Check("unanswered-redelivery") { context in
@@ -200,11 +223,14 @@ enum PubSubChecks {
     _ = try await nextMessage(stream, context, awaiting: "the published message")
     await stream.close(within: context.timeout)  // without answering it
     stream = PullStream(context, topic: topic)
-    let again = try await nextMessage(stream, context, awaiting: "a message left unanswered when its stream closed, on a new stream")
+    let again = try await nextMessage(
+      stream, context, awaiting: "a message left unanswered when its stream closed, on a new stream"
+    )
     stream.ack(again.id)
     await stream.close(within: context.timeout)
     guard again.data == payload(context, "unanswered") else {
-      throw CheckFailure("the new stream delivered \(describe(again)) first, not the unanswered message")
+      throw CheckFailure(
+        "the new stream delivered \(describe(again)) first, not the unanswered message")
     }
     return "a message never answered is delivered again on the next stream (at least once)"
   }
@@ -216,12 +242,17 @@ enum PubSubChecks {
     let topic = context.topic("ordering")
     let stream = try await liveStream(context, topic: topic)
     let count = 20
-    for index in 0..<count { try await publish(context, topic: topic, payload(context, "n\(index)")) }
     for index in 0..<count {
-      let message = try await nextMessage(stream, context, awaiting: "message \(index + 1) of \(count)")
+      try await publish(context, topic: topic, payload(context, "n\(index)"))
+    }
+    for index in 0..<count {
+      let message = try await nextMessage(
+        stream, context, awaiting: "message \(index + 1) of \(count)")
       stream.ack(message.id)
       guard message.data == payload(context, "n\(index)") else {
-        throw CheckFailure("message \(index + 1) delivered was \(describe(message)); \(count) messages published in order came out of order")
+        throw CheckFailure(
+          "message \(index + 1) delivered was \(describe(message)); \(count) messages published in order came out of order"
+        )
       }
     }
     await stream.close(within: context.timeout)
@@ -245,16 +276,22 @@ enum PubSubChecks {
     do {
       response = try await Client(wrapping: context.client).bulkPublish(
         request, metadata: context.metadata, options: context.callOptions)
-    } catch let error as RPCError where error.code == .unimplemented && !context.features.contains("BULK_PUBSUB") {
+    } catch let error as RPCError
+      where error.code == .unimplemented && !context.features.contains("BULK_PUBSUB")
+    {
       await stream.close(within: context.timeout)
-      throw CheckSkip("BulkPublish is UNIMPLEMENTED and BULK_PUBSUB is not declared (the sidecar publishes one by one)")
+      throw CheckSkip(
+        "BulkPublish is UNIMPLEMENTED and BULK_PUBSUB is not declared (the sidecar publishes one by one)"
+      )
     } catch let error as RPCError {
       await stream.close(within: context.timeout)
       throw CheckFailure("BulkPublish failed: \(error.code): \(error.message)")
     }
     guard response.failedEntries.isEmpty else {
       await stream.close(within: context.timeout)
-      throw CheckFailure("BulkPublish reported failed entries: \(response.failedEntries.map { "\($0.entryID): \($0.error)" })")
+      throw CheckFailure(
+        "BulkPublish reported failed entries: \(response.failedEntries.map { "\($0.entryID): \($0.error)" })"
+      )
     }
     var received: Set<Data> = []
     for index in 0..<3 {
@@ -274,7 +311,8 @@ enum PubSubChecks {
     var stream = try await liveStream(context, topic: topic)
     await stream.close(within: context.timeout)
     let published = ContinuousClock.now
-    try await publish(context, topic: topic, payload(context, "expiring"), metadata: ["ttlInSeconds": "1"])
+    try await publish(
+      context, topic: topic, payload(context, "expiring"), metadata: ["ttlInSeconds": "1"])
     // The message must outlive its TTL before anyone reads it: this wait is the check.
     try await Task.sleep(until: published.advanced(by: .milliseconds(1500)))
     stream = try await liveStream(context, topic: topic)
@@ -285,7 +323,9 @@ enum PubSubChecks {
       if message.data == payload(context, "expiring") {
         throw CheckFailure("a message published with ttlInSeconds=1 was delivered 1.5 s later")
       }
-      if message.data == payload(context, "probe-marker") { return "a message past its ttlInSeconds was not delivered" }
+      if message.data == payload(context, "probe-marker") {
+        return "a message past its ttlInSeconds was not delivered"
+      }
     }
     throw CheckFailure("the marker published after the expired message did not arrive")
   }

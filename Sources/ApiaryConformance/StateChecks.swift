@@ -21,7 +21,9 @@ enum StateChecks {
           try await store.`init`(request, metadata: context.metadata, options: context.callOptions)
         }
         let features = try await expectOK("Features") {
-          try await store.features(.init(), metadata: context.metadata, options: context.callOptions).features
+          try await store.features(
+            .init(), metadata: context.metadata, options: context.callOptions
+          ).features
         }
         return Set(features)
       },
@@ -48,7 +50,8 @@ enum StateChecks {
     if let etag { request.etag.value = etag }
     request.options.concurrency = concurrency
     request.metadata = metadata
-    _ = try await Store(wrapping: context.client).set(request, metadata: context.metadata, options: context.callOptions)
+    _ = try await Store(wrapping: context.client).set(
+      request, metadata: context.metadata, options: context.callOptions)
   }
 
   static func get(_ context: CheckContext, _ key: String) async throws -> Stored {
@@ -63,14 +66,18 @@ enum StateChecks {
     var request = Dapr_Proto_Components_V1_DeleteRequest()
     request.key = key
     if let etag { request.etag.value = etag }
-    _ = try await Store(wrapping: context.client).delete(request, metadata: context.metadata, options: context.callOptions)
+    _ = try await Store(wrapping: context.client).delete(
+      request, metadata: context.metadata, options: context.callOptions)
   }
 
   /// Reads `key`, failing the check unless it holds exactly `value`.
-  static func expectValue(_ context: CheckContext, _ key: String, _ value: Data, _ what: String) async throws {
+  static func expectValue(
+    _ context: CheckContext, _ key: String, _ value: Data, _ what: String
+  ) async throws {
     let stored = try await expectOK("Get") { try await get(context, key) }
     guard stored.data == value else {
-      throw CheckFailure("\(what): Get(\(key)) answered \(describe(stored.data)), expected \(describe(value))")
+      throw CheckFailure(
+        "\(what): Get(\(key)) answered \(describe(stored.data)), expected \(describe(value))")
     }
   }
 
@@ -79,13 +86,16 @@ enum StateChecks {
     let stored = try await expectOK("Get") { try await get(context, key) }
     guard !stored.exists else {
       throw CheckFailure(
-        "\(what): Get(\(key)) answered \(describe(stored.data)) with etag '\(stored.etag)'; an absent key is empty data and no etag")
+        "\(what): Get(\(key)) answered \(describe(stored.data)) with etag '\(stored.etag)'; an absent key is empty data and no etag"
+      )
     }
   }
 
   static func describe(_ data: Data) -> String {
     if data.isEmpty { return "nothing" }
-    if data.count <= 40, let text = String(data: data, encoding: .utf8), !text.contains(where: \.isNewline) {
+    if data.count <= 40, let text = String(data: data, encoding: .utf8),
+      !text.contains(where: \.isNewline)
+    {
       return "'\(text)'"
     }
     return describeSize(data.count)
@@ -105,7 +115,8 @@ enum StateChecks {
   static let basics: [Check] = [
     Check("ping") { context in
       _ = try await expectOK("Ping") {
-        try await Store(wrapping: context.client).ping(.init(), metadata: context.metadata, options: context.callOptions)
+        try await Store(wrapping: context.client).ping(
+          .init(), metadata: context.metadata, options: context.callOptions)
       }
       return "Ping answered"
     },
@@ -122,14 +133,20 @@ enum StateChecks {
       return "\(valueKinds.map(\.0).joined(separator: ", ")) values read back byte for byte"
     },
     Check("keys") { context in
-      let names = ["plain", "with space", "with/slash", "ünïcödé-🔑", "with||bars", "MixedCase", "mixedcase"]
+      let names = [
+        "plain", "with space", "with/slash", "ünïcödé-🔑", "with||bars", "MixedCase", "mixedcase",
+      ]
       for (index, name) in names.enumerated() {
-        try await expectOK("Set") { try await set(context, context.key(name), Data("value \(index)".utf8)) }
+        try await expectOK("Set") {
+          try await set(context, context.key(name), Data("value \(index)".utf8))
+        }
       }
       for (index, name) in names.enumerated() {
-        try await expectValue(context, context.key(name), Data("value \(index)".utf8), "key '\(name)'")
+        try await expectValue(
+          context, context.key(name), Data("value \(index)".utf8), "key '\(name)'")
       }
-      return "\(names.count) keys with spaces, slashes, Unicode, '||' and only case apart kept apart"
+      return
+        "\(names.count) keys with spaces, slashes, Unicode, '||' and only case apart kept apart"
     },
     Check("overwrite") { context in
       let key = context.key("overwrite")
@@ -146,7 +163,9 @@ enum StateChecks {
       return "a deleted key reads as absent"
     },
     Check("delete-missing") { context in
-      try await expectOK("Delete of a key never set") { try await delete(context, context.key("never-there")) }
+      try await expectOK("Delete of a key never set") {
+        try await delete(context, context.key("never-there"))
+      }
       return "deleting a key that does not exist succeeds"
     },
   ]
@@ -174,14 +193,18 @@ enum StateChecks {
         return item
       }
       let items = try await expectOK("BulkGet") {
-        try await store.bulkGet(read, metadata: context.metadata, options: context.callOptions).items
+        try await store.bulkGet(read, metadata: context.metadata, options: context.callOptions)
+          .items
       }
       let byKey = Dictionary(items.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
       for (index, key) in keys.enumerated() {
         guard let item = byKey[key] else { throw CheckFailure("BulkGet left out \(key)") }
-        guard item.error.isEmpty else { throw CheckFailure("BulkGet answered an error for \(key): \(item.error)") }
+        guard item.error.isEmpty else {
+          throw CheckFailure("BulkGet answered an error for \(key): \(item.error)")
+        }
         guard item.data == Data("bulk \(index)".utf8) else {
-          throw CheckFailure("BulkGet answered \(describe(item.data)) for \(key), expected 'bulk \(index)'")
+          throw CheckFailure(
+            "BulkGet answered \(describe(item.data)) for \(key), expected 'bulk \(index)'")
         }
       }
       if let missing = byKey[context.key("bulk-missing")], !missing.data.isEmpty {
@@ -199,7 +222,8 @@ enum StateChecks {
         return item
       }
       _ = try await expectOK("BulkDelete") {
-        try await Store(wrapping: context.client).bulkDelete(request, metadata: context.metadata, options: context.callOptions)
+        try await Store(wrapping: context.client).bulkDelete(
+          request, metadata: context.metadata, options: context.callOptions)
       }
       for key in keys { try await expectAbsent(context, key, "after BulkDelete") }
       return "BulkDelete removed every key it named"
@@ -209,10 +233,14 @@ enum StateChecks {
   // MARK: - Etags
 
   /// Sets `key` and reads back its etag, failing when there is none.
-  static func etagAfterSet(_ context: CheckContext, _ key: String, _ value: String) async throws -> String {
+  static func etagAfterSet(
+    _ context: CheckContext, _ key: String, _ value: String
+  ) async throws -> String {
     try await expectOK("Set") { try await set(context, key, Data(value.utf8)) }
     let stored = try await expectOK("Get") { try await get(context, key) }
-    guard !stored.etag.isEmpty else { throw CheckFailure("Get answered no etag after Set, though ETAG is declared") }
+    guard !stored.etag.isEmpty else {
+      throw CheckFailure("Get answered no etag after Set, though ETAG is declared")
+    }
     return stored.etag
   }
 
@@ -220,7 +248,8 @@ enum StateChecks {
   static func expectMismatch(_ error: RPCError, _ call: String) throws {
     guard error.code == .failedPrecondition, hasEtagViolation(error) else {
       throw CheckFailure(
-        "\(call) answered \(error.code) ('\(error.message)'); an etag mismatch is FAILED_PRECONDITION with a BadRequest violation on field 'etag'")
+        "\(call) answered \(error.code) ('\(error.message)'); an etag mismatch is FAILED_PRECONDITION with a BadRequest violation on field 'etag'"
+      )
     }
   }
 
@@ -230,17 +259,22 @@ enum StateChecks {
       try await expectOK("Set") { try await set(context, context.key("etag"), Data("two".utf8)) }
       let second = try await expectOK("Get") { try await get(context, context.key("etag")) }.etag
       guard !second.isEmpty, second != first else {
-        throw CheckFailure("the etag did not change when the value changed ('\(first)' then '\(second)')")
+        throw CheckFailure(
+          "the etag did not change when the value changed ('\(first)' then '\(second)')")
       }
       return "every Set gives a new etag ('\(first)' then '\(second)')"
     },
     Check("etag-match", requires: "ETAG") { context in
       let key = context.key("etag-match")
       let etag = try await etagAfterSet(context, key, "one")
-      try await expectOK("Set with the current etag") { try await set(context, key, Data("two".utf8), etag: etag) }
+      try await expectOK("Set with the current etag") {
+        try await set(context, key, Data("two".utf8), etag: etag)
+      }
       try await expectValue(context, key, Data("two".utf8), "after a Set with the current etag")
       let stored = try await expectOK("Get") { try await get(context, key) }
-      try await expectOK("Delete with the current etag") { try await delete(context, key, etag: stored.etag) }
+      try await expectOK("Delete with the current etag") {
+        try await delete(context, key, etag: stored.etag)
+      }
       try await expectAbsent(context, key, "after a Delete with the current etag")
       return "Set and Delete with the current etag succeed"
     },
@@ -248,7 +282,9 @@ enum StateChecks {
       let key = context.key("etag-stale-set")
       let stale = try await etagAfterSet(context, key, "one")
       try await expectOK("Set") { try await set(context, key, Data("two".utf8)) }
-      let error = try await expectStatus("Set with a stale etag", "an etag mismatch must be refused") {
+      let error = try await expectStatus(
+        "Set with a stale etag", "an etag mismatch must be refused"
+      ) {
         try await set(context, key, Data("three".utf8), etag: stale)
       }
       try expectMismatch(error, "Set with a stale etag")
@@ -259,7 +295,9 @@ enum StateChecks {
       let key = context.key("etag-stale-delete")
       let stale = try await etagAfterSet(context, key, "one")
       try await expectOK("Set") { try await set(context, key, Data("two".utf8)) }
-      let error = try await expectStatus("Delete with a stale etag", "an etag mismatch must be refused") {
+      let error = try await expectStatus(
+        "Delete with a stale etag", "an etag mismatch must be refused"
+      ) {
         try await delete(context, key, etag: stale)
       }
       try expectMismatch(error, "Delete with a stale etag")
@@ -272,7 +310,8 @@ enum StateChecks {
         try await set(context, key, Data("first".utf8), concurrency: .concurrencyFirstWrite)
       }
       let error = try await expectStatus(
-        "Set with first-write and no etag on an existing key", "first-write must not overwrite a value it has not seen"
+        "Set with first-write and no etag on an existing key",
+        "first-write must not overwrite a value it has not seen"
       ) {
         try await set(context, key, Data("second".utf8), concurrency: .concurrencyFirstWrite)
       }
@@ -283,22 +322,30 @@ enum StateChecks {
     Check("etag-invalid", requires: "ETAG") { context in
       let key = context.key("etag-invalid")
       _ = try await etagAfterSet(context, key, "one")
-      let error = try await expectStatus("Set with a malformed etag", "a malformed etag must be refused") {
+      let error = try await expectStatus(
+        "Set with a malformed etag", "a malformed etag must be refused"
+      ) {
         try await set(context, key, Data("two".utf8), etag: "not an etag ☃")
       }
       // Stores whose etags are opaque strings answer a mismatch; both are the contract.
-      guard (error.code == .invalidArgument || error.code == .failedPrecondition), hasEtagViolation(error) else {
+      guard error.code == .invalidArgument || error.code == .failedPrecondition,
+        hasEtagViolation(error)
+      else {
         throw CheckFailure(
-          "Set with a malformed etag answered \(error.code) ('\(error.message)'); expected INVALID_ARGUMENT (invalid) or FAILED_PRECONDITION (mismatch) with a BadRequest violation on 'etag'")
+          "Set with a malformed etag answered \(error.code) ('\(error.message)'); expected INVALID_ARGUMENT (invalid) or FAILED_PRECONDITION (mismatch) with a BadRequest violation on 'etag'"
+        )
       }
       try await expectValue(context, key, Data("one".utf8), "after a refused Set")
-      return "a malformed etag is refused as \(error.code == .invalidArgument ? "invalid" : "a mismatch"); value kept"
+      return
+        "a malformed etag is refused as \(error.code == .invalidArgument ? "invalid" : "a mismatch"); value kept"
     },
   ]
 
   // MARK: - Transactions, TTL, query
 
-  static func operation(set key: String, _ value: String, etag: String? = nil) -> Dapr_Proto_Components_V1_TransactionalStateOperation {
+  static func operation(
+    set key: String, _ value: String, etag: String? = nil
+  ) -> Dapr_Proto_Components_V1_TransactionalStateOperation {
     var request = Dapr_Proto_Components_V1_SetRequest()
     request.key = key
     request.value = Data(value.utf8)
@@ -308,7 +355,8 @@ enum StateChecks {
     return operation
   }
 
-  static func operation(delete key: String) -> Dapr_Proto_Components_V1_TransactionalStateOperation {
+  static func operation(delete key: String) -> Dapr_Proto_Components_V1_TransactionalStateOperation
+  {
     var request = Dapr_Proto_Components_V1_DeleteRequest()
     request.key = key
     var operation = Dapr_Proto_Components_V1_TransactionalStateOperation()
@@ -316,11 +364,14 @@ enum StateChecks {
     return operation
   }
 
-  static func transact(_ context: CheckContext, _ operations: [Dapr_Proto_Components_V1_TransactionalStateOperation]) async throws {
+  static func transact(
+    _ context: CheckContext, _ operations: [Dapr_Proto_Components_V1_TransactionalStateOperation]
+  ) async throws {
     var request = Dapr_Proto_Components_V1_TransactionalStateRequest()
     request.operations = operations
-    _ = try await Dapr_Proto_Components_V1_TransactionalStateStore.Client(wrapping: context.client).transact(
-      request, metadata: context.metadata, options: context.callOptions)
+    _ = try await Dapr_Proto_Components_V1_TransactionalStateStore.Client(wrapping: context.client)
+      .transact(
+        request, metadata: context.metadata, options: context.callOptions)
   }
 
   static let transactionOrder = Check("transaction-order", requires: "TRANSACTIONAL") { context in
@@ -328,9 +379,13 @@ enum StateChecks {
     try await expectOK("Transact") {
       try await transact(
         context,
-        [operation(set: a, "1"), operation(delete: a), operation(set: a, "2"), operation(set: b, "3"), operation(delete: b)])
+        [
+          operation(set: a, "1"), operation(delete: a), operation(set: a, "2"),
+          operation(set: b, "3"), operation(delete: b),
+        ])
     }
-    try await expectValue(context, a, Data("2".utf8), "set, delete, set of one key in one transaction")
+    try await expectValue(
+      context, a, Data("2".utf8), "set, delete, set of one key in one transaction")
     try await expectAbsent(context, b, "set then delete of one key in one transaction")
     return "operations applied in order (set, delete, set → the last value; set, delete → absent)"
   }
@@ -342,8 +397,11 @@ enum StateChecks {
     let (kept, added) = (context.key("txn-kept"), context.key("txn-added"))
     let etag = try await etagAfterSet(context, kept, "before")
     try await expectOK("Set") { try await set(context, kept, Data("current".utf8)) }
-    let error = try await expectStatus("Transact with a stale etag", "one failing operation must fail the transaction") {
-      try await transact(context, [operation(set: added, "new"), operation(set: kept, "after", etag: etag)])
+    let error = try await expectStatus(
+      "Transact with a stale etag", "one failing operation must fail the transaction"
+    ) {
+      try await transact(
+        context, [operation(set: added, "new"), operation(set: kept, "after", etag: etag)])
     }
     try await expectAbsent(context, added, "an upsert in a transaction that failed (\(error.code))")
     try await expectValue(context, kept, Data("current".utf8), "a key a failed transaction named")
@@ -358,18 +416,24 @@ enum StateChecks {
     try await expectValue(context, key, Data("short-lived".utf8), "at once after a Set with a TTL")
     let clock = ContinuousClock()
     let start = clock.now
-    let gone = try await poll(until: start.advanced(by: .seconds(1) + context.timeout)) { () -> Bool? in
+    let gone = try await poll(until: start.advanced(by: .seconds(1) + context.timeout)) {
+      () -> Bool? in
       try await get(context, key).exists ? nil : true
     }
     guard gone == true else {
-      throw CheckFailure("a value with ttlInSeconds=1 was still there after \(formatDuration(.seconds(1) + context.timeout))")
+      throw CheckFailure(
+        "a value with ttlInSeconds=1 was still there after \(formatDuration(.seconds(1) + context.timeout))"
+      )
     }
-    return "a value with ttlInSeconds=1 expired after \(formatDuration(start.duration(to: clock.now)))"
+    return
+      "a value with ttlInSeconds=1 expired after \(formatDuration(start.duration(to: clock.now)))"
   }
 
   static let query = Check("query", requires: "QUERY_API") { context in
     let field = "apiaryConformance"
-    for (name, mark) in [("query-1", context.runID), ("query-2", context.runID), ("query-3", "other")] {
+    for (name, mark) in [
+      ("query-1", context.runID), ("query-2", context.runID), ("query-3", "other"),
+    ] {
       let value = Data(#"{"\#(field)":"\#(mark)","name":"\#(name)"}"#.utf8)
       try await expectOK("Set") { try await set(context, context.key(name), value) }
     }
@@ -386,7 +450,8 @@ enum StateChecks {
     let keys = Set(items.map(\.key))
     let expected = Set(["query-1", "query-2"].map { context.key($0) })
     guard keys.isSuperset(of: expected), !keys.contains(context.key("query-3")) else {
-      throw CheckFailure("Query EQ {\(field): run id} answered keys \(keys.sorted()), expected \(expected.sorted())")
+      throw CheckFailure(
+        "Query EQ {\(field): run id} answered keys \(keys.sorted()), expected \(expected.sorted())")
     }
     return "Query with an EQ filter answered exactly the matching values"
   }

@@ -54,7 +54,9 @@ final class ConnectionGate: @unchecked Sendable {
         throw ListenError(host: host, port: port, message: "'\(host)' is not an IPv6 address")
       }
       bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+          bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+        }
       }
     } else {
       var address = sockaddr_in()
@@ -65,7 +67,9 @@ final class ConnectionGate: @unchecked Sendable {
         throw ListenError(host: host, port: port, message: "'\(host)' is not an IPv4 address")
       }
       bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+          bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
       }
     }
     // Non-blocking: the thread accepts until the queue is empty, then polls again.
@@ -122,7 +126,8 @@ final class ConnectionGate: @unchecked Sendable {
       let ready = poll(&watched, nfds_t(watched.count), -1)
       if ready < 0 {
         if errno == EINTR { continue }
-        logger.error("gRPC API: polling its connections failed: \(String(cString: strerror(errno)))")
+        logger.error(
+          "gRPC API: polling its connections failed: \(String(cString: strerror(errno)))")
         break
       }
       if watched[0].revents != 0 { break }
@@ -193,7 +198,8 @@ final class ConnectionGate: @unchecked Sendable {
     if let last = lastRefusalLog, now - last < .seconds(10) { return }
     lastRefusalLog = now
     logger.warning(
-      "gRPC API: refused \(refusedSinceLog) connection(s): \(limit) are open, the limit (--max-connections)")
+      "gRPC API: refused \(refusedSinceLog) connection(s): \(limit) are open, the limit (--max-connections)"
+    )
     refusedSinceLog = 0
   }
 

@@ -28,13 +28,16 @@ struct OutboundMetadata: @unchecked Sendable {
       if key.hasPrefix(":") || Self.reserved.contains(key) { continue }
       let keyBytes = Array(key.utf8)
       guard cgrpc_header_key_is_legal(keyBytes, keyBytes.count) != 0 else {
-        throw RPCError(code: .internalError, message: "metadata key '\(rawKey)' is not a legal header name")
+        throw RPCError(
+          code: .internalError, message: "metadata key '\(rawKey)' is not a legal header name")
       }
       switch value {
       case .string(let text):
         let valueBytes = Array(text.utf8)
         guard cgrpc_header_value_is_legal(valueBytes, valueBytes.count) != 0 else {
-          throw RPCError(code: .internalError, message: "metadata value for '\(rawKey)' is not a legal header value")
+          throw RPCError(
+            code: .internalError,
+            message: "metadata value for '\(rawKey)' is not a legal header value")
         }
         entries.append((keyBytes, valueBytes))
       case .binary(let bytes):
@@ -49,7 +52,8 @@ struct OutboundMetadata: @unchecked Sendable {
     for (index, entry) in entries.enumerated() {
       entry.key.withUnsafeBytes { key in
         entry.value.withUnsafeBytes { value in
-          cgrpc_metadata_set(array, index, key.baseAddress, key.count, value.baseAddress, value.count)
+          cgrpc_metadata_set(
+            array, index, key.baseAddress, key.count, value.baseAddress, value.count)
         }
       }
     }
@@ -123,7 +127,8 @@ enum CoreBytes {
     var bytes = GRPCNIOTransportBytes(repeating: 0, count: length)
     if length > 0 {
       _ = bytes.withUnsafeMutableBytes { destination in
-        cgrpc_byte_buffer_copy(buffer, destination.baseAddress!.assumingMemoryBound(to: UInt8.self), length)
+        cgrpc_byte_buffer_copy(
+          buffer, destination.baseAddress!.assumingMemoryBound(to: UInt8.self), length)
       }
     }
     return bytes
@@ -168,9 +173,13 @@ extension grpc_status_code {
 
 /// Starts one batch on `call`. On failure the tag is taken back and the error returned;
 /// the caller still owns what the ops point at.
-func startBatch(_ call: OpaquePointer, _ ops: [grpc_op], _ completion: Completion) -> grpc_call_error {
+func startBatch(
+  _ call: OpaquePointer, _ ops: [grpc_op], _ completion: Completion
+) -> grpc_call_error {
   let tag = CompletionQueue.tag(completion)
-  let error = ops.withUnsafeBufferPointer { grpc_call_start_batch(call, $0.baseAddress, $0.count, tag, nil) }
+  let error = ops.withUnsafeBufferPointer {
+    grpc_call_start_batch(call, $0.baseAddress, $0.count, tag, nil)
+  }
   if error != GRPC_CALL_OK { CompletionQueue.dropTag(tag) }
   return error
 }
@@ -188,16 +197,20 @@ func startMessageBatch(
   completed: @escaping (_ success: Bool) -> Void
 ) throws(RPCError) {
   var ops: [grpc_op] = []
-  if let metadata { ops.append(cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, flags)) }
+  if let metadata {
+    ops.append(cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, flags))
+  }
   ops.append(cgrpc_op_send_message(message, 0))
   let release = {
     metadata?.release()
     grpc_byte_buffer_destroy(message)
   }
-  let error = startBatch(call, ops, Completion { success in
-    release()
-    completed(success)
-  })
+  let error = startBatch(
+    call, ops,
+    Completion { success in
+      release()
+      completed(success)
+    })
   guard error == GRPC_CALL_OK else {
     release()
     throw RPCError(code: .internalError, message: "gRPC core refused a message: \(describe(error))")

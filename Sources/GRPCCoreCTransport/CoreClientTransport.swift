@@ -44,7 +44,9 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
     /// message from a component would come back as RESOURCE_EXHAUSTED.
     public var maxMetadataBytes = 64 << 10
     /// Reconnect backoff bounds, so a restarted peer is redialled quickly.
-    public var reconnectBackoff: (initial: Duration, max: Duration) = (.milliseconds(50), .seconds(1))
+    public var reconnectBackoff: (initial: Duration, max: Duration) = (
+      .milliseconds(50), .seconds(1)
+    )
     /// The service config's method configs and retry throttling, applied by GRPCCore.
     public var serviceConfig = ServiceConfig()
     public init() {}
@@ -67,17 +69,22 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
   public init(target: Target, config: Config = Config()) throws(RPCError) {
     CoreRuntime.start()
     if case .unixDomainSocket(let path) = target, path.contains("?") || path.contains("#") {
-      throw RPCError(code: .invalidArgument, message: "socket path '\(path)' contains '?' or '#', which gRPC core cannot dial")
+      throw RPCError(
+        code: .invalidArgument,
+        message: "socket path '\(path)' contains '?' or '#', which gRPC core cannot dial")
     }
     self.target = target
     self.config = config
     self.retryThrottle = config.serviceConfig.retryThrottling.map { RetryThrottle(policy: $0) }
     let args = cgrpc_channel_args_create()!
     defer { cgrpc_channel_args_free(args) }
-    cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, Int32(clamping: config.maxReceiveMessageBytes))
+    cgrpc_channel_args_add_integer(
+      args, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, Int32(clamping: config.maxReceiveMessageBytes))
     cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1)
-    cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_METADATA_SIZE, Int32(clamping: config.maxMetadataBytes))
-    let initial = Int32(clamping: GRPCTimeout.nanoseconds(config.reconnectBackoff.initial) / 1_000_000)
+    cgrpc_channel_args_add_integer(
+      args, GRPC_ARG_MAX_METADATA_SIZE, Int32(clamping: config.maxMetadataBytes))
+    let initial = Int32(
+      clamping: GRPCTimeout.nanoseconds(config.reconnectBackoff.initial) / 1_000_000)
     let maximum = Int32(clamping: GRPCTimeout.nanoseconds(config.reconnectBackoff.max) / 1_000_000)
     // Only the backoff between attempts. GRPC_ARG_MIN_RECONNECT_BACKOFF_MS is also core's
     // minimum connect timeout (20 s by default): set as low, a handshake with a busy peer
@@ -88,8 +95,12 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
     cgrpc_channel_args_add_integer(args, GRPC_ARG_ENABLE_RETRIES, 0)
     let credentials = cgrpc_insecure_channel_credentials()
     defer { grpc_channel_credentials_release(credentials) }
-    guard let channel = grpc_channel_create(target.coreTarget, credentials, cgrpc_channel_args_get(args)) else {
-      throw RPCError(code: .unavailable, message: "gRPC core could not create a channel to \(target)")
+    guard
+      let channel = grpc_channel_create(
+        target.coreTarget, credentials, cgrpc_channel_args_get(args))
+    else {
+      throw RPCError(
+        code: .unavailable, message: "gRPC core could not create a channel to \(target)")
     }
     self.channel = channel
   }
@@ -175,7 +186,8 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
     let peer = target.description
     let local: String
     if case .unixDomainSocket = target { local = peer } else { local = "<unknown>" }
-    return try await closure(stream, ClientContext(descriptor: descriptor, remotePeer: peer, localPeer: local))
+    return try await closure(
+      stream, ClientContext(descriptor: descriptor, remotePeer: peer, localPeer: local))
   }
 
   public func config(forMethod descriptor: MethodDescriptor) -> MethodConfig? {
@@ -183,7 +195,9 @@ public final class CoreClientTransport: ClientTransport, @unchecked Sendable {
     func find(_ name: MethodConfig.Name) -> MethodConfig? {
       configs.first { $0.names.contains(name) }
     }
-    return find(MethodConfig.Name(service: descriptor.service.fullyQualifiedService, method: descriptor.method))
+    return find(
+      MethodConfig.Name(
+        service: descriptor.service.fullyQualifiedService, method: descriptor.method))
       ?? find(MethodConfig.Name(service: descriptor.service.fullyQualifiedService, method: ""))
       ?? find(MethodConfig.Name(service: "", method: ""))
   }
@@ -281,7 +295,9 @@ final class CoreClientCall: @unchecked Sendable {
       remaining = parsed
     }
     let outbound = try OutboundMetadata(metadata)
-    let deadline = remaining.map { cgrpc_deadline_in_nanos(GRPCTimeout.nanoseconds($0)) } ?? cgrpc_infinite_future()
+    let deadline =
+      remaining.map { cgrpc_deadline_in_nanos(GRPCTimeout.nanoseconds($0)) }
+      ?? cgrpc_infinite_future()
     let path = "/\(descriptor.service.fullyQualifiedService)/\(descriptor.method)"
     let queue = CoreRuntime.clientQueue.raw
 
@@ -292,8 +308,9 @@ final class CoreClientCall: @unchecked Sendable {
       }
       let method = path.withCString { grpc_slice_from_copied_string($0) }
       defer { grpc_slice_unref(method) }
-      guard let call = grpc_channel_create_call(
-        transport.channel, nil, cgrpc_propagate_defaults(), queue, method, nil, deadline, nil)
+      guard
+        let call = grpc_channel_create_call(
+          transport.channel, nil, cgrpc_propagate_defaults(), queue, method, nil, deadline, nil)
       else {
         outbound.release()
         throw RPCError(code: .unavailable, message: "gRPC core could not create a call to \(path)")
@@ -318,47 +335,69 @@ final class CoreClientCall: @unchecked Sendable {
           state.pendingBatches += 1
         } else {
           outbound.release()
-          throw RPCError(code: .internalError, message: "gRPC core refused the request metadata: \(describe(error))")
+          throw RPCError(
+            code: .internalError,
+            message: "gRPC core refused the request metadata: \(describe(error))")
         }
       } else {
         state.stashedMetadata = outbound
       }
 
-      let initial = cgrpc_metadata_array_create()!
-      let initialError = startBatch(call, [cgrpc_op_recv_initial_metadata(initial)], Completion { [self] success in
+      try startReceivingMetadataAndStatus(call, &state)
+    }
+  }
+
+  /// Starts the batches that receive the answer's initial metadata and its status; each
+  /// is counted in `state.pendingBatches` while it runs.
+  private func startReceivingMetadataAndStatus(
+    _ call: OpaquePointer, _ state: inout State
+  ) throws(RPCError) {
+    let initial = cgrpc_metadata_array_create()!
+    let initialError = startBatch(
+      call, [cgrpc_op_recv_initial_metadata(initial)],
+      Completion { [self] success in
         let metadata = success ? Metadata(core: initial) : nil
         cgrpc_metadata_array_free(initial)
         self.receivedInitialMetadata(metadata)
       })
-      if initialError == GRPC_CALL_OK { state.pendingBatches += 1 } else { cgrpc_metadata_array_free(initial) }
+    if initialError == GRPC_CALL_OK {
+      state.pendingBatches += 1
+    } else {
+      cgrpc_metadata_array_free(initial)
+    }
 
-      let status = cgrpc_client_status_create()!
-      let statusError = startBatch(call, [cgrpc_op_recv_status_on_client(status)], Completion { [self] _ in
+    let status = cgrpc_client_status_create()!
+    let statusError = startBatch(
+      call, [cgrpc_op_recv_status_on_client(status)],
+      Completion { [self] _ in
         let code = Status.Code(core: status.pointee.code)
         let message = String(coreSlice: status.pointee.details)
         let trailers = withUnsafePointer(to: &status.pointee.trailers) { Metadata(core: $0) }
         cgrpc_client_status_free(status)
         self.receivedStatus(Status(code: code, message: message), trailers)
       })
-      if statusError == GRPC_CALL_OK {
-        state.pendingBatches += 1
-      } else {
-        cgrpc_client_status_free(status)
-        throw RPCError(code: .internalError, message: "gRPC core refused the call: \(describe(statusError))")
-      }
+    if statusError == GRPC_CALL_OK {
+      state.pendingBatches += 1
+    } else {
+      cgrpc_client_status_free(status)
+      throw RPCError(
+        code: .internalError, message: "gRPC core refused the call: \(describe(statusError))")
     }
   }
 
   func send(_ bytes: GRPCNIOTransportBytes) async throws {
     if let limit = options.maxRequestMessageBytes, bytes.count > limit {
-      throw RPCError(code: .resourceExhausted, message: "request message of \(bytes.count) bytes exceeds the limit of \(limit)")
+      throw RPCError(
+        code: .resourceExhausted,
+        message: "request message of \(bytes.count) bytes exceeds the limit of \(limit)")
     }
     let buffer = CoreBytes.byteBuffer(from: bytes)
     guard requestIsStreamed else {
       try state.withLock { (state) throws(RPCError) in
         guard state.stashedMessage == nil else {
           grpc_byte_buffer_destroy(buffer)
-          throw RPCError(code: .internalError, message: "a second request message on a single-request call")
+          throw RPCError(
+            code: .internalError, message: "a second request message on a single-request call")
         }
         state.stashedMessage = buffer
       }
@@ -372,7 +411,8 @@ final class CoreClientCall: @unchecked Sendable {
           }
           let metadata = state.stashedMetadata
           state.stashedMetadata = nil
-          try startMessageBatch(call, metadata: metadata, flags: self.initialFlags, message: buffer) { [self] success in
+          try startMessageBatch(call, metadata: metadata, flags: self.initialFlags, message: buffer)
+          { [self] success in
             self.batchDone()
             continuation.resume(returning: success)
           }
@@ -405,14 +445,18 @@ final class CoreClientCall: @unchecked Sendable {
       let message = state.stashedMessage
       state.stashedMetadata = nil
       state.stashedMessage = nil
-      if let metadata { ops.append(cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, initialFlags)) }
+      if let metadata {
+        ops.append(cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, initialFlags))
+      }
       if let message { ops.append(cgrpc_op_send_message(message, 0)) }
       ops.append(cgrpc_op_send_close_from_client())
-      let error = startBatch(call, ops, Completion { [self] _ in
-        metadata?.release()
-        if let message { grpc_byte_buffer_destroy(message) }
-        self.batchDone()
-      })
+      let error = startBatch(
+        call, ops,
+        Completion { [self] _ in
+          metadata?.release()
+          if let message { grpc_byte_buffer_destroy(message) }
+          self.batchDone()
+        })
       if error == GRPC_CALL_OK {
         state.pendingBatches += 1
       } else {
@@ -438,10 +482,13 @@ final class CoreClientCall: @unchecked Sendable {
       let slot = UnsafeMutablePointer<ByteBufferPointer?>.allocate(capacity: 1)
       slot.initialize(to: nil)
       let status = cgrpc_client_status_create()!
-      var ops: [grpc_op] = [cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, initialFlags)]
+      var ops: [grpc_op] = [
+        cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, initialFlags)
+      ]
       if let message { ops.append(cgrpc_op_send_message(message, 0)) }
       ops += [
-        cgrpc_op_send_close_from_client(), cgrpc_op_recv_initial_metadata(initial), cgrpc_op_recv_message(slot),
+        cgrpc_op_send_close_from_client(), cgrpc_op_recv_initial_metadata(initial),
+        cgrpc_op_recv_message(slot),
         cgrpc_op_recv_status_on_client(status),
       ]
       let free = {
@@ -452,22 +499,25 @@ final class CoreClientCall: @unchecked Sendable {
         slot.deallocate()
         cgrpc_client_status_free(status)
       }
-      let error = startBatch(call, ops, Completion { [self] _ in
-        let headers = Metadata(core: initial)
-        let response = slot.pointee.map { buffer in
-          slot.pointee = nil
-          return CoreBytes.take(buffer)
-        }
-        let code = Status.Code(core: status.pointee.code)
-        let text = String(coreSlice: status.pointee.details)
-        let trailers = withUnsafePointer(to: &status.pointee.trailers) { Metadata(core: $0) }
-        free()
-        self.receivedUnary(headers, response, Status(code: code, message: text), trailers)
-      })
+      let error = startBatch(
+        call, ops,
+        Completion { [self] _ in
+          let headers = Metadata(core: initial)
+          let response = slot.pointee.map { buffer in
+            slot.pointee = nil
+            return CoreBytes.take(buffer)
+          }
+          let code = Status.Code(core: status.pointee.code)
+          let text = String(coreSlice: status.pointee.details)
+          let trailers = withUnsafePointer(to: &status.pointee.trailers) { Metadata(core: $0) }
+          free()
+          self.receivedUnary(headers, response, Status(code: code, message: text), trailers)
+        })
       guard error == GRPC_CALL_OK else {
         free()
         grpc_call_cancel(call, nil)
-        return RPCError(code: .internalError, message: "gRPC core refused the call: \(describe(error))")
+        return RPCError(
+          code: .internalError, message: "gRPC core refused the call: \(describe(error))")
       }
       state.receivesStarted = true
       state.pendingBatches += 1
@@ -476,7 +526,9 @@ final class CoreClientCall: @unchecked Sendable {
     if let failure { inbox.fail(failure) }
   }
 
-  private func receivedUnary(_ headers: Metadata, _ message: GRPCNIOTransportBytes?, _ status: Status, _ trailers: Metadata) {
+  private func receivedUnary(
+    _ headers: Metadata, _ message: GRPCNIOTransportBytes?, _ status: Status, _ trailers: Metadata
+  ) {
     state.withLock { state in
       state.status = (status, trailers)
       state.messagesEnded = true
@@ -514,8 +566,14 @@ final class CoreClientCall: @unchecked Sendable {
     let unref = state.withLock { state -> OpaquePointer? in
       state.released = true
       if let call = state.call, state.status == nil { grpc_call_cancel(call, nil) }
-      if let metadata = state.stashedMetadata { metadata.release(); state.stashedMetadata = nil }
-      if let message = state.stashedMessage { grpc_byte_buffer_destroy(message); state.stashedMessage = nil }
+      if let metadata = state.stashedMetadata {
+        metadata.release()
+        state.stashedMetadata = nil
+      }
+      if let message = state.stashedMessage {
+        grpc_byte_buffer_destroy(message)
+        state.stashedMessage = nil
+      }
       guard state.pendingBatches == 0, let call = state.call else { return nil }
       state.call = nil
       return call
@@ -563,11 +621,13 @@ final class CoreClientCall: @unchecked Sendable {
       else { return }
       let slot = UnsafeMutablePointer<ByteBufferPointer?>.allocate(capacity: 1)
       slot.initialize(to: nil)
-      let error = startBatch(call, [cgrpc_op_recv_message(slot)], Completion { [self] success in
-        let buffer = slot.pointee
-        slot.deallocate()
-        self.receivedMessage(success ? buffer : nil, discard: success ? nil : buffer)
-      })
+      let error = startBatch(
+        call, [cgrpc_op_recv_message(slot)],
+        Completion { [self] success in
+          let buffer = slot.pointee
+          slot.deallocate()
+          self.receivedMessage(success ? buffer : nil, discard: success ? nil : buffer)
+        })
       if error == GRPC_CALL_OK {
         state.receiving = true
         state.pendingBatches += 1
@@ -613,9 +673,14 @@ final class CoreClientCall: @unchecked Sendable {
   /// Delivers the status once every message is in: alone for a trailers-only response,
   /// else after the (possibly held back, empty) initial metadata.
   private func finishIfComplete() {
-    enum Delivery { case none, status(Status, Metadata, leadingMetadata: Bool) }
+    enum Delivery {
+      case none
+      case status(Status, Metadata, leadingMetadata: Bool)
+    }
     let delivery = state.withLock { state -> Delivery in
-      guard !state.delivered, state.messagesEnded, let (status, trailers) = state.status else { return .none }
+      guard !state.delivered, state.messagesEnded, let (status, trailers) = state.status else {
+        return .none
+      }
       state.delivered = true
       let trailersOnly = !state.initialDelivered && !state.messageReceived && status.code != .ok
       let lead = !state.initialDelivered && !trailersOnly

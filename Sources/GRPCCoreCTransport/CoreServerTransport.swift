@@ -123,9 +123,10 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
   }
 
   public func listen(
-    streamHandler: @escaping @Sendable (
-      _ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext
-    ) async -> Void
+    streamHandler:
+      @escaping @Sendable (
+        _ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext
+      ) async -> Void
   ) async throws {
     let queue = CompletionQueue(name: "grpc-core-server")
     let args = makeChannelArgs()
@@ -173,19 +174,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       state.gate = gate
       return state.cancelRequested || state.shutdownRequested
     }
-    if let gate {
-      let credentialsHandle = UncheckedPointer(credentials)
-      gate.start { [self] fd in
-        self.state.withLock { state in
-          // Once shutdown began core takes no new connections; nor after destroy.
-          guard let server = state.server, !state.shutdownStarted else {
-            close(fd)
-            return
-          }
-          grpc_server_add_channel_from_fd(server, fd, credentialsHandle.pointer)
-        }
-      }
-    }
+    if let gate { handConnections(from: gate, credentials: credentials) }
     setBound(.success(address.with(port: Int(port))))
     for _ in 0..<max(1, config.outstandingAccepts) { postAccept(server: server, queue: queue) }
     if cancelEarly { beginGracefulShutdown() }
@@ -203,18 +192,37 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     queue.shutdown()
   }
 
+  /// Hands each connection the gate accepts to core, until shutdown begins.
+  private func handConnections(from gate: ConnectionGate, credentials: OpaquePointer) {
+    let credentialsHandle = UncheckedPointer(credentials)
+    gate.start { [self] fd in
+      self.state.withLock { state in
+        // Once shutdown began core takes no new connections; nor after destroy.
+        guard let server = state.server, !state.shutdownStarted else {
+          close(fd)
+          return
+        }
+        grpc_server_add_channel_from_fd(server, fd, credentialsHandle.pointer)
+      }
+    }
+  }
+
   /// Core's channel arguments from ``config``; the caller frees them.
   private func makeChannelArgs() -> UnsafeMutablePointer<cgrpc_channel_args> {
     let args = cgrpc_channel_args_create()!
     // A port in use must fail loudly, not be shared.
     cgrpc_channel_args_add_integer(args, GRPC_ARG_ALLOW_REUSEPORT, 0)
-    cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, Int32(clamping: config.maxRequestMessageBytes))
+    cgrpc_channel_args_add_integer(
+      args, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, Int32(clamping: config.maxRequestMessageBytes))
     cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, -1)
     if let streams = config.maxConcurrentStreams {
-      cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_CONCURRENT_STREAMS, Int32(clamping: streams))
+      cgrpc_channel_args_add_integer(
+        args, GRPC_ARG_MAX_CONCURRENT_STREAMS, Int32(clamping: streams))
     }
     if let idle = config.maxIdleTime {
-      cgrpc_channel_args_add_integer(args, GRPC_ARG_MAX_CONNECTION_IDLE_MS, Int32(clamping: GRPCTimeout.nanoseconds(idle) / 1_000_000))
+      cgrpc_channel_args_add_integer(
+        args, GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+        Int32(clamping: GRPCTimeout.nanoseconds(idle) / 1_000_000))
     }
     return args
   }
@@ -225,9 +233,11 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     guard let limit = config.maxConnections else { return nil }
     switch address {
     case .ipv4(let host, let port):
-      return try ConnectionGate(host: host, port: port, ipv6: false, limit: limit, logger: config.logger)
+      return try ConnectionGate(
+        host: host, port: port, ipv6: false, limit: limit, logger: config.logger)
     case .ipv6(let host, let port):
-      return try ConnectionGate(host: host, port: port, ipv6: true, limit: limit, logger: config.logger)
+      return try ConnectionGate(
+        host: host, port: port, ipv6: true, limit: limit, logger: config.logger)
     case .unixDomainSocket:
       return nil
     }
@@ -257,7 +267,9 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
   /// Stops accepting (core sends GOAWAY and removes a Unix socket file); the accept stream
   /// ends when core reports every call done. `cancellingCalls` ends the running calls too.
   private func shutdown(cancellingCalls: Bool) {
-    let (action, live) = state.withLock { state -> ((server: UncheckedPointer, queue: CompletionQueue, first: Bool)?, [CoreServerCall]) in
+    let (action, live) = state.withLock {
+      state -> ((server: UncheckedPointer, queue: CompletionQueue, first: Bool)?, [CoreServerCall])
+      in
       if cancellingCalls { state.cancelRequested = true } else { state.shutdownRequested = true }
       let live = Array(state.live.values)
       state.gate?.stop()
@@ -277,7 +289,8 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       let done = Completion { [self] _ in
         self.finishedOne(task: nil, shutdown: true)
       }
-      grpc_server_shutdown_and_notify(action.server.pointer, action.queue.raw, CompletionQueue.tag(done))
+      grpc_server_shutdown_and_notify(
+        action.server.pointer, action.queue.raw, CompletionQueue.tag(done))
     }
     if cancellingCalls { grpc_server_cancel_all_calls(action.server.pointer) }
   }
@@ -342,7 +355,8 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     _ accepted: AcceptedCall,
     _ handler: @Sendable (RPCStream<Inbound, Outbound>, ServerContext) async -> Void
   ) async {
-    let descriptor = state.withLock { $0.methods[accepted.path] } ?? Self.descriptor(forPath: accepted.path)
+    let descriptor =
+      state.withLock { $0.methods[accepted.path] } ?? Self.descriptor(forPath: accepted.path)
     let call = CoreServerCall(call: accepted.call.pointer, descriptor: descriptor)
     let stopping = state.withLock { state in
       state.live[ObjectIdentifier(call)] = call
@@ -354,10 +368,12 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     await withServerContextRPCCancellationHandle { handle in
       call.onCancel(handle)
       let context = ServerContext(
-        descriptor: descriptor, remotePeer: peer, localPeer: address.description, cancellation: handle)
+        descriptor: descriptor, remotePeer: peer, localPeer: address.description,
+        cancellation: handle)
       let stream = RPCStream(
         descriptor: descriptor,
-        inbound: RPCAsyncSequence(wrapping: CoreServerInbound(call: call, metadata: accepted.metadata)),
+        inbound: RPCAsyncSequence(
+          wrapping: CoreServerInbound(call: call, metadata: accepted.metadata)),
         outbound: RPCWriter.Closable(wrapping: CoreServerOutbound(call: call))
       )
       await handler(stream, context)
@@ -371,7 +387,8 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       return MethodDescriptor(fullyQualifiedService: String(trimmed), method: "")
     }
     return MethodDescriptor(
-      fullyQualifiedService: String(trimmed[..<slash]), method: String(trimmed[trimmed.index(after: slash)...]))
+      fullyQualifiedService: String(trimmed[..<slash]),
+      method: String(trimmed[trimmed.index(after: slash)...]))
   }
 }
 
@@ -463,11 +480,13 @@ final class CoreServerCall: @unchecked Sendable {
     let cancelled = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     cancelled.initialize(to: 0)
     state.withLock { state in
-      let error = startBatch(call, [cgrpc_op_recv_close_on_server(cancelled)], Completion { [self] success in
-        let wasCancelled = !success || cancelled.pointee != 0
-        cancelled.deallocate()
-        self.closed(cancelled: wasCancelled)
-      })
+      let error = startBatch(
+        call, [cgrpc_op_recv_close_on_server(cancelled)],
+        Completion { [self] success in
+          let wasCancelled = !success || cancelled.pointee != 0
+          cancelled.deallocate()
+          self.closed(cancelled: wasCancelled)
+        })
       if error == GRPC_CALL_OK { state.pendingBatches += 1 } else { cancelled.deallocate() }
     }
     requestNextMessage()
@@ -506,7 +525,9 @@ final class CoreServerCall: @unchecked Sendable {
     }
     if cancelled {
       handle?.cancel()
-      inbox.fail(RPCError(code: .cancelled, message: "the client cancelled the call, or its deadline passed"))
+      inbox.fail(
+        RPCError(code: .cancelled, message: "the client cancelled the call, or its deadline passed")
+      )
     }
     batchDone()
   }
@@ -515,14 +536,18 @@ final class CoreServerCall: @unchecked Sendable {
 
   private func requestNextMessage() {
     state.withLock { state in
-      guard !state.receiving, !state.messagesEnded, !state.cancelled, inbox.buffered < Self.readAhead else { return }
+      guard !state.receiving, !state.messagesEnded, !state.cancelled,
+        inbox.buffered < Self.readAhead
+      else { return }
       let slot = UnsafeMutablePointer<ByteBufferPointer?>.allocate(capacity: 1)
       slot.initialize(to: nil)
-      let error = startBatch(call, [cgrpc_op_recv_message(slot)], Completion { [self] success in
-        let buffer = slot.pointee
-        slot.deallocate()
-        self.received(buffer, success: success)
-      })
+      let error = startBatch(
+        call, [cgrpc_op_recv_message(slot)],
+        Completion { [self] success in
+          let buffer = slot.pointee
+          slot.deallocate()
+          self.received(buffer, success: success)
+        })
       if error == GRPC_CALL_OK {
         state.receiving = true
         state.pendingBatches += 1
@@ -577,10 +602,12 @@ final class CoreServerCall: @unchecked Sendable {
         return
       }
       state.metadataSent = true
-      let error = startBatch(call, [cgrpc_op_send_initial_metadata(outbound.pointer, outbound.count, 0)], Completion { [self] _ in
-        outbound.release()
-        self.batchDone()
-      })
+      let error = startBatch(
+        call, [cgrpc_op_send_initial_metadata(outbound.pointer, outbound.count, 0)],
+        Completion { [self] _ in
+          outbound.release()
+          self.batchDone()
+        })
       if error == GRPC_CALL_OK { state.pendingBatches += 1 } else { outbound.release() }
     }
   }
@@ -591,7 +618,8 @@ final class CoreServerCall: @unchecked Sendable {
       try state.withLock { (state) throws(RPCError) in
         guard state.stashedMessage == nil else {
           grpc_byte_buffer_destroy(buffer)
-          throw RPCError(code: .internalError, message: "a second response message on a single-response call")
+          throw RPCError(
+            code: .internalError, message: "a second response message on a single-response call")
         }
         state.stashedMessage = buffer
       }
@@ -604,7 +632,9 @@ final class CoreServerCall: @unchecked Sendable {
             grpc_byte_buffer_destroy(buffer)
             throw RPCError(code: .internalError, message: "a response message after the status")
           }
-          try startMessageBatch(call, metadata: state.takeInitialMetadata(), flags: 0, message: buffer) { [self] success in
+          try startMessageBatch(
+            call, metadata: state.takeInitialMetadata(), flags: 0, message: buffer
+          ) { [self] success in
             self.batchDone()
             continuation.resume(returning: success)
           }
@@ -635,7 +665,9 @@ final class CoreServerCall: @unchecked Sendable {
       state.statusSent = true
       var ops: [grpc_op] = []
       let metadata = state.takeInitialMetadata()
-      if let metadata { ops.append(cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, 0)) }
+      if let metadata {
+        ops.append(cgrpc_op_send_initial_metadata(metadata.pointer, metadata.count, 0))
+      }
       let message = state.stashedMessage
       state.stashedMessage = nil
       if let message { ops.append(cgrpc_op_send_message(message, 0)) }
@@ -650,10 +682,12 @@ final class CoreServerCall: @unchecked Sendable {
         grpc_slice_unref(details.pointee)
         details.deallocate()
       }
-      let error = startBatch(call, ops, Completion { [self] _ in
-        cleanup()
-        self.batchDone()
-      })
+      let error = startBatch(
+        call, ops,
+        Completion { [self] _ in
+          cleanup()
+          self.batchDone()
+        })
       if error == GRPC_CALL_OK {
         state.pendingBatches += 1
       } else {
@@ -672,13 +706,17 @@ final class CoreServerCall: @unchecked Sendable {
   func handlerReturned() {
     let statusMissing = state.withLock { !$0.statusSent }
     if statusMissing {
-      try? sendStatus(Status(code: .internalError, message: "the handler ended without a status"), [:])
+      try? sendStatus(
+        Status(code: .internalError, message: "the handler ended without a status"), [:])
     }
     let unref = state.withLock { state -> Bool in
       state.released = true
       state.stashedMetadata?.release()
       state.stashedMetadata = nil
-      if let message = state.stashedMessage { grpc_byte_buffer_destroy(message); state.stashedMessage = nil }
+      if let message = state.stashedMessage {
+        grpc_byte_buffer_destroy(message)
+        state.stashedMessage = nil
+      }
       return state.pendingBatches == 0
     }
     if unref { grpc_call_unref(call) }

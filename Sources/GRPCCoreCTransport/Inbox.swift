@@ -15,7 +15,12 @@ final class Inbox<Part: Sendable>: @unchecked Sendable {
   }
 
   private let state = Mutex(State())
-  private enum Immediate { case part(Part), end, failure(any Error), wait }
+  private enum Immediate {
+    case part(Part)
+    case end
+    case failure(any Error)
+    case wait
+  }
 
   var buffered: Int { state.withLock { $0.parts.count - $0.head } }
 
@@ -76,7 +81,8 @@ final class Inbox<Part: Sendable>: @unchecked Sendable {
     case .wait: break
     }
     return try await withTaskCancellationHandler {
-      try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Part?, any Error>) in
+      try await withUnsafeThrowingContinuation {
+        (continuation: UnsafeContinuation<Part?, any Error>) in
         let resumeNow: Immediate = state.withLock { state in
           if state.head < state.parts.count {
             let part = state.parts[state.head]

@@ -15,7 +15,9 @@ public enum TransportKind: String, Sendable, CaseIterable, CustomStringConvertib
 
   /// `APIARY_TRANSPORT` when set to `nio` or `core`; tests and tools use it to pick one.
   public static var fromEnvironment: TransportKind? {
-    ProcessInfo.processInfo.environment["APIARY_TRANSPORT"].flatMap { TransportKind(rawValue: $0.lowercased()) }
+    ProcessInfo.processInfo.environment["APIARY_TRANSPORT"].flatMap {
+      TransportKind(rawValue: $0.lowercased())
+    }
   }
 
   public var description: String { rawValue }
@@ -74,7 +76,8 @@ public struct SelectedClientTransport: ClientTransport {
         try HTTP2ClientTransport.Posix(
           target: nioTarget, transportSecurity: .plaintext,
           config: .defaults { config in
-            config.backoff = .init(initial: backoff.initial, max: backoff.max, multiplier: 1.6, jitter: 0.2)
+            config.backoff = .init(
+              initial: backoff.initial, max: backoff.max, multiplier: 1.6, jitter: 0.2)
           },
           serviceConfig: serviceConfig))
     case .core:
@@ -118,8 +121,10 @@ public struct SelectedClientTransport: ClientTransport {
     _ closure: (_ stream: RPCStream<Inbound, Outbound>, _ context: ClientContext) async throws -> T
   ) async throws -> T {
     switch base {
-    case .nio(let transport): try await transport.withStream(descriptor: descriptor, options: options, closure)
-    case .core(let transport): try await transport.withStream(descriptor: descriptor, options: options, closure)
+    case .nio(let transport):
+      try await transport.withStream(descriptor: descriptor, options: options, closure)
+    case .core(let transport):
+      try await transport.withStream(descriptor: descriptor, options: options, closure)
     }
   }
 
@@ -166,8 +171,10 @@ public struct SelectedServerTransport: ListeningServerTransport {
   ///     channel once its gRPC pipeline is set up (a connection limit adds its
   ///     handler here).
   public init(
-    _ kind: TransportKind, address: TransportAddress, maxRequestBytes: Int = 4 << 20, maxConnections: Int? = nil,
-    maxIdleTime: Duration? = nil, acceptedConnection: (@Sendable (any Channel) -> EventLoopFuture<Void>)? = nil
+    _ kind: TransportKind, address: TransportAddress, maxRequestBytes: Int = 4 << 20,
+    maxConnections: Int? = nil,
+    maxIdleTime: Duration? = nil,
+    acceptedConnection: (@Sendable (any Channel) -> EventLoopFuture<Void>)? = nil
   ) {
     switch kind {
     case .nio:
@@ -228,10 +235,13 @@ public struct SelectedServerTransport: ListeningServerTransport {
   }
 
   public func listen(
-    streamHandler: @escaping @Sendable (_ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext) async -> Void
+    streamHandler:
+      @escaping @Sendable (_ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext) async
+      -> Void
   ) async throws {
     switch base {
-    case .nio(let transport): try await transport.listen(streamHandler: TimeoutHeaderGuard.guarding(streamHandler))
+    case .nio(let transport):
+      try await transport.listen(streamHandler: TimeoutHeaderGuard.guarding(streamHandler))
     case .core(let transport): try await transport.listen(streamHandler: streamHandler)
     }
   }

@@ -15,14 +15,16 @@ enum TimeoutHeaderGuard {
   static func problem(in metadata: Metadata) -> String? {
     for value in metadata[stringValues: "grpc-timeout"] where !isWellFormed(value) {
       let shown = value.count > 32 ? String(value.prefix(32)) + "…" : value
-      return "malformed grpc-timeout header \"\(shown)\": expected 1 to 8 digits and a unit (H, M, S, m, u or n)"
+      return
+        "malformed grpc-timeout header \"\(shown)\": expected 1 to 8 digits and a unit (H, M, S, m, u or n)"
     }
     return nil
   }
 
   static func isWellFormed(_ value: String) -> Bool {
     let bytes = Array(value.utf8)
-    guard (2...9).contains(bytes.count), let unit = bytes.last, Array("HMSmun".utf8).contains(unit) else {
+    guard (2...9).contains(bytes.count), let unit = bytes.last, Array("HMSmun".utf8).contains(unit)
+    else {
       return false
     }
     return bytes.dropLast().allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
@@ -30,7 +32,8 @@ enum TimeoutHeaderGuard {
 
   typealias Inbound = RPCAsyncSequence<RPCRequestPart<GRPCNIOTransportBytes>, any Error>
   typealias Outbound = RPCWriter<RPCResponsePart<GRPCNIOTransportBytes>>.Closable
-  typealias Handler = @Sendable (_ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext) async -> Void
+  typealias Handler =
+    @Sendable (_ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext) async -> Void
 
   /// `handler`, behind a look at each call's first part: a malformed timeout gets its
   /// status here; any other call goes on with its first part handed back in front.
@@ -44,12 +47,15 @@ enum TimeoutHeaderGuard {
         first = .failure(error)
       }
       if case .success(.metadata(let metadata)?) = first, let problem = problem(in: metadata) {
-        try? await stream.outbound.write(.status(Status(code: .invalidArgument, message: problem), [:]))
+        try? await stream.outbound.write(
+          .status(Status(code: .invalidArgument, message: problem), [:]))
         await stream.outbound.finish()
         return
       }
       let inbound = Inbound(wrapping: Replaying(first: first, rest: RestBox(iterator)))
-      await handler(RPCStream(descriptor: stream.descriptor, inbound: inbound, outbound: stream.outbound), context)
+      await handler(
+        RPCStream(descriptor: stream.descriptor, inbound: inbound, outbound: stream.outbound),
+        context)
     }
   }
 

@@ -6,7 +6,8 @@ import ArgumentParser
 struct Apiary: AsyncParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "apiary",
-    abstract: "A sidecar that hosts pluggable components over Unix sockets and serves them through the Dapr API.",
+    abstract:
+      "A sidecar that hosts pluggable components over Unix sockets and serves them through the Dapr API.",
     discussion: """
       Components are separate processes, in any language, that serve a Dapr
       building block (state store, pub/sub, bindings, secret store) or a hello

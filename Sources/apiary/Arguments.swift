@@ -18,7 +18,9 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
 
   /// A default written in the source; it must parse.
   init(_ text: String) {
-    guard let parsed = DurationArgument(argument: text) else { preconditionFailure("'\(text)' is not a duration") }
+    guard let parsed = DurationArgument(argument: text) else {
+      preconditionFailure("'\(text)' is not a duration")
+    }
     self = parsed
   }
 
@@ -37,7 +39,9 @@ struct ByteSizeArgument: ExpressibleByArgument, Sendable {
   }
 
   init(_ text: String) {
-    guard let parsed = ByteSizeArgument(argument: text) else { preconditionFailure("'\(text)' is not a size") }
+    guard let parsed = ByteSizeArgument(argument: text) else {
+      preconditionFailure("'\(text)' is not a size")
+    }
     self = parsed
   }
 

@@ -3,7 +3,8 @@ enum ByteSize {
   /// The number of bytes `text` names; `nil` when it is not a size.
   static func parse(_ text: String) -> Int? {
     let units: [(String, Int)] = [
-      ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("KB", 1000), ("MB", 1_000_000), ("GB", 1_000_000_000),
+      ("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("KB", 1000), ("MB", 1_000_000),
+      ("GB", 1_000_000_000),
       ("K", 1000), ("M", 1_000_000), ("G", 1_000_000_000), ("B", 1),
     ]
     for (suffix, factor) in units where text.hasSuffix(suffix) {

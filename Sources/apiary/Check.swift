@@ -30,25 +30,34 @@ struct Check: ParsableCommand {
 
   @Option(
     name: .customLong("resources-path"),
-    help: ArgumentHelp("A folder of component files; repeat for several. Default: ./components when it exists.", valueName: "dir"))
+    help: ArgumentHelp(
+      "A folder of component files; repeat for several. Default: ./components when it exists.",
+      valueName: "dir"))
   var resourcesPaths: [String] = []
 
-  @Option(name: .customLong("app-id"), help: "The application's id; components scoped to other apps are left out.")
+  @Option(
+    name: .customLong("app-id"),
+    help: "The application's id; components scoped to other apps are left out.")
   var appID: String = "apiary"
 
   @Option(
     name: .customLong("config"),
-    help: ArgumentHelp("A configuration file to check too (Dapr's kind: Configuration, apiary's settings); repeatable.", valueName: "file"))
+    help: ArgumentHelp(
+      "A configuration file to check too (Dapr's kind: Configuration, apiary's settings); repeatable.",
+      valueName: "file"))
   var config: [String] = []
 
   @Option(
     name: .customLong("sockets-dir"),
-    help: ArgumentHelp("The folder of component sockets, whose socket files may serve types.", valueName: "dir"))
+    help: ArgumentHelp(
+      "The folder of component sockets, whose socket files may serve types.", valueName: "dir"))
   var socketsDir: String?
 
   @Flag(
     name: .shortAndLong,
-    help: "Also print the info lines of reading (documents of other kinds, skipped scopes) and the files skipped.")
+    help:
+      "Also print the info lines of reading (documents of other kinds, skipped scopes) and the files skipped."
+  )
   var verbose = false
 
   func run() throws {
@@ -62,15 +71,20 @@ struct Check: ParsableCommand {
     do {
       if !config.isEmpty {
         let settings = try ApiaryConfig.load(paths: config)
-        print("\(config.joined(separator: ", ")): \(settings.processes.count) processes to supervise, \(settings.dapr.secretScopes.count) secret scopes")
-        for section in settings.dapr.unsupportedSections { print("note: Configuration spec.\(section) is not applied by apiary") }
+        print(
+          "\(config.joined(separator: ", ")): \(settings.processes.count) processes to supervise, \(settings.dapr.secretScopes.count) secret scopes"
+        )
+        for section in settings.dapr.unsupportedSections {
+          print("note: Configuration spec.\(section) is not applied by apiary")
+        }
       }
       let logger = Logger(label: "apiary")
       let resources = try ResourceLoader(paths: paths, appID: appID, logger: logger).loadResources()
       if verbose {
         for skipped in resources.skippedFiles { print("skipped \(skipped)") }
       }
-      let folder = SocketsFolder.resolve(explicit: socketsDir, environment: ProcessInfo.processInfo.environment)
+      let folder = SocketsFolder.resolve(
+        explicit: socketsDir, environment: ProcessInfo.processInfo.environment)
       let socketNames = Set(
         ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
           .filter { FileKind.of((folder as NSString).appendingPathComponent($0)) == .socket }
@@ -81,11 +95,16 @@ struct Check: ParsableCommand {
       var components = resources.components
       for finding in findings {
         print("\(finding.isError ? "error" : "note"): \(finding.message)")
-        if case .unsupportedBlock(let definition) = finding { components.removeAll { $0.name == definition.name } }
+        if case .unsupportedBlock(let definition) = finding {
+          components.removeAll { $0.name == definition.name }
+        }
       }
       let ordered = try InitializationOrder.order(components)
-      _ = try ResiliencyPolicies(documents: resources.resiliency, components: components, logger: logger)
-      for document in resources.resiliency { print("resiliency \(document.name) (\(document.source))") }
+      _ = try ResiliencyPolicies(
+        documents: resources.resiliency, components: components, logger: logger)
+      for document in resources.resiliency {
+        print("resiliency \(document.name) (\(document.source))")
+      }
       if paths.isEmpty || ordered.isEmpty {
         print("no component files: 'apiary run' would start the built-in statestore and pubsub")
       }

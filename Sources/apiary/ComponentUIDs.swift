@@ -21,11 +21,14 @@ enum ComponentUIDs {
     var uids: Set<UInt32> = []
     for part in text.split(separator: ",") {
       guard let uid = UInt32(part.trimmingCharacters(in: .whitespaces)) else {
-        throw ValidationError("--allowed-component-uids '\(text)': '\(part)' is not a uid; write e.g. 1000,1001 or any")
+        throw ValidationError(
+          "--allowed-component-uids '\(text)': '\(part)' is not a uid; write e.g. 1000,1001 or any")
       }
       uids.insert(uid)
     }
-    guard !uids.isEmpty else { throw ValidationError("--allowed-component-uids is empty; write e.g. 1000 or any") }
+    guard !uids.isEmpty else {
+      throw ValidationError("--allowed-component-uids is empty; write e.g. 1000 or any")
+    }
     return uids
   }
 }

@@ -33,24 +33,38 @@ struct Conformance: AsyncParsableCommand {
   @Option(help: ArgumentHelp("The component's Unix socket.", valueName: "path"))
   var socket: String
 
-  @Option(help: ArgumentHelp("Check only this building block: state, pubsub, bindings or secretstores.", valueName: "type"))
+  @Option(
+    help: ArgumentHelp(
+      "Check only this building block: state, pubsub, bindings or secretstores.", valueName: "type")
+  )
   var type: String?
 
   @Option(
     name: .customLong("metadata"),
-    help: ArgumentHelp("Metadata for each block's Init, as a component file's spec.metadata gives it (repeatable).", valueName: "name=value"))
+    help: ArgumentHelp(
+      "Metadata for each block's Init, as a component file's spec.metadata gives it (repeatable).",
+      valueName: "name=value"))
   var metadata: [String] = []
 
-  @Option(help: ArgumentHelp("The longest any one call or wait may take, e.g. 5s.", valueName: "duration"))
+  @Option(
+    help: ArgumentHelp("The longest any one call or wait may take, e.g. 5s.", valueName: "duration")
+  )
   var timeout = DurationArgument("5s")
 
   @Flag(help: "The pub/sub promises per-topic order: check it.")
   var ordered = false
 
-  @Option(name: .customLong("secret-key"), help: ArgumentHelp("A secret the store holds, for the Get check (default: the first BulkGet lists).", valueName: "name"))
+  @Option(
+    name: .customLong("secret-key"),
+    help: ArgumentHelp(
+      "A secret the store holds, for the Get check (default: the first BulkGet lists).",
+      valueName: "name"))
   var secretKey: String?
 
-  @Flag(help: "Print the result as JSON: {socket, instance, services, conforms, passed, failed, skipped, results: [{block, check, result, detail, ms}]}.")
+  @Flag(
+    help:
+      "Print the result as JSON: {socket, instance, services, conforms, passed, failed, skipped, results: [{block, check, result, detail, ms}]}."
+  )
   var json = false
 
   @Flag(name: .shortAndLong, help: "Also log debug lines to stderr.")
@@ -58,7 +72,9 @@ struct Conformance: AsyncParsableCommand {
 
   func validate() throws {
     if let type, ConformanceRunner.checkedBlocks.first(where: { $0.rawValue == type }) == nil {
-      throw ValidationError("--type '\(type)' is not one of: \(ConformanceRunner.checkedBlocks.map(\.rawValue).joined(separator: ", "))")
+      throw ValidationError(
+        "--type '\(type)' is not one of: \(ConformanceRunner.checkedBlocks.map(\.rawValue).joined(separator: ", "))"
+      )
     }
     _ = try parsedMetadata()
   }

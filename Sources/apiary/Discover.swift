@@ -25,16 +25,25 @@ struct Discover: AsyncParsableCommand {
       """
   )
 
-  @Option(name: .customLong("sockets-dir"), help: ArgumentHelp("The folder of component sockets.", valueName: "dir"))
+  @Option(
+    name: .customLong("sockets-dir"),
+    help: ArgumentHelp("The folder of component sockets.", valueName: "dir"))
   var socketsDir: String?
 
-  @Flag(help: "Print the result as JSON: {socketsDir, components: [{socket, name, reflection, services, types}], skipped: [{socket, reason}]}.")
+  @Flag(
+    help:
+      "Print the result as JSON: {socketsDir, components: [{socket, name, reflection, services, types}], skipped: [{socket, reason}]}."
+  )
   var json = false
 
-  @Option(help: ArgumentHelp("How long each socket may take to answer, e.g. 2s or 500ms.", valueName: "duration"))
+  @Option(
+    help: ArgumentHelp(
+      "How long each socket may take to answer, e.g. 2s or 500ms.", valueName: "duration"))
   var timeout = DurationArgument("2s")
 
-  @Flag(name: .shortAndLong, help: "Also log debug lines (e.g. folder entries that are not sockets) to stderr.")
+  @Flag(
+    name: .shortAndLong,
+    help: "Also log debug lines (e.g. folder entries that are not sockets) to stderr.")
   var verbose = false
 
   @Option(name: .customLong("allowed-component-uids"), help: ComponentUIDs.help)
@@ -51,7 +60,8 @@ struct Discover: AsyncParsableCommand {
       handler.logLevel = level
       return handler
     }
-    let folder = SocketsFolder.resolve(explicit: socketsDir, environment: ProcessInfo.processInfo.environment)
+    let folder = SocketsFolder.resolve(
+      explicit: socketsDir, environment: ProcessInfo.processInfo.environment)
     // The same peer check as 'apiary run': another user's socket is listed as skipped.
     let discovery = Discovery(
       socketsDir: folder, timeout: timeout.duration,

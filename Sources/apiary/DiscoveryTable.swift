@@ -1,5 +1,5 @@
-import Foundation
 import ApiaryRuntime
+import Foundation
 
 /// The human-readable form of a discovery report: a table of components, then the
 /// skipped sockets with their reasons.
@@ -44,7 +44,8 @@ struct DiscoveryTable {
     let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in
       row.enumerated().map { column, cell in
-        column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        column == row.count - 1
+          ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
       }.joined(separator: "  ") + "\n"
     }.joined()
   }

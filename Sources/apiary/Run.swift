@@ -1,6 +1,6 @@
 import ApiaryAPI
-import ApiaryShared
 import ApiaryRuntime
+import ApiaryShared
 import ArgumentParser
 import ComponentKit
 import CoreMetrics
@@ -65,18 +65,25 @@ struct Run: AsyncParsableCommand {
 
   @Option(
     name: .customLong("resources-path"),
-    help: ArgumentHelp("A folder of component files; repeat for several. Default: ./components when it exists.", valueName: "dir"))
+    help: ArgumentHelp(
+      "A folder of component files; repeat for several. Default: ./components when it exists.",
+      valueName: "dir"))
   var resourcesPaths: [String] = []
 
-  @Option(name: .customLong("sockets-dir"), help: ArgumentHelp("The folder of component sockets.", valueName: "dir"))
+  @Option(
+    name: .customLong("sockets-dir"),
+    help: ArgumentHelp("The folder of component sockets.", valueName: "dir"))
   var socketsDir: String?
 
-  @Option(name: .customLong("app-id"), help: "This application's id; components scoped to other apps are skipped.")
+  @Option(
+    name: .customLong("app-id"),
+    help: "This application's id; components scoped to other apps are skipped.")
   var appID: String = "apiary"
 
   @Option(
     name: .customLong("component-wait"),
-    help: ArgumentHelp("How long a PENDING component may wait for its socket, e.g. 30s.", valueName: "duration"))
+    help: ArgumentHelp(
+      "How long a PENDING component may wait for its socket, e.g. 30s.", valueName: "duration"))
   var componentWait = DurationArgument("30s")
 
   @Option(
@@ -94,21 +101,30 @@ struct Run: AsyncParsableCommand {
     help: ArgumentHelp("How long one heartbeat may take.", valueName: "duration"))
   var heartbeatTimeout = DurationArgument("1s")
 
-  @Option(name: .customLong("failure-threshold"), help: "Consecutive failed heartbeats before a component is DOWN.")
+  @Option(
+    name: .customLong("failure-threshold"),
+    help: "Consecutive failed heartbeats before a component is DOWN.")
   var failureThreshold: Int = 3
 
-  @Option(name: .customLong("grpc-port"), help: "The Dapr gRPC API's port. Default: $DAPR_GRPC_PORT, else 50001.")
+  @Option(
+    name: .customLong("grpc-port"),
+    help: "The Dapr gRPC API's port. Default: $DAPR_GRPC_PORT, else 50001.")
   var grpcPort: Int?
 
-  @Option(name: .customLong("http-port"), help: "The Dapr HTTP API's port. Default: $DAPR_HTTP_PORT, else 3500.")
+  @Option(
+    name: .customLong("http-port"),
+    help: "The Dapr HTTP API's port. Default: $DAPR_HTTP_PORT, else 3500.")
   var httpPort: Int?
 
   @Option(
     name: .customLong("listen-address"),
-    help: ArgumentHelp("The address the APIs listen on; 0.0.0.0 for every interface.", valueName: "ip"))
+    help: ArgumentHelp(
+      "The address the APIs listen on; 0.0.0.0 for every interface.", valueName: "ip"))
   var listenAddress: String = "127.0.0.1"
 
-  @Option(name: .customLong("app-port"), help: "The app's port, to deliver pub/sub and input binding events to it.")
+  @Option(
+    name: .customLong("app-port"),
+    help: "The app's port, to deliver pub/sub and input binding events to it.")
   var appPort: Int?
 
   @Option(name: .customLong("app-protocol"), help: "How the app is called: http or grpc.")
@@ -116,7 +132,9 @@ struct Run: AsyncParsableCommand {
 
   @Option(
     name: .customLong("max-body-size"),
-    help: ArgumentHelp("The largest request body or gRPC message accepted, e.g. 4Mi, 512Ki or 1000000.", valueName: "size"))
+    help: ArgumentHelp(
+      "The largest request body or gRPC message accepted, e.g. 4Mi, 512Ki or 1000000.",
+      valueName: "size"))
   var maxBodySize = ByteSizeArgument("4Mi")
 
   @Option(
@@ -128,7 +146,8 @@ struct Run: AsyncParsableCommand {
 
   @Option(
     name: .customLong("rescan-interval"),
-    help: ArgumentHelp("How often the sockets folder is looked at without an inotify event.", valueName: "duration"))
+    help: ArgumentHelp(
+      "How often the sockets folder is looked at without an inotify event.", valueName: "duration"))
   var rescanInterval = DurationArgument("1s")
 
   @Option(
@@ -147,38 +166,50 @@ struct Run: AsyncParsableCommand {
 
   @Option(
     name: .customLong("actuator-port"),
-    help: "Serve the actuator and /metrics on this port (on --listen-address) instead of the HTTP API's port.")
+    help:
+      "Serve the actuator and /metrics on this port (on --listen-address) instead of the HTTP API's port."
+  )
   var actuatorPort: Int?
 
   @Flag(
     name: .customLong("actuator-show-metadata-values"),
-    help: "Show the values written in component files in /actuator/components (names only by default; values from envRef and secretKeyRef are never shown).")
+    help:
+      "Show the values written in component files in /actuator/components (names only by default; values from envRef and secretKeyRef are never shown)."
+  )
   var actuatorShowMetadataValues = false
 
   @Option(
     name: .customLong("max-connections"),
-    help: "The most connections each port (HTTP, gRPC, actuator) holds at once; more are closed as they arrive.")
+    help:
+      "The most connections each port (HTTP, gRPC, actuator) holds at once; more are closed as they arrive."
+  )
   var maxConnections: Int = 512
 
   @Option(
     name: .customLong("grpc-idle-timeout"),
-    help: ArgumentHelp("How long a gRPC connection may have no call before it is closed.", valueName: "duration"))
+    help: ArgumentHelp(
+      "How long a gRPC connection may have no call before it is closed.", valueName: "duration"))
   var grpcIdleTimeout = DurationArgument("5m")
 
   @Option(
     name: .customLong("max-metadata-entries"),
-    help: "The most attributes the app may set through the metadata API (PUT /v1.0/metadata/{key}, SetMetadata).")
+    help:
+      "The most attributes the app may set through the metadata API (PUT /v1.0/metadata/{key}, SetMetadata)."
+  )
   var maxMetadataEntries: Int = 100
 
   @Option(
     name: .customLong("max-metadata-size"),
     help: ArgumentHelp(
-      "The most bytes (keys and values) the app may set through the metadata API, e.g. 64Ki.", valueName: "size"))
+      "The most bytes (keys and values) the app may set through the metadata API, e.g. 64Ki.",
+      valueName: "size"))
   var maxMetadataSize = ByteSizeArgument("64Ki")
 
   @Flag(
     name: .customLong("allow-insecure-sockets-dir"),
-    help: "Run even when the sockets folder is group- or world-writable or owned by another user (logged).")
+    help:
+      "Run even when the sockets folder is group- or world-writable or owned by another user (logged)."
+  )
   var allowInsecureSocketsDir = false
 
   @Option(name: .customLong("allowed-component-uids"), help: ComponentUIDs.help)
@@ -191,7 +222,9 @@ struct Run: AsyncParsableCommand {
       valueName: "kind"))
   var transport: TransportKind?
 
-  @Option(name: .customLong("socket-watch"), help: "How the sockets folder is watched: auto (inotify, else polling) or polling.")
+  @Option(
+    name: .customLong("socket-watch"),
+    help: "How the sockets folder is watched: auto (inotify, else polling) or polling.")
   var socketWatch = SocketWatchArgument.auto
 
   @Option(
@@ -201,15 +234,19 @@ struct Run: AsyncParsableCommand {
       valueName: "duration"))
   var shutdownGrace = DurationArgument("5s")
 
-  @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+  @Option(
+    name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
   var logLevel = Logger.Level.info
 
-  @Option(name: .customLong("log-format"), help: "text (one line per record, [component] first) or json (one object per line).")
+  @Option(
+    name: .customLong("log-format"),
+    help: "text (one line per record, [component] first) or json (one object per line).")
   var logFormat = SidecarLogHandler.Format.text
 
   @Option(
     name: .customLong("component-log-level"),
-    help: "The level components' own logs are forwarded from, until POST /actuator/logger changes it.")
+    help:
+      "The level components' own logs are forwarded from, until POST /actuator/logger changes it.")
   var componentLogLevel = Logger.Level.info
 
   /// `--transport`, else `APIARY_TRANSPORT`, else the default; a bad value names its source.
@@ -232,14 +269,21 @@ struct Run: AsyncParsableCommand {
   /// What ArgumentParser's types cannot say: ranges, and the environment's values.
   func validate() throws {
     _ = try resolvedComponentUIDs()
-    guard failureThreshold >= 1 else { throw ValidationError("--failure-threshold must be at least 1") }
+    guard failureThreshold >= 1 else {
+      throw ValidationError("--failure-threshold must be at least 1")
+    }
     _ = try resolvedTransport(environment: ProcessInfo.processInfo.environment)
     guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
-    guard maxMetadataEntries >= 0 else { throw ValidationError("--max-metadata-entries must not be negative") }
+    guard maxMetadataEntries >= 0 else {
+      throw ValidationError("--max-metadata-entries must not be negative")
+    }
     for (flag, port) in [
-      ("--grpc-port", grpcPort), ("--http-port", httpPort), ("--app-port", appPort), ("--actuator-port", actuatorPort),
+      ("--grpc-port", grpcPort), ("--http-port", httpPort), ("--app-port", appPort),
+      ("--actuator-port", actuatorPort),
     ] {
-      if let port, !(0...65535).contains(port) { throw ValidationError("\(flag) \(port) is not a port number") }
+      if let port, !(0...65535).contains(port) {
+        throw ValidationError("\(flag) \(port) is not a port number")
+      }
     }
   }
 
@@ -247,14 +291,20 @@ struct Run: AsyncParsableCommand {
     let logging = bootstrapLogging()
     let logger = logging.sidecar
     let environment = ProcessInfo.processInfo.environment
-    let settings = try orExit { config.isEmpty ? ApiaryConfig() : try ApiaryConfig.load(paths: config) }
+    let settings = try orExit {
+      config.isEmpty ? ApiaryConfig() : try ApiaryConfig.load(paths: config)
+    }
     let modules = settings.modules
     let options = try sidecarOptions(environment: environment, logger: logger)
     let logHub =
-      modules.logForwarding ? ComponentLogHub(logger: logging.components, defaultLevel: componentLogLevel) : nil
-    let supervisor = makeSupervisor(settings: settings, options: options, environment: environment, logHub: logHub, logger: logger)
+      modules.logForwarding
+      ? ComponentLogHub(logger: logging.components, defaultLevel: componentLogLevel) : nil
+    let supervisor = makeSupervisor(
+      settings: settings, options: options, environment: environment, logHub: logHub, logger: logger
+    )
     let metrics = try makeMetrics(settings: settings, logger: logger)
-    let tracing = try makeTracing(settings: settings, environment: environment, metricsOn: metrics.on, logger: logger)
+    let tracing = try makeTracing(
+      settings: settings, environment: environment, metricsOn: metrics.on, logger: logger)
     // Every file is read and checked before any port opens or process starts.
     let (resources, policies) = try orExit { () throws -> (LoadedResources, ResiliencyPolicies) in
       let resources = try Sidecar.prepare(options: options, logger: logger)
@@ -269,13 +319,15 @@ struct Run: AsyncParsableCommand {
     let sidecar = Sidecar(
       options: options, logger: logger, resources: resources, supervisor: supervisor, logHub: logHub
     ) { components in
-      FileHandle.standardOutput.write(Data(StartupTable(components: components, socketsDir: socketsFolder).render().utf8))
+      FileHandle.standardOutput.write(
+        Data(StartupTable(components: components, socketsDir: socketsFolder).render().utf8))
     }
     let ports = try resolvedPorts(environment: environment)
     try checkPortsAreFree(ports: ports, modules: modules)
     let groupBox = Mutex<ServiceGroup?>(nil)
     let api = AppAPI(
-      registry: sidecar.registry, options: apiOptions(settings: settings, environment: environment), policies: policies,
+      registry: sidecar.registry, options: apiOptions(settings: settings, environment: environment),
+      policies: policies,
       observability: Observability(tracer: tracing.tracer, metrics: metrics.api)
     ) {
       guard let group = groupBox.withLock({ $0 }) else { return }
@@ -301,8 +353,10 @@ struct Run: AsyncParsableCommand {
       services.append(
         .init(
           service: GRPCAPIServer(
-            api: api, host: listenAddress, port: ports.grpc, logger: logger, grace: options.shutdownGrace,
-            transport: options.transport, maxConnections: maxConnections, idleTimeout: grpcIdleTimeout.duration)))
+            api: api, host: listenAddress, port: ports.grpc, logger: logger,
+            grace: options.shutdownGrace,
+            transport: options.transport, maxConnections: maxConnections,
+            idleTimeout: grpcIdleTimeout.duration)))
     } else {
       logger.notice("modules.grpcApi is off: no gRPC API on port \(ports.grpc)")
     }
@@ -310,7 +364,8 @@ struct Run: AsyncParsableCommand {
       api: api, port: ports.http, modules: modules, actuator: actuator, metrics: metrics.endpoint,
       grace: options.shutdownGrace, logger: logger
     ).map { .init(service: $0) }
-    try await runGroup(services: services, grace: options.shutdownGrace, groupBox: groupBox, logger: logger)
+    try await runGroup(
+      services: services, grace: options.shutdownGrace, groupBox: groupBox, logger: logger)
   }
 
   // MARK: the pieces run() composes
@@ -318,19 +373,24 @@ struct Run: AsyncParsableCommand {
   /// The sidecar's records follow --log-level (changeable through /actuator/logger);
   /// component records pass whatever it says, since their own level, per component,
   /// already filtered them in the log hub.
-  private func bootstrapLogging() -> (sidecar: Logger, components: Logger, sidecarLevel: LogLevelSetting) {
+  private func bootstrapLogging() -> (
+    sidecar: Logger, components: Logger, sidecarLevel: LogLevelSetting
+  ) {
     let sidecarLevel = LogLevelSetting(logLevel)
     let everything = LogLevelSetting(.trace)
     let format = logFormat
     LoggingSystem.bootstrap { label in
-      SidecarLogHandler(format: format, level: label == "apiary.components" ? everything : sidecarLevel)
+      SidecarLogHandler(
+        format: format, level: label == "apiary.components" ? everything : sidecarLevel)
     }
     return (Logger(label: "apiary"), Logger(label: "apiary.components"), sidecarLevel)
   }
 
   /// The runtime's options from the flags; refuses a sockets folder others can write to
   /// unless --allow-insecure-sockets-dir says otherwise.
-  private func sidecarOptions(environment: [String: String], logger: Logger) throws -> SidecarOptions {
+  private func sidecarOptions(
+    environment: [String: String], logger: Logger
+  ) throws -> SidecarOptions {
     var paths = resourcesPaths
     if paths.isEmpty, FileKind.of("components") == .directory {
       paths = ["components"]
@@ -338,7 +398,8 @@ struct Run: AsyncParsableCommand {
     var options = SidecarOptions(
       resourcesPaths: paths,
       socketsDir: SocketsFolder.resolve(explicit: socketsDir, environment: environment),
-      appID: appID, discoveryTimeout: discoveryTimeout.duration, componentWait: componentWait.duration,
+      appID: appID, discoveryTimeout: discoveryTimeout.duration,
+      componentWait: componentWait.duration,
       rescanInterval: rescanInterval.duration, environment: environment,
       heartbeatInterval: heartbeatInterval.duration, heartbeatTimeout: heartbeatTimeout.duration,
       failureThreshold: failureThreshold)
@@ -350,7 +411,8 @@ struct Run: AsyncParsableCommand {
     // Whoever can write to the sockets folder can put a socket there that apiary dials.
     if let problem = SocketsFolderTrust.prepare(options.socketsDir) {
       guard allowInsecureSocketsDir else {
-        FileHandle.standardError.write(Data("error: \(problem). Pass --allow-insecure-sockets-dir to run anyway.\n".utf8))
+        FileHandle.standardError.write(
+          Data("error: \(problem). Pass --allow-insecure-sockets-dir to run anyway.\n".utf8))
         throw ExitCode(1)
       }
       logger.warning("\(problem); running anyway because of --allow-insecure-sockets-dir")
@@ -359,17 +421,20 @@ struct Run: AsyncParsableCommand {
   }
 
   private func makeSupervisor(
-    settings: ApiaryConfig, options: SidecarOptions, environment: [String: String], logHub: ComponentLogHub?,
+    settings: ApiaryConfig, options: SidecarOptions, environment: [String: String],
+    logHub: ComponentLogHub?,
     logger: Logger
   ) -> ProcessSupervisor? {
     guard !settings.processes.isEmpty else { return nil }
     guard settings.modules.supervision else {
       logger.notice(
-        "modules.supervision is off: the \(settings.processes.count) processes of \(config.joined(separator: ", ")) are not launched")
+        "modules.supervision is off: the \(settings.processes.count) processes of \(config.joined(separator: ", ")) are not launched"
+      )
       return nil
     }
     return ProcessSupervisor(
-      processes: settings.processes, socketsDir: options.socketsDir, environment: environment, logHub: logHub,
+      processes: settings.processes, socketsDir: options.socketsDir, environment: environment,
+      logHub: logHub,
       logger: logger)
   }
 
@@ -381,7 +446,9 @@ struct Run: AsyncParsableCommand {
     let daprMetrics = settings.dapr.metrics
     let on = settings.modules.metrics && daprMetrics.enabled
     if settings.modules.metrics && !daprMetrics.enabled {
-      logger.notice("Configuration: spec.metrics.enabled is false: no metrics are recorded and /metrics answers 404")
+      logger.notice(
+        "Configuration: spec.metrics.enabled is false: no metrics are recorded and /metrics answers 404"
+      )
     }
     ComponentMetrics.isEnabled = on
     guard on else { return (false, nil, nil) }
@@ -392,18 +459,26 @@ struct Run: AsyncParsableCommand {
     prometheus.defaultDurationHistogramBuckets =
       daprMetrics.latencyBuckets.isEmpty
       ? [
-        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .microseconds(2500),
-        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-        .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5), .seconds(10),
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1),
+        .microseconds(2500),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5),
+        .seconds(10),
       ]
-      : daprMetrics.latencyBuckets.sorted().map { Duration.microseconds(Int64(($0 * 1000).rounded())) }
+      : daprMetrics.latencyBuckets.sorted().map {
+        Duration.microseconds(Int64(($0 * 1000).rounded()))
+      }
     let rules = try orExit { try MetricLabelRules(daprMetrics.rules) }
     if rules.isEmpty {
       MetricsSystem.bootstrap(prometheus)
     } else {
       MetricsSystem.bootstrap(RuleApplyingMetricsFactory(wrapping: prometheus, rules: rules))
     }
-    return (true, MetricsEndpoint(registry: registry), APIMetrics(appID: appID, recordErrorCodes: daprMetrics.recordErrorCodes))
+    return (
+      true, MetricsEndpoint(registry: registry),
+      APIMetrics(appID: appID, recordErrorCodes: daprMetrics.recordErrorCodes)
+    )
   }
 
   /// Tracing: on when spec.tracing (or OTEL_EXPORTER_OTLP_*) names an exporter and the
@@ -411,16 +486,20 @@ struct Run: AsyncParsableCommand {
   private func makeTracing(
     settings: ApiaryConfig, environment: [String: String], metricsOn: Bool, logger: Logger
   ) throws -> (tracer: SidecarTracer?, export: (any Service)?) {
-    let tracing = try orExit { try TracingSettings.resolve(settings.dapr.tracing, environment: environment) }
+    let tracing = try orExit {
+      try TracingSettings.resolve(settings.dapr.tracing, environment: environment)
+    }
     for notice in tracing.notices { logger.notice("Configuration: \(notice)") }
     guard tracing.isEnabled else { return (nil, nil) }
     var backend: (any Tracer)?
     var export: (any Service)?
     if let exporter = tracing.exporter {
-      let drops = SpanDropReporter(logger: logger, collector: exporter.url, countInMetrics: metricsOn)
+      let drops = SpanDropReporter(
+        logger: logger, collector: exporter.url, countInMetrics: metricsOn)
       do {
         let started = try OTelExport.start(
-          exporter: exporter, serviceName: appID, environment: environment, drops: drops, logger: logger)
+          exporter: exporter, serviceName: appID, environment: environment, drops: drops,
+          logger: logger)
         backend = started.tracer
         export = started.service
       } catch {
@@ -430,25 +509,34 @@ struct Run: AsyncParsableCommand {
       }
     }
     let tracer = SidecarTracer(
-      sampler: tracing.sampler, backend: backend, stdout: tracing.stdout ? logger : nil, countSpans: metricsOn)
-    let destination = tracing.exporter.map { "OTLP/\($0.protocol.rawValue) to \($0.url)" } ?? "no exporter"
+      sampler: tracing.sampler, backend: backend, stdout: tracing.stdout ? logger : nil,
+      countSpans: metricsOn)
+    let destination =
+      tracing.exporter.map { "OTLP/\($0.protocol.rawValue) to \($0.url)" } ?? "no exporter"
     logger.info(
-      "tracing on: sampling rate \(tracing.samplingRate), \(destination)\(tracing.stdout ? ", spans logged (stdout)" : "")")
+      "tracing on: sampling rate \(tracing.samplingRate), \(destination)\(tracing.stdout ? ", spans logged (stdout)" : "")"
+    )
     return (tracer, export)
   }
 
   /// A port in use is named with its flag now, before anything starts.
-  private func checkPortsAreFree(ports: (grpc: Int, http: Int), modules: ApiaryConfig.Modules) throws {
+  private func checkPortsAreFree(
+    ports: (grpc: Int, http: Int), modules: ApiaryConfig.Modules
+  ) throws {
     var listened: [(String, Int)] = []
     if modules.grpcApi { listened.append(("--grpc-port", ports.grpc)) }
-    if let actuatorPort, modules.actuator || modules.metrics { listened.append(("--actuator-port", actuatorPort)) }
+    if let actuatorPort, modules.actuator || modules.metrics {
+      listened.append(("--actuator-port", actuatorPort))
+    }
     if modules.httpApi || (actuatorPort == nil && (modules.actuator || modules.metrics)) {
       listened.append(("--http-port", ports.http))
     }
     for (flag, port) in listened where port != 0 {
       if let problem = PortCheck.problem(host: listenAddress, port: port) {
         FileHandle.standardError.write(
-          Data("error: cannot listen on \(listenAddress):\(port) (\(flag)): \(problem); choose another port with \(flag)\n".utf8))
+          Data(
+            "error: cannot listen on \(listenAddress):\(port) (\(flag)): \(problem); choose another port with \(flag)\n"
+              .utf8))
         throw ExitCode(1)
       }
     }
@@ -456,7 +544,8 @@ struct Run: AsyncParsableCommand {
 
   private func apiOptions(settings: ApiaryConfig, environment: [String: String]) -> AppAPIOptions {
     var options = AppAPIOptions(
-      appID: appID, maxBodySize: maxBodySize.bytes, apiToken: APIToken.from(environment: environment),
+      appID: appID, maxBodySize: maxBodySize.bytes,
+      apiToken: APIToken.from(environment: environment),
       appPort: appPort, appProtocol: appProtocol.rawValue)
     options.maxMetadataEntries = maxMetadataEntries
     options.maxMetadataBytes = maxMetadataSize.bytes
@@ -465,7 +554,9 @@ struct Run: AsyncParsableCommand {
   }
 
   /// Delivery of events to the app, when --app-port names it.
-  private func appDelivery(api: AppAPI, transport: TransportKind, logger: Logger) throws -> AppDelivery? {
+  private func appDelivery(
+    api: AppAPI, transport: TransportKind, logger: Logger
+  ) throws -> AppDelivery? {
     guard let appPort else { return nil }
     let channel: any AppChannel =
       appProtocol == .grpc
@@ -478,7 +569,8 @@ struct Run: AsyncParsableCommand {
   /// The HTTP servers: the Dapr API on --http-port, and the actuator and /metrics on it
   /// too, or on --actuator-port of their own.
   private func httpServers(
-    api: AppAPI, port: Int, modules: ApiaryConfig.Modules, actuator: Actuator?, metrics: MetricsEndpoint?,
+    api: AppAPI, port: Int, modules: ApiaryConfig.Modules, actuator: Actuator?,
+    metrics: MetricsEndpoint?,
     grace: Duration, logger: Logger
   ) -> [HTTPAPIServer] {
     func server(port: Int, daprRoutes: Bool, operations: Bool) -> HTTPAPIServer {
@@ -500,7 +592,8 @@ struct Run: AsyncParsableCommand {
   }
 
   private func runGroup(
-    services: [ServiceGroupConfiguration.ServiceConfiguration], grace: Duration, groupBox: borrowing Mutex<ServiceGroup?>,
+    services: [ServiceGroupConfiguration.ServiceConfiguration], grace: Duration,
+    groupBox: borrowing Mutex<ServiceGroup?>,
     logger: Logger
   ) async throws {
     var configuration = ServiceGroupConfiguration(

@@ -13,15 +13,18 @@ struct StartupTable {
       if let reason = component.reason, component.state != .up { features = reason }
       rows.append([
         component.name, component.type, component.version.isEmpty ? "-" : component.version,
-        component.source.isEmpty ? "-" : component.source, component.state.rawValue, features.isEmpty ? "-" : features,
+        component.source.isEmpty ? "-" : component.source, component.state.rawValue,
+        features.isEmpty ? "-" : features,
       ])
     }
     let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
     let lines = rows.map { row in
       row.enumerated().map { column, cell in
-        column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
+        column == row.count - 1
+          ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
       }.joined(separator: "  ")
     }
-    return "Apiary \(ApiaryVersion.current) started (sockets folder \(socketsDir))\n\n" + lines.joined(separator: "\n") + "\n"
+    return "Apiary \(ApiaryVersion.current) started (sockets folder \(socketsDir))\n\n"
+      + lines.joined(separator: "\n") + "\n"
   }
 }

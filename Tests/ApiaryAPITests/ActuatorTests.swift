@@ -11,14 +11,17 @@ import Testing
 struct ActuatorTests {
   func application(token: String? = nil, daprRoutes: Bool = true) -> some ApplicationProtocol {
     let api = AppAPI(
-      registry: ComponentRegistry(), options: AppAPIOptions(appID: "app", maxBodySize: 1024, apiToken: token))
+      registry: ComponentRegistry(),
+      options: AppAPIOptions(appID: "app", maxBodySize: 1024, apiToken: token))
     let registry = PrometheusCollectorRegistry()
     registry.makeCounter(
-      descriptor: MetricNameDescriptor(metricName: "test_calls", unitName: "total", helpText: "test"),
+      descriptor: MetricNameDescriptor(
+        metricName: "test_calls", unitName: "total", helpText: "test"),
       labels: [("component", "x")]
     ).increment(by: Int64(3))
     let router = HTTPAPI(api: api, logger: Logger(label: "test")).router(
-      daprRoutes: daprRoutes, actuator: Actuator(api: api, supervisor: nil), metrics: MetricsEndpoint(registry: registry))
+      daprRoutes: daprRoutes, actuator: Actuator(api: api, supervisor: nil),
+      metrics: MetricsEndpoint(registry: registry))
     return Application(router: router)
   }
 
@@ -49,11 +52,16 @@ struct ActuatorTests {
   func notFound() async throws {
     for token in [nil, "secret"] {
       try await application(token: token).test(.router) { client in
-        for (method, path) in [(HTTPRequest.Method.get, "/nope"), (.delete, "/v1.0/healthz"), (.patch, "/v1.0/state/s")] {
-          try await client.execute(uri: path, method: method, headers: [.init("dapr-api-token")!: "secret"]) { response in
+        for (method, path) in [
+          (HTTPRequest.Method.get, "/nope"), (.delete, "/v1.0/healthz"), (.patch, "/v1.0/state/s"),
+        ] {
+          try await client.execute(
+            uri: path, method: method, headers: [.init("dapr-api-token")!: "secret"]
+          ) { response in
             #expect(response.status == .notFound, "\(method) \(path)")
             #expect(json(response.body)["errorCode"] as? String == "ERR_NOT_FOUND")
-            #expect((json(response.body)["message"] as? String)?.contains("\(method) \(path)") == true)
+            #expect(
+              (json(response.body)["message"] as? String)?.contains("\(method) \(path)") == true)
           }
         }
       }
@@ -70,15 +78,19 @@ struct ActuatorTests {
         // The executable's build time: its file's modification time, not the start of
         // the process (what /proc/self/exe's own time would give).
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let built = try FileManager.default.attributesOfItem(atPath: executable)[.modificationDate] as? Date
-        #expect(app?["compiled"] as? String == built.map(Timestamp.string), "\(String(describing: app))")
+        let built =
+          try FileManager.default.attributesOfItem(atPath: executable)[.modificationDate] as? Date
+        #expect(
+          app?["compiled"] as? String == built.map(Timestamp.string), "\(String(describing: app))")
       }
       try await client.execute(uri: "/metrics", method: .get) { response in
         let text = String(buffer: response.body)
         #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
         #expect(text.contains(#"test_calls_total{component="x"} 3"#))
         #expect(text.contains("# TYPE process_resident_memory_bytes gauge"))
-        let resident = text.split(separator: "\n").first { $0.hasPrefix("process_resident_memory_bytes ") }
+        let resident = text.split(separator: "\n").first {
+          $0.hasPrefix("process_resident_memory_bytes ")
+        }
         #expect((resident?.split(separator: " ").last.flatMap { Double($0) } ?? 0) > 1_000_000)
       }
       try await client.execute(uri: "/actuator/components", method: .get) { response in
@@ -88,7 +100,9 @@ struct ActuatorTests {
     }
   }
 
-  @Test("with a token: probes (status only) and metrics stay open; info, details and the component list need the token")
+  @Test(
+    "with a token: probes (status only) and metrics stay open; info, details and the component list need the token"
+  )
   func token() async throws {
     try await application(token: "secret").test(.router) { client in
       for path in ["/actuator/health/liveness", "/actuator/health/readiness", "/metrics"] {
@@ -98,10 +112,15 @@ struct ActuatorTests {
       }
       for path in ["/actuator/health/liveness", "/actuator/health/readiness"] {
         try await client.execute(uri: path, method: .get) { response in
-          #expect(json(response.body).keys.sorted() == ["status"], "\(path): \(String(buffer: response.body))")
+          #expect(
+            json(response.body).keys.sorted() == ["status"],
+            "\(path): \(String(buffer: response.body))")
         }
-        try await client.execute(uri: path, method: .get, headers: [.init("dapr-api-token")!: "secret"]) { response in
-          #expect(json(response.body)["components"] != nil, "\(path): \(String(buffer: response.body))")
+        try await client.execute(
+          uri: path, method: .get, headers: [.init("dapr-api-token")!: "secret"]
+        ) { response in
+          #expect(
+            json(response.body)["components"] != nil, "\(path): \(String(buffer: response.body))")
         }
       }
       for path in ["/actuator/info", "/actuator/components", "/actuator/logs", "/actuator/logger"] {
@@ -109,11 +128,15 @@ struct ActuatorTests {
           #expect(response.status == .unauthorized, "\(path)")
         }
       }
-      try await client.execute(uri: "/actuator/logger", method: .post, body: ByteBuffer(string: #"{"level":"debug"}"#)) {
+      try await client.execute(
+        uri: "/actuator/logger", method: .post, body: ByteBuffer(string: #"{"level":"debug"}"#)
+      ) {
         response in
         #expect(response.status == .unauthorized)
       }
-      try await client.execute(uri: "/actuator/components", method: .get, headers: [.init("dapr-api-token")!: "secret"]) {
+      try await client.execute(
+        uri: "/actuator/components", method: .get, headers: [.init("dapr-api-token")!: "secret"]
+      ) {
         response in
         #expect(response.status == .ok)
       }

@@ -24,7 +24,8 @@ struct ConformanceRunnerTests {
     try await withComponentServer(components: [.secretStore { FlawedSecretStore() }]) { socket in
       do {
         _ = try await ConformanceRunner.run(
-          ConformanceOptions(socketPath: socket, blocks: [.state], timeout: .seconds(2)), logger: Logger(label: "test"))
+          ConformanceOptions(socketPath: socket, blocks: [.state], timeout: .seconds(2)),
+          logger: Logger(label: "test"))
         Issue.record("a socket without a state store was checked as one")
       } catch {
         #expect("\(error)".contains("dapr.proto.components.v1.SecretStore"), "\(error)")
@@ -50,13 +51,18 @@ struct ConformanceRunnerTests {
     #expect(json["failed"] as? Int == report.failedCount)
     let results = try #require(json["results"] as? [[String: Any]])
     #expect(results.count == report.results.count)
-    #expect(results.contains { $0["check"] as? String == "get-missing" && $0["result"] as? String == "failed" })
+    #expect(
+      results.contains {
+        $0["check"] as? String == "get-missing" && $0["result"] as? String == "failed"
+      })
   }
 }
 
 /// A secret store whose Init always fails.
 struct RefusingSecretStore: SecretStoreComponent {
-  func initialise(metadata: [String: String]) async throws { throw ComponentError.invalidArgument("no vault address") }
+  func initialise(metadata: [String: String]) async throws {
+    throw ComponentError.invalidArgument("no vault address")
+  }
   func secret(_ key: String, metadata: [String: String]) async throws -> [String: String] { [:] }
   func allSecrets(metadata: [String: String]) async throws -> [String: [String: String]] { [:] }
 }

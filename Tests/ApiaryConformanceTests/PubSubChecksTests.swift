@@ -15,15 +15,18 @@ struct PubSubChecksTests {
   }
 
   static let caught: [(FlawedBroker.Flaw, String)] = [
-    (.pingFails, "ping"), (.corruptsData, "publish-pull"), (.ignoresTopic, "topics-isolated"), (.acksIgnored, "ack"),
-    (.nackDrops, "nack-redelivery"), (.dropsUnanswered, "unanswered-redelivery"), (.reorders, "ordering"),
+    (.pingFails, "ping"), (.corruptsData, "publish-pull"), (.ignoresTopic, "topics-isolated"),
+    (.acksIgnored, "ack"),
+    (.nackDrops, "nack-redelivery"), (.dropsUnanswered, "unanswered-redelivery"),
+    (.reorders, "ordering"),
     (.bulkDeclaredButMissing, "bulk-publish"), (.ttlIgnored, "message-ttl"),
   ]
 
   @Test("every flaw is caught by its check", arguments: caught)
   func flawCaught(flaw: FlawedBroker.Flaw, check: String) async throws {
     let report = try await conformance([.pubSub { FlawedBroker([flaw]) }], ordered: true)
-    #expect(report.failed(.pubsub, check), "\(flaw) was not caught by \(check):\n\(report.problems)")
+    #expect(
+      report.failed(.pubsub, check), "\(flaw) was not caught by \(check):\n\(report.problems)")
   }
 
   @Test("every flaw has a check that catches it")

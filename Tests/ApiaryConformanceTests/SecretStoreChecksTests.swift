@@ -14,14 +14,17 @@ struct SecretStoreChecksTests {
   }
 
   static let caught: [(FlawedSecretStore.Flaw, String)] = [
-    (.pingFails, "ping"), (.missingAnswersEmpty, "get-missing"), (.severalPairsUndeclared, "single-value"),
+    (.pingFails, "ping"), (.missingAnswersEmpty, "get-missing"),
+    (.severalPairsUndeclared, "single-value"),
     (.getDiffersFromBulk, "get"), (.bulkListsEmptySecret, "bulk-get"),
   ]
 
   @Test("every flaw is caught by its check", arguments: caught)
   func flawCaught(flaw: FlawedSecretStore.Flaw, check: String) async throws {
     let report = try await conformance([.secretStore { FlawedSecretStore([flaw]) }])
-    #expect(report.failed(.secretstores, check), "\(flaw) was not caught by \(check):\n\(report.problems)")
+    #expect(
+      report.failed(.secretstores, check), "\(flaw) was not caught by \(check):\n\(report.problems)"
+    )
   }
 
   @Test("every flaw has a check that catches it")

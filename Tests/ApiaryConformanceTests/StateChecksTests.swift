@@ -1,8 +1,8 @@
-import ApiaryContracts
-import Foundation
 import ApiaryConformance
+import ApiaryContracts
 import ApiaryRuntime
 import ComponentKit
+import Foundation
 import Testing
 
 @Suite("conformance: state stores", .timeLimit(.minutes(2)))
@@ -13,7 +13,10 @@ struct StateChecksTests {
     #expect(report.conforms, "\(report.problems)")
     #expect(report.skippedCount == 0, "\(report.problems)")
     let checks = report.results.map(\.check)
-    for check in ["set-get-values", "etag-mismatch-set", "etag-first-write", "transaction-atomic", "ttl", "query"] {
+    for check in [
+      "set-get-values", "etag-mismatch-set", "etag-first-write", "transaction-atomic", "ttl",
+      "query",
+    ] {
       #expect(checks.contains(check))
     }
   }
@@ -22,11 +25,14 @@ struct StateChecksTests {
   static let caught: [(FlawedStore.Flaw, String)] = [
     (.pingFails, "ping"), (.dataForMissing, "get-missing"), (.truncatesLarge, "set-get-values"),
     (.caseInsensitiveKeys, "keys"), (.keepsFirstValue, "overwrite"), (.deleteIgnored, "delete"),
-    (.deleteMissingFails, "delete-missing"), (.bulkGetDropsKey, "bulk-set-get"), (.bulkDeleteIgnored, "bulk-delete"),
-    (.etagNeverChanges, "etag-set"), (.staleEtagAccepted, "etag-mismatch-set"), (.deleteIgnoresEtag, "etag-mismatch-delete"),
+    (.deleteMissingFails, "delete-missing"), (.bulkGetDropsKey, "bulk-set-get"),
+    (.bulkDeleteIgnored, "bulk-delete"),
+    (.etagNeverChanges, "etag-set"), (.staleEtagAccepted, "etag-mismatch-set"),
+    (.deleteIgnoresEtag, "etag-mismatch-delete"),
     (.currentEtagRefused, "etag-match"), (.firstWriteOverwrites, "etag-first-write"),
     (.malformedEtagAsInternal, "etag-invalid"), (.transactionReversed, "transaction-order"),
-    (.transactionPartial, "transaction-atomic"), (.ttlIgnored, "ttl"), (.queryIgnoresFilter, "query"),
+    (.transactionPartial, "transaction-atomic"), (.ttlIgnored, "ttl"),
+    (.queryIgnoresFilter, "query"),
   ]
 
   @Test("every flaw is caught by its check", arguments: caught)
@@ -57,11 +63,17 @@ actor PlainStore: StateStoreComponent {
   var values: [String: Data] = [:]
   func initialise(metadata: [String: String]) async throws {}
   func features() async throws -> [StateStoreFeature] { [] }
-  func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse {
+  func get(
+    _ request: Dapr_Proto_Components_V1_GetRequest
+  ) async throws -> Dapr_Proto_Components_V1_GetResponse {
     var response = Dapr_Proto_Components_V1_GetResponse()
     if let value = values[request.key] { response.data = value }
     return response
   }
-  func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws { values[request.key] = request.value }
-  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws { values[request.key] = nil }
+  func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws {
+    values[request.key] = request.value
+  }
+  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws {
+    values[request.key] = nil
+  }
 }

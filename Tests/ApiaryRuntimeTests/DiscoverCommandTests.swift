@@ -9,13 +9,17 @@ struct DiscoverCommandTests {
   /// Runs `apiary discover --json` on `folder` and returns stdout, checking it exits 0.
   private func discover(_ folder: String, timeout: String = "2s") async throws -> String {
     let result = try await ChildProcess.run(
-      try Locations.product("apiary"), ["discover", "--sockets-dir", folder, "--json", "--timeout", timeout])
+      try Locations.product("apiary"),
+      ["discover", "--sockets-dir", folder, "--json", "--timeout", timeout])
     #expect(result.status == 0, "stderr: \(result.stderr)")
     return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
-  private func python(_ script: String, _ arguments: [String], socket: String) async throws -> ChildProcess {
-    try await startServing(Locations.python, [Locations.pythonFixture(script)] + arguments, socket: socket)
+  private func python(
+    _ script: String, _ arguments: [String], socket: String
+  ) async throws -> ChildProcess {
+    try await startServing(
+      Locations.python, [Locations.pythonFixture(script)] + arguments, socket: socket)
   }
 
   @Test("the memstore sample is state.memstore and hello.memstore")
@@ -23,7 +27,8 @@ struct DiscoverCommandTests {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     let socket = folder.file("memstore.sock")
-    let memstore = try await startServing(try Locations.product("memstore"), ["--socket", socket], socket: socket)
+    let memstore = try await startServing(
+      try Locations.product("memstore"), ["--socket", socket], socket: socket)
     defer { Task { await memstore.stop() } }
 
     let json = try await discover(folder.path)
@@ -65,7 +70,10 @@ struct DiscoverCommandTests {
     let socket = folder.file("vault.v2.sock")
     let server = try await python(
       "reflection_only_server.py",
-      ["--socket", socket, "--reflection", "v1", "--service", "dapr.proto.components.v1.SecretStore,example.Unknown"],
+      [
+        "--socket", socket, "--reflection", "v1", "--service",
+        "dapr.proto.components.v1.SecretStore,example.Unknown",
+      ],
       socket: socket)
     defer { Task { await server.stop() } }
 
@@ -185,7 +193,9 @@ struct DiscoverCommandTests {
     defer { folder.remove() }
     let result = try await ChildProcess.run(
       try Locations.product("apiary"), ["discover", "--json"],
-      environment: ["APIARY_SOCKETS_DIR": folder.path, "DAPR_COMPONENTS_SOCKETS_FOLDER": "/nonexistent"])
+      environment: [
+        "APIARY_SOCKETS_DIR": folder.path, "DAPR_COMPONENTS_SOCKETS_FOLDER": "/nonexistent",
+      ])
     #expect(result.status == 0, "stderr: \(result.stderr)")
     #expect(result.stdout.contains(#""socketsDir":"\#(folder.path)""#))
   }
@@ -195,9 +205,12 @@ struct DiscoverCommandTests {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     let server = try ChildProcess(
-      Locations.python, [Locations.pythonFixture("silent_servers.py"), "--dir", folder.path, "--count", "50"])
+      Locations.python,
+      [Locations.pythonFixture("silent_servers.py"), "--dir", folder.path, "--count", "50"])
     defer { Task { await server.stop() } }
-    #expect(await poll(timeout: .seconds(30)) { server.standardOutput.contains("ready") }, "\(server.standardError)")
+    #expect(
+      await poll(timeout: .seconds(30)) { server.standardOutput.contains("ready") },
+      "\(server.standardError)")
 
     let clock = ContinuousClock()
     let started = clock.now
@@ -215,12 +228,17 @@ struct DiscoverCommandTests {
       "accepted the connection but did not complete a gRPC (HTTP/2) handshake; is it a gRPC server?",
     ]
     var normalised = json
-    for reason in reasons.dropFirst() { normalised = normalised.replacingOccurrences(of: reason, with: reasons[0]) }
+    for reason in reasons.dropFirst() {
+      normalised = normalised.replacingOccurrences(of: reason, with: reasons[0])
+    }
     let skipped = (0..<50).map { index in
       let socket = folder.file("silent-\(String(format: "%03d", index)).sock")
       return #"{"socket":"\#(socket)","reason":"\#(reasons[0])"}"#
     }
-    #expect(normalised == #"{"socketsDir":"\#(folder.path)","components":[],"skipped":[\#(skipped.joined(separator: ","))]}"#, "\(json)")
+    #expect(
+      normalised
+        == #"{"socketsDir":"\#(folder.path)","components":[],"skipped":[\#(skipped.joined(separator: ","))]}"#,
+      "\(json)")
     await server.stop()
   }
 }

@@ -11,7 +11,9 @@ import Testing
 struct NullStore: StateStoreComponent {
   func initialise(metadata: [String: String]) async throws {}
   func features() async throws -> [StateStoreFeature] { [] }
-  func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse { .init() }
+  func get(
+    _ request: Dapr_Proto_Components_V1_GetRequest
+  ) async throws -> Dapr_Proto_Components_V1_GetResponse { .init() }
   func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws {}
   func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws {}
 }
@@ -64,7 +66,8 @@ struct DiscoveryTests {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     try await withStateStores(in: folder, named: ["in-memory.sock", "cache.sock"]) {
-      let discovery = Discovery(socketsDir: folder.path, reservedTypes: ["state.in-memory": "the built-in in-memory store"])
+      let discovery = Discovery(
+        socketsDir: folder.path, reservedTypes: ["state.in-memory": "the built-in in-memory store"])
       let report = try await discovery.scan()
       #expect(report.components.map(\.types) == [["state.cache"]])
       #expect(

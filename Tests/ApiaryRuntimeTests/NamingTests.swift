@@ -16,9 +16,12 @@ struct NamingTests {
   @Test("each known service maps to its building block; others are unknown")
   func roles() {
     #expect(ServiceRole.of("dapr.proto.components.v1.StateStore") == .primary(.state))
-    #expect(ServiceRole.of("dapr.proto.components.v1.TransactionalStateStore") == .auxiliary(.state))
+    #expect(
+      ServiceRole.of("dapr.proto.components.v1.TransactionalStateStore") == .auxiliary(.state))
     #expect(ServiceRole.of("dapr.proto.components.v1.QueriableStateStore") == .auxiliary(.state))
-    #expect(ServiceRole.of("dapr.proto.components.v1.TransactionalStoreMultiMaxSize") == .auxiliary(.state))
+    #expect(
+      ServiceRole.of("dapr.proto.components.v1.TransactionalStoreMultiMaxSize")
+        == .auxiliary(.state))
     #expect(ServiceRole.of("dapr.proto.components.v1.PubSub") == .primary(.pubsub))
     #expect(ServiceRole.of("dapr.proto.components.v1.InputBinding") == .primary(.bindings))
     #expect(ServiceRole.of("dapr.proto.components.v1.OutputBinding") == .primary(.bindings))

@@ -7,24 +7,37 @@ import Testing
 @Suite("apiary run")
 struct RunCommandTests {
   /// `apiary run` on these folders with the gRPC port free-chosen, then `extra`.
-  func runArguments(_ resources: TemporaryFolder, _ sockets: TemporaryFolder, _ extra: [String]) -> [String] {
-    ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0"] + extra
+  func runArguments(
+    _ resources: TemporaryFolder, _ sockets: TemporaryFolder, _ extra: [String]
+  ) -> [String] {
+    ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0"]
+      + extra
   }
 
   /// An API token in the environment would turn every call below into a 401.
   let noToken = ["APIARY_API_TOKEN": "", "DAPR_API_TOKEN": ""]
 
-  @Test("with no component files it starts the built-in statestore and pubsub, and stops on SIGTERM")
+  @Test(
+    "with no component files it starts the built-in statestore and pubsub, and stops on SIGTERM")
   func defaults() async throws {
     let resources = try TemporaryFolder()
     let sockets = try TemporaryFolder()
-    defer { resources.remove(); sockets.remove() }
+    defer {
+      resources.remove()
+      sockets.remove()
+    }
     let apiary = try ChildProcess(
       try Locations.product("apiary"), runArguments(resources, sockets, ["--http-port", "0"]))
-    let started = await poll(timeout: .seconds(30)) { apiary.standardOutput.contains("pubsub") || !apiary.isRunning }
+    let started = await poll(timeout: .seconds(30)) {
+      apiary.standardOutput.contains("pubsub") || !apiary.isRunning
+    }
     #expect(started, "stderr: \(apiary.standardError)")
-    let table = apiary.standardOutput.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
-    #expect(table.contains("statestore state.in-memory v1 built-in UP ETAG,TRANSACTIONAL,TTL"), "\(table)")
+    let table = apiary.standardOutput.split(separator: "\n").map {
+      $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ")
+    }
+    #expect(
+      table.contains("statestore state.in-memory v1 built-in UP ETAG,TRANSACTIONAL,TTL"), "\(table)"
+    )
     #expect(table.contains("pubsub pubsub.in-memory v1 built-in UP BULK_PUBSUB"), "\(table)")
     apiary.signal(SIGTERM)
     #expect(await apiary.waitForExit(timeout: .seconds(10)) == 0, "stderr: \(apiary.standardError)")
@@ -36,18 +49,21 @@ struct RunCommandTests {
   func failingComponent() async throws {
     let resources = try TemporaryFolder()
     let sockets = try TemporaryFolder()
-    defer { resources.remove(); sockets.remove() }
+    defer {
+      resources.remove()
+      sockets.remove()
+    }
     try """
-      apiVersion: dapr.io/v1alpha1
-      kind: Component
+    apiVersion: dapr.io/v1alpha1
+    kind: Component
+    metadata:
+      name: secrets
+    spec:
+      type: secretstores.local.file
       metadata:
-        name: secrets
-      spec:
-        type: secretstores.local.file
-        metadata:
-          - name: secretsFile
-            value: /nonexistent/secrets.json
-      """.write(toFile: resources.file("secrets.yaml"), atomically: true, encoding: .utf8)
+        - name: secretsFile
+          value: /nonexistent/secrets.json
+    """.write(toFile: resources.file("secrets.yaml"), atomically: true, encoding: .utf8)
     let result = try await ChildProcess.run(
       try Locations.product("apiary"), runArguments(resources, sockets, ["--http-port", "0"]))
     #expect(result.status == 1)
@@ -63,26 +79,32 @@ struct RunCommandTests {
   func malformedFile() async throws {
     let resources = try TemporaryFolder()
     let sockets = try TemporaryFolder()
-    defer { resources.remove(); sockets.remove() }
+    defer {
+      resources.remove()
+      sockets.remove()
+    }
     try """
-      apiVersion: dapr.io/v1alpha1
-      kind: Component
-      metadata:
-        name: ok
-      spec:
-        type: state.in-memory
-      ---
-      apiVersion: dapr.io/v1alpha1
-      kind: Component
-      metadata:
-        name: broken
-      spec:
-        version: v1
-      """.write(toFile: resources.file("redis.yaml"), atomically: true, encoding: .utf8)
+    apiVersion: dapr.io/v1alpha1
+    kind: Component
+    metadata:
+      name: ok
+    spec:
+      type: state.in-memory
+    ---
+    apiVersion: dapr.io/v1alpha1
+    kind: Component
+    metadata:
+      name: broken
+    spec:
+      version: v1
+    """.write(toFile: resources.file("redis.yaml"), atomically: true, encoding: .utf8)
     let result = try await ChildProcess.run(
       try Locations.product("apiary"), runArguments(resources, sockets, ["--http-port", "0"]))
     #expect(result.status == 1)
-    #expect(result.stderr.contains("error: \(resources.file("redis.yaml")), document 2: spec.type is missing"), "\(result.stderr)")
+    #expect(
+      result.stderr.contains(
+        "error: \(resources.file("redis.yaml")), document 2: spec.type is missing"),
+      "\(result.stderr)")
   }
 
   @Test(
@@ -91,16 +113,25 @@ struct RunCommandTests {
   func httpMalformedAndIdle() async throws {
     let resources = try TemporaryFolder()
     let sockets = try TemporaryFolder()
-    defer { resources.remove(); sockets.remove() }
+    defer {
+      resources.remove()
+      sockets.remove()
+    }
     let http = try freeTCPPort()
     let apiary = try ChildProcess(
       try Locations.product("apiary"),
-      runArguments(resources, sockets, ["--http-port", "\(http)", "--http-idle-timeout", "1s"]), environment: noToken)
-    let ready = await poll(timeout: .seconds(30)) { !apiary.isRunning || httpGet(port: http, "/v1.0/healthz")?.status == 204 }
+      runArguments(resources, sockets, ["--http-port", "\(http)", "--http-idle-timeout", "1s"]),
+      environment: noToken)
+    let ready = await poll(timeout: .seconds(30)) {
+      guard apiary.isRunning else { return true }
+      return await httpGet(port: http, "/v1.0/healthz")?.status == 204
+    }
     #expect(ready && apiary.isRunning, "stderr: \(apiary.standardError)")
 
-    let malformed = tcpExchange(port: http, send: Array("GET / HTTP/1.1\r\nHost x\r\n\r\n".utf8), receiveTimeout: 5)
-    #expect(malformed?.received.hasPrefix("HTTP/1.1 400 ") == true, "\(String(describing: malformed))")
+    let malformed = await tcpExchange(
+      port: http, send: Array("GET / HTTP/1.1\r\nHost x\r\n\r\n".utf8), receiveTimeout: 5)
+    #expect(
+      malformed?.received.hasPrefix("HTTP/1.1 400 ") == true, "\(String(describing: malformed))")
     #expect(malformed?.received.contains(#""errorCode":"ERR_MALFORMED_REQUEST""#) == true)
     #expect(malformed?.closedByServer == true)
 
@@ -111,132 +142,163 @@ struct RunCommandTests {
       "POST /v1.0/state/statestore HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n[",
     ] {
       let started = ContinuousClock.now
-      let exchange = tcpExchange(port: http, send: Array(unfinished.utf8), receiveTimeout: 10)
+      let exchange = await tcpExchange(port: http, send: Array(unfinished.utf8), receiveTimeout: 10)
       #expect(exchange?.closedByServer == true, "\(unfinished.debugDescription) was not closed")
       #expect(ContinuousClock.now - started < .seconds(9), "\(unfinished.debugDescription)")
     }
-    #expect(httpGet(port: http, "/v1.0/healthz")?.status == 204)
+    #expect(await httpGet(port: http, "/v1.0/healthz")?.status == 204)
     apiary.signal(SIGTERM)
     #expect(await apiary.waitForExit(timeout: .seconds(10)) == 0)
     await apiary.stop()
   }
 
-  @Test("apiary check: lists what run would start from good files; names the file and field of a bad one (exit 1)")
+  @Test(
+    "apiary check: lists what run would start from good files; names the file and field of a bad one (exit 1)"
+  )
   func checkCommand() async throws {
     let resources = try TemporaryFolder()
     defer { resources.remove() }
     try """
-      apiVersion: dapr.io/v1alpha1
-      kind: Component
-      metadata:
-        name: orders
-      spec:
-        type: state.in-memory
-      ---
-      apiVersion: dapr.io/v2alpha1
-      kind: Subscription
-      metadata:
-        name: orders-sub
-      spec:
-        pubsubname: pubsub
-        topic: orders
-        routes:
-          default: /orders
-      """.write(toFile: resources.file("a.yaml"), atomically: true, encoding: .utf8)
-    let good = try await ChildProcess.run(try Locations.product("apiary"), ["check", "--resources-path", resources.path])
+    apiVersion: dapr.io/v1alpha1
+    kind: Component
+    metadata:
+      name: orders
+    spec:
+      type: state.in-memory
+    ---
+    apiVersion: dapr.io/v2alpha1
+    kind: Subscription
+    metadata:
+      name: orders-sub
+    spec:
+      pubsubname: pubsub
+      topic: orders
+      routes:
+        default: /orders
+    """.write(toFile: resources.file("a.yaml"), atomically: true, encoding: .utf8)
+    let good = try await ChildProcess.run(
+      try Locations.product("apiary"), ["check", "--resources-path", resources.path])
     #expect(good.status == 0, "\(good.stderr)")
-    #expect(good.stdout.contains("component orders: state.in-memory (\(resources.file("a.yaml")), document 1)"), "\(good.stdout)")
-    #expect(good.stdout.contains("subscription orders-sub: pubsub/orders -> /orders"), "\(good.stdout)")
+    #expect(
+      good.stdout.contains(
+        "component orders: state.in-memory (\(resources.file("a.yaml")), document 1)"),
+      "\(good.stdout)")
+    #expect(
+      good.stdout.contains("subscription orders-sub: pubsub/orders -> /orders"), "\(good.stdout)")
     #expect(good.stdout.contains("ok: 1 components, 1 subscriptions"), "\(good.stdout)")
 
-    try "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  type: redis\n"
+    try
+      "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  type: redis\n"
       .write(toFile: resources.file("b.yaml"), atomically: true, encoding: .utf8)
-    let bad = try await ChildProcess.run(try Locations.product("apiary"), ["check", "--resources-path", resources.path])
+    let bad = try await ChildProcess.run(
+      try Locations.product("apiary"), ["check", "--resources-path", resources.path])
     #expect(bad.status == 1)
-    #expect(bad.stderr.contains("error: \(resources.file("b.yaml")), document 1: spec.type 'redis'"), "\(bad.stderr)")
+    #expect(
+      bad.stderr.contains("error: \(resources.file("b.yaml")), document 1: spec.type 'redis'"),
+      "\(bad.stderr)")
 
     // Past 1 MiB a file is refused unread, with its size.
     try? FileManager.default.removeItem(atPath: resources.file("b.yaml"))
     try String(repeating: "# padding\n", count: 110_000).write(
       toFile: resources.file("c.yaml"), atomically: true, encoding: .utf8)
-    let huge = try await ChildProcess.run(try Locations.product("apiary"), ["check", "--resources-path", resources.path])
+    let huge = try await ChildProcess.run(
+      try Locations.product("apiary"), ["check", "--resources-path", resources.path])
     #expect(huge.status == 1)
-    #expect(huge.stderr.contains("error: \(resources.file("c.yaml")): is 1100000 bytes; a resource file may hold at most"), "\(huge.stderr)")
+    #expect(
+      huge.stderr.contains(
+        "error: \(resources.file("c.yaml")): is 1100000 bytes; a resource file may hold at most"),
+      "\(huge.stderr)")
   }
 
-  @Test("--actuator-port: probes, info and /metrics on their own port, the Dapr API on the HTTP port only")
+  @Test(
+    "--actuator-port: probes, info and /metrics on their own port, the Dapr API on the HTTP port only"
+  )
   func actuatorPort() async throws {
     let resources = try TemporaryFolder()
     let sockets = try TemporaryFolder()
-    defer { resources.remove(); sockets.remove() }
+    defer {
+      resources.remove()
+      sockets.remove()
+    }
     let http = try freeTCPPort()
     let operations = try freeTCPPort()
     let apiary = try ChildProcess(
       try Locations.product("apiary"),
-      runArguments(resources, sockets, ["--http-port", "\(http)", "--actuator-port", "\(operations)"]), environment: noToken)
+      runArguments(
+        resources, sockets, ["--http-port", "\(http)", "--actuator-port", "\(operations)"]),
+      environment: noToken)
     let ready = await poll(timeout: .seconds(30)) {
-      !apiary.isRunning || httpGet(port: operations, "/actuator/health/readiness")?.status == 200
+      guard apiary.isRunning else { return true }
+      return await httpGet(port: operations, "/actuator/health/readiness")?.status == 200
     }
     #expect(ready && apiary.isRunning, "stderr: \(apiary.standardError)")
-    #expect(httpGet(port: operations, "/actuator/health/liveness")?.status == 200)
-    #expect(httpGet(port: operations, "/metrics")?.status == 200)
-    #expect(httpGet(port: operations, "/v1.0/healthz")?.status == 404)
-    #expect(httpGet(port: http, "/v1.0/healthz")?.status == 204)
-    #expect(httpGet(port: http, "/actuator/health/liveness")?.status == 404)
-    #expect(httpGet(port: http, "/metrics")?.status == 404)
+    #expect(await httpGet(port: operations, "/actuator/health/liveness")?.status == 200)
+    #expect(await httpGet(port: operations, "/metrics")?.status == 200)
+    #expect(await httpGet(port: operations, "/v1.0/healthz")?.status == 404)
+    #expect(await httpGet(port: http, "/v1.0/healthz")?.status == 204)
+    #expect(await httpGet(port: http, "/actuator/health/liveness")?.status == 404)
+    #expect(await httpGet(port: http, "/metrics")?.status == 404)
     apiary.signal(SIGTERM)
     #expect(await apiary.waitForExit(timeout: .seconds(10)) == 0)
     await apiary.stop()
   }
 
-  @Test("a secretKeyRef value never appears: /actuator/components shows it redacted; /v1.0/metadata and trace logs lack it")
+  @Test(
+    "a secretKeyRef value never appears: /actuator/components shows it redacted; /v1.0/metadata and trace logs lack it"
+  )
   func secretsRedacted() async throws {
     let resources = try TemporaryFolder()
     let sockets = try TemporaryFolder()
-    defer { resources.remove(); sockets.remove() }
+    defer {
+      resources.remove()
+      sockets.remove()
+    }
     let secret = "hunter2-\(UUID().uuidString)"
-    try #"{"dbPassword": "\#(secret)"}"#.write(toFile: resources.file("secrets.json"), atomically: true, encoding: .utf8)
+    try #"{"dbPassword": "\#(secret)"}"#.write(
+      toFile: resources.file("secrets.json"), atomically: true, encoding: .utf8)
     try """
-      apiVersion: dapr.io/v1alpha1
-      kind: Component
+    apiVersion: dapr.io/v1alpha1
+    kind: Component
+    metadata:
+      name: vault
+    spec:
+      type: secretstores.local.file
       metadata:
-        name: vault
-      spec:
-        type: secretstores.local.file
-        metadata:
-          - name: secretsFile
-            value: \(resources.file("secrets.json"))
-      ---
-      apiVersion: dapr.io/v1alpha1
-      kind: Component
+        - name: secretsFile
+          value: \(resources.file("secrets.json"))
+    ---
+    apiVersion: dapr.io/v1alpha1
+    kind: Component
+    metadata:
+      name: orders
+    spec:
+      type: state.in-memory
       metadata:
-        name: orders
-      spec:
-        type: state.in-memory
-        metadata:
-          - name: password
-            secretKeyRef:
-              name: dbPassword
-              key: dbPassword
-          - name: keyPrefix
-            value: name
-      auth:
-        secretStore: vault
-      """.write(toFile: resources.file("components.yaml"), atomically: true, encoding: .utf8)
+        - name: password
+          secretKeyRef:
+            name: dbPassword
+            key: dbPassword
+        - name: keyPrefix
+          value: name
+    auth:
+      secretStore: vault
+    """.write(toFile: resources.file("components.yaml"), atomically: true, encoding: .utf8)
     let http = try freeTCPPort()
     let apiary = try ChildProcess(
       try Locations.product("apiary"),
-      runArguments(resources, sockets, ["--http-port", "\(http)", "--log-level", "trace"]), environment: noToken)
+      runArguments(resources, sockets, ["--http-port", "\(http)", "--log-level", "trace"]),
+      environment: noToken)
     let ready = await poll(timeout: .seconds(30)) {
-      !apiary.isRunning || httpGet(port: http, "/actuator/health/readiness")?.status == 200
+      guard apiary.isRunning else { return true }
+      return await httpGet(port: http, "/actuator/health/readiness")?.status == 200
     }
     #expect(ready && apiary.isRunning, "stderr: \(apiary.standardError)")
-    let components = httpGet(port: http, "/actuator/components")?.body ?? ""
+    let components = await httpGet(port: http, "/actuator/components")?.body ?? ""
     #expect(components.contains(#""password":"******""#), "\(components)")
     // Names only, by default (ExposureEndToEndTests checks --actuator-show-metadata-values).
     #expect(components.contains(#""keyPrefix":"******""#), "\(components)")
     #expect(!components.contains(secret))
-    let metadata = httpGet(port: http, "/v1.0/metadata")?.body ?? ""
+    let metadata = await httpGet(port: http, "/v1.0/metadata")?.body ?? ""
     #expect(metadata.contains("orders"), "\(metadata)")
     #expect(!metadata.contains(secret))
     apiary.signal(SIGTERM)

@@ -27,20 +27,32 @@ struct SocketTrustTests {
   func refused() throws {
     let me = geteuid()
     let directory = S_IFDIR
-    #expect(SocketsFolderTrust.problem(path: "/s", mode: directory | 0o700, owner: me, me: me) == nil)
-    #expect(SocketsFolderTrust.problem(path: "/s", mode: directory | 0o755, owner: me, me: me) == nil)
+    #expect(
+      SocketsFolderTrust.problem(path: "/s", mode: directory | 0o700, owner: me, me: me) == nil)
+    #expect(
+      SocketsFolderTrust.problem(path: "/s", mode: directory | 0o755, owner: me, me: me) == nil)
     #expect(
       SocketsFolderTrust.problem(path: "/s", mode: directory | 0o777, owner: me, me: me)
-        == "sockets folder /s has mode 777: group- or world-writable, so another user could place sockets there (chmod 700 /s)")
-    #expect(SocketsFolderTrust.problem(path: "/s", mode: directory | 0o770, owner: me, me: me)?.contains("mode 770") == true)
-    #expect(SocketsFolderTrust.problem(path: "/s", mode: directory | 0o1777, owner: me, me: me)?.contains("mode 1777") == true)
+        == "sockets folder /s has mode 777: group- or world-writable, so another user could place sockets there (chmod 700 /s)"
+    )
+    #expect(
+      SocketsFolderTrust.problem(path: "/s", mode: directory | 0o770, owner: me, me: me)?.contains(
+        "mode 770") == true)
+    #expect(
+      SocketsFolderTrust.problem(path: "/s", mode: directory | 0o1777, owner: me, me: me)?.contains(
+        "mode 1777") == true)
     #expect(
       SocketsFolderTrust.problem(path: "/s", mode: directory | 0o700, owner: me &+ 1, me: me)
-        == "sockets folder /s is owned by uid \(me &+ 1), not by apiary's uid \(me): another user could place sockets there")
-    #expect(SocketsFolderTrust.problem(path: "/s", mode: S_IFREG | 0o600, owner: me, me: me) == "sockets folder /s is not a folder")
+        == "sockets folder /s is owned by uid \(me &+ 1), not by apiary's uid \(me): another user could place sockets there"
+    )
+    #expect(
+      SocketsFolderTrust.problem(path: "/s", mode: S_IFREG | 0o600, owner: me, me: me)
+        == "sockets folder /s is not a folder")
   }
 
-  @Test("a socket whose listener runs as a user not allowed is skipped with the reason; an allowed one is used")
+  @Test(
+    "a socket whose listener runs as a user not allowed is skipped with the reason; an allowed one is used"
+  )
   func peerCredentials() async throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
@@ -66,20 +78,32 @@ struct SocketTrustTests {
   func runRefusesInsecureFolder() async throws {
     let resources = try TemporaryFolder()
     let sockets = try TemporaryFolder()
-    defer { resources.remove(); sockets.remove() }
+    defer {
+      resources.remove()
+      sockets.remove()
+    }
     #expect(chmod(sockets.path, 0o777) == 0)
-    let arguments = ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0", "--http-port", "0"]
-    let refused = try await ChildProcess.run(try Locations.product("apiary"), arguments, timeout: .seconds(30))
+    let arguments = [
+      "run", "--resources-path", resources.path, "--sockets-dir", sockets.path, "--grpc-port", "0",
+      "--http-port", "0",
+    ]
+    let refused = try await ChildProcess.run(
+      try Locations.product("apiary"), arguments, timeout: .seconds(30))
     #expect(refused.status == 1)
     #expect(
       refused.stderr.contains(
         "error: sockets folder \(sockets.path) has mode 777: group- or world-writable, so another user could place sockets there (chmod 700 \(sockets.path)). Pass --allow-insecure-sockets-dir to run anyway."
       ), "\(refused.stderr)")
 
-    let allowed = try ChildProcess(try Locations.product("apiary"), arguments + ["--allow-insecure-sockets-dir"])
-    let started = await poll(timeout: .seconds(30)) { allowed.standardOutput.contains("pubsub") || !allowed.isRunning }
+    let allowed = try ChildProcess(
+      try Locations.product("apiary"), arguments + ["--allow-insecure-sockets-dir"])
+    let started = await poll(timeout: .seconds(30)) {
+      allowed.standardOutput.contains("pubsub") || !allowed.isRunning
+    }
     #expect(started && allowed.isRunning, "stderr: \(allowed.standardError)")
-    #expect(allowed.standardError.contains("running anyway because of --allow-insecure-sockets-dir"), "\(allowed.standardError)")
+    #expect(
+      allowed.standardError.contains("running anyway because of --allow-insecure-sockets-dir"),
+      "\(allowed.standardError)")
     allowed.signal(SIGTERM)
     #expect(await allowed.waitForExit(timeout: .seconds(10)) == 0)
     await allowed.stop()
@@ -88,8 +112,11 @@ struct SocketTrustTests {
   @Test("--allowed-component-uids must be uids or any")
   func badUIDs() async throws {
     let result = try await ChildProcess.run(
-      try Locations.product("apiary"), ["run", "--allowed-component-uids", "root"], timeout: .seconds(30))
+      try Locations.product("apiary"), ["run", "--allowed-component-uids", "root"],
+      timeout: .seconds(30))
     #expect(result.status != 0)
-    #expect(result.stderr.contains("--allowed-component-uids 'root': 'root' is not a uid"), "\(result.stderr)")
+    #expect(
+      result.stderr.contains("--allowed-component-uids 'root': 'root' is not a uid"),
+      "\(result.stderr)")
   }
 }

@@ -21,12 +21,16 @@ public final class ChildProcess: @unchecked Sendable {
   /// Starts `executable` with `arguments`; `environment` entries are added to this
   /// process's environment. Its output goes to files (mode 0600) in a folder of its
   /// own (mode 0700), removed by ``stop(grace:)`` or when the value goes away.
-  public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+  public init(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:]
+  ) throws {
     outputFolder = try TemporaryFolder(prefix: "apiary-child")
     stdoutURL = URL(fileURLWithPath: outputFolder.file("stdout"))
     stderrURL = URL(fileURLWithPath: outputFolder.file("stderr"))
-    _ = FileManager.default.createFile(atPath: stdoutURL.path, contents: nil, attributes: [.posixPermissions: 0o600])
-    _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil, attributes: [.posixPermissions: 0o600])
+    _ = FileManager.default.createFile(
+      atPath: stdoutURL.path, contents: nil, attributes: [.posixPermissions: 0o600])
+    _ = FileManager.default.createFile(
+      atPath: stderrURL.path, contents: nil, attributes: [.posixPermissions: 0o600])
     commandLine = ([executable] + arguments).joined(separator: " ")
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -92,7 +96,8 @@ public final class ChildProcess: @unchecked Sendable {
     guard let status = await child.waitForExit(timeout: timeout) else {
       let partial = child.standardError
       await child.stop(grace: .milliseconds(100))
-      throw TestSupportError("\(child.commandLine) did not finish within \(timeout); stderr so far:\n\(partial)")
+      throw TestSupportError(
+        "\(child.commandLine) did not finish within \(timeout); stderr so far:\n\(partial)")
     }
     let result = (status, child.standardOutput, child.standardError)
     await child.stop()

@@ -30,5 +30,7 @@ public func withComponentServer(
     await group.triggerGracefulShutdown()
     try await tasks.waitForAll()
   }
-  if FileKind.of(socket) != .missing { throw TestSupportError("the server left its socket \(socket) behind") }
+  if FileKind.of(socket) != .missing {
+    throw TestSupportError("the server left its socket \(socket) behind")
+  }
 }

@@ -29,15 +29,19 @@ public enum Locations {
   public static func product(_ name: String) throws -> String {
     let path = "\(productsFolder)/\(name)"
     guard FileManager.default.isExecutableFile(atPath: path) else {
-      throw TestSupportError("\(path) is missing: build it first (swift build) or set APIARY_BUILD_DIR")
+      throw TestSupportError(
+        "\(path) is missing: build it first (swift build) or set APIARY_BUILD_DIR")
     }
     return path
   }
 
   /// The Python interpreter for fixtures: `PYTHON` when set, else `python3` on PATH.
   public static let python: String = {
-    if let explicit = ProcessInfo.processInfo.environment["PYTHON"], !explicit.isEmpty { return explicit }
-    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+    if let explicit = ProcessInfo.processInfo.environment["PYTHON"], !explicit.isEmpty {
+      return explicit
+    }
+    for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+    {
       let candidate = "\(folder)/python3"
       if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }

@@ -46,7 +46,8 @@ public func startServing(
   guard ready, child.isRunning else {
     let stderr = child.standardError
     await child.stop(grace: .milliseconds(100))
-    throw TestSupportError("\(child.commandLine) did not serve \(socket) within \(timeout):\n\(stderr)")
+    throw TestSupportError(
+      "\(child.commandLine) did not serve \(socket) within \(timeout):\n\(stderr)")
   }
   return child
 }
@@ -68,5 +69,7 @@ public func makeStaleSocket(at path: String) throws {
       bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
     }
   }
-  guard result == 0 else { throw TestSupportError("bind \(path): \(String(cString: strerror(errno)))") }
+  guard result == 0 else {
+    throw TestSupportError("bind \(path): \(String(cString: strerror(errno)))")
+  }
 }

@@ -11,7 +11,9 @@ public func freeTCPPort() throws -> Int {
   defer { close(fd) }
   var address = loopback(port: 0)
   let bound = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
   }
   guard bound == 0 else { throw TestSupportError("bind() to port 0 failed: \(errno)") }
   var length = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -29,7 +31,9 @@ public func tcpPortAccepts(_ port: Int) -> Bool {
   defer { close(fd) }
   var address = loopback(port: port)
   let result = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
   }
   return result == 0
 }
@@ -45,20 +49,24 @@ private func loopback(port: Int) -> sockaddr_in {
 /// A plain HTTP/1.0 GET of 127.0.0.1:`port``path`, with a 5 s receive timeout: the
 /// status and the body, or nil when nothing answers. Cheap enough to poll every few
 /// milliseconds (no child process).
-public func httpGet(port: Int, _ path: String) -> (status: Int, body: String)? {
-  httpRequest(port: port, "GET", path)
+public func httpGet(port: Int, _ path: String) async -> (status: Int, body: String)? {
+  await httpRequest(port: port, "GET", path)
 }
 
 /// A plain HTTP/1.0 request of 127.0.0.1:`port``path` with `headers` and `body`, with a
 /// 5 s receive timeout: the status and the body, or nil when nothing answers.
 public func httpRequest(
   port: Int, _ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = []
-) -> (status: Int, body: String)? {
+) async -> (status: Int, body: String)? {
   var head = "\(method) \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
   for (name, value) in headers { head += "\(name): \(value)\r\n" }
-  if !body.isEmpty || method == "PUT" || method == "POST" { head += "Content-Length: \(body.count)\r\n" }
+  if !body.isEmpty || method == "PUT" || method == "POST" {
+    head += "Content-Length: \(body.count)\r\n"
+  }
   let request = Array((head + "\r\n").utf8) + body
-  guard let exchange = tcpExchange(port: port, send: request, receiveTimeout: 5) else { return nil }
+  guard let exchange = await tcpExchange(port: port, send: request, receiveTimeout: 5) else {
+    return nil
+  }
   let text = exchange.received
   guard let statusLine = text.split(separator: "\r\n", maxSplits: 1).first else { return nil }
   let words = statusLine.split(separator: " ")
@@ -71,7 +79,7 @@ public func httpRequest(
 /// connection or `receiveTimeout` seconds pass without a byte: what came back, and
 /// whether the server closed (false: still open when the wait ran out). Nil when the
 /// connection fails.
-public func tcpExchange(
+private func blockingTCPExchange(
   port: Int, send bytes: [UInt8], receiveTimeout: Int
 ) -> (received: String, closedByServer: Bool)? {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -81,11 +89,15 @@ public func tcpExchange(
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
   var address = loopback(port: port)
   let connected = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
   }
   guard connected == 0 else { return nil }
   if !bytes.isEmpty {
-    guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { return nil }
+    guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else {
+      return nil
+    }
   }
   var response: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 65536)
@@ -104,14 +116,16 @@ public func tcpExchange(
 
 /// Opens `count` TCP connections to 127.0.0.1:`port` and leaves them open (idle): their
 /// descriptors, to check with ``closedByPeer(_:)`` and close with `close`.
-public func openIdleConnections(port: Int, count: Int) -> [Int32] {
+private func blockingOpenIdleConnections(port: Int, count: Int) -> [Int32] {
   var opened: [Int32] = []
   for _ in 0..<count {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { break }
     var address = loopback(port: port)
     let connected = withUnsafePointer(to: &address) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
     }
     guard connected == 0 else {
       close(fd)
@@ -134,7 +148,9 @@ public func closedByPeer(_ fd: Int32) -> Bool {
 
 /// The resident memory of process `pid` in bytes, from `/proc/PID/statm`.
 public func residentBytes(pid: Int32) -> Int? {
-  guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return nil }
+  guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else {
+    return nil
+  }
   let fields = text.split(separator: " ")
   guard fields.count >= 2, let pages = Int(fields[1]) else { return nil }
   return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
@@ -144,7 +160,9 @@ public func residentBytes(pid: Int32) -> Int? {
 /// until it closes the connection or sends a GOAWAY frame: true when either happened
 /// before `seconds` passed without a byte. A server that ends an idle connection
 /// gracefully sends GOAWAY first and may wait for the client before it closes.
-public func http2ServerEndsConnection(port: Int, preface: [UInt8], within seconds: Int) -> Bool {
+private func blockingHTTP2ServerEndsConnection(
+  port: Int, preface: [UInt8], within seconds: Int
+) -> Bool {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
   guard fd >= 0 else { return false }
   defer { close(fd) }
@@ -152,9 +170,13 @@ public func http2ServerEndsConnection(port: Int, preface: [UInt8], within second
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
   var address = loopback(port: port)
   let connected = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
   }
-  guard connected == 0, preface.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == preface.count else {
+  guard connected == 0,
+    preface.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == preface.count
+  else {
     return false
   }
   var received: [UInt8] = []
@@ -168,9 +190,45 @@ public func http2ServerEndsConnection(port: Int, preface: [UInt8], within second
     // flags, 4 bytes stream id, then the payload.
     var offset = 0
     while received.count - offset >= 9 {
-      let length = Int(received[offset]) << 16 | Int(received[offset + 1]) << 8 | Int(received[offset + 2])
+      let length =
+        Int(received[offset]) << 16 | Int(received[offset + 1]) << 8 | Int(received[offset + 2])
       if received[offset + 3] == 7 { return true }
       offset += 9 + length
     }
+  }
+}
+
+/// Runs blocking socket work on a thread of its own. The tests' async code shares a
+/// cooperative pool of one thread per core (two here); a recv that waits seconds on one
+/// of them stalls every other test's in-process servers and clients.
+private func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+  await withCheckedContinuation { continuation in
+    Thread.detachNewThread { continuation.resume(returning: work()) }
+  }
+}
+
+/// Sends `bytes` to 127.0.0.1:`port` and reads until the server closes the connection
+/// or `receiveTimeout` seconds pass without a byte: what came back, and whether the
+/// server closed (false: still open when the wait ran out). Nil when the connection
+/// fails. Waits on a thread of its own.
+public func tcpExchange(
+  port: Int, send bytes: [UInt8], receiveTimeout: Int
+) async -> (received: String, closedByServer: Bool)? {
+  await offThePool { blockingTCPExchange(port: port, send: bytes, receiveTimeout: receiveTimeout) }
+}
+
+/// Opens `count` TCP connections to 127.0.0.1:`port` and leaves them open (idle): their
+/// descriptors, to check with ``closedByPeer(_:)`` and close with `close`.
+public func openIdleConnections(port: Int, count: Int) async -> [Int32] {
+  await offThePool { blockingOpenIdleConnections(port: port, count: count) }
+}
+
+/// Whether the server ends an HTTP/2 connection that sent only its preface (closes it,
+/// or sends GOAWAY) before `seconds` pass without a byte.
+public func http2ServerEndsConnection(
+  port: Int, preface: [UInt8], within seconds: Int
+) async -> Bool {
+  await offThePool {
+    blockingHTTP2ServerEndsConnection(port: port, preface: preface, within: seconds)
   }
 }

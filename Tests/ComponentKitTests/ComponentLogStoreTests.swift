@@ -5,7 +5,9 @@ import Testing
 
 @Suite("component log store")
 struct ComponentLogStoreTests {
-  private func record(_ message: String, _ level: Logger.Level) -> Apiary_Proto_Components_V1_LogRecord {
+  private func record(
+    _ message: String, _ level: Logger.Level
+  ) -> Apiary_Proto_Components_V1_LogRecord {
     var record = Apiary_Proto_Components_V1_LogRecord()
     record.message = message
     record.level = .init(level)
@@ -52,7 +54,8 @@ struct ComponentLogStoreTests {
   @Test("the log handler turns log calls into records with level, logger and fields")
   func handlerBuildsRecords() async {
     let store = ComponentLogStore()
-    var logger = Logger(label: "sample") { label in ComponentLogHandler(label: label, store: store) }
+    var logger = Logger(label: "sample") { label in ComponentLogHandler(label: label, store: store)
+    }
     logger[metadataKey: "component"] = "memstore"
     logger.warning("disk almost full", metadata: ["free": "3%"])
     logger.debug("not kept: below the default level")

@@ -20,14 +20,20 @@ actor DictionaryStore: StateStoreComponent {
     initialisedWith = metadata
   }
   func features() async throws -> [StateStoreFeature] { ["ETAG"] }
-  func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse {
+  func get(
+    _ request: Dapr_Proto_Components_V1_GetRequest
+  ) async throws -> Dapr_Proto_Components_V1_GetResponse {
     var response = Dapr_Proto_Components_V1_GetResponse()
     if let value = values[request.key] { response.data = value }
     if request.key == "whoami" { response.data = Data((initialisedWith["id"] ?? "").utf8) }
     return response
   }
-  func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws { values[request.key] = request.value }
-  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws { values[request.key] = nil }
+  func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws {
+    values[request.key] = request.value
+  }
+  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws {
+    values[request.key] = nil
+  }
 }
 
 @Suite("component server")
@@ -46,16 +52,18 @@ struct ComponentServerTests {
   ) async throws -> Grpc_Reflection_V1_ServerReflectionResponse {
     var request = Grpc_Reflection_V1_ServerReflectionRequest()
     configure(&request)
-    return try await Grpc_Reflection_V1_ServerReflection.Client(wrapping: client).serverReflectionInfo(
-      options: testCallOptions,
-      requestProducer: { [request] writer in try await writer.write(request) },
-      onResponse: { response in
-        for try await message in response.messages { return message }
-        throw TestSupportError("no reflection answer")
-      })
+    return try await Grpc_Reflection_V1_ServerReflection.Client(wrapping: client)
+      .serverReflectionInfo(
+        options: testCallOptions,
+        requestProducer: { [request] writer in try await writer.write(request) },
+        onResponse: { response in
+          for try await message in response.messages { return message }
+          throw TestSupportError("no reflection answer")
+        })
   }
 
-  private func fileNames(_ response: Grpc_Reflection_V1_ServerReflectionResponse) throws -> [String] {
+  private func fileNames(_ response: Grpc_Reflection_V1_ServerReflectionResponse) throws -> [String]
+  {
     try response.fileDescriptorResponse.fileDescriptorProto.map {
       try Google_Protobuf_FileDescriptorProto(serializedBytes: $0).name
     }
@@ -71,13 +79,14 @@ struct ComponentServerTests {
         var alphaRequest = Grpc_Reflection_V1alpha_ServerReflectionRequest()
         alphaRequest.listServices = ""
         alphaRequest.host = "component"
-        let alpha = try await Grpc_Reflection_V1alpha_ServerReflection.Client(wrapping: client).serverReflectionInfo(
-          options: testCallOptions,
-          requestProducer: { [alphaRequest] writer in try await writer.write(alphaRequest) },
-          onResponse: { response in
-            for try await message in response.messages { return message }
-            throw TestSupportError("no reflection answer")
-          })
+        let alpha = try await Grpc_Reflection_V1alpha_ServerReflection.Client(wrapping: client)
+          .serverReflectionInfo(
+            options: testCallOptions,
+            requestProducer: { [alphaRequest] writer in try await writer.write(alphaRequest) },
+            onResponse: { response in
+              for try await message in response.messages { return message }
+              throw TestSupportError("no reflection answer")
+            })
         #expect(alpha.listServicesResponse.service.map(\.name) == expectedServices)
         #expect(alpha.validHost == "component")
         #expect(alpha.originalRequest == alphaRequest)
@@ -89,20 +98,30 @@ struct ComponentServerTests {
   func answersFileRequests() async throws {
     try await withComponentServer(components: [.stateStore { DictionaryStore() }]) { socket in
       try await withClient(socket) { client in
-        let byName = try await reflect(client) { $0.fileByFilename = "dapr/proto/components/v1/state.proto" }
+        let byName = try await reflect(client) {
+          $0.fileByFilename = "dapr/proto/components/v1/state.proto"
+        }
         let names = try fileNames(byName)
         #expect(names.first == "dapr/proto/components/v1/state.proto")
-        #expect(Set(names) == ["dapr/proto/components/v1/state.proto", "dapr/proto/components/v1/common.proto", "google/protobuf/any.proto"])
+        #expect(
+          Set(names) == [
+            "dapr/proto/components/v1/state.proto", "dapr/proto/components/v1/common.proto",
+            "google/protobuf/any.proto",
+          ])
 
         for symbol in [
           "dapr.proto.components.v1.StateStore", "dapr.proto.components.v1.StateStore.Get",
-          ".dapr.proto.components.v1.GetRequest", "dapr.proto.components.v1.StateOptions.StateConcurrency",
+          ".dapr.proto.components.v1.GetRequest",
+          "dapr.proto.components.v1.StateOptions.StateConcurrency",
         ] {
           let bySymbol = try await reflect(client) { $0.fileContainingSymbol = symbol }
-          #expect(try fileNames(bySymbol).first == "dapr/proto/components/v1/state.proto", "\(symbol)")
+          #expect(
+            try fileNames(bySymbol).first == "dapr/proto/components/v1/state.proto", "\(symbol)")
         }
 
-        let hello = try await reflect(client) { $0.fileContainingSymbol = "spec.proto.pluggable.v1.hello.Hello" }
+        let hello = try await reflect(client) {
+          $0.fileContainingSymbol = "spec.proto.pluggable.v1.hello.Hello"
+        }
         #expect(try fileNames(hello).contains("spec/proto/pluggable/v1/common/common.proto"))
 
         let missing = try await reflect(client) { $0.fileContainingSymbol = "no.such.Symbol" }
@@ -112,8 +131,12 @@ struct ComponentServerTests {
         let missingFile = try await reflect(client) { $0.fileByFilename = "nope.proto" }
         #expect(missingFile.errorResponse.errorCode == 5)
 
-        let extensions = try await reflect(client) { $0.allExtensionNumbersOfType = "dapr.proto.components.v1.GetRequest" }
-        #expect(extensions.allExtensionNumbersResponse.baseTypeName == "dapr.proto.components.v1.GetRequest")
+        let extensions = try await reflect(client) {
+          $0.allExtensionNumbersOfType = "dapr.proto.components.v1.GetRequest"
+        }
+        #expect(
+          extensions.allExtensionNumbersResponse.baseTypeName
+            == "dapr.proto.components.v1.GetRequest")
         #expect(extensions.allExtensionNumbersResponse.extensionNumber.isEmpty)
       }
     }
@@ -131,7 +154,9 @@ struct ComponentServerTests {
         }
         var unknown = Grpc_Health_V1_HealthCheckRequest()
         unknown.service = "dapr.proto.components.v1.PubSub"
-        await #expect(throws: RPCError.self) { _ = try await health.check(unknown, options: testCallOptions) }
+        await #expect(throws: RPCError.self) {
+          _ = try await health.check(unknown, options: testCallOptions)
+        }
         do {
           _ = try await health.check(unknown, options: testCallOptions)
         } catch let error as RPCError {
@@ -149,7 +174,8 @@ struct ComponentServerTests {
         for name in ["orders", "carts"] {
           var initRequest = Dapr_Proto_Components_V1_InitRequest()
           initRequest.metadata.properties = ["id": name]
-          _ = try await store.`init`(initRequest, metadata: instance(name), options: testCallOptions)
+          _ = try await store.`init`(
+            initRequest, metadata: instance(name), options: testCallOptions)
         }
         var set = Dapr_Proto_Components_V1_SetRequest()
         set.key = "k"
@@ -158,21 +184,32 @@ struct ComponentServerTests {
 
         var get = Dapr_Proto_Components_V1_GetRequest()
         get.key = "k"
-        #expect(try await store.get(get, metadata: instance("orders"), options: testCallOptions).data == Data("v".utf8))
-        #expect(try await store.get(get, metadata: instance("carts"), options: testCallOptions).data.isEmpty)
+        #expect(
+          try await store.get(get, metadata: instance("orders"), options: testCallOptions).data
+            == Data("v".utf8))
+        #expect(
+          try await store.get(get, metadata: instance("carts"), options: testCallOptions).data
+            .isEmpty)
         get.key = "whoami"
-        #expect(try await store.get(get, metadata: instance("carts"), options: testCallOptions).data == Data("carts".utf8))
+        #expect(
+          try await store.get(get, metadata: instance("carts"), options: testCallOptions).data
+            == Data("carts".utf8))
 
         // Re-initialising "orders" replaces it with a fresh instance.
-        _ = try await store.`init`(Dapr_Proto_Components_V1_InitRequest(), metadata: instance("orders"), options: testCallOptions)
+        _ = try await store.`init`(
+          Dapr_Proto_Components_V1_InitRequest(), metadata: instance("orders"),
+          options: testCallOptions)
         get.key = "k"
-        #expect(try await store.get(get, metadata: instance("orders"), options: testCallOptions).data.isEmpty)
+        #expect(
+          try await store.get(get, metadata: instance("orders"), options: testCallOptions).data
+            .isEmpty)
 
         // A failed Init leaves the instance uninitialised and says why.
         var failing = Dapr_Proto_Components_V1_InitRequest()
         failing.metadata.properties = ["fail": "yes"]
         do {
-          _ = try await store.`init`(failing, metadata: instance("broken"), options: testCallOptions)
+          _ = try await store.`init`(
+            failing, metadata: instance("broken"), options: testCallOptions)
           Issue.record("Init should have failed")
         } catch let error as RPCError {
           #expect(error.code == .invalidArgument)
@@ -192,24 +229,28 @@ struct ComponentServerTests {
   @Test("ComponentLogs/Tail streams the records of the SDK's log handler")
   func tailsLogs() async throws {
     let logs = ComponentLogStore()
-    let logger = Logger(label: "tail-test") { label in ComponentLogHandler(label: label, store: logs) }
+    let logger = Logger(label: "tail-test") { label in
+      ComponentLogHandler(label: label, store: logs)
+    }
     logger.info("before tail")
     logger.debug("filtered out")
-    try await withComponentServer(components: [.stateStore { DictionaryStore() }], logStore: logs) { socket in
+    try await withComponentServer(components: [.stateStore { DictionaryStore() }], logStore: logs) {
+      socket in
       try await withClient(socket) { client in
         var request = Apiary_Proto_Components_V1_TailLogsRequest()
         request.minLevel = .info
-        let messages = try await Apiary_Proto_Components_V1_ComponentLogs.Client(wrapping: client).tail(
-          request, options: testCallOptions
-        ) { response in
-          var received: [String] = []
-          for try await record in response.messages {
-            received.append(record.message)
-            if received.count == 1 { logger.warning("during tail") }
-            if received.count == 2 { break }
+        let messages = try await Apiary_Proto_Components_V1_ComponentLogs.Client(wrapping: client)
+          .tail(
+            request, options: testCallOptions
+          ) { response in
+            var received: [String] = []
+            for try await record in response.messages {
+              received.append(record.message)
+              if received.count == 1 { logger.warning("during tail") }
+              if received.count == 2 { break }
+            }
+            return received
           }
-          return received
-        }
         #expect(messages == ["before tail", "during tail"])
       }
     }

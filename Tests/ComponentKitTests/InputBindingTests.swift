@@ -7,7 +7,9 @@ import GRPCNIOTransportHTTP2
 import Synchronization
 import Testing
 
-private typealias InputClient = Dapr_Proto_Components_V1_InputBinding.Client<HTTP2ClientTransport.Posix>
+private typealias InputClient = Dapr_Proto_Components_V1_InputBinding.Client<
+  HTTP2ClientTransport.Posix
+>
 private typealias ReadResponse = Dapr_Proto_Components_V1_ReadResponse
 private typealias ReadRequest = Dapr_Proto_Components_V1_ReadRequest
 
@@ -25,7 +27,8 @@ actor BurstBinding: InputBindingComponent {
     try await withThrowingTaskGroup(of: Void.self) { group in
       for index in 1...count {
         group.addTask {
-          let reply = try await deliver(InputBindingEvent(data: Data("event-\(index)".utf8), metadata: ["index": "\(index)"]))
+          let reply = try await deliver(
+            InputBindingEvent(data: Data("event-\(index)".utf8), metadata: ["index": "\(index)"]))
           Self.replies.withLock { $0["event-\(index)"] = reply }
         }
       }
@@ -62,13 +65,16 @@ private func readThenAnswer(
 
 @Suite("input bindings in ComponentKit")
 struct InputBindingTests {
-  @Test("each reply reaches the event it answers, whatever the order; the stream ends when the component returns")
+  @Test(
+    "each reply reaches the event it answers, whatever the order; the stream ends when the component returns"
+  )
   func repliesMatchTheirEvents() async throws {
     try await withComponentServer(components: [.inputBinding { BurstBinding() }]) { socket in
       try await withClient(socket) { client in
         var config = Dapr_Proto_Components_V1_InputBindingInitRequest()
         config.metadata.properties = ["count": "3"]
-        _ = try await InputClient(wrapping: client).`init`(config, metadata: instance("burst"), options: testCallOptions)
+        _ = try await InputClient(wrapping: client).`init`(
+          config, metadata: instance("burst"), options: testCallOptions)
         let events = try await readThenAnswer(client, instanceName: "burst", count: 3) { events in
           // Answer in reverse order; the second event is failed by the "application".
           events.reversed().map { event in
@@ -83,9 +89,15 @@ struct InputBindingTests {
             return answer
           }
         }
-        #expect(Set(events.map { String(decoding: $0.data, as: UTF8.self) }) == ["event-1", "event-2", "event-3"])
+        #expect(
+          Set(events.map { String(decoding: $0.data, as: UTF8.self) }) == [
+            "event-1", "event-2", "event-3",
+          ])
         #expect(Set(events.map(\.messageID)).count == 3, "message ids must be distinct")
-        #expect(events.allSatisfy { $0.metadata["index"].map { "event-\($0)" } == String(decoding: $0.data, as: UTF8.self) })
+        #expect(
+          events.allSatisfy {
+            $0.metadata["index"].map { "event-\($0)" } == String(decoding: $0.data, as: UTF8.self)
+          })
         let replies = BurstBinding.replies.withLock { $0 }
         #expect(replies["event-1"] == .handled(Data("reply to event-1".utf8)))
         #expect(replies["event-2"] == .failed("the app refused event-2"))
@@ -111,12 +123,15 @@ struct InputBindingTests {
 /// The ticker sample over its socket.
 @Suite("ticker sample")
 struct TickerSampleTests {
-  @Test("ticks carry JSON with a count and the message, wait for their answers, and a bad intervalMs is refused")
+  @Test(
+    "ticks carry JSON with a count and the message, wait for their answers, and a bad intervalMs is refused"
+  )
   func ticks() async throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     let socket = folder.file("ticker.sock")
-    let process = try await startServing(try Locations.product("ticker"), ["--socket", socket], socket: socket)
+    let process = try await startServing(
+      try Locations.product("ticker"), ["--socket", socket], socket: socket)
     do {
       try await checkTicks(socket)
     } catch {
@@ -141,7 +156,9 @@ struct TickerSampleTests {
       var config = Dapr_Proto_Components_V1_InputBindingInitRequest()
       config.metadata.properties = ["intervalMs": "20", "message": "hi"]
       _ = try await binding.`init`(config, metadata: instance("ticks"), options: testCallOptions)
-      _ = try await binding.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: instance("ticks"), options: testCallOptions)
+      _ = try await binding.ping(
+        Dapr_Proto_Components_V1_PingRequest(), metadata: instance("ticks"),
+        options: testCallOptions)
 
       // The first tick is answered only after a pause; the second may not come before.
       let pause = Duration.milliseconds(300)
@@ -168,14 +185,17 @@ struct TickerSampleTests {
       )
       try #require(arrivals.count == 3)
       for (index, (event, _)) in arrivals.enumerated() {
-        let json = try #require(try JSONSerialization.jsonObject(with: event.data) as? [String: Any])
+        let json = try #require(
+          try JSONSerialization.jsonObject(with: event.data) as? [String: Any])
         #expect(json["tick"] as? Int == index + 1)
         #expect(json["message"] as? String == "hi")
         #expect((json["time"] as? String)?.isEmpty == false)
         #expect(event.metadata["tick"] == "\(index + 1)")
         #expect(event.contentType == "application/json")
       }
-      #expect(arrivals[1].1 - arrivals[0].1 >= pause, "the second tick came before the first was answered")
+      #expect(
+        arrivals[1].1 - arrivals[0].1 >= pause, "the second tick came before the first was answered"
+      )
     }
   }
 }

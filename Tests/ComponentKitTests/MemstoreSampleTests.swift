@@ -12,15 +12,19 @@ import Testing
 struct MemstoreSampleTests {
   private typealias Store = Dapr_Proto_Components_V1_StateStore.Client<HTTP2ClientTransport.Posix>
 
-  private func withMemstore(_ body: (Store, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void) async throws {
+  private func withMemstore(
+    _ body: (Store, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
+  ) async throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     let socket = folder.file("memstore.sock")
-    let process = try await startServing(try Locations.product("memstore"), ["--socket", socket], socket: socket)
+    let process = try await startServing(
+      try Locations.product("memstore"), ["--socket", socket], socket: socket)
     do {
       try await withClient(socket) { client in
         let store = Store(wrapping: client)
-        _ = try await store.`init`(Dapr_Proto_Components_V1_InitRequest(), metadata: instance("s"), options: testCallOptions)
+        _ = try await store.`init`(
+          Dapr_Proto_Components_V1_InitRequest(), metadata: instance("s"), options: testCallOptions)
         try await body(store, client)
       }
     } catch {
@@ -28,7 +32,9 @@ struct MemstoreSampleTests {
       throw error
     }
     process.signal(SIGTERM)
-    #expect(await process.waitForExit(timeout: .seconds(10)) == 0, "memstore did not exit cleanly on SIGTERM")
+    #expect(
+      await process.waitForExit(timeout: .seconds(10)) == 0,
+      "memstore did not exit cleanly on SIGTERM")
     #expect(!FileManager.default.fileExists(atPath: socket), "memstore left its socket behind")
     await process.stop()
   }
@@ -46,7 +52,9 @@ struct MemstoreSampleTests {
     _ = try await store.set(request, metadata: instance("s"), options: testCallOptions)
   }
 
-  private func get(_ store: Store, _ key: String) async throws -> Dapr_Proto_Components_V1_GetResponse {
+  private func get(
+    _ store: Store, _ key: String
+  ) async throws -> Dapr_Proto_Components_V1_GetResponse {
     var request = Dapr_Proto_Components_V1_GetRequest()
     request.key = key
     return try await store.get(request, metadata: instance("s"), options: testCallOptions)
@@ -55,7 +63,8 @@ struct MemstoreSampleTests {
   /// Asserts `body` fails with `code` and exactly one google.rpc.BadRequest field
   /// violation on `etag`, as the contract requires.
   private func expectEtagError(
-    _ code: RPCError.Code, _ body: () async throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    _ code: RPCError.Code, _ body: () async throws -> Void,
+    sourceLocation: SourceLocation = #_sourceLocation
   ) async throws {
     do {
       try await body()
@@ -72,7 +81,9 @@ struct MemstoreSampleTests {
   @Test("features, etags, first-write and the contract's etag errors")
   func etagSemantics() async throws {
     try await withMemstore { store, _ in
-      let features = try await store.features(Dapr_Proto_Components_V1_FeaturesRequest(), metadata: instance("s"), options: testCallOptions)
+      let features = try await store.features(
+        Dapr_Proto_Components_V1_FeaturesRequest(), metadata: instance("s"),
+        options: testCallOptions)
       #expect(features.features == ["ETAG", "TRANSACTIONAL", "QUERY_API"])
 
       // Absent: no data, no etag.
@@ -92,13 +103,19 @@ struct MemstoreSampleTests {
       #expect(second.etag.value != etag)
 
       // A stale etag is a mismatch, a malformed one invalid; neither writes.
-      try await expectEtagError(.failedPrecondition) { try await set(store, "k", "three", etag: etag) }
-      try await expectEtagError(.invalidArgument) { try await set(store, "k", "three", etag: "not-a-version") }
+      try await expectEtagError(.failedPrecondition) {
+        try await set(store, "k", "three", etag: etag)
+      }
+      try await expectEtagError(.invalidArgument) {
+        try await set(store, "k", "three", etag: "not-a-version")
+      }
       try await expectEtagError(.failedPrecondition) { try await set(store, "new", "x", etag: "1") }
       // A huge key: the error quotes it, cut to ErrorMessage.maximumLength, so the
       // status (message, and details that repeat it) still fits in the trailers.
       let hugeKey = String(repeating: "x", count: 20_000)
-      try await expectEtagError(.failedPrecondition) { try await set(store, hugeKey, "x", etag: "1") }
+      try await expectEtagError(.failedPrecondition) {
+        try await set(store, hugeKey, "x", etag: "1")
+      }
       #expect(String(decoding: try await get(store, "k").data, as: UTF8.self) == "two")
 
       // First-write without an etag only creates.
@@ -137,14 +154,16 @@ struct MemstoreSampleTests {
       var request = Dapr_Proto_Components_V1_TransactionalStateRequest()
       request.operations = [upsert, staleDelete]
       try await expectEtagError(.failedPrecondition) {
-        _ = try await transactional.transact(request, metadata: instance("s"), options: testCallOptions)
+        _ = try await transactional.transact(
+          request, metadata: instance("s"), options: testCallOptions)
       }
       #expect(try await get(store, "b").data.isEmpty, "the failed transaction wrote b")
 
       var delete = Dapr_Proto_Components_V1_TransactionalStateOperation()
       delete.delete.key = "a"
       request.operations = [upsert, delete]
-      _ = try await transactional.transact(request, metadata: instance("s"), options: testCallOptions)
+      _ = try await transactional.transact(
+        request, metadata: instance("s"), options: testCallOptions)
       #expect(String(decoding: try await get(store, "b").data, as: UTF8.self) == "2")
       #expect(try await get(store, "a").data.isEmpty)
     }
@@ -154,14 +173,20 @@ struct MemstoreSampleTests {
   func hello() async throws {
     try await withMemstore { _, client in
       let hello = Spec_Proto_Pluggable_V1_Hello_Hello.Client(wrapping: client)
-      _ = try await hello.`init`(Spec_Proto_Pluggable_V1_Hello_HelloConfig(), metadata: instance("plain"), options: testCallOptions)
+      _ = try await hello.`init`(
+        Spec_Proto_Pluggable_V1_Hello_HelloConfig(), metadata: instance("plain"),
+        options: testCallOptions)
       var config = Spec_Proto_Pluggable_V1_Hello_HelloConfig()
       config.helloString = "Greetings"
       _ = try await hello.`init`(config, metadata: instance("formal"), options: testCallOptions)
       var request = Spec_Proto_Pluggable_V1_Hello_HelloRequest()
       request.name = "Ada"
-      #expect(try await hello.sayHello(request, metadata: instance("plain"), options: testCallOptions).helloString == "Hello, Ada")
-      #expect(try await hello.sayHello(request, metadata: instance("formal"), options: testCallOptions).helloString == "Greetings, Ada")
+      #expect(
+        try await hello.sayHello(request, metadata: instance("plain"), options: testCallOptions)
+          .helloString == "Hello, Ada")
+      #expect(
+        try await hello.sayHello(request, metadata: instance("formal"), options: testCallOptions)
+          .helloString == "Greetings, Ada")
     }
   }
 }

@@ -12,8 +12,11 @@ struct EchoBinding: OutputBindingComponent {
     if metadata["fail"] == "yes" { throw ComponentError.invalidArgument("told to fail") }
   }
   func operations() async throws -> [String] { ["create", "list"] }
-  func invoke(_ request: Dapr_Proto_Components_V1_InvokeRequest) async throws -> OutputBindingResponse {
-    OutputBindingResponse(data: request.data, metadata: ["operation": request.operation], contentType: "text/plain")
+  func invoke(
+    _ request: Dapr_Proto_Components_V1_InvokeRequest
+  ) async throws -> OutputBindingResponse {
+    OutputBindingResponse(
+      data: request.data, metadata: ["operation": request.operation], contentType: "text/plain")
   }
 }
 
@@ -32,28 +35,34 @@ struct VaultStore: SecretStoreComponent {
 
 @Suite("ComponentKit: output bindings and secret stores", .timeLimit(.minutes(1)))
 struct OutputBindingAndSecretStoreTests {
-  @Test("an output binding lists its operations, performs them, and refuses others before invoke runs")
+  @Test(
+    "an output binding lists its operations, performs them, and refuses others before invoke runs")
   func outputBinding() async throws {
     try await withComponentServer(components: [.outputBinding { EchoBinding() }]) { socket in
       try await withClient(socket) { client in
         let binding = Dapr_Proto_Components_V1_OutputBinding.Client(wrapping: client)
         _ = try await binding.`init`(.init(), metadata: instance("files"), options: testCallOptions)
-        let operations = try await binding.listOperations(.init(), metadata: instance("files"), options: testCallOptions)
+        let operations = try await binding.listOperations(
+          .init(), metadata: instance("files"), options: testCallOptions)
         #expect(operations.operations == ["create", "list"])
         var request = Dapr_Proto_Components_V1_InvokeRequest()
         request.operation = "create"
         request.data = Data("payload".utf8)
-        let response = try await binding.invoke(request, metadata: instance("files"), options: testCallOptions)
+        let response = try await binding.invoke(
+          request, metadata: instance("files"), options: testCallOptions)
         #expect(response.data == Data("payload".utf8))
-        #expect(response.metadata == ["operation": "create"] && response.contentType == "text/plain")
+        #expect(
+          response.metadata == ["operation": "create"] && response.contentType == "text/plain")
         request.operation = "drop-table"
         let error = await #expect(throws: RPCError.self) {
-          _ = try await binding.invoke(request, metadata: instance("files"), options: testCallOptions)
+          _ = try await binding.invoke(
+            request, metadata: instance("files"), options: testCallOptions)
         }
         #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains("create, list") == true)
         let uninitialised = await #expect(throws: RPCError.self) {
-          _ = try await binding.invoke(request, metadata: instance("other"), options: testCallOptions)
+          _ = try await binding.invoke(
+            request, metadata: instance("other"), options: testCallOptions)
         }
         #expect(uninitialised?.code == .failedPrecondition)
       }
@@ -66,14 +75,17 @@ struct OutputBindingAndSecretStoreTests {
       try await withClient(socket) { client in
         let store = Dapr_Proto_Components_V1_SecretStore.Client(wrapping: client)
         _ = try await store.`init`(.init(), metadata: instance("vault"), options: testCallOptions)
-        let features = try await store.features(.init(), metadata: instance("vault"), options: testCallOptions)
+        let features = try await store.features(
+          .init(), metadata: instance("vault"), options: testCallOptions)
         #expect(features.features == ["MULTIPLE_KEY_VALUES_PER_SECRET"])
         var request = Dapr_Proto_Components_V1_GetSecretRequest()
         request.key = "db"
         request.metadata = ["password": "from-metadata"]
-        let secret = try await store.get(request, metadata: instance("vault"), options: testCallOptions)
+        let secret = try await store.get(
+          request, metadata: instance("vault"), options: testCallOptions)
         #expect(secret.data == ["user": "app", "password": "from-metadata"])
-        let bulk = try await store.bulkGet(.init(), metadata: instance("vault"), options: testCallOptions)
+        let bulk = try await store.bulkGet(
+          .init(), metadata: instance("vault"), options: testCallOptions)
         #expect(bulk.data["db"]?.secrets == ["user": "app", "password": "pw"])
         request.key = "missing"
         let error = await #expect(throws: RPCError.self) {

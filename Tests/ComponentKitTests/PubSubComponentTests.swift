@@ -16,12 +16,16 @@ final class RecordingPubSub: PubSubComponent {
   static let answers = Mutex<[String: String]>([:])
   let name = Mutex("")
 
-  func initialise(metadata: [String: String]) async throws { name.withLock { $0 = metadata["name"] ?? "" } }
+  func initialise(metadata: [String: String]) async throws {
+    name.withLock { $0 = metadata["name"] ?? "" }
+  }
   func features() async throws -> [PubSubFeature] { [.bulkPublish, "CUSTOM"] }
   func publish(_ request: Dapr_Proto_Components_V1_PublishRequest) async throws {
     if request.topic == "refused" { throw ComponentError.backend("topic refused") }
     let instance = name.withLock { $0 }
-    Self.published.withLock { $0.append("\(instance):\(request.topic):\(String(decoding: request.data, as: UTF8.self))") }
+    Self.published.withLock {
+      $0.append("\(instance):\(request.topic):\(String(decoding: request.data, as: UTF8.self))")
+    }
   }
   func subscribe(_ subscription: PubSubSubscription, deliver: PubSubDelivery) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -29,7 +33,9 @@ final class RecordingPubSub: PubSubComponent {
         group.addTask {
           let key = "\(subscription.topic)-\(index)"
           do {
-            let answer = try await deliver(PubSubMessage(data: Data(key.utf8), topic: subscription.topic, metadata: subscription.metadata))
+            let answer = try await deliver(
+              PubSubMessage(
+                data: Data(key.utf8), topic: subscription.topic, metadata: subscription.metadata))
             Self.answers.withLock { $0[key] = "\(answer)" }
           } catch {
             Self.answers.withLock { $0[key] = "\(type(of: error))" }
@@ -51,9 +57,12 @@ struct PubSubComponentTests {
         for name in ["a", "b"] {
           var initRequest = Dapr_Proto_Components_V1_PubSubInitRequest()
           initRequest.metadata.properties = ["name": name]
-          _ = try await pubsub.`init`(initRequest, metadata: instance(name), options: testCallOptions)
+          _ = try await pubsub.`init`(
+            initRequest, metadata: instance(name), options: testCallOptions)
         }
-        let features = try await pubsub.features(.init(), metadata: instance("a"), options: testCallOptions).features
+        let features = try await pubsub.features(
+          .init(), metadata: instance("a"), options: testCallOptions
+        ).features
         #expect(features == ["BULK_PUBSUB", "CUSTOM"])
         var request = Dapr_Proto_Components_V1_PublishRequest()
         request.topic = "orders"
@@ -67,7 +76,9 @@ struct PubSubComponentTests {
           entry.event = Data(id.utf8)
           return entry
         }
-        let failed = try await pubsub.bulkPublish(bulk, metadata: instance("a"), options: testCallOptions).failedEntries
+        let failed = try await pubsub.bulkPublish(
+          bulk, metadata: instance("a"), options: testCallOptions
+        ).failedEntries
         #expect(failed.map(\.entryID) == ["x", "y"])
         #expect(failed.allSatisfy { $0.error.contains("topic refused") })
         let error = await #expect(throws: RPCError.self) {
@@ -79,7 +90,8 @@ struct PubSubComponentTests {
     #expect(RecordingPubSub.published.withLock { $0 }.contains("b:orders:one"))
   }
 
-  @Test("PullMessages: the first request names the topic; acks and nacks reach deliver's callers by id")
+  @Test(
+    "PullMessages: the first request names the topic; acks and nacks reach deliver's callers by id")
   func pulling() async throws {
     try await withComponentServer(components: [.pubSub { RecordingPubSub() }]) { socket in
       try await withClient(socket) { client in
@@ -107,7 +119,10 @@ struct PubSubComponentTests {
             ackSink.finish()
             return messages
           })
-        #expect(Set(received.map { String(decoding: $0.data, as: UTF8.self) }) == ["pulled-1", "pulled-2"])
+        #expect(
+          Set(received.map { String(decoding: $0.data, as: UTF8.self) }) == [
+            "pulled-1", "pulled-2",
+          ])
         #expect(Set(received.map(\.id)).count == 2)
         #expect(received.allSatisfy { $0.topicName == "pulled" && $0.metadata == ["group": "g"] })
       }
@@ -147,7 +162,11 @@ struct PubSubComponentTests {
     }
     // Ending the call closed the stream; both deliveries learned it.
     let answers = RecordingPubSub.answers.withLock { $0 }
-    #expect(answers["unanswered-1"] == "PubSubStreamClosed" || answers["unanswered-1"] == "CancellationError")
-    #expect(answers["unanswered-2"] == "PubSubStreamClosed" || answers["unanswered-2"] == "CancellationError")
+    #expect(
+      answers["unanswered-1"] == "PubSubStreamClosed"
+        || answers["unanswered-1"] == "CancellationError")
+    #expect(
+      answers["unanswered-2"] == "PubSubStreamClosed"
+        || answers["unanswered-2"] == "CancellationError")
   }
 }

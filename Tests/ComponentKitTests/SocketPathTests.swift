@@ -19,7 +19,9 @@ struct SocketPathTests {
     for folder in [root.file("a"), root.file("a/b")] {
       var info = stat()
       #expect(stat(folder, &info) == 0)
-      #expect(info.st_mode & 0o777 == 0o700, "\(folder) has mode \(String(info.st_mode & 0o777, radix: 8))")
+      #expect(
+        info.st_mode & 0o777 == 0o700,
+        "\(folder) has mode \(String(info.st_mode & 0o777, radix: 8))")
     }
     #expect(FileKind.of(path) == .missing)
   }
@@ -45,7 +47,9 @@ struct SocketPathTests {
     do {
       try prepareSocketPath(path)
     } catch {
-      #expect(error.description == "\(path) exists and is a regular file, not a socket; refusing to replace it")
+      #expect(
+        error.description
+          == "\(path) exists and is a regular file, not a socket; refusing to replace it")
     }
     #expect(try String(contentsOfFile: path, encoding: .utf8) == "precious")
   }
@@ -63,11 +67,16 @@ struct SocketPathTests {
 
   @Test("the sockets folder follows --sockets-dir, then the two variables, then Dapr's default")
   func socketsFolderResolution() {
-    #expect(SocketsFolder.resolve(explicit: "/x", environment: ["APIARY_SOCKETS_DIR": "/y"]) == "/x")
     #expect(
-      SocketsFolder.resolve(environment: ["APIARY_SOCKETS_DIR": "/y", "DAPR_COMPONENTS_SOCKETS_FOLDER": "/z"]) == "/y")
+      SocketsFolder.resolve(explicit: "/x", environment: ["APIARY_SOCKETS_DIR": "/y"]) == "/x")
+    #expect(
+      SocketsFolder.resolve(environment: [
+        "APIARY_SOCKETS_DIR": "/y", "DAPR_COMPONENTS_SOCKETS_FOLDER": "/z",
+      ]) == "/y")
     #expect(SocketsFolder.resolve(environment: ["DAPR_COMPONENTS_SOCKETS_FOLDER": "/z"]) == "/z")
-    #expect(SocketsFolder.resolve(environment: ["APIARY_SOCKETS_DIR": ""]) == "/tmp/dapr-components-sockets")
+    #expect(
+      SocketsFolder.resolve(environment: ["APIARY_SOCKETS_DIR": ""])
+        == "/tmp/dapr-components-sockets")
     #expect(SocketsFolder.socketPath(name: "redis", folder: "/s/") == "/s/redis.sock")
   }
 }

@@ -11,9 +11,12 @@ import Glibc
 @Suite("Connection limits end to end", .serialized)
 struct ConnectionsEndToEndTests {
   /// An HTTP/2 client preface and an empty SETTINGS frame: a connection with no call.
-  static let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
+  static let http2Preface =
+    Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [0, 0, 0, 4, 0, 0, 0, 0, 0]
 
-  @Test("past --max-connections a new connection is closed at once, on the HTTP and the gRPC port; closing frees places")
+  @Test(
+    "past --max-connections a new connection is closed at once, on the HTTP and the gRPC port; closing frees places"
+  )
   func limitPerPort() async throws {
     try await withE2E(extraArguments: ["--max-connections", "20"]) { sidecar in
       for (name, port) in [("HTTP", sidecar.httpPort), ("gRPC", sidecar.grpcPort)] {
@@ -24,7 +27,7 @@ struct ConnectionsEndToEndTests {
         var observed: [Int] = []
         for _ in 0..<10 where observed.last != 5 {
           if !observed.isEmpty { try await Task.sleep(for: .milliseconds(500)) }
-          let opened = openIdleConnections(port: port, count: 25)
+          let opened = await openIdleConnections(port: port, count: 25)
           _ = await poll(timeout: .seconds(3)) { opened.filter(closedByPeer).count >= 5 }
           observed.append(opened.count == 25 ? opened.filter(closedByPeer).count : -opened.count)
           opened.forEach { close($0) }
@@ -32,17 +35,22 @@ struct ConnectionsEndToEndTests {
         #expect(observed.last == 5, "\(name): closed per round of 25: \(observed)")
         // The closed connections' places are free again: with 19 idle ones open, a
         // 20th is served (it would be refused if the closed ones still counted).
-        let idle = openIdleConnections(port: port, count: 19)
+        let idle = await openIdleConnections(port: port, count: 19)
         let served = await poll(timeout: .seconds(5)) {
-          if port == sidecar.httpPort { return httpGet(port: port, "/v1.0/healthz")?.status == 204 }
+          if port == sidecar.httpPort {
+            return await httpGet(port: port, "/v1.0/healthz")?.status == 204
+          }
           // A gRPC server answers an HTTP/2 preface with its SETTINGS frame.
-          return !(tcpExchange(port: port, send: Self.http2Preface, receiveTimeout: 1)?.received.isEmpty ?? true)
+          return
+            !(await tcpExchange(port: port, send: Self.http2Preface, receiveTimeout: 1)?.received
+            .isEmpty
+            ?? true)
         }
         #expect(served, "\(name): no place came free after the connections closed")
         idle.forEach { close($0) }
       }
       #expect(sidecar.apiary.standardError.contains("the limit (--max-connections)"))
-      #expect(httpGet(port: sidecar.httpPort, "/v1.0/healthz")?.status == 204)
+      #expect(await httpGet(port: sidecar.httpPort, "/v1.0/healthz")?.status == 204)
     }
   }
 
@@ -51,7 +59,9 @@ struct ConnectionsEndToEndTests {
     try await withE2E(extraArguments: ["--grpc-idle-timeout", "1s"]) { sidecar in
       // Core closes the connection; NIO sends GOAWAY and waits for the client's
       // answer to its PING before it closes: either ends the connection.
-      #expect(http2ServerEndsConnection(port: sidecar.grpcPort, preface: Self.http2Preface, within: 10))
+      #expect(
+        await http2ServerEndsConnection(
+          port: sidecar.grpcPort, preface: Self.http2Preface, within: 10))
     }
   }
 
@@ -64,9 +74,14 @@ struct ConnectionsEndToEndTests {
       func burst() async throws -> (before: Int, peak: Int, after: Int) {
         let before = try #require(residentBytes(pid: pid))
         var held: [Int32] = []
-        for port in [sidecar.httpPort, sidecar.grpcPort] { held += openIdleConnections(port: port, count: 400) }
+        for port in [sidecar.httpPort, sidecar.grpcPort] {
+          held += await openIdleConnections(port: port, count: 400)
+        }
         #expect(held.count == 800)
-        #expect(await poll(timeout: .seconds(10)) { httpGet(port: sidecar.httpPort, "/v1.0/healthz")?.status == 204 })
+        #expect(
+          await poll(timeout: .seconds(10)) {
+            await httpGet(port: sidecar.httpPort, "/v1.0/healthz")?.status == 204
+          })
         let peak = try #require(residentBytes(pid: pid))
         held.forEach { close($0) }
         // Freed memory goes back about a second after the last close: wait until a
@@ -84,7 +99,8 @@ struct ConnectionsEndToEndTests {
       let grew = first.peak - first.before
       #expect(
         first.after <= first.peak - grew / 3,
-        "RSS before \(first.before >> 10) KiB, with 800 connections \(first.peak >> 10) KiB, after \(first.after >> 10) KiB")
+        "RSS before \(first.before >> 10) KiB, with 800 connections \(first.peak >> 10) KiB, after \(first.after >> 10) KiB"
+      )
     }
   }
 }

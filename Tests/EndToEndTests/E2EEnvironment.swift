@@ -33,8 +33,10 @@ final class E2EEnvironment: Sendable {
   ///   - extraArguments: More arguments of `apiary run`.
   ///   - extraEnvironment: More environment variables of `apiary run`.
   init(
-    app appKind: App = .none, token: String? = nil, heartbeatInterval: String = "2s", multiArguments: [String] = [],
-    extraResources: String = "", extraArguments: [String] = [], extraEnvironment: [String: String] = [:]
+    app appKind: App = .none, token: String? = nil, heartbeatInterval: String = "2s",
+    multiArguments: [String] = [],
+    extraResources: String = "", extraArguments: [String] = [],
+    extraEnvironment: [String: String] = [:]
   ) async throws {
     folder = try TemporaryFolder(prefix: "apiary-e2e")
     self.token = token
@@ -48,17 +50,21 @@ final class E2EEnvironment: Sendable {
       .write(toFile: resources + "/components.yaml", atomically: true, encoding: .utf8)
 
     memstore = try await startServing(
-      try Locations.product("memstore"), ["--socket", sockets + "/memstore.sock"], socket: sockets + "/memstore.sock")
+      try Locations.product("memstore"), ["--socket", sockets + "/memstore.sock"],
+      socket: sockets + "/memstore.sock")
     multi = try await startServing(
-      Locations.python, [Locations.pythonFixture("multi_component.py"), "--socket", sockets + "/multi.sock"] + multiArguments,
+      Locations.python,
+      [Locations.pythonFixture("multi_component.py"), "--socket", sockets + "/multi.sock"]
+        + multiArguments,
       socket: sockets + "/multi.sock")
 
-    var arguments = [
-      "run", "--resources-path", resources, "--sockets-dir", sockets, "--app-id", appID,
-      "--grpc-port", "\(try freeTCPPort())", "--http-port", "\(try freeTCPPort())",
-      "--max-body-size", "\(maxBodySize)", "--heartbeat-interval", heartbeatInterval,
-      "--heartbeat-timeout", "500ms", "--failure-threshold", "2",
-    ] + extraArguments
+    var arguments =
+      [
+        "run", "--resources-path", resources, "--sockets-dir", sockets, "--app-id", appID,
+        "--grpc-port", "\(try freeTCPPort())", "--http-port", "\(try freeTCPPort())",
+        "--max-body-size", "\(maxBodySize)", "--heartbeat-interval", heartbeatInterval,
+        "--heartbeat-timeout", "500ms", "--failure-threshold", "2",
+      ] + extraArguments
     grpcPort = Int(arguments[arguments.firstIndex(of: "--grpc-port")! + 1])!
     httpPort = Int(arguments[arguments.firstIndex(of: "--http-port")! + 1])!
     switch appKind {
@@ -68,10 +74,17 @@ final class E2EEnvironment: Sendable {
       let port = try freeTCPPort()
       let script = appKind == .http ? "e2e/http_app.py" : "e2e/grpc_app.py"
       let app = try ChildProcess(
-        Locations.python, [Locations.pythonFixture(script), "--port", "\(port)", "--events", folder.file("events.jsonl")])
+        Locations.python,
+        [
+          Locations.pythonFixture(script), "--port", "\(port)", "--events",
+          folder.file("events.jsonl"),
+        ])
       self.app = app
-      guard await poll(timeout: .seconds(30), { tcpPortAccepts(port) || !app.isRunning }), app.isRunning else {
-        throw TestSupportError("\(app.commandLine) did not listen on \(port):\n\(app.standardError)")
+      guard await poll(timeout: .seconds(30), { tcpPortAccepts(port) || !app.isRunning }),
+        app.isRunning
+      else {
+        throw TestSupportError(
+          "\(app.commandLine) did not listen on \(port):\n\(app.standardError)")
       }
       arguments += ["--app-port", "\(port)", "--app-protocol", appKind == .http ? "http" : "grpc"]
     }
@@ -84,9 +97,9 @@ final class E2EEnvironment: Sendable {
     // Outbound health: the components started and the declarative subscriptions are
     // open, so nothing a test publishes from now on misses them.
     let ready = await poll(timeout: .seconds(60)) {
-      !apiary.isRunning
-        || (apiary.standardOutput.contains("started") && tcpPortAccepts(grpc)
-          && httpGet(port: http, "/v1.0/healthz/outbound")?.status == 204)
+      guard apiary.isRunning else { return true }
+      guard apiary.standardOutput.contains("started"), tcpPortAccepts(grpc) else { return false }
+      return await httpGet(port: http, "/v1.0/healthz/outbound")?.status == 204
     }
     guard ready, apiary.isRunning else {
       let stderr = apiary.standardError
@@ -105,7 +118,8 @@ final class E2EEnvironment: Sendable {
 
   /// A file of Tests/Fixtures/components with every `${KEY}` replaced by `values[KEY]`.
   static func component(_ name: String, _ values: [String: String]) throws -> String {
-    let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+      .deletingLastPathComponent()
       .appendingPathComponent("Fixtures/components")
     var text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
     for (key, value) in values {
@@ -120,19 +134,25 @@ final class E2EEnvironment: Sendable {
   /// Runs a check script (`sdk_checks.py` or `http_checks.py`) with `cases`; records
   /// an issue with its output unless it exits 0 having printed `ok CASE` for each.
   func check(
-    _ script: String, _ cases: [String], arguments: [String] = [], environment extra: [String: String] = [:],
+    _ script: String, _ cases: [String], arguments: [String] = [],
+    environment extra: [String: String] = [:],
     sourceLocation: SourceLocation = #_sourceLocation
   ) async throws {
     var environment = [
       "DAPR_GRPC_PORT": "\(grpcPort)", "DAPR_HTTP_PORT": "\(httpPort)", "APIARY_E2E_APP_ID": appID,
-      "APIARY_E2E_MAX_BODY": "\(maxBodySize)", "DAPR_API_TOKEN": "", "APIARY_E2E_TOKEN": token ?? "",
+      "APIARY_E2E_MAX_BODY": "\(maxBodySize)", "DAPR_API_TOKEN": "",
+      "APIARY_E2E_TOKEN": token ?? "",
       "DAPR_HEALTH_TIMEOUT": "30", "PYTHONUNBUFFERED": "1",
     ]
     environment.merge(extra) { _, new in new }
     let result = try await ChildProcess.run(
-      Locations.python, [Locations.pythonFixture("e2e/\(script)")] + arguments + cases, environment: environment,
+      Locations.python, [Locations.pythonFixture("e2e/\(script)")] + arguments + cases,
+      environment: environment,
       timeout: .seconds(180))
-    let passed = Set(result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.map { String($0.dropFirst(3)) })
+    let passed = Set(
+      result.stdout.split(separator: "\n").filter { $0.hasPrefix("ok ") }.map {
+        String($0.dropFirst(3))
+      })
     #expect(
       result.status == 0 && passed == Set(cases),
       "\(script) \(cases.joined(separator: " ")) exited \(result.status)\nstdout:\n\(result.stdout)\nstderr:\n\(result.stderr)\napiary stderr (tail):\n\(apiary.standardError.suffix(3000))",
@@ -141,7 +161,9 @@ final class E2EEnvironment: Sendable {
 
   /// Calls the sidecar's HTTP API (with Python's urllib, so the tests need no curl);
   /// returns the status and the body.
-  func http(_ method: String, _ path: String, json body: String? = nil) async throws -> (status: Int, body: String) {
+  func http(
+    _ method: String, _ path: String, json body: String? = nil
+  ) async throws -> (status: Int, body: String) {
     let script = """
       import sys, urllib.request, urllib.error
       method, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -155,7 +177,8 @@ final class E2EEnvironment: Sendable {
       sys.stdout.write(f"{status}\\n{text}")
       """
     let result = try await ChildProcess.run(
-      Locations.python, ["-c", script, method, "http://127.0.0.1:\(httpPort)\(path)", body ?? ""], timeout: .seconds(30))
+      Locations.python, ["-c", script, method, "http://127.0.0.1:\(httpPort)\(path)", body ?? ""],
+      timeout: .seconds(30))
     let lines = result.stdout.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
     guard result.status == 0, let status = lines.first.flatMap({ Int($0) }) else {
       throw TestSupportError("\(method) \(path) failed: \(result.stderr)")
@@ -165,7 +188,8 @@ final class E2EEnvironment: Sendable {
 
   /// The app's delivery log: one JSON object per line.
   func appEvents() -> [[String: Any]] {
-    guard let text = try? String(contentsOfFile: folder.file("events.jsonl"), encoding: .utf8) else { return [] }
+    guard let text = try? String(contentsOfFile: folder.file("events.jsonl"), encoding: .utf8)
+    else { return [] }
     return text.split(separator: "\n").compactMap {
       try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
     }
@@ -190,7 +214,8 @@ func withE2E(
 ) async throws {
   let sidecar = try await E2EEnvironment(
     app: app, token: token, heartbeatInterval: heartbeatInterval, multiArguments: multiArguments,
-    extraResources: extraResources, extraArguments: extraArguments, extraEnvironment: extraEnvironment)
+    extraResources: extraResources, extraArguments: extraArguments,
+    extraEnvironment: extraEnvironment)
   do {
     try await body(sidecar)
   } catch {

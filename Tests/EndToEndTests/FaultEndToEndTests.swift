@@ -20,7 +20,9 @@ struct FaultEndToEndTests {
 
     """
 
-  @Test("a component that hangs in Get: the call ends after --call-timeout with 504 / DEADLINE_EXCEEDED; other calls go on")
+  @Test(
+    "a component that hangs in Get: the call ends after --call-timeout with 504 / DEADLINE_EXCEEDED; other calls go on"
+  )
   func hangInGet() async throws {
     try await withE2E(
       multiArguments: ["--hang-get-key", "slowpoke"], extraResources: Self.hangingStore,
@@ -31,18 +33,20 @@ struct FaultEndToEndTests {
       // The hung call runs while other keys of the same store answer at once.
       let hung = Task { () -> ((status: Int, body: String)?, Duration) in
         let start = clock.now
-        let answer = httpGet(port: port, "/v1.0/state/multi-store/k-slowpoke")
+        let answer = await httpGet(port: port, "/v1.0/state/multi-store/k-slowpoke")
         return (answer, clock.now - start)
       }
       // Whether or not the hung call has reached the component yet, this one answers.
-      #expect(httpGet(port: port, "/v1.0/state/multi-store/other")?.status == 204)
+      #expect(await httpGet(port: port, "/v1.0/state/multi-store/other")?.status == 204)
       let (answer, elapsed) = await hung.value
       #expect(answer?.status == 504, "\(String(describing: answer))")
       #expect(answer?.body.contains("multi-store") == true, "\(String(describing: answer))")
       #expect(elapsed < .seconds(5), "took \(elapsed)")
 
       try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: sidecar.grpcPort), transportSecurity: .plaintext)
+        transport: .http2NIOPosix(
+          target: .ipv4(address: "127.0.0.1", port: sidecar.grpcPort), transportSecurity: .plaintext
+        )
       ) { client in
         var request = Dapr_Proto_Runtime_V1_GetStateRequest()
         request.storeName = "multi-store"
@@ -52,46 +56,59 @@ struct FaultEndToEndTests {
         }
         #expect(error?.code == .deadlineExceeded, "\(String(describing: error))")
       }
-      #expect(httpGet(port: port, "/actuator/health/liveness")?.status == 200)
-      #expect(httpGet(port: port, "/v1.0/state/multi-store/after")?.status == 204)
+      #expect(await httpGet(port: port, "/actuator/health/liveness")?.status == 200)
+      #expect(await httpGet(port: port, "/v1.0/state/multi-store/after")?.status == 204)
     }
   }
 
-  @Test("a unary call with no request message, or two, answers INVALID_ARGUMENT with a message; the next call works")
+  @Test(
+    "a unary call with no request message, or two, answers INVALID_ARGUMENT with a message; the next call works"
+  )
   func malformedUnaryShape() async throws {
     try await withE2E { sidecar in
       try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: sidecar.grpcPort), transportSecurity: .plaintext)
+        transport: .http2NIOPosix(
+          target: .ipv4(address: "127.0.0.1", port: sidecar.grpcPort), transportSecurity: .plaintext
+        )
       ) { client in
-        let getMetadata = MethodDescriptor(fullyQualifiedService: "dapr.proto.runtime.v1.Dapr", method: "GetMetadata")
+        let getMetadata = MethodDescriptor(
+          fullyQualifiedService: "dapr.proto.runtime.v1.Dapr", method: "GetMetadata")
         for count in [0, 2] {
           let request = StreamingClientRequest<[UInt8]> { writer in
             for _ in 0..<count { try await writer.write([]) }
           }
           let error = await #expect(throws: RPCError.self, "\(count) messages") {
             try await client.bidirectionalStreaming(
-              request: request, descriptor: getMetadata, serializer: RawMessage(), deserializer: RawMessage(),
+              request: request, descriptor: getMetadata, serializer: RawMessage(),
+              deserializer: RawMessage(),
               options: .defaults
             ) { response in
               for try await _ in response.messages {}
             }
           }
-          #expect(error?.code == .invalidArgument, "\(count) messages: \(String(describing: error))")
-          #expect(error?.message.contains("GetMetadata is unary") == true, "\(String(describing: error))")
+          #expect(
+            error?.code == .invalidArgument, "\(count) messages: \(String(describing: error))")
+          #expect(
+            error?.message.contains("GetMetadata is unary") == true, "\(String(describing: error))")
         }
-        let metadata = try await Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: client).getMetadata(.init())
+        let metadata = try await Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: client).getMetadata(
+          .init())
         #expect(metadata.id == "e2e")
       }
     }
   }
 
-  @Test("a malformed grpc-timeout header: INVALID_ARGUMENT on NIO, ignored by gRPC core; an answer either way, apiary lives on")
+  @Test(
+    "a malformed grpc-timeout header: INVALID_ARGUMENT on NIO, ignored by gRPC core; an answer either way, apiary lives on"
+  )
   func malformedTimeoutHeader() async throws {
     // apiary reads APIARY_TRANSPORT itself; test.sh runs this suite on core and on NIO.
     let serverIsNIO = ProcessInfo.processInfo.environment["APIARY_TRANSPORT"]?.lowercased() == "nio"
     try await withE2E { sidecar in
       try await withGRPCClient(
-        transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: sidecar.grpcPort), transportSecurity: .plaintext)
+        transport: .http2NIOPosix(
+          target: .ipv4(address: "127.0.0.1", port: sidecar.grpcPort), transportSecurity: .plaintext
+        )
       ) { client in
         let dapr = Dapr_Proto_Runtime_V1_Dapr.Client(wrapping: client)
         // grpc-swift's client passes custom metadata through as headers; "-1S" once
@@ -106,7 +123,9 @@ struct FaultEndToEndTests {
                 return serverIsNIO ? "answered OK" : nil
               } catch let error as RPCError {
                 if serverIsNIO {
-                  guard error.code == .invalidArgument, error.message.contains("malformed grpc-timeout") else {
+                  guard error.code == .invalidArgument,
+                    error.message.contains("malformed grpc-timeout")
+                  else {
                     return "\(error)"
                   }
                 }
@@ -128,7 +147,7 @@ struct FaultEndToEndTests {
         let metadata = try await dapr.getMetadata(.init(), metadata: ["grpc-timeout": "5S"])
         #expect(metadata.id == "e2e")
       }
-      #expect(httpGet(port: sidecar.httpPort, "/actuator/health/liveness")?.status == 200)
+      #expect(await httpGet(port: sidecar.httpPort, "/actuator/health/liveness")?.status == 200)
     }
   }
 
@@ -138,11 +157,12 @@ struct FaultEndToEndTests {
     defer { scratch.remove() }
     let calls = scratch.file("calls.jsonl")
     try await withE2E(
-      multiArguments: ["--hang-get-key", "slowpoke", "--calls", calls], extraResources: Self.hangingStore,
+      multiArguments: ["--hang-get-key", "slowpoke", "--calls", calls],
+      extraResources: Self.hangingStore,
       extraArguments: ["--call-timeout", "2s", "--shutdown-grace", "5s"]
     ) { sidecar in
       let port = sidecar.httpPort
-      let inFlight = Task { httpGet(port: port, "/v1.0/state/multi-store/drain-slowpoke") }
+      let inFlight = Task { await httpGet(port: port, "/v1.0/state/multi-store/drain-slowpoke") }
       // SIGTERM once the component has the Get: the call is then surely in flight.
       let arrived = await poll(timeout: .seconds(10)) {
         ((try? String(contentsOfFile: calls, encoding: .utf8)) ?? "").contains("drain-slowpoke")
@@ -153,7 +173,9 @@ struct FaultEndToEndTests {
       // times out after 2 s, within the 5 s grace), not cut off.
       let answer = await inFlight.value
       #expect(answer?.status == 504, "\(String(describing: answer))")
-      #expect(await sidecar.apiary.waitForExit(timeout: .seconds(20)) == 0, "\(sidecar.apiary.standardError)")
+      #expect(
+        await sidecar.apiary.waitForExit(timeout: .seconds(20)) == 0,
+        "\(sidecar.apiary.standardError)")
     }
   }
 }
@@ -161,5 +183,7 @@ struct FaultEndToEndTests {
 /// Message bytes as they are, to send what no generated client would.
 private struct RawMessage: MessageSerializer, MessageDeserializer {
   func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
-  func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] { bytes.withUnsafeBytes { Array($0) } }
+  func deserialize<Bytes: GRPCContiguousBytes>(_ bytes: Bytes) throws -> [UInt8] {
+    bytes.withUnsafeBytes { Array($0) }
+  }
 }

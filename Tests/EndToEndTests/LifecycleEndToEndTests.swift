@@ -68,28 +68,34 @@ struct LifecycleEndToEndTests {
     let interval = Duration.milliseconds(200)
     let threshold = 2  // E2EEnvironment's --failure-threshold
     try await withE2E(
-      app: .http, heartbeatInterval: "200ms", multiArguments: ["--journal", journal, "--calls", calls],
+      app: .http, heartbeatInterval: "200ms",
+      multiArguments: ["--journal", journal, "--calls", calls],
       extraResources: Self.resources()
     ) { sidecar in
       let socket = sidecar.folder.file("sockets") + "/multi.sock"
-      #expect(httpGet(port: sidecar.httpPort, "/actuator/health/liveness")?.status == 200)
-      let before = httpGet(port: sidecar.httpPort, "/actuator/health/readiness")
+      #expect(await httpGet(port: sidecar.httpPort, "/actuator/health/liveness")?.status == 200)
+      let before = await httpGet(port: sidecar.httpPort, "/actuator/health/readiness")
       #expect(before?.status == 200, "\(String(describing: before))")
 
       let load = try ChildProcess(
         Locations.python,
         [
-          Locations.pythonFixture("e2e/lifecycle_load.py"), "--pubsub", "steady-pubsub", "--topic", "steady",
-          "--store", "multi-store", "--out", scratch.file("load.jsonl"), "--stop-file", scratch.file("stop"),
+          Locations.pythonFixture("e2e/lifecycle_load.py"), "--pubsub", "steady-pubsub", "--topic",
+          "steady",
+          "--store", "multi-store", "--out", scratch.file("load.jsonl"), "--stop-file",
+          scratch.file("stop"),
           "--interval-ms", "20", "--max-seconds", "150",
         ],
         environment: [
-          "DAPR_GRPC_PORT": "\(sidecar.grpcPort)", "DAPR_HTTP_PORT": "\(sidecar.httpPort)", "DAPR_API_TOKEN": "",
+          "DAPR_GRPC_PORT": "\(sidecar.grpcPort)", "DAPR_HTTP_PORT": "\(sidecar.httpPort)",
+          "DAPR_API_TOKEN": "",
           "PYTHONUNBUFFERED": "1",
         ])
       defer { load.signal(SIGKILL) }
       let loadFile = scratch.file("load.jsonl")
-      let warmedUp = await poll(timeout: .seconds(60)) { Self.results(loadFile).filter(\.ok).count >= 60 || !load.isRunning }
+      let warmedUp = await poll(timeout: .seconds(60)) {
+        Self.results(loadFile).filter(\.ok).count >= 60 || !load.isRunning
+      }
       try #require(warmedUp && load.isRunning, "the load never got going:\n\(load.standardError)")
 
       // Kill the component: readiness must turn 503 within threshold × interval + 1 s.
@@ -97,16 +103,20 @@ struct LifecycleEndToEndTests {
       sidecar.multi.signal(SIGKILL)
       let killed = clock.now
       let notReady = await poll(timeout: .seconds(20), every: .milliseconds(10)) {
-        httpGet(port: sidecar.httpPort, "/actuator/health/readiness")?.status == 503
-          && httpGet(port: sidecar.httpPort, "/actuator/components")?.body.contains(#""name":"steady-pubsub","reason":""#) == true
+        guard await httpGet(port: sidecar.httpPort, "/actuator/health/readiness")?.status == 503
+        else { return false }
+        return await httpGet(port: sidecar.httpPort, "/actuator/components")?.body.contains(
+          #""name":"steady-pubsub","reason":""#) == true
       }
       let downAfter = clock.now - killed
       #expect(notReady)
       #expect(
         downAfter <= interval * threshold + .seconds(1),
         "readiness turned 503 \(downAfter) after kill -9 (bound: threshold × interval + 1 s)")
-      let readiness = httpGet(port: sidecar.httpPort, "/actuator/health/readiness")?.body ?? ""
-      #expect(readiness.contains(#""steady-pubsub":{"details":{"consecutiveFailures":"#), "\(readiness)")
+      let readiness =
+        await httpGet(port: sidecar.httpPort, "/actuator/health/readiness")?.body ?? ""
+      #expect(
+        readiness.contains(#""steady-pubsub":{"details":{"consecutiveFailures":"#), "\(readiness)")
       #expect(readiness.hasSuffix(#""status":"DOWN"}"#), "\(readiness)")
 
       // Stay down for a while under load, then restart the component.
@@ -114,14 +124,19 @@ struct LifecycleEndToEndTests {
       let downUntil = Date().timeIntervalSince1970
       let restarted = try await startServing(
         Locations.python,
-        [Locations.pythonFixture("multi_component.py"), "--socket", socket, "--journal", journal, "--calls", calls],
+        [
+          Locations.pythonFixture("multi_component.py"), "--socket", socket, "--journal", journal,
+          "--calls", calls,
+        ],
         socket: socket)
       defer { restarted.signal(SIGKILL) }
       let upAgain = await poll(timeout: .seconds(20), every: .milliseconds(20)) {
-        httpGet(port: sidecar.httpPort, "/v1.0/metadata")?.body.contains(#""apiary.component.steady-pubsub.state":"UP""#)
+        await httpGet(port: sidecar.httpPort, "/v1.0/metadata")?.body.contains(
+          #""apiary.component.steady-pubsub.state":"UP""#)
           == true
       }
-      #expect(upAgain, "steady-pubsub never came back UP:\n\(sidecar.apiary.standardError.suffix(3000))")
+      #expect(
+        upAgain, "steady-pubsub never came back UP:\n\(sidecar.apiary.standardError.suffix(3000))")
       try await Task.sleep(for: .milliseconds(1500))
       _ = FileManager.default.createFile(atPath: scratch.file("stop"), contents: Data())
       _ = await load.waitForExit(timeout: .seconds(30))
@@ -147,7 +162,8 @@ struct LifecycleEndToEndTests {
       let missing = published.subtracting(Self.deliveredSequences(sidecar.appEvents()))
       #expect(
         missing.isEmpty,
-        "\(missing.count) of \(published.count) published messages never reached the app, e.g. \(missing.sorted().prefix(10))")
+        "\(missing.count) of \(published.count) published messages never reached the app, e.g. \(missing.sorted().prefix(10))"
+      )
 
       // Init ran twice for the pub/sub, with the same metadata.
       let inits = Self.initProperties(calls, instance: "steady-pubsub")
@@ -156,7 +172,7 @@ struct LifecycleEndToEndTests {
       #expect(sidecar.apiary.isRunning)
 
       // The metrics saw the calls, the errors and the failed heartbeats.
-      let metrics = httpGet(port: sidecar.httpPort, "/metrics")?.body ?? ""
+      let metrics = await httpGet(port: sidecar.httpPort, "/metrics")?.body ?? ""
       for expected in [
         #"apiary_component_calls_total{component="multi-store",method="Set"}"#,
         #"apiary_component_call_duration_seconds_count{component="steady-pubsub",method="Publish"}"#,
@@ -172,36 +188,46 @@ struct LifecycleEndToEndTests {
     }
   }
 
-  @Test("a socket that appears 5 s after start-up is found: its PENDING component becomes UP and readiness turns 200")
+  @Test(
+    "a socket that appears 5 s after start-up is found: its PENDING component becomes UP and readiness turns 200"
+  )
   func lateSocket() async throws {
-    try await withE2E(extraResources: Self.resources(late: true), extraArguments: ["--component-wait", "60s"]) { sidecar in
+    try await withE2E(
+      extraResources: Self.resources(late: true), extraArguments: ["--component-wait", "60s"]
+    ) { sidecar in
       // late-store waits for its socket: readiness is DOWN, liveness UP.
-      #expect(httpGet(port: sidecar.httpPort, "/actuator/health/liveness")?.status == 200)
-      let early = httpGet(port: sidecar.httpPort, "/actuator/health/readiness")
-      #expect(early?.status == 503 && early?.body.contains(#""late-store":{"details""#) == true, "\(String(describing: early))")
-      let status = httpGet(port: sidecar.httpPort, "/actuator/components")?.body ?? ""
+      #expect(await httpGet(port: sidecar.httpPort, "/actuator/health/liveness")?.status == 200)
+      let early = await httpGet(port: sidecar.httpPort, "/actuator/health/readiness")
+      #expect(
+        early?.status == 503 && early?.body.contains(#""late-store":{"details""#) == true,
+        "\(String(describing: early))")
+      let status = await httpGet(port: sidecar.httpPort, "/actuator/components")?.body ?? ""
       #expect(status.contains(#""name":"late-store","reason":"waiting for a socket"#), "\(status)")
       try await Task.sleep(for: .seconds(5))
       let socket = sidecar.folder.file("sockets") + "/late.sock"
-      let late = try await startServing(try Locations.product("memstore"), ["--socket", socket], socket: socket)
+      let late = try await startServing(
+        try Locations.product("memstore"), ["--socket", socket], socket: socket)
       defer { late.signal(SIGKILL) }
       let ready = await poll(timeout: .seconds(20), every: .milliseconds(50)) {
-        httpGet(port: sidecar.httpPort, "/actuator/health/readiness")?.status == 200
+        await httpGet(port: sidecar.httpPort, "/actuator/health/readiness")?.status == 200
       }
-      #expect(ready, "readiness: \(String(describing: httpGet(port: sidecar.httpPort, "/actuator/health/readiness")))")
-      let components = httpGet(port: sidecar.httpPort, "/actuator/components")?.body ?? ""
+      let readiness = await httpGet(port: sidecar.httpPort, "/actuator/health/readiness")
+      #expect(ready, "readiness: \(String(describing: readiness))")
+      let components = await httpGet(port: sidecar.httpPort, "/actuator/components")?.body ?? ""
       #expect(components.contains(#""name":"late-store","reason":null,"since""#), "\(components)")
-      #expect(httpGet(port: sidecar.httpPort, "/v1.0/healthz")?.status == 204)
+      #expect(await httpGet(port: sidecar.httpPort, "/v1.0/healthz")?.status == 204)
       try await sidecar.check("http_checks.py", ["state"], arguments: ["--store", "late-store"])
 
       // Removing the socket takes the component DOWN at once (no heartbeats needed).
       late.signal(SIGKILL)
       try FileManager.default.removeItem(atPath: socket)
       let down = await poll(timeout: .seconds(10), every: .milliseconds(50)) {
-        httpGet(port: sidecar.httpPort, "/actuator/components")?.body.contains("its socket \(socket) was removed") == true
+        await httpGet(port: sidecar.httpPort, "/actuator/components")?.body.contains(
+          "its socket \(socket) was removed") == true
       }
-      #expect(down, "\(httpGet(port: sidecar.httpPort, "/actuator/components")?.body ?? "")")
-      #expect(httpGet(port: sidecar.httpPort, "/v1.0/healthz")?.status == 500)
+      let componentsNow = await httpGet(port: sidecar.httpPort, "/actuator/components")?.body ?? ""
+      #expect(down, "\(componentsNow)")
+      #expect(await httpGet(port: sidecar.httpPort, "/v1.0/healthz")?.status == 500)
     }
   }
 
@@ -219,10 +245,12 @@ struct LifecycleEndToEndTests {
     guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return [] }
     return text.split(separator: "\n").compactMap { line in
       guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-        let seq = object["seq"] as? Int, let op = object["op"] as? String, let ok = object["ok"] as? Bool
+        let seq = object["seq"] as? Int, let op = object["op"] as? String,
+        let ok = object["ok"] as? Bool
       else { return nil }
       return LoadResult(
-        seq: seq, op: op, ok: ok, code: object["code"] as? String, milliseconds: object["ms"] as? Double ?? 0,
+        seq: seq, op: op, ok: ok, code: object["code"] as? String,
+        milliseconds: object["ms"] as? Double ?? 0,
         time: object["t"] as? Double ?? 0)
     }
   }
@@ -235,7 +263,9 @@ struct LifecycleEndToEndTests {
         let cloudEvent = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
       else { continue }
       var data = cloudEvent["data"]
-      if let text = data as? String { data = try? JSONSerialization.jsonObject(with: Data(text.utf8)) }
+      if let text = data as? String {
+        data = try? JSONSerialization.jsonObject(with: Data(text.utf8))
+      }
       if let seq = (data as? [String: Any])?["seq"] as? Int { sequences.insert(seq) }
     }
     return sequences

@@ -20,7 +20,10 @@ struct CoreConversionTests {
 
   @Test("outbound metadata drops reserved keys and refuses illegal ones, naming them")
   func outboundMetadata() throws {
-    let kept = try OutboundMetadata(["X-Upper": "v", "content-type": "application/grpc", "te": "trailers", ":path": "/x", "ok-bin": .binary([0, 1])])
+    let kept = try OutboundMetadata([
+      "X-Upper": "v", "content-type": "application/grpc", "te": "trailers", ":path": "/x",
+      "ok-bin": .binary([0, 1]),
+    ])
     defer { kept.release() }
     #expect(kept.count == 2)
     #expect(throws: RPCError.self) { try OutboundMetadata(["bad key": "v"]) }

@@ -1,9 +1,9 @@
 import ApiaryTestSupport
 import Foundation
-import Testing
 import GRPCCore
 import GRPCCoreCTransport
 import GRPCNIOTransportCore
+import Testing
 
 /// A server transport kind, a client transport kind, and Unix socket or TCP.
 struct Pair: Sendable, CustomTestStringConvertible {
@@ -14,7 +14,9 @@ struct Pair: Sendable, CustomTestStringConvertible {
   var testDescription: String { "\(server) server, \(client) client, \(tcp ? "tcp" : "unix")" }
 
   static let all: [Pair] = TransportKind.allCases.flatMap { server in
-    TransportKind.allCases.flatMap { client in [false, true].map { Pair(server: server, client: client, tcp: $0) } }
+    TransportKind.allCases.flatMap { client in
+      [false, true].map { Pair(server: server, client: client, tcp: $0) }
+    }
   }
 }
 

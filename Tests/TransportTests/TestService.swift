@@ -55,29 +55,43 @@ private struct Controls {
   var failFirst: String?
 
   init(_ metadata: Metadata) {
-    if let text = metadata[stringValues: "x-fail-code"].first(where: { _ in true }), let raw = Int(text),
+    if let text = metadata[stringValues: "x-fail-code"].first(where: { _ in true }),
+      let raw = Int(text),
       let status = Status.Code(rawValue: raw), let code = RPCError.Code(status)
     {
       let message =
         metadata[stringValues: "x-fail-message"].first(where: { _ in true })
-        ?? metadata[binaryValues: "x-fail-message-bin"].first(where: { _ in true }).map { String(decoding: $0, as: UTF8.self) }
+        ?? metadata[binaryValues: "x-fail-message-bin"].first(where: { _ in true }).map {
+          String(decoding: $0, as: UTF8.self)
+        }
         ?? ""
-      let repeats = metadata[stringValues: "x-fail-message-repeat"].first(where: { _ in true }).flatMap { Int($0) } ?? 1
+      let repeats =
+        metadata[stringValues: "x-fail-message-repeat"].first(where: { _ in true }).flatMap {
+          Int($0)
+        } ?? 1
       failure = RPCError(code: code, message: String(repeating: message, count: max(1, repeats)))
     }
-    if let details = metadata[binaryValues: "x-fail-details-bin"].first(where: { _ in true }), failure != nil {
+    if let details = metadata[binaryValues: "x-fail-details-bin"].first(where: { _ in true }),
+      failure != nil
+    {
       failure?.metadata.addBinary(details, forKey: "grpc-status-details-bin")
     }
     if let key = metadata[stringValues: "x-fail-first"].first(where: { _ in true }) {
       failFirst = key
     }
-    if let text = metadata[stringValues: "x-sleep-ms"].first(where: { _ in true }), let ms = Int(text) {
+    if let text = metadata[stringValues: "x-sleep-ms"].first(where: { _ in true }),
+      let ms = Int(text)
+    {
       sleep = .milliseconds(ms)
     }
-    if let text = metadata[stringValues: "x-work-ms"].first(where: { _ in true }), let ms = Int(text) {
+    if let text = metadata[stringValues: "x-work-ms"].first(where: { _ in true }),
+      let ms = Int(text)
+    {
       work = .milliseconds(ms)
     }
-    if let text = metadata[stringValues: "x-repeat"].first(where: { _ in true }), let count = Int(text) {
+    if let text = metadata[stringValues: "x-repeat"].first(where: { _ in true }),
+      let count = Int(text)
+    {
       repeats = count
     }
     for (key, value) in metadata where key.hasPrefix("x-echo-") {
@@ -129,10 +143,13 @@ struct TransportTestService: RegistrableRPCService {
   let attempts = AttemptLog()
 
   /// The C++ floor's echo (Benchmarks/floor/echo.proto): the request's bytes back.
-  static let floorEcho = MethodDescriptor(fullyQualifiedService: "apiary.bench.v1.Echo", method: "Echo", type: .unary)
+  static let floorEcho = MethodDescriptor(
+    fullyQualifiedService: "apiary.bench.v1.Echo", method: "Echo", type: .unary)
 
   func registerMethods<Transport: ServerTransport>(with router: inout RPCRouter<Transport>) {
-    router.registerHandler(forMethod: Self.floorEcho, deserializer: RawBytes(), serializer: RawBytes()) { request, _ in
+    router.registerHandler(
+      forMethod: Self.floorEcho, deserializer: RawBytes(), serializer: RawBytes()
+    ) { request, _ in
       var last: [UInt8] = []
       for try await message in request.messages { last = message }
       return StreamingServerResponse(single: ServerResponse(message: last))
@@ -159,15 +176,24 @@ struct TransportTestService: RegistrableRPCService {
             switch method {
             case .unary:
               var last: [UInt8] = []
-              for try await message in request.messages { counter.increment(); last = message }
+              for try await message in request.messages {
+                counter.increment()
+                last = message
+              }
               try await writer.write(last)
             case .clientStream:
               var all: [UInt8] = []
-              for try await message in request.messages { counter.increment(); all += message }
+              for try await message in request.messages {
+                counter.increment()
+                all += message
+              }
               try await writer.write(all)
             case .serverStream:
               var last: [UInt8] = []
-              for try await message in request.messages { counter.increment(); last = message }
+              for try await message in request.messages {
+                counter.increment()
+                last = message
+              }
               for _ in 0..<controls.repeats { try await writer.write(last) }
             case .bidi:
               for try await message in request.messages {
@@ -177,7 +203,9 @@ struct TransportTestService: RegistrableRPCService {
             }
           } catch {
             // The RPC's handle (deadline, client gone, server stopping) or the task.
-            if context.cancellation.isCancelled || Task.isCancelled || error is CancellationError { log.record() }
+            if context.cancellation.isCancelled || Task.isCancelled || error is CancellationError {
+              log.record()
+            }
             throw error
           }
           return trailers(count: counter.count)
@@ -236,7 +264,8 @@ struct TransportTestClient: Sendable {
       for message in messages { try await writer.write(message) }
     }
     return try await client.bidirectionalStreaming(
-      request: request, descriptor: method.descriptor, serializer: RawBytes(), deserializer: RawBytes(),
+      request: request, descriptor: method.descriptor, serializer: RawBytes(),
+      deserializer: RawBytes(),
       options: options
     ) { response in
       var answer = Answer()

@@ -25,17 +25,20 @@ struct TransportBehaviourTests {
     try await withPair(pair) { client, _ in try await TransportChecks.serverStreaming(client) }
   }
 
-  @Test("bidi ping-pong: each answer arrives before the next request is written", arguments: Pair.all)
+  @Test(
+    "bidi ping-pong: each answer arrives before the next request is written", arguments: Pair.all)
   func bidiPingPong(_ pair: Pair) async throws {
     try await withPair(pair) { client, _ in try await TransportChecks.bidiPingPong(client) }
   }
 
-  @Test("metadata: text and binary entries both ways, keys lowercased, trailers", arguments: Pair.all)
+  @Test(
+    "metadata: text and binary entries both ways, keys lowercased, trailers", arguments: Pair.all)
   func metadataBothWays(_ pair: Pair) async throws {
     try await withPair(pair) { client, _ in try await TransportChecks.metadataBothWays(client) }
   }
 
-  @Test("every status code 1-16 with a UTF-8 message, as a trailers-only response", arguments: Pair.all)
+  @Test(
+    "every status code 1-16 with a UTF-8 message, as a trailers-only response", arguments: Pair.all)
   func statusCodes(_ pair: Pair) async throws {
     try await withPair(pair) { client, _ in try await TransportChecks.statusCodes(client) }
   }
@@ -55,7 +58,9 @@ struct TransportBehaviourTests {
         _ = try await client.call(.unary, [bytes(1)], metadata: metadata)
       }
       #expect(error?.code == .notFound)
-      #expect(error?.metadata[binaryValues: "grpc-status-details-bin"].first(where: { _ in true }) == details)
+      #expect(
+        error?.metadata[binaryValues: "grpc-status-details-bin"].first(where: { _ in true })
+          == details)
     }
   }
 
@@ -63,15 +68,19 @@ struct TransportBehaviourTests {
   func retriesTrailersOnly(_ pair: Pair) async throws {
     var config = ServiceConfig()
     let policy = try RetryPolicy(
-      maxAttempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50), backoffMultiplier: 2,
+      maxAttempts: 3, initialBackoff: .milliseconds(10), maxBackoff: .milliseconds(50),
+      backoffMultiplier: 2,
       retryableStatusCodes: [.unavailable])
     config.methodConfig = [
-      MethodConfig(names: [MethodConfig.Name(service: TransportTestMethod.service, method: "")], executionPolicy: .retry(policy))
+      MethodConfig(
+        names: [MethodConfig.Name(service: TransportTestMethod.service, method: "")],
+        executionPolicy: .retry(policy))
     ]
     let service = TransportTestService()
     try await withPair(pair, service: service, serviceConfig: config) { client, _ in
       let key = "retry-\(UUID().uuidString):2"
-      let answer = try await client.call(.unary, [bytes(5)], metadata: ["x-fail-first": .string(key)])
+      let answer = try await client.call(
+        .unary, [bytes(5)], metadata: ["x-fail-first": .string(key)])
       #expect(answer.messages == [bytes(5)])
       #expect(service.attempts.count(key) == 3)
     }
@@ -82,10 +91,13 @@ struct TransportBehaviourTests {
     try await withPair(pair) { client, _ in try await TransportChecks.unknownMethod(client) }
   }
 
-  @Test("a request over the server's limit is refused, and the connection stays usable", arguments: Pair.all)
+  @Test(
+    "a request over the server's limit is refused, and the connection stays usable",
+    arguments: Pair.all)
   func oversizedRequest(_ pair: Pair) async throws {
     try await withPair(pair) { client, _ in
-      try await TransportChecks.oversizedRequest(client, exactly: pair.server == .core ? .resourceExhausted : nil)
+      try await TransportChecks.oversizedRequest(
+        client, exactly: pair.server == .core ? .resourceExhausted : nil)
     }
   }
 
@@ -94,11 +106,15 @@ struct TransportBehaviourTests {
     try await withPair(pair) { client, _ in try await TransportChecks.concurrentCalls(client) }
   }
 
-  @Test("graceful shutdown lets a call in flight finish, and signals it cancellation", arguments: Pair.all)
+  @Test(
+    "graceful shutdown lets a call in flight finish, and signals it cancellation",
+    arguments: Pair.all)
   func gracefulShutdown(_ pair: Pair) async throws {
     let service = TransportTestService()
     try await withPair(pair, service: service) { client, running in
-      let inFlight = Task { try await client.call(.unary, [bytes(9)], metadata: ["x-work-ms": "400"]) }
+      let inFlight = Task {
+        try await client.call(.unary, [bytes(9)], metadata: ["x-work-ms": "400"])
+      }
       #expect(await poll(timeout: .seconds(10)) { service.started.count == 1 })
       running.server.beginGracefulShutdown()
       let answer = try await inFlight.value
@@ -111,14 +127,16 @@ struct TransportBehaviourTests {
 /// the client's cancel arrives, which a machine busy with the parallel cases cannot promise.
 @Suite("Transport cancellation (nio and core, both ways)", .serialized)
 struct TransportCancellationTests {
-  @Test("a deadline ends the call with DEADLINE_EXCEEDED and cancels the handler", arguments: Pair.all)
+  @Test(
+    "a deadline ends the call with DEADLINE_EXCEEDED and cancels the handler", arguments: Pair.all)
   func deadline(_ pair: Pair) async throws {
     let service = TransportTestService()
     try await withPair(pair, service: service) { client, _ in
       // Connected first, so the deadline is spent in the handler rather than dialling.
       _ = try await client.call(.unary, [bytes(1)])
       let error = await #expect(throws: RPCError.self) {
-        _ = try await client.call(.unary, [bytes(1)], metadata: ["x-sleep-ms": "10000"], timeout: .seconds(2))
+        _ = try await client.call(
+          .unary, [bytes(1)], metadata: ["x-sleep-ms": "10000"], timeout: .seconds(2))
       }
       #expect(error?.code == .deadlineExceeded)
       #expect(service.started.count == 2, "the handler did not start within the deadline")
@@ -131,7 +149,8 @@ struct TransportCancellationTests {
     let service = TransportTestService()
     try await withPair(pair, service: service) { client, _ in
       let call = Task {
-        try await client.call(.serverStream, [bytes(1)], metadata: ["x-sleep-ms": "10000"], timeout: nil)
+        try await client.call(
+          .serverStream, [bytes(1)], metadata: ["x-sleep-ms": "10000"], timeout: nil)
       }
       // Cancelled once the handler runs: whether it is already in its sleep or not,
       // the RPC's cancellation must reach it.
@@ -155,7 +174,9 @@ struct TransportCancellationTests {
 
 @Suite("Transport connection handling")
 struct TransportConnectionTests {
-  @Test("a call to an absent socket fails UNAVAILABLE rather than hanging", arguments: TransportKind.allCases)
+  @Test(
+    "a call to an absent socket fails UNAVAILABLE rather than hanging",
+    arguments: TransportKind.allCases)
   func absentSocket(_ kind: TransportKind) async throws {
     let folder = try TemporaryFolder(prefix: "transport")
     defer { folder.remove() }
@@ -167,7 +188,9 @@ struct TransportConnectionTests {
     }
   }
 
-  @Test("a client recovers when its server restarts on the same socket", arguments: TransportKind.allCases)
+  @Test(
+    "a client recovers when its server restarts on the same socket",
+    arguments: TransportKind.allCases)
   func serverRestart(_ kind: TransportKind) async throws {
     let folder = try TemporaryFolder(prefix: "transport")
     defer { folder.remove() }

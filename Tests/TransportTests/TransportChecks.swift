@@ -43,8 +43,12 @@ enum TransportChecks {
       for round in 0..<rounds {
         let ping = bytes(32, seed: UInt8(round))
         try await writer.write(ping)
-        guard let pong = await replies.next() else { throw TestSupportError("no answer to round \(round)") }
-        guard pong == ping else { throw TestSupportError("round \(round) answered \(pong.prefix(4))") }
+        guard let pong = await replies.next() else {
+          throw TestSupportError("no answer to round \(round)")
+        }
+        guard pong == ping else {
+          throw TestSupportError("round \(round) answered \(pong.prefix(4))")
+        }
       }
     }
     let received = try await client.client.bidirectionalStreaming(
@@ -90,16 +94,21 @@ enum TransportChecks {
   /// A 12,000-byte status message (past gRPC core's default 8 KiB header limit, under
   /// NIO's 16 KiB) reaches the client whole: components quote long keys in errors.
   static func longStatusMessage(_ client: TransportTestClient) async throws {
-    let metadata: Metadata = ["x-fail-code": "9", "x-fail-message": "0123456789", "x-fail-message-repeat": "1200"]
+    let metadata: Metadata = [
+      "x-fail-code": "9", "x-fail-message": "0123456789", "x-fail-message-repeat": "1200",
+    ]
     let error = await #expect(throws: RPCError.self) {
       _ = try await client.call(.unary, [bytes(1)], metadata: metadata)
     }
     #expect(error?.code == .failedPrecondition, "\(String(describing: error?.code))")
-    #expect(error?.message == String(repeating: "0123456789", count: 1200), "\(error?.message.count ?? 0) characters")
+    #expect(
+      error?.message == String(repeating: "0123456789", count: 1200),
+      "\(error?.message.count ?? 0) characters")
   }
 
   static func unknownMethod(_ client: TransportTestClient) async throws {
-    let descriptor = MethodDescriptor(fullyQualifiedService: TransportTestMethod.service, method: "Nope", type: .unary)
+    let descriptor = MethodDescriptor(
+      fullyQualifiedService: TransportTestMethod.service, method: "Nope", type: .unary)
     let error = await #expect(throws: RPCError.self) {
       _ = try await client.client.unary(
         request: ClientRequest(message: [UInt8]()), descriptor: descriptor, serializer: RawBytes(),
@@ -113,7 +122,9 @@ enum TransportChecks {
   ///   core servers (C++, Python, Apiary's core) answer RESOURCE_EXHAUSTED; the NIO server
   ///   resets the stream with CANCEL, which a core client reports as CANCELLED and a NIO
   ///   client as UNAVAILABLE.
-  static func oversizedRequest(_ client: TransportTestClient, exactly: RPCError.Code? = nil) async throws {
+  static func oversizedRequest(
+    _ client: TransportTestClient, exactly: RPCError.Code? = nil
+  ) async throws {
     let error = await #expect(throws: RPCError.self) {
       _ = try await client.call(.unary, [bytes(9 << 20)])
     }

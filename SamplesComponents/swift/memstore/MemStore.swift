@@ -25,7 +25,9 @@ actor MemStore: TransactionalStateStoreComponent, QueriableStateStoreComponent {
 
   func features() async throws -> [StateStoreFeature] { ["ETAG", "TRANSACTIONAL", "QUERY_API"] }
 
-  func query(_ request: Dapr_Proto_Components_V1_QueryRequest) async throws -> Dapr_Proto_Components_V1_QueryResponse {
+  func query(
+    _ request: Dapr_Proto_Components_V1_QueryRequest
+  ) async throws -> Dapr_Proto_Components_V1_QueryResponse {
     let evaluator = try StateQueryEvaluator(request.query)
     let rows = entries.sorted { $0.key < $1.key }.map { entry in
       var item = Dapr_Proto_Components_V1_QueryItem()
@@ -42,7 +44,9 @@ actor MemStore: TransactionalStateStoreComponent, QueriableStateStoreComponent {
     return response
   }
 
-  func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse {
+  func get(
+    _ request: Dapr_Proto_Components_V1_GetRequest
+  ) async throws -> Dapr_Proto_Components_V1_GetResponse {
     var response = Dapr_Proto_Components_V1_GetResponse()
     if let entry = entries[request.key] {
       response.data = entry.value
@@ -72,7 +76,8 @@ actor MemStore: TransactionalStateStoreComponent, QueriableStateStoreComponent {
     var operations: [Dapr_Proto_Components_V1_TransactionalStateOperation.OneOf_Request] = []
     for (position, operation) in request.operations.enumerated() {
       guard let body = operation.request else {
-        throw ComponentError.invalidArgument("operation \(position) of the transaction is neither set nor delete")
+        throw ComponentError.invalidArgument(
+          "operation \(position) of the transaction is neither set nor delete")
       }
       operations.append(body)
     }
@@ -81,18 +86,23 @@ actor MemStore: TransactionalStateStoreComponent, QueriableStateStoreComponent {
 
   /// Checks every operation against the state as the earlier ones leave it, then
   /// commits them together; nothing changes when one fails.
-  private func apply(_ operations: [Dapr_Proto_Components_V1_TransactionalStateOperation.OneOf_Request]) throws {
+  private func apply(
+    _ operations: [Dapr_Proto_Components_V1_TransactionalStateOperation.OneOf_Request]
+  ) throws {
     var working = entries
     var version = lastVersion
     for operation in operations {
       switch operation {
       case .set(let set):
-        try Self.check(key: set.key, etag: set.hasEtag ? set.etag.value : "", concurrency: set.options.concurrency, in: working)
+        try Self.check(
+          key: set.key, etag: set.hasEtag ? set.etag.value : "",
+          concurrency: set.options.concurrency, in: working)
         version += 1
         working[set.key] = Entry(value: set.value, version: version, contentType: set.contentType)
       case .delete(let delete):
         try Self.check(
-          key: delete.key, etag: delete.hasEtag ? delete.etag.value : "", concurrency: delete.options.concurrency, in: working)
+          key: delete.key, etag: delete.hasEtag ? delete.etag.value : "",
+          concurrency: delete.options.concurrency, in: working)
         working[delete.key] = nil
       }
     }
@@ -110,13 +120,16 @@ actor MemStore: TransactionalStateStoreComponent, QueriableStateStoreComponent {
     let current = entries[key]
     if !etag.isEmpty {
       guard let expected = UInt64(etag) else {
-        throw ComponentError.etagInvalid("etag '\(etag)' is invalid: this store's etags are version numbers")
+        throw ComponentError.etagInvalid(
+          "etag '\(etag)' is invalid: this store's etags are version numbers")
       }
       guard let current, current.version == expected else {
-        throw ComponentError.etagMismatch("etag '\(etag)' does not match the stored version of key '\(key)'")
+        throw ComponentError.etagMismatch(
+          "etag '\(etag)' does not match the stored version of key '\(key)'")
       }
     } else if concurrency == .concurrencyFirstWrite, current != nil {
-      throw ComponentError.etagMismatch("first-write: key '\(key)' already exists and the request carries no etag")
+      throw ComponentError.etagMismatch(
+        "first-write: key '\(key)' already exists and the request carries no etag")
     }
   }
 }

@@ -18,10 +18,14 @@ struct MemstoreCommand: AsyncParsableCommand {
       """
   )
 
-  @Option(help: "The socket to serve. Default: <sockets folder>/memstore.sock, the folder from APIARY_SOCKETS_DIR, DAPR_COMPONENTS_SOCKETS_FOLDER or /tmp/dapr-components-sockets.")
+  @Option(
+    help:
+      "The socket to serve. Default: <sockets folder>/memstore.sock, the folder from APIARY_SOCKETS_DIR, DAPR_COMPONENTS_SOCKETS_FOLDER or /tmp/dapr-components-sockets."
+  )
   var socket: String?
 
-  @Option(help: "Log level written to stderr (trace, debug, info, notice, warning, error, critical).")
+  @Option(
+    help: "Log level written to stderr (trace, debug, info, notice, warning, error, critical).")
   var logLevel: Logger.Level = .info
 
   func run() async throws {
@@ -39,4 +43,3 @@ struct MemstoreCommand: AsyncParsableCommand {
 }
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
-

@@ -21,12 +21,15 @@ actor Ticker: InputBindingComponent {
     if let text = metadata["intervalMs"], !text.isEmpty {
       guard let milliseconds = Int(text), milliseconds > 0, milliseconds <= 86_400_000 else {
         throw ComponentError.invalidArgument(
-          "metadata intervalMs: '\(text)' is not a whole number of milliseconds between 1 and 86400000")
+          "metadata intervalMs: '\(text)' is not a whole number of milliseconds between 1 and 86400000"
+        )
       }
       interval = .milliseconds(milliseconds)
     }
     message = metadata["message"] ?? ""
-    logger.info("ticker initialised", metadata: ["intervalMs": "\(interval.milliseconds)", "message": "\(message)"])
+    logger.info(
+      "ticker initialised",
+      metadata: ["intervalMs": "\(interval.milliseconds)", "message": "\(message)"])
   }
 
   func read(deliver: InputBindingDelivery) async throws {
@@ -59,7 +62,8 @@ actor Ticker: InputBindingComponent {
       "time": Date().formatted(.iso8601),
     ]
     let data = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])) ?? Data()
-    return InputBindingEvent(data: data, metadata: ["tick": String(tick)], contentType: "application/json")
+    return InputBindingEvent(
+      data: data, metadata: ["tick": String(tick)], contentType: "application/json")
   }
 }
 

@@ -7,7 +7,8 @@ extension AppAPI {
   /// Publishes `payload` to `topic`: wrapped in a CloudEvents envelope (spec §6.4)
   /// unless the metadata says `rawPayload: true`.
   public func publish(
-    pubsub name: String, topic: String, payload: Data, contentType: String, metadata: [String: String],
+    pubsub name: String, topic: String, payload: Data, contentType: String,
+    metadata: [String: String],
     trace: TraceContext? = nil
   ) async throws(DaprError) {
     let (pubsub, component) = try await directory.pubSub(name, requestMetadata: metadata)
@@ -55,7 +56,8 @@ extension AppAPI {
         metadata: metadata.merging(entry.metadata) { _, entry in entry }, trace: entryTrace)
       wrapped.append(
         BulkPublishEntry(
-          entryID: entry.entryID, data: request.data, contentType: request.contentType, metadata: entry.metadata))
+          entryID: entry.entryID, data: request.data, contentType: request.contentType,
+          metadata: entry.metadata))
     }
     do {
       let failures = try await outbound(name, direction: .outbound) { [wrapped] in
@@ -81,7 +83,8 @@ extension AppAPI {
   }
 
   private func publishRequest(
-    pubsub: String, component: InitializedComponent, topic: String, payload: Data, contentType: String,
+    pubsub: String, component: InitializedComponent, topic: String, payload: Data,
+    contentType: String,
     metadata: [String: String], trace: TraceContext?
   ) throws(DaprError) -> PublishRequest {
     if let raw = metadata["rawPayload"] {
@@ -94,14 +97,16 @@ extension AppAPI {
           forwarded["traceid"] = trace.traceparent
           forwarded["tracestate"] = trace.tracestate
         }
-        return PublishRequest(topic: topic, data: payload, contentType: contentType, metadata: forwarded)
+        return PublishRequest(
+          topic: topic, data: payload, contentType: contentType, metadata: forwarded)
       }
     }
     var publication = CloudEvent.Publication(
       appID: options.appID, topic: topic, pubsubName: pubsub, metadata: metadata, trace: trace)
     publication.componentHandlesTTL = component.capabilities.contains("MESSAGE_TTL")
     let envelope = try CloudEvent.envelope(payload: payload, contentType: contentType, publication)
-    return PublishRequest(topic: topic, data: envelope, contentType: CloudEvent.contentType, metadata: metadata)
+    return PublishRequest(
+      topic: topic, data: envelope, contentType: CloudEvent.contentType, metadata: metadata)
   }
 
   /// Go's `strconv.ParseBool`: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False.
@@ -123,7 +128,9 @@ extension AppAPI {
     name: String, operation: String, data: Data, metadata: [String: String]
   ) async throws(DaprError) -> BindingInvokeResponse {
     let (binding, component) = try await directory.outputBinding(name)
-    guard !operation.isEmpty else { throw .invokeBinding(name, problem: "operation field is missing from request") }
+    guard !operation.isEmpty else {
+      throw .invokeBinding(name, problem: "operation field is missing from request")
+    }
     guard component.capabilities.isEmpty || component.capabilities.contains(operation) else {
       throw .invokeBinding(
         name,
@@ -146,11 +153,17 @@ extension AppAPI {
   ///
   /// - Throws: ``DaprError`` `secretDenied` when the Configuration's secret scopes
   ///   deny the key; `secretGet` when the store fails (a missing secret too).
-  public func secret(store name: String, key: String, metadata: [String: String]) async throws(DaprError) -> [String: String] {
+  public func secret(
+    store name: String, key: String, metadata: [String: String]
+  ) async throws(DaprError) -> [String: String] {
     let store = try await directory.secretStore(name)
-    guard options.configuration.allows(secret: key, in: name) else { throw .secretDenied(key: key, store: name) }
+    guard options.configuration.allows(secret: key, in: name) else {
+      throw .secretDenied(key: key, store: name)
+    }
     do {
-      return try await outbound(name, direction: .outbound) { try await store.get(key: key, metadata: metadata) }
+      return try await outbound(name, direction: .outbound) {
+        try await store.get(key: key, metadata: metadata)
+      }
     } catch {
       throw .secretGet(key: key, store: name, error)
     }
@@ -158,11 +171,15 @@ extension AppAPI {
 
   /// Every secret of store `name` the secret scopes allow; the others are left out
   /// without a word to the app, as daprd does (a debug line says so).
-  public func bulkSecrets(store name: String, metadata: [String: String]) async throws(DaprError) -> [String: [String: String]] {
+  public func bulkSecrets(
+    store name: String, metadata: [String: String]
+  ) async throws(DaprError) -> [String: [String: String]] {
     let store = try await directory.secretStore(name)
     let all: [String: [String: String]]
     do {
-      all = try await outbound(name, direction: .outbound) { try await store.bulkGet(metadata: metadata) }
+      all = try await outbound(name, direction: .outbound) {
+        try await store.bulkGet(metadata: metadata)
+      }
     } catch {
       throw .secretBulkGet(store: name, error)
     }
@@ -172,7 +189,8 @@ extension AppAPI {
   // MARK: - Hello
 
   /// Asks hello component `name` to greet `greeted`.
-  public func sayHello(component name: String, to greeted: String) async throws(DaprError) -> String {
+  public func sayHello(component name: String, to greeted: String) async throws(DaprError) -> String
+  {
     let hello = try await directory.hello(name)
     do {
       return try await hello.sayHello(name: greeted)

@@ -33,7 +33,8 @@ extension AppAPI {
     for status in await registry.all {
       components.append(
         RuntimeMetadata.Component(
-          name: status.name, type: status.type, version: status.version, capabilities: status.capabilities))
+          name: status.name, type: status.type, version: status.version,
+          capabilities: status.capabilities))
       extended["apiary.component.\(status.name).state"] = status.state.rawValue
       extended["apiary.component.\(status.name).source"] = status.source
       if let reason = status.reason { extended["apiary.component.\(status.name).reason"] = reason }

@@ -4,16 +4,21 @@ import Foundation
 extension AppAPI {
   /// How `component`'s keys are stored (its `keyPrefix` metadata).
   func keys(for component: InitializedComponent) -> StateKeys {
-    StateKeys(keyPrefix: component.metadata["keyPrefix"], appID: options.appID, storeName: component.name)
+    StateKeys(
+      keyPrefix: component.metadata["keyPrefix"], appID: options.appID, storeName: component.name)
   }
 
   /// One value; `data == nil` when the key is absent.
-  public func getState(store name: String, _ request: StateGetRequest) async throws(DaprError) -> StateGetResponse {
+  public func getState(
+    store name: String, _ request: StateGetRequest
+  ) async throws(DaprError) -> StateGetResponse {
     let (store, component) = try await directory.stateStore(name, appID: options.appID)
     var stored = request
     stored.key = try keys(for: component).stored(request.key)
     do {
-      return try await outbound(name, direction: .outbound) { [stored] in try await store.get(stored) }
+      return try await outbound(name, direction: .outbound) { [stored] in
+        try await store.get(stored)
+      }
     } catch {
       // daprd names the key the app gave, not the stored one.
       throw .stateGet(key: request.key, store: name, error)
@@ -71,7 +76,9 @@ extension AppAPI {
   }
 
   /// Deletes `requests` (one call for one item, a bulk call for several).
-  public func deleteState(store name: String, _ requests: [StateDeleteRequest]) async throws(DaprError) {
+  public func deleteState(
+    store name: String, _ requests: [StateDeleteRequest]
+  ) async throws(DaprError) {
     let (store, component) = try await directory.stateStore(name, appID: options.appID)
     let keys = keys(for: component)
     var stored = requests
@@ -88,7 +95,8 @@ extension AppAPI {
       }
     } catch {
       throw stored.count == 1
-        ? .stateDelete(key: requests[0].key, store: name, error) : .stateBulkDelete(store: name, error)
+        ? .stateDelete(key: requests[0].key, store: name, error)
+        : .stateBulkDelete(store: name, error)
     }
   }
 
@@ -103,7 +111,9 @@ extension AppAPI {
     trace: TraceContext? = nil
   ) async throws(DaprError) {
     let (store, component) = try await directory.stateStore(name, appID: options.appID)
-    guard component.capabilities.contains("TRANSACTIONAL") else { throw .transactionsNotSupported(name) }
+    guard component.capabilities.contains("TRANSACTIONAL") else {
+      throw .transactionsNotSupported(name)
+    }
     let keys = keys(for: component)
     var stored: [StateOperation] = []
     for operation in operations {
@@ -124,7 +134,9 @@ extension AppAPI {
       throw .tooManyOperations(operations.count, max: limit, store: name)
     }
     do {
-      try await outbound(name, direction: .outbound) { [stored] in try await store.transact(stored, metadata: metadata) }
+      try await outbound(name, direction: .outbound) { [stored] in
+        try await store.transact(stored, metadata: metadata)
+      }
     } catch {
       throw .stateTransaction(store: name, error)
     }
@@ -148,11 +160,15 @@ extension AppAPI {
     }
     var result: StateQueryResult
     do {
-      result = try await outbound(name, direction: .outbound) { try await store.query(query, metadata: metadata) }
+      result = try await outbound(name, direction: .outbound) {
+        try await store.query(query, metadata: metadata)
+      }
     } catch StateStoreError.queryNotSupported {
       throw .queryingNotSupported(name)
     } catch {
-      if let passed = DaprError.componentRich(error) ?? DaprError.componentTransport(error, component: name) {
+      if let passed = DaprError.componentRich(error)
+        ?? DaprError.componentTransport(error, component: name)
+      {
         throw passed
       }
       throw .queryFailed(name, detail: DaprError.text(of: error))

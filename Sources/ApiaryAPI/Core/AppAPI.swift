@@ -24,7 +24,8 @@ public final class AppAPI: Sendable {
   ///   - onShutdown: What the Shutdown call does: begin the sidecar's graceful
   ///     shutdown.
   public init(
-    registry: ComponentRegistry, options: AppAPIOptions, policies: ResiliencyPolicies = ResiliencyPolicies(),
+    registry: ComponentRegistry, options: AppAPIOptions,
+    policies: ResiliencyPolicies = ResiliencyPolicies(),
     observability: Observability = .off, onShutdown: @escaping @Sendable () -> Void = {}
   ) {
     self.options = options
@@ -48,7 +49,9 @@ public final class AppAPI: Sendable {
   public var readiness: Readiness {
     get async {
       let readiness = await registry.readiness
-      guard readiness == .up, readinessHolds.load(ordering: .acquiring) > 0 else { return readiness }
+      guard readiness == .up, readinessHolds.load(ordering: .acquiring) > 0 else {
+        return readiness
+      }
       return .initializing
     }
   }
@@ -57,7 +60,9 @@ public final class AppAPI: Sendable {
   /// anything serves by a service that must subscribe first.
   public func holdReadiness() -> ReadinessHold {
     readinessHolds.add(1, ordering: .acquiringAndReleasing)
-    return ReadinessHold { [self] in _ = readinessHolds.subtract(1, ordering: .acquiringAndReleasing) }
+    return ReadinessHold { [self] in
+      _ = readinessHolds.subtract(1, ordering: .acquiringAndReleasing)
+    }
   }
 
   /// Begins the sidecar's graceful shutdown.
@@ -85,13 +90,15 @@ public final class AppAPI: Sendable {
       if next.count > limits.entries {
         return DaprError(
           .tooLarge, "ERR_METADATA_LIMIT",
-          "the app's metadata would hold \(next.count) attributes; the limit is \(limits.entries) (--max-metadata-entries). Set an attribute to an empty value to remove it")
+          "the app's metadata would hold \(next.count) attributes; the limit is \(limits.entries) (--max-metadata-entries). Set an attribute to an empty value to remove it"
+        )
       }
       let bytes = next.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
       if bytes > limits.bytes {
         return DaprError(
           .tooLarge, "ERR_METADATA_LIMIT",
-          "the app's metadata would hold \(bytes) bytes; the limit is \(limits.bytes) bytes (--max-metadata-size). Set an attribute to an empty value to remove it")
+          "the app's metadata would hold \(bytes) bytes; the limit is \(limits.bytes) bytes (--max-metadata-size). Set an attribute to an empty value to remove it"
+        )
       }
       attributes = next
       return nil
@@ -122,7 +129,9 @@ extension AppAPI {
   func outbound<T: Sendable>(
     _ name: String, direction: ResiliencyDirection, _ body: @escaping @Sendable () async throws -> T
   ) async throws -> T {
-    guard let policy = policies.policy(component: name, direction: direction) else { return try await body() }
+    guard let policy = policies.policy(component: name, direction: direction) else {
+      return try await body()
+    }
     return try await policy.run(body)
   }
 }

@@ -21,7 +21,8 @@ public struct AppAPIOptions: Sendable {
   public var configuration = DaprConfiguration()
 
   public init(
-    appID: String, maxBodySize: Int = 4 << 20, apiToken: String? = nil, appPort: Int? = nil, appProtocol: String = "http"
+    appID: String, maxBodySize: Int = 4 << 20, apiToken: String? = nil, appPort: Int? = nil,
+    appProtocol: String = "http"
   ) {
     self.appID = appID
     self.appPort = appPort

@@ -43,11 +43,15 @@ public struct CloudEvent: Sendable, Equatable {
 
   /// The media type without parameters, lower-cased.
   static func baseType(_ contentType: String) -> String {
-    contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+    contentType.split(separator: ";").first.map {
+      $0.trimmingCharacters(in: .whitespaces).lowercased()
+    } ?? ""
   }
 
   /// Whether `contentType` is a CloudEvents envelope.
-  static func isEnvelope(_ contentType: String) -> Bool { baseType(contentType) == Self.contentType }
+  static func isEnvelope(_ contentType: String) -> Bool {
+    baseType(contentType) == Self.contentType
+  }
 
   /// RFC 3339 now, as the `time` attribute.
   public static func timestamp(_ date: Date = Date()) -> String {
@@ -67,7 +71,8 @@ public struct CloudEvent: Sendable, Equatable {
     public var componentHandlesTTL = false
 
     public init(
-      appID: String, topic: String, pubsubName: String, metadata: [String: String] = [:], trace: TraceContext? = nil
+      appID: String, topic: String, pubsubName: String, metadata: [String: String] = [:],
+      trace: TraceContext? = nil
     ) {
       self.appID = appID
       self.topic = topic
@@ -79,12 +84,16 @@ public struct CloudEvent: Sendable, Equatable {
     /// A `cloudevent.<name>` override, any case.
     func override(_ name: String) -> String? {
       let wanted = "cloudevent.\(name)"
-      return metadata.first { $0.key.lowercased() == wanted }.map(\.value).flatMap { $0.isEmpty ? nil : $0 }
+      return metadata.first { $0.key.lowercased() == wanted }.map(\.value).flatMap {
+        $0.isEmpty ? nil : $0
+      }
     }
 
     /// The TTL in seconds (`ttlInSeconds`, else `ttl`), when set and valid.
     var ttlSeconds: Int? {
-      (metadata["ttlInSeconds"] ?? metadata["ttl"]).flatMap { Int($0) }.flatMap { $0 > 0 ? $0 : nil }
+      (metadata["ttlInSeconds"] ?? metadata["ttl"]).flatMap { Int($0) }.flatMap {
+        $0 > 0 ? $0 : nil
+      }
     }
   }
 
@@ -132,7 +141,9 @@ public struct CloudEvent: Sendable, Equatable {
     var out = Data()
     out.reserveCapacity(payload.count * 4 / 3 + 400)
     let base = baseType(type)
-    if isJSON(type), (try? JSONSerialization.jsonObject(with: payload, options: .fragmentsAllowed)) != nil {
+    if isJSON(type),
+      (try? JSONSerialization.jsonObject(with: payload, options: .fragmentsAllowed)) != nil
+    {
       out.append(contentsOf: #"{"data":"#.utf8)
       out.append(payload)
     } else if base == "application/octet-stream" || base == "application/cloudevents+protobuf"
@@ -158,11 +169,13 @@ public struct CloudEvent: Sendable, Equatable {
     if let subject = publication.override("subject") { attributes.append(("subject", subject)) }
     // The request's own trace context, else the overrides (traceparent wins over traceid).
     let traceparent =
-      publication.trace?.traceparent ?? publication.override("traceparent") ?? publication.override("traceid")
+      publication.trace?.traceparent ?? publication.override("traceparent")
+      ?? publication.override("traceid")
     if let traceparent {
       attributes.append(("traceid", traceparent))
       attributes.append(("traceparent", traceparent))
-      attributes.append(("tracestate", publication.trace?.tracestate ?? publication.override("tracestate") ?? ""))
+      attributes.append(
+        ("tracestate", publication.trace?.tracestate ?? publication.override("tracestate") ?? ""))
     }
     if let ttl = publication.ttlSeconds, !publication.componentHandlesTTL {
       attributes.append(("expiration", timestamp(Date().addingTimeInterval(TimeInterval(ttl)))))
@@ -179,18 +192,25 @@ public struct CloudEvent: Sendable, Equatable {
   /// `rawPayload: true`) wrapped as daprd does: a random id, source `Dapr`,
   /// `data_base64` of the bytes.
   public static func read(
-    delivered payload: Data, contentType: String?, topic: String, pubsubName: String, messageID: String,
+    delivered payload: Data, contentType: String?, topic: String, pubsubName: String,
+    messageID: String,
     raw: Bool = false
   ) -> CloudEvent {
-    if !raw, case .object(var envelope)? = try? JSONValue(json: payload), envelope["specversion"] != nil {
+    if !raw, case .object(var envelope)? = try? JSONValue(json: payload),
+      envelope["specversion"] != nil
+    {
       if (envelope["topic"].flatMap(\.string) ?? "").isEmpty { envelope["topic"] = .string(topic) }
-      if (envelope["pubsubname"].flatMap(\.string) ?? "").isEmpty { envelope["pubsubname"] = .string(pubsubName) }
+      if (envelope["pubsubname"].flatMap(\.string) ?? "").isEmpty {
+        envelope["pubsubname"] = .string(pubsubName)
+      }
       return CloudEvent(value: .object(envelope))
     }
     let synthetic: [String: JSONValue] = [
-      "id": .string(UUID().uuidString.lowercased()), "source": .string("Dapr"), "type": .string(defaultType),
+      "id": .string(UUID().uuidString.lowercased()), "source": .string("Dapr"),
+      "type": .string(defaultType),
       "specversion": .string("1.0"), "datacontenttype": .string("application/octet-stream"),
-      "data_base64": .string(payload.base64EncodedString()), "topic": .string(topic), "pubsubname": .string(pubsubName),
+      "data_base64": .string(payload.base64EncodedString()), "topic": .string(topic),
+      "pubsubname": .string(pubsubName),
     ]
     return CloudEvent(value: .object(synthetic))
   }

@@ -78,7 +78,9 @@ public struct ComponentDirectory: Sendable {
     case .notReady(let state, let reason):
       throw .componentNotReady(Block.state.noun, name, state: state, reason: reason)
     }
-    guard case .state(let store) = component.kind else { throw DaprError.stateNotFound(name, appID: appID) }
+    guard case .state(let store) = component.kind else {
+      throw DaprError.stateNotFound(name, appID: appID)
+    }
     return (store, component)
   }
 
@@ -111,7 +113,9 @@ public struct ComponentDirectory: Sendable {
   ///
   /// - Throws: ``DaprError`` `invokeBinding` (`couldn't find output binding …`, a 500
   ///   as daprd answers), or apiary's 503 when it is not UP.
-  public func outputBinding(_ name: String) async throws(DaprError) -> (any OutputBinding, InitializedComponent) {
+  public func outputBinding(
+    _ name: String
+  ) async throws(DaprError) -> (any OutputBinding, InitializedComponent) {
     let component: InitializedComponent
     switch await lookup(name, of: .bindings) {
     case .component(let found):
@@ -143,7 +147,9 @@ public struct ComponentDirectory: Sendable {
     case .notReady(let state, let reason):
       throw .componentNotReady(Block.secretstores.noun, name, state: state, reason: reason)
     }
-    guard case .secretStore(let store) = component.kind else { throw DaprError.secretStoreNotFound(name) }
+    guard case .secretStore(let store) = component.kind else {
+      throw DaprError.secretStoreNotFound(name)
+    }
     return store
   }
 
@@ -155,8 +161,10 @@ public struct ComponentDirectory: Sendable {
       component = found
     case .noneConfigured, .unknown:
       let known = await names(of: .hello)
-      let hint = known.isEmpty ? "none is configured" : "configured: \(known.joined(separator: ", "))"
-      throw DaprError(.invalidArgument, "ERR_HELLO_NOT_FOUND", "hello component \(name) is not found (\(hint))")
+      let hint =
+        known.isEmpty ? "none is configured" : "configured: \(known.joined(separator: ", "))"
+      throw DaprError(
+        .invalidArgument, "ERR_HELLO_NOT_FOUND", "hello component \(name) is not found (\(hint))")
     case .notReady(let state, let reason):
       throw .componentNotReady(Block.hello.noun, name, state: state, reason: reason)
     }

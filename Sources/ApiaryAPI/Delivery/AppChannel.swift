@@ -28,8 +28,13 @@ public struct AppSubscription: Sendable, Equatable {
   }
 
   /// A subscription with one route for every event.
-  public init(pubsubName: String, topic: String, route: String, metadata: [String: String] = [:], deadLetterTopic: String = "") {
-    self.init(pubsubName: pubsubName, topic: topic, routes: .always(route), metadata: metadata, deadLetterTopic: deadLetterTopic)
+  public init(
+    pubsubName: String, topic: String, route: String, metadata: [String: String] = [:],
+    deadLetterTopic: String = ""
+  ) {
+    self.init(
+      pubsubName: pubsubName, topic: topic, routes: .always(route), metadata: metadata,
+      deadLetterTopic: deadLetterTopic)
   }
 }
 
@@ -64,10 +69,14 @@ public protocol AppChannel: Sendable {
   /// Delivers one topic event of the subscription to `topic`; never throws: an
   /// unreachable app is a verdict too. `metadata` is the message's metadata (HTTP
   /// sends it as headers).
-  func deliver(event: CloudEvent, topic: String, route: String, metadata: [String: String]) async -> AppVerdict
+  func deliver(
+    event: CloudEvent, topic: String, route: String, metadata: [String: String]
+  ) async -> AppVerdict
 
   /// Delivers a batch; the verdict of each entry by entry id (a missing one is a retry).
-  func deliver(bulk events: [BulkEvent], route: String, subscription: AppSubscription) async -> [String: AppVerdict]
+  func deliver(
+    bulk events: [BulkEvent], route: String, subscription: AppSubscription
+  ) async -> [String: AppVerdict]
 
   /// Delivers one input binding event.
   func deliver(bindingEvent: BindingEvent, binding: String) async -> AppVerdict

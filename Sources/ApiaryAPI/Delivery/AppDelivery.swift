@@ -25,7 +25,8 @@ public final class AppDelivery: Service {
 
   /// - Parameter app: How log lines name the app, e.g. `the app (HTTP port 8080)`.
   public init(
-    api: AppAPI, channel: any AppChannel, logger: Logger, appWait: Duration = .seconds(30), app: String = "the app"
+    api: AppAPI, channel: any AppChannel, logger: Logger, appWait: Duration = .seconds(30),
+    app: String = "the app"
   ) {
     self.api = api
     self.channel = channel
@@ -58,7 +59,9 @@ public final class AppDelivery: Service {
     let opening = CountDown(declared.count) { [subscriptionsHold] in subscriptionsHold.done() }
     await withDiscardingTaskGroup { group in
       for subscription in declared {
-        group.addTask { await self.deliverTopic(subscription, kind: .declarative, opened: opening.one) }
+        group.addTask {
+          await self.deliverTopic(subscription, kind: .declarative, opened: opening.one)
+        }
       }
       group.addTask {
         let programmatic = await self.programmaticSubscriptions(besides: declared)
@@ -76,7 +79,9 @@ public final class AppDelivery: Service {
   }
 
   /// The app's own subscriptions for topics `declared` does not route already.
-  private func programmaticSubscriptions(besides declared: [AppSubscription]) async -> [AppSubscription] {
+  private func programmaticSubscriptions(
+    besides declared: [AppSubscription]
+  ) async -> [AppSubscription] {
     var result: [AppSubscription] = []
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: appWait)
@@ -84,9 +89,12 @@ public final class AppDelivery: Service {
     while true {
       do {
         for subscription in try await channel.programmaticSubscriptions() {
-          if declared.contains(where: { $0.pubsubName == subscription.pubsubName && $0.topic == subscription.topic }) {
+          if declared.contains(where: {
+            $0.pubsubName == subscription.pubsubName && $0.topic == subscription.topic
+          }) {
             logger.warning(
-              "the app subscribes to topic \(subscription.topic) of \(subscription.pubsubName), which a Subscription file already routes; using the file's routes")
+              "the app subscribes to topic \(subscription.topic) of \(subscription.pubsubName), which a Subscription file already routes; using the file's routes"
+            )
             continue
           }
           result.append(subscription)
@@ -96,7 +104,9 @@ public final class AppDelivery: Service {
         break
       } catch {
         guard clock.now < deadline, !Task.isCancelled else {
-          logger.warning("could not read the app's subscriptions: \(error); delivering the declarative ones only")
+          logger.warning(
+            "could not read the app's subscriptions: \(error); delivering the declarative ones only"
+          )
           break
         }
         try? await Task.sleep(for: delay)
@@ -106,7 +116,8 @@ public final class AppDelivery: Service {
     if !result.isEmpty {
       for (pubsub, subscriptions) in Dictionary(grouping: result, by: \.pubsubName) {
         logger.info(
-          "app is subscribed to the following topics: [\(subscriptions.map(\.topic).joined(separator: " "))] through pubsub=\(pubsub)")
+          "app is subscribed to the following topics: [\(subscriptions.map(\.topic).joined(separator: " "))] through pubsub=\(pubsub)"
+        )
       }
     }
     return result
@@ -123,7 +134,8 @@ public final class AppDelivery: Service {
     do {
       return try await channel.inputBindings(configured: configured)
     } catch {
-      logger.warning("could not ask the app which input bindings it wants: \(error); delivering none")
+      logger.warning(
+        "could not ask the app which input bindings it wants: \(error); delivering none")
       return []
     }
   }
@@ -133,7 +145,8 @@ public final class AppDelivery: Service {
   /// - Parameter opened: Called once, when the first subscription attempt ended
   ///   (opened, or failed because the pub/sub is not UP).
   private func deliverTopic(
-    _ subscription: AppSubscription, kind: SubscriptionTable.Kind, opened: @escaping @Sendable () -> Void = {}
+    _ subscription: AppSubscription, kind: SubscriptionTable.Kind,
+    opened: @escaping @Sendable () -> Void = {}
   ) async {
     var opened = Optional(opened)
     defer { opened?() }
@@ -142,16 +155,20 @@ public final class AppDelivery: Service {
         pubsubName: subscription.pubsubName, topic: subscription.topic, routes: subscription.routes,
         metadata: subscription.metadata, deadLetterTopic: subscription.deadLetterTopic, kind: kind))
     defer { Task { [api] in await api.subscriptions.remove(handle) } }
-    let metadata: Logger.Metadata = ["component": "\(subscription.pubsubName)", "topic": "\(subscription.topic)"]
+    let metadata: Logger.Metadata = [
+      "component": "\(subscription.pubsubName)", "topic": "\(subscription.topic)",
+    ]
     let pipeline = SubscriptionPipeline(
-      api: api, subscription: subscription, channel: channel, reachability: reachability, logger: logger)
+      api: api, subscription: subscription, channel: channel, reachability: reachability,
+      logger: logger)
     var reconnectDelay = Duration.milliseconds(200)
     while !Task.isCancelled {
       do {
         let stream: AsyncThrowingStream<DeliveredMessage, any Error>
         do {
           let (pubsub, _) = try await api.directory.pubSub(subscription.pubsubName)
-          stream = try await pubsub.subscribe(topic: subscription.topic, metadata: subscription.metadata)
+          stream = try await pubsub.subscribe(
+            topic: subscription.topic, metadata: subscription.metadata)
         } catch {
           opened?()
           opened = nil
@@ -189,9 +206,11 @@ public final class AppDelivery: Service {
     var failures = 0
     while !Task.isCancelled {
       do {
-        guard let component = await api.registry.component(named: name), case .bindings(let input?, _) = component.kind
+        guard let component = await api.registry.component(named: name),
+          case .bindings(let input?, _) = component.kind
         else {
-          throw DaprError(.unavailable, "ERR_COMPONENT_NOT_READY", "input binding \(name) is not UP")
+          throw DaprError(
+            .unavailable, "ERR_COMPONENT_NOT_READY", "input binding \(name) is not UP")
         }
         let stream = try await input.read()
         logger.info("delivering input binding events to the app", metadata: metadata)
@@ -218,7 +237,9 @@ public final class AppDelivery: Service {
         return
       } catch {
         guard !Task.isCancelled else { return }
-        logger.warning("cannot read the input binding: \(error); trying again in \(reconnectDelay)", metadata: metadata)
+        logger.warning(
+          "cannot read the input binding: \(error); trying again in \(reconnectDelay)",
+          metadata: metadata)
       }
       try? await Task.sleep(for: reconnectDelay)
       reconnectDelay = min(reconnectDelay * 2, .seconds(5))
@@ -232,13 +253,16 @@ public final class AppDelivery: Service {
     let tracer = api.observability.tracer
     let parent = DeliveryTracing.context(ofBindingMetadata: event.metadata)
     // daprd's input binding span attributes (ConstructInputBindingSpanAttributes).
-    let callee = channel is GRPCAppChannel ? "/dapr.proto.runtime.v1.AppCallback/OnBindingEvent" : "POST /\(binding)"
+    let callee =
+      channel is GRPCAppChannel
+      ? "/dapr.proto.runtime.v1.AppCallback/OnBindingEvent" : "POST /\(binding)"
     let once: @Sendable () async -> AppVerdict = {
       let verdict = await DeliveryTracing.attempt(
         tracer: tracer, name: "bindings/\(binding)", parent: parent,
         attributes: [
           (SpanAttributeNames.dbName, binding), (SpanAttributeNames.rpcService, "Dapr"),
-          (SpanAttributeNames.dbSystem, "bindings"), (SpanAttributeNames.dbConnectionString, callee),
+          (SpanAttributeNames.dbSystem, "bindings"),
+          (SpanAttributeNames.dbConnectionString, callee),
         ]
       ) {
         await channel.deliver(bindingEvent: event, binding: binding)
@@ -246,7 +270,9 @@ public final class AppDelivery: Service {
       reachability.record(verdict, component: binding)
       return verdict
     }
-    guard let policy = api.policies.policy(component: binding, direction: .inbound) else { return await once() }
+    guard let policy = api.policies.policy(component: binding, direction: .inbound) else {
+      return await once()
+    }
     do {
       return try await policy.run {
         let verdict = await once()

@@ -46,10 +46,12 @@ final class AppReachability: Sendable {
     case .retry, .drop, .success, .discard, .abandoned:
       if case .retry = verdict { count(component, "retry") }
       if case .drop = verdict { count(component, "drop") }
-      guard let ended = outage.withLock({ outage -> Outage? in
-        defer { outage = nil }
-        return outage
-      }) else { return }
+      guard
+        let ended = outage.withLock({ outage -> Outage? in
+          defer { outage = nil }
+          return outage
+        })
+      else { return }
       let away = ContinuousClock.now - ended.since
       logger.notice(
         "\(app) answers again after \(formatDuration(away)); \(ended.failures) deliveries could not reach it and were retried",
@@ -58,7 +60,10 @@ final class AppReachability: Sendable {
   }
 
   private func count(_ component: String, _ outcome: String) {
-    Counter(label: "apiary_app_delivery_failures_total", dimensions: [("component", component), ("outcome", outcome)])
-      .increment()
+    Counter(
+      label: "apiary_app_delivery_failures_total",
+      dimensions: [("component", component), ("outcome", outcome)]
+    )
+    .increment()
   }
 }

@@ -33,14 +33,16 @@ public enum AppVerdict: Sendable, Equatable {
     switch self {
     case .success: "success"
     case .retry(let failure): failure.description
-    case .unreachable(let reason), .drop(let reason), .discard(let reason), .abandoned(let reason): reason
+    case .unreachable(let reason), .drop(let reason), .discard(let reason), .abandoned(let reason):
+      reason
     }
   }
 }
 
 /// An attempt the app answered with a retry: the words, and the status it carries
 /// for the retry policy's `matching` codes.
-public struct AppFailure: Error, Sendable, Equatable, CustomStringConvertible, ResiliencyClassified {
+public struct AppFailure: Error, Sendable, Equatable, CustomStringConvertible, ResiliencyClassified
+{
   public var description: String
   public var resiliencyHTTPStatus: Int?
   public var resiliencyGRPCCode: Int?

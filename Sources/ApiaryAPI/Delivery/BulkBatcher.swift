@@ -25,7 +25,8 @@ struct BulkBatcher: Sendable {
     // Sends the batches that are due now; returns when the next one is.
     let flushDue: @Sendable () -> ContinuousClock.Instant? = {
       let now = ContinuousClock.now
-      let (due, next) = filling.withLock { batches -> ([(String, [SubscriptionPipeline.Prepared])], ContinuousClock.Instant?) in
+      let (due, next) = filling.withLock {
+        batches -> ([(String, [SubscriptionPipeline.Prepared])], ContinuousClock.Instant?) in
         var due: [(String, [SubscriptionPipeline.Prepared])] = []
         for (route, batch) in batches where batch.due <= now {
           due.append((route, batch.items))
@@ -44,7 +45,9 @@ struct BulkBatcher: Sendable {
     let ticker = Task {
       while !Task.isCancelled {
         let next = flushDue()
-        let sleep = next.map { max($0 - ContinuousClock.now, .milliseconds(1)) } ?? min(wait, .milliseconds(50))
+        let sleep =
+          next.map { max($0 - ContinuousClock.now, .milliseconds(1)) }
+          ?? min(wait, .milliseconds(50))
         try? await Task.sleep(for: min(sleep, .milliseconds(50)))
       }
     }

@@ -10,7 +10,9 @@ import Foundation
 enum DeliveryTracing {
   /// The context a CloudEvent carries: `traceparent`, else `traceid`, with `tracestate`.
   static func context(of event: CloudEvent) -> TraceContext? {
-    let traceparent = event.value["traceparent"]?.string.flatMap { $0.isEmpty ? nil : $0 } ?? event.value["traceid"]?.string
+    let traceparent =
+      event.value["traceparent"]?.string.flatMap { $0.isEmpty ? nil : $0 }
+      ?? event.value["traceid"]?.string
     return TraceContext(traceparent: traceparent, tracestate: event.value["tracestate"]?.string)
   }
 
@@ -18,7 +20,8 @@ enum DeliveryTracing {
   /// bytes), else `traceparent` with `tracestate`.
   static func context(ofBindingMetadata metadata: [String: String]) -> TraceContext? {
     if let binary = metadata[GRPCTraceBin.key] {
-      return GRPCTraceBin.parse(Array(binary.utf8)) ?? Data(base64Encoded: binary).flatMap { GRPCTraceBin.parse($0) }
+      return GRPCTraceBin.parse(Array(binary.utf8))
+        ?? Data(base64Encoded: binary).flatMap { GRPCTraceBin.parse($0) }
     }
     return TraceContext(traceparent: metadata["traceparent"], tracestate: metadata["tracestate"])
   }
@@ -27,7 +30,8 @@ enum DeliveryTracing {
   /// is given (failed unless the verdict is success), else with `parent` as the
   /// context passed on.
   static func attempt(
-    tracer: SidecarTracer?, name: String, parent: TraceContext?, attributes: @autoclosure () -> [(String, String)],
+    tracer: SidecarTracer?, name: String, parent: TraceContext?,
+    attributes: @autoclosure () -> [(String, String)],
     _ deliver: () async -> AppVerdict
   ) async -> AppVerdict {
     guard let tracer else {

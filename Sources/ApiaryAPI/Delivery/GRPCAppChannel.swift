@@ -23,7 +23,8 @@ public final class GRPCAppChannel: AppChannel {
   ) throws {
     let client = GRPCClient(
       transport: try SelectedClientTransport(
-        transport, target: .ipv4(host: host, port: port), backoff: (.milliseconds(100), .seconds(2))))
+        transport, target: .ipv4(host: host, port: port), backoff: (.milliseconds(100), .seconds(2))
+      ))
     self.client = client
     self.timeout = timeout
     connections = Task { try? await client.runConnections() }
@@ -42,7 +43,8 @@ public final class GRPCAppChannel: AppChannel {
   public func programmaticSubscriptions() async throws -> [AppSubscription] {
     let answer: Dapr_Proto_Runtime_V1_ListTopicSubscriptionsResponse
     do {
-      answer = try await callback.listTopicSubscriptions(Google_Protobuf_Empty(), options: options(.seconds(10)))
+      answer = try await callback.listTopicSubscriptions(
+        Google_Protobuf_Empty(), options: options(.seconds(10)))
     } catch let error as RPCError where error.code == .unimplemented {
       return []
     }
@@ -53,7 +55,9 @@ public final class GRPCAppChannel: AppChannel {
         do {
           routes.rules.append(try SubscriptionRoutes.Rule(match: rule.match, path: rule.path))
         } catch {
-          throw AppChannelError("ListTopicSubscriptions: topic \(subscription.topic): the rule '\(rule.match)' does not parse at \(error)")
+          throw AppChannelError(
+            "ListTopicSubscriptions: topic \(subscription.topic): the rule '\(rule.match)' does not parse at \(error)"
+          )
         }
       }
       // Missing routes: path "", as daprd delivers them.
@@ -65,33 +69,41 @@ public final class GRPCAppChannel: AppChannel {
           options.maxMessagesCount = Int(subscription.bulkSubscribe.maxMessagesCount)
         }
         if subscription.bulkSubscribe.maxAwaitDurationMs > 0 {
-          options.maxAwaitDuration = .milliseconds(Int(subscription.bulkSubscribe.maxAwaitDurationMs))
+          options.maxAwaitDuration = .milliseconds(
+            Int(subscription.bulkSubscribe.maxAwaitDurationMs))
         }
         bulk = options
       }
       subscriptions.append(
         AppSubscription(
           pubsubName: subscription.pubsubName, topic: subscription.topic, routes: routes,
-          metadata: subscription.metadata, deadLetterTopic: subscription.deadLetterTopic, bulk: bulk))
+          metadata: subscription.metadata, deadLetterTopic: subscription.deadLetterTopic, bulk: bulk
+        ))
     }
     return subscriptions
   }
 
   public func inputBindings(configured: [String]) async throws -> [String] {
     do {
-      let wanted = try await callback.listInputBindings(Google_Protobuf_Empty(), options: options(.seconds(10))).bindings
+      let wanted = try await callback.listInputBindings(
+        Google_Protobuf_Empty(), options: options(.seconds(10))
+      ).bindings
       return configured.filter { wanted.contains($0) }
     } catch let error as RPCError where error.code == .unimplemented {
       return []
     }
   }
 
-  public func deliver(event: CloudEvent, topic: String, route: String, metadata: [String: String]) async -> AppVerdict {
-    let request = Dapr_Proto_Runtime_V1_TopicEventRequest(event: event, id: event.id, path: route, topic: topic)
+  public func deliver(
+    event: CloudEvent, topic: String, route: String, metadata: [String: String]
+  ) async -> AppVerdict {
+    let request = Dapr_Proto_Runtime_V1_TopicEventRequest(
+      event: event, id: event.id, path: route, topic: topic)
     do {
       var callMetadata = Self.metadata(metadata)
       Self.addTrace(TraceContext.current, to: &callMetadata)
-      let answer = try await callback.onTopicEvent(request, metadata: callMetadata, options: options(timeout))
+      let answer = try await callback.onTopicEvent(
+        request, metadata: callMetadata, options: options(timeout))
       return Self.verdict(answer.status, eventID: event.id)
     } catch let error as RPCError {
       return Self.verdict(error, what: "pub/sub event \(event.id)")
@@ -100,7 +112,9 @@ public final class GRPCAppChannel: AppChannel {
     }
   }
 
-  public func deliver(bulk events: [BulkEvent], route: String, subscription: AppSubscription) async -> [String: AppVerdict] {
+  public func deliver(
+    bulk events: [BulkEvent], route: String, subscription: AppSubscription
+  ) async -> [String: AppVerdict] {
     var request = Dapr_Proto_Runtime_V1_TopicEventBulkRequest()
     request.id = UUID().uuidString.lowercased()
     request.topic = subscription.topic
@@ -132,14 +146,19 @@ public final class GRPCAppChannel: AppChannel {
         answer = try await alpha.onBulkTopicEventAlpha1(request, options: options(timeout))
       }
     } catch let error as RPCError where error.code == .unimplemented {
-      return all(.drop("the app implements neither OnBulkTopicEvent nor OnBulkTopicEventAlpha1: \(error.message)"))
+      return all(
+        .drop(
+          "the app implements neither OnBulkTopicEvent nor OnBulkTopicEventAlpha1: \(error.message)"
+        ))
     } catch let error as RPCError {
       return all(Self.verdict(error, what: "a batch of \(events.count) pub/sub events"))
     } catch {
       return all(.retry(AppFailure("OnBulkTopicEvent failed: \(error)")))
     }
     var verdicts: [String: AppVerdict] = [:]
-    for status in answer.statuses { verdicts[status.entryID] = Self.verdict(status.status, eventID: status.entryID) }
+    for status in answer.statuses {
+      verdicts[status.entryID] = Self.verdict(status.status, eventID: status.entryID)
+    }
     return verdicts
   }
 
@@ -170,7 +189,8 @@ public final class GRPCAppChannel: AppChannel {
     case .success: .success
     case .retry: .retry(AppFailure("<nil>"))
     case .drop: .drop("DROP status returned from app while processing pub/sub event \(eventID)")
-    case .UNRECOGNIZED(let value): .retry(AppFailure("unknown status \(value) returned from app for pub/sub event \(eventID)"))
+    case .UNRECOGNIZED(let value):
+      .retry(AppFailure("unknown status \(value) returned from app for pub/sub event \(eventID)"))
     }
   }
 
@@ -179,11 +199,16 @@ public final class GRPCAppChannel: AppChannel {
   static func verdict(_ error: RPCError, what: String) -> AppVerdict {
     switch error.code {
     case .unimplemented:
-      .discard("non-retriable error returned from app while processing \(what): \(error.code.goName): \(error.message)")
+      .discard(
+        "non-retriable error returned from app while processing \(what): \(error.code.goName): \(error.message)"
+      )
     case .unavailable:
       .unreachable("the app could not be reached for \(what): \(error.message)")
     default:
-      .retry(AppFailure("rpc error: code = \(error.code.goName) desc = \(error.message)", grpcCode: error.code.rawValue))
+      .retry(
+        AppFailure(
+          "rpc error: code = \(error.code.goName) desc = \(error.message)",
+          grpcCode: error.code.rawValue))
     }
   }
 
@@ -201,9 +226,13 @@ public final class GRPCAppChannel: AppChannel {
   /// The message's metadata as call metadata (text keys only).
   static func metadata(_ values: [String: String]) -> Metadata {
     var metadata = Metadata()
-    for (key, value) in values where !key.isEmpty && !key.hasSuffix("-bin") && !key.hasPrefix("grpc-") {
+    for (key, value) in values
+    where !key.isEmpty && !key.hasSuffix("-bin") && !key.hasPrefix("grpc-") {
       let name = key.lowercased()
-      guard name.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) })
+      guard
+        name.unicodeScalars.allSatisfy({
+          ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)
+        })
       else { continue }
       metadata.addString(value, forKey: name)
     }

@@ -38,7 +38,9 @@ public final class HTTPAppChannel: AppChannel {
     configuration.tracing.tracer = nil
     client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     base = "http://\(host):\(port)"
-    self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+    self.timeout = .nanoseconds(
+      Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds
+        / 1_000_000_000)
   }
 
   public func programmaticSubscriptions() async throws -> [AppSubscription] {
@@ -48,7 +50,8 @@ public final class HTTPAppChannel: AppChannel {
     let body = try await response.body.collect(upTo: 4 << 20)
     if response.status == .notFound { return [] }
     guard response.status == .ok else {
-      throw AppChannelError("app returned http status code \(response.status.code) from subscription endpoint")
+      throw AppChannelError(
+        "app returned http status code \(response.status.code) from subscription endpoint")
     }
     guard case .array(let list)? = try? JSONValue(json: Data(buffer: body)) else {
       throw AppChannelError("GET /dapr/subscribe did not answer a JSON array of subscriptions")
@@ -64,14 +67,19 @@ public final class HTTPAppChannel: AppChannel {
         for rule in rules {
           guard let path = rule["path"]?.string else { continue }
           do {
-            routes.rules.append(try SubscriptionRoutes.Rule(match: rule["match"]?.string ?? "", path: Self.path(path)))
+            routes.rules.append(
+              try SubscriptionRoutes.Rule(match: rule["match"]?.string ?? "", path: Self.path(path))
+            )
           } catch {
             throw AppChannelError(
-              "GET /dapr/subscribe: topic \(topic): the rule '\(rule["match"]?.string ?? "")' does not parse at \(error)")
+              "GET /dapr/subscribe: topic \(topic): the rule '\(rule["match"]?.string ?? "")' does not parse at \(error)"
+            )
           }
         }
       }
-      if let fallback = entry["routes"]?["default"]?.string ?? entry["route"]?.string, !fallback.isEmpty {
+      if let fallback = entry["routes"]?["default"]?.string ?? entry["route"]?.string,
+        !fallback.isEmpty
+      {
         routes.defaultPath = Self.path(fallback)
       }
       guard !routes.isEmpty else {
@@ -85,7 +93,8 @@ public final class HTTPAppChannel: AppChannel {
       subscriptions.append(
         AppSubscription(
           pubsubName: pubsub, topic: topic, routes: routes, metadata: metadata,
-          deadLetterTopic: entry["deadLetterTopic"]?.string ?? "", bulk: Self.bulk(entry["bulkSubscribe"])))
+          deadLetterTopic: entry["deadLetterTopic"]?.string ?? "",
+          bulk: Self.bulk(entry["bulkSubscribe"])))
     }
     return subscriptions
   }
@@ -94,14 +103,20 @@ public final class HTTPAppChannel: AppChannel {
   static func bulk(_ value: JSONValue?) -> BulkSubscribeOptions? {
     guard case .bool(true)? = value?["enabled"] else { return nil }
     var options = BulkSubscribeOptions()
-    if case .number(let count)? = value?["maxMessagesCount"], count >= 1 { options.maxMessagesCount = Int(count) }
-    if case .number(let wait)? = value?["maxAwaitDurationMs"], wait >= 0 { options.maxAwaitDuration = .milliseconds(Int(wait)) }
+    if case .number(let count)? = value?["maxMessagesCount"], count >= 1 {
+      options.maxMessagesCount = Int(count)
+    }
+    if case .number(let wait)? = value?["maxAwaitDurationMs"], wait >= 0 {
+      options.maxAwaitDuration = .milliseconds(Int(wait))
+    }
     return options
   }
 
   public func inputBindings(configured: [String]) async throws -> [String] { configured }
 
-  public func deliver(event: CloudEvent, topic: String, route: String, metadata: [String: String]) async -> AppVerdict {
+  public func deliver(
+    event: CloudEvent, topic: String, route: String, metadata: [String: String]
+  ) async -> AppVerdict {
     var request = HTTPClientRequest(url: base + Self.path(route))
     request.method = .POST
     request.headers.add(name: "Content-Type", value: CloudEvent.contentType)
@@ -114,12 +129,14 @@ public final class HTTPAppChannel: AppChannel {
     } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
       return .retry(AppFailure("the app did not answer event \(event.id) in time: \(error)"))
     } catch {
-      return .unreachable("the app could not be reached for event \(event.id) to \(route): \(error)")
+      return .unreachable(
+        "the app could not be reached for event \(event.id) to \(route): \(error)")
     }
     let text = String(decoding: answer.body, as: UTF8.self)
     if answer.status == 404 {
       return .drop(
-        "non-retriable error returned from app while processing pub/sub event \(event.id): \(text). status code returned: 404")
+        "non-retriable error returned from app while processing pub/sub event \(event.id): \(text). status code returned: 404"
+      )
     }
     guard (200..<300).contains(answer.status) else {
       return .retry(
@@ -142,11 +159,16 @@ public final class HTTPAppChannel: AppChannel {
     case nil, "", "SUCCESS": .success
     case "DROP": .drop("DROP status returned from app while processing pub/sub event \(eventID)")
     case "RETRY": .retry(AppFailure("<nil>"))
-    case let other?: .retry(AppFailure("unknown status returned from app while processing pub/sub event \(eventID): \(other)"))
+    case let other?:
+      .retry(
+        AppFailure(
+          "unknown status returned from app while processing pub/sub event \(eventID): \(other)"))
     }
   }
 
-  public func deliver(bulk events: [BulkEvent], route: String, subscription: AppSubscription) async -> [String: AppVerdict] {
+  public func deliver(
+    bulk events: [BulkEvent], route: String, subscription: AppSubscription
+  ) async -> [String: AppVerdict] {
     let entries: [JSONValue] = events.map { entry in
       .object([
         "entryId": .string(entry.entryID),
@@ -157,7 +179,8 @@ public final class HTTPAppChannel: AppChannel {
     }
     let envelope = JSONValue.object([
       "id": .string(UUID().uuidString.lowercased()), "type": .string("com.dapr.event.sent.bulk"),
-      "topic": .string(subscription.topic), "pubsubname": .string(subscription.pubsubName), "metadata": .object([:]),
+      "topic": .string(subscription.topic), "pubsubname": .string(subscription.pubsubName),
+      "metadata": .object([:]),
       "entries": .array(entries),
     ])
     var request = HTTPClientRequest(url: base + Self.path(route))
@@ -171,14 +194,23 @@ public final class HTTPAppChannel: AppChannel {
     do {
       answer = try await send(request)
     } catch {
-      return all(.unreachable("the app could not be reached for a batch of \(events.count) events to \(route): \(error)"))
+      return all(
+        .unreachable(
+          "the app could not be reached for a batch of \(events.count) events to \(route): \(error)"
+        ))
     }
     if answer.status == 404 {
-      return all(.drop("non-retriable error returned from app while processing a batch of pub/sub events: status code returned: 404"))
+      return all(
+        .drop(
+          "non-retriable error returned from app while processing a batch of pub/sub events: status code returned: 404"
+        ))
     }
     guard (200..<300).contains(answer.status) else {
       return all(
-        .retry(AppFailure("the app answered \(answer.status) for a batch of \(events.count) events", httpStatus: answer.status)))
+        .retry(
+          AppFailure(
+            "the app answered \(answer.status) for a batch of \(events.count) events",
+            httpStatus: answer.status)))
     }
     var verdicts: [String: AppVerdict] = [:]
     let known = Set(events.map(\.entryID))
@@ -187,7 +219,10 @@ public final class HTTPAppChannel: AppChannel {
         guard let id = status["entryId"]?.string, known.contains(id) else { continue }
         let text = status["status"]?.string
         // In a batch, a missing or empty status is a retry (not a success).
-        verdicts[id] = (text ?? "").isEmpty ? .retry(AppFailure("no status for entry \(id)")) : Self.verdict(status: text, eventID: id)
+        verdicts[id] =
+          (text ?? "").isEmpty
+          ? .retry(AppFailure("no status for entry \(id)"))
+          : Self.verdict(status: text, eventID: id)
       }
     }
     return verdicts
@@ -202,15 +237,22 @@ public final class HTTPAppChannel: AppChannel {
     request.body = .bytes(ByteBuffer(bytes: event.data))
     do {
       let answer = try await send(request)
-      if answer.status == 404 { return .drop("the app answered 404 for binding event \(event.id) to /\(binding)") }
+      if answer.status == 404 {
+        return .drop("the app answered 404 for binding event \(event.id) to /\(binding)")
+      }
       guard (200..<300).contains(answer.status) else {
-        return .retry(AppFailure("the app answered \(answer.status) for binding event \(event.id)", httpStatus: answer.status))
+        return .retry(
+          AppFailure(
+            "the app answered \(answer.status) for binding event \(event.id)",
+            httpStatus: answer.status))
       }
       return .success
     } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
-      return .retry(AppFailure("the app did not answer binding event \(event.id) in time: \(error)"))
+      return .retry(
+        AppFailure("the app did not answer binding event \(event.id) in time: \(error)"))
     } catch {
-      return .unreachable("the app could not be reached for binding event \(event.id) to /\(binding): \(error)")
+      return .unreachable(
+        "the app could not be reached for binding event \(event.id) to /\(binding): \(error)")
     }
   }
 
@@ -238,7 +280,8 @@ public final class HTTPAppChannel: AppChannel {
   }
 
   /// Adds the metadata that can travel as headers as they are.
-  private static func addHeaders(_ metadata: [String: String], to request: inout HTTPClientRequest) {
+  private static func addHeaders(_ metadata: [String: String], to request: inout HTTPClientRequest)
+  {
     for (key, value) in metadata where isHeaderName(key) && !value.contains(where: \.isNewline) {
       request.headers.add(name: key, value: value)
     }
@@ -246,7 +289,12 @@ public final class HTTPAppChannel: AppChannel {
 
   /// Whether metadata `name` can be sent as a header name as it is.
   private static func isHeaderName(_ name: String) -> Bool {
-    !name.isEmpty && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }
+    !name.isEmpty
+      && name.unicodeScalars.allSatisfy {
+        $0.isASCII
+          && ($0.properties.isAlphabetic || ("0"..."9").contains($0)
+            || "-_.".unicodeScalars.contains($0))
+      }
   }
 }
 

@@ -30,7 +30,8 @@ struct SubscriptionPipeline: Sendable {
   private let unreachableStreak = Streak()
 
   init(
-    api: AppAPI, subscription: AppSubscription, channel: any AppChannel, reachability: AppReachability?,
+    api: AppAPI, subscription: AppSubscription, channel: any AppChannel,
+    reachability: AppReachability?,
     logger: Logger
   ) {
     self.api = api
@@ -62,9 +63,11 @@ struct SubscriptionPipeline: Sendable {
     let parent = DeliveryTracing.context(of: prepared.event)
     let verdict = await attempt {
       await DeliveryTracing.attempt(
-        tracer: tracer, name: "pubsub/\(topic)", parent: parent, attributes: SpanAttributeNames.messaging(topic: topic)
+        tracer: tracer, name: "pubsub/\(topic)", parent: parent,
+        attributes: SpanAttributeNames.messaging(topic: topic)
       ) {
-        await channel.deliver(event: prepared.event, topic: topic, route: prepared.route, metadata: metadata)
+        await channel.deliver(
+          event: prepared.event, topic: topic, route: prepared.route, metadata: metadata)
       }
     }
     await settle(message, eventID: prepared.event.id, verdict)
@@ -77,17 +80,20 @@ struct SubscriptionPipeline: Sendable {
     if let text = subscription.metadata["rawPayload"] {
       guard let value = AppAPI.goBool(text) else {
         logger.error(
-          "error deserializing cloud event in pubsub \(pubsub) and topic \(topic): rawPayload value must be a valid boolean: actual is '\(text)'")
+          "error deserializing cloud event in pubsub \(pubsub) and topic \(topic): rawPayload value must be a valid boolean: actual is '\(text)'"
+        )
         await undeliverable(message, reason: "rawPayload metadata is not a boolean")
         return nil
       }
       raw = value
     }
     let event = CloudEvent.read(
-      delivered: message.data, contentType: message.contentType, topic: topic, pubsubName: pubsub, messageID: message.id,
+      delivered: message.data, contentType: message.contentType, topic: topic, pubsubName: pubsub,
+      messageID: message.id,
       raw: raw)
     if let expiration = event.expiration, expiration < Date() {
-      logger.warning("dropping expired pub/sub event \(event.id) as of \(CloudEvent.timestamp(expiration))")
+      logger.warning(
+        "dropping expired pub/sub event \(event.id) as of \(CloudEvent.timestamp(expiration))")
       await deadLetterBestEffort(message)
       try? await message.ack()
       return nil
@@ -97,12 +103,14 @@ struct SubscriptionPipeline: Sendable {
       route = try subscription.routes.path(for: CELExpression.Value(event.value))
     } catch {
       logger.error(
-        "error finding matching route for event \(event.id) in pubsub \(pubsub) and topic \(topic): \(error)")
+        "error finding matching route for event \(event.id) in pubsub \(pubsub) and topic \(topic): \(error)"
+      )
       await undeliverable(message, reason: "\(error)")
       return nil
     }
     guard let route else {
-      logger.debug("no matching route for event \(event.id) in pubsub \(pubsub) and topic \(topic); skipping")
+      logger.debug(
+        "no matching route for event \(event.id) in pubsub \(pubsub) and topic \(topic); skipping")
       await deadLetterBestEffort(message)
       try? await message.ack()
       return nil
@@ -125,7 +133,9 @@ struct SubscriptionPipeline: Sendable {
       reachability?.record(verdict, component: pubsub)
       return verdict
     }
-    guard let policy = api.policies.policy(component: pubsub, direction: .inbound) else { return await once() }
+    guard let policy = api.policies.policy(component: pubsub, direction: .inbound) else {
+      return await once()
+    }
     do {
       return try await policy.run {
         let verdict = await once()
@@ -169,7 +179,8 @@ struct SubscriptionPipeline: Sendable {
         try await message.ack()
       case .retry, .unreachable:
         logger.warning(
-          "encountered a retriable error while publishing a subscribed message to topic \(topic), err: \(verdict.reason)")
+          "encountered a retriable error while publishing a subscribed message to topic \(topic), err: \(verdict.reason)"
+        )
         if await deadLetter(message, dropped: false) {
           try await message.ack()
         } else {
@@ -179,7 +190,8 @@ struct SubscriptionPipeline: Sendable {
         try await message.nack(reason)
       }
     } catch {
-      logger.warning("could not settle event \(eventID) of topic \(topic) with pubsub \(pubsub): \(error)")
+      logger.warning(
+        "could not settle event \(eventID) of topic \(topic) with pubsub \(pubsub): \(error)")
     }
   }
 
@@ -198,8 +210,10 @@ struct SubscriptionPipeline: Sendable {
       pending[entryID] = prepared
       events.append(
         BulkEvent(
-          entryID: entryID, event: prepared.event, metadata: metadata(of: prepared.message), raw: raw,
-          bytes: prepared.message.data, contentType: prepared.message.contentType ?? CloudEvent.contentType))
+          entryID: entryID, event: prepared.event, metadata: metadata(of: prepared.message),
+          raw: raw,
+          bytes: prepared.message.data,
+          contentType: prepared.message.contentType ?? CloudEvent.contentType))
     }
     var verdicts: [String: AppVerdict] = [:]
     let remaining = Mutex(events)
@@ -232,7 +246,8 @@ struct SubscriptionPipeline: Sendable {
       var retry: AppVerdict?
       collected.withLock { collected in
         for entry in entries {
-          let verdict = answers[entry.entryID] ?? .retry(AppFailure("no status for entry \(entry.entryID)"))
+          let verdict =
+            answers[entry.entryID] ?? .retry(AppFailure("no status for entry \(entry.entryID)"))
           collected[entry.entryID] = verdict
           if verdict.isRetry { retry = retry ?? verdict }
         }
@@ -242,7 +257,9 @@ struct SubscriptionPipeline: Sendable {
     }
     verdicts = collected.withLock { $0 }
     for (entryID, prepared) in pending {
-      await settle(prepared.message, eventID: prepared.event.id, verdicts[entryID] ?? .retry(AppFailure("not delivered")))
+      await settle(
+        prepared.message, eventID: prepared.event.id,
+        verdicts[entryID] ?? .retry(AppFailure("not delivered")))
     }
   }
 
@@ -276,10 +293,12 @@ struct SubscriptionPipeline: Sendable {
       return true
     } catch {
       if dropped {
-        logger.warning("failed to send dropped message to dead letter queue for topic \(topic): \(error)")
+        logger.warning(
+          "failed to send dropped message to dead letter queue for topic \(topic): \(error)")
       } else {
         logger.error(
-          "error sending message to dead letter, origin topic: \(topic) dead letter topic \(subscription.deadLetterTopic) err: \(error)")
+          "error sending message to dead letter, origin topic: \(topic) dead letter topic \(subscription.deadLetterTopic) err: \(error)"
+        )
       }
       return false
     }

@@ -57,13 +57,19 @@ extension DaprError {
   }
 
   /// A component that exists but is not UP: apiary answers at once, never waiting.
-  static func componentNotReady(_ noun: String, _ name: String, state: String, reason: String?) -> DaprError {
-    DaprError(.unavailable, "ERR_COMPONENT_NOT_READY", "\(noun) \(name) is \(state)\(reason.map { ": \($0)" } ?? "")")
+  static func componentNotReady(
+    _ noun: String, _ name: String, state: String, reason: String?
+  ) -> DaprError {
+    DaprError(
+      .unavailable, "ERR_COMPONENT_NOT_READY",
+      "\(noun) \(name) is \(state)\(reason.map { ": \($0)" } ?? "")")
   }
 
   /// An HTTP body over `--max-body-size`.
   static func bodyTooLarge(limit: Int) -> DaprError {
-    DaprError(.tooLarge, "ERR_BODY_TOO_LARGE", "the request body is larger than the limit of \(limit) bytes (--max-body-size)")
+    DaprError(
+      .tooLarge, "ERR_BODY_TOO_LARGE",
+      "the request body is larger than the limit of \(limit) bytes (--max-body-size)")
   }
 
   /// A component call that failed in a way only apiary has: not reachable (its
@@ -73,9 +79,11 @@ extension DaprError {
     guard let error = error as? ComponentCallError else { return nil }
     switch error.kind {
     case .unavailable:
-      return DaprError(.unavailable, "ERR_COMPONENT_NOT_READY", "component \(component): \(error.message)")
+      return DaprError(
+        .unavailable, "ERR_COMPONENT_NOT_READY", "component \(component): \(error.message)")
     case .deadlineExceeded:
-      return DaprError(.timeout, "ERR_COMPONENT_TIMEOUT", "component \(component): \(error.message)")
+      return DaprError(
+        .timeout, "ERR_COMPONENT_TIMEOUT", "component \(component): \(error.message)")
     default:
       return nil
     }

@@ -10,20 +10,23 @@ extension DaprError {
   static func invokeBinding(_ name: String, problem: String) -> DaprError {
     var error = DaprError(
       code: .internalError, status: .internalServerError, errorCode: "ERR_INVOKE_OUTPUT_BINDING",
-      message: "error invoking output binding \(name): \(problem)", reason: "ERR_INVOKE_OUTPUT_BINDING")
+      message: "error invoking output binding \(name): \(problem)",
+      reason: "ERR_INVOKE_OUTPUT_BINDING")
     error.httpLegacy = true
     return error
   }
 
   /// An output binding call the component failed.
   static func invokeBinding(_ name: String, _ error: any Error) -> DaprError {
-    componentRich(error) ?? componentTransport(error, component: name) ?? invokeBinding(name, problem: text(of: error))
+    componentRich(error) ?? componentTransport(error, component: name)
+      ?? invokeBinding(name, problem: text(of: error))
   }
 
   /// No secret store is configured at all.
   static func secretStoresNotConfigured() -> DaprError {
     DaprError(
-      code: .failedPrecondition, status: .internalServerError, errorCode: "ERR_SECRET_STORES_NOT_CONFIGURED",
+      code: .failedPrecondition, status: .internalServerError,
+      errorCode: "ERR_SECRET_STORES_NOT_CONFIGURED",
       message: "secret store is not configured")
   }
 
@@ -46,7 +49,8 @@ extension DaprError {
     componentRich(error) ?? componentTransport(error, component: store)
       ?? DaprError(
         code: .internalError, status: .internalServerError, errorCode: "ERR_SECRET_GET",
-        message: "failed getting secret with key \(key) from secret store \(store): \(text(of: error))")
+        message:
+          "failed getting secret with key \(key) from secret store \(store): \(text(of: error))")
   }
 
   /// The component's BulkGet failed.

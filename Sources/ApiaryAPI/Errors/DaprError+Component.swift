@@ -28,15 +28,20 @@ extension DaprError {
   /// exactly one ErrorInfo with metadata `kit_error: "true"`; `http_code` and `tag`
   /// give the HTTP status and errorCode. Nil for any other error.
   static func componentRich(_ error: any Error) -> DaprError? {
-    guard let status = (error as? ComponentCallError)?.status, let details = status.details else { return nil }
+    guard let status = (error as? ComponentCallError)?.status, let details = status.details else {
+      return nil
+    }
     let infos = details.details.compactMap(\.errorInfo)
-    guard infos.count == 1, let info = infos.first, info.metadata["kit_error"] == "true" else { return nil }
+    guard infos.count == 1, let info = infos.first, info.metadata["kit_error"] == "true" else {
+      return nil
+    }
     let httpCode = info.metadata["http_code"].flatMap(Int.init) ?? 500
     var metadata = info.metadata
     for key in ["kit_error", "http_code", "tag"] { metadata[key] = nil }
     return DaprError(
       code: status.code, status: HTTPResponse.Status(code: httpCode),
-      errorCode: info.metadata["tag"].flatMap { $0.isEmpty ? nil : $0 } ?? info.reason, message: status.message,
+      errorCode: info.metadata["tag"].flatMap { $0.isEmpty ? nil : $0 } ?? info.reason,
+      message: status.message,
       reason: info.reason, metadata: metadata)
   }
 }

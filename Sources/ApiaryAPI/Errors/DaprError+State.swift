@@ -8,12 +8,15 @@ extension DaprError {
     description: "Check the list of state stores and the features they support",
     url: "https://docs.dapr.io/reference/components-reference/supported-state-stores/")
 
-  private static func stateResource(_ store: String) -> Resource { Resource(type: "state", name: store) }
+  private static func stateResource(_ store: String) -> Resource {
+    Resource(type: "state", name: store)
+  }
 
   /// No state store is configured at all.
   static func stateNotConfigured(_ store: String, appID: String) -> DaprError {
     var error = DaprError(
-      code: .failedPrecondition, status: .internalServerError, errorCode: "ERR_STATE_STORE_NOT_CONFIGURED",
+      code: .failedPrecondition, status: .internalServerError,
+      errorCode: "ERR_STATE_STORE_NOT_CONFIGURED",
       message: "state store \(store) is not configured", reason: "DAPR_STATE_NOT_CONFIGURED")
     error.httpMetadata = ["appID": appID]
     return error
@@ -58,27 +61,37 @@ extension DaprError {
 
   /// An HTTP body that does not decode (legacy).
   static func malformedBody(_ problem: String) -> DaprError {
-    DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: \(problem)")
+    DaprError(
+      .invalidArgument, "ERR_MALFORMED_REQUEST", "failed deserializing HTTP body: \(problem)")
   }
 
   /// The component's Get failed.
   static func stateGet(key: String, store: String, _ error: any Error) -> DaprError {
-    if let passed = componentRich(error) ?? componentTransport(error, component: store) { return passed }
+    if let passed = componentRich(error) ?? componentTransport(error, component: store) {
+      return passed
+    }
     return DaprError(
       code: .internalError, status: .internalServerError, errorCode: "ERR_STATE_GET",
-      message: "fail to get \(key) from state store \(store): \(text(of: error))", reason: "ERR_STATE_GET")
+      message: "fail to get \(key) from state store \(store): \(text(of: error))",
+      reason: "ERR_STATE_GET")
   }
 
   /// The component's BulkGet failed: daprd passes it unwrapped on gRPC.
   static func stateBulkGet(store: String, _ error: any Error) -> DaprError {
-    if let passed = componentRich(error) ?? componentTransport(error, component: store) { return passed }
+    if let passed = componentRich(error) ?? componentTransport(error, component: store) {
+      return passed
+    }
     let code = (error as? ComponentCallError)?.status?.code ?? .unknown
-    return DaprError(code: code, status: .internalServerError, errorCode: "ERR_STATE_BULK_GET", message: text(of: error))
+    return DaprError(
+      code: code, status: .internalServerError, errorCode: "ERR_STATE_BULK_GET",
+      message: text(of: error))
   }
 
   /// The component's Set or BulkSet failed; etag errors keep their own status.
   static func stateSave(store: String, _ error: any Error) -> DaprError {
-    if let passed = componentRich(error) ?? componentTransport(error, component: store) { return passed }
+    if let passed = componentRich(error) ?? componentTransport(error, component: store) {
+      return passed
+    }
     let prefix = "failed saving state in state store \(store): "
     switch error as? StateStoreError {
     case .etagMismatch?:
@@ -98,27 +111,35 @@ extension DaprError {
 
   /// The component's Delete failed; etag errors keep their own status.
   static func stateDelete(key: String, store: String, _ error: any Error) -> DaprError {
-    if let passed = componentRich(error) ?? componentTransport(error, component: store) { return passed }
+    if let passed = componentRich(error) ?? componentTransport(error, component: store) {
+      return passed
+    }
     let (code, status) = etagStatus(error)
     return DaprError(
       code: code, status: status, errorCode: "ERR_STATE_DELETE",
-      message: "failed deleting state with key \(key): \(text(of: error))", reason: "ERR_STATE_DELETE")
+      message: "failed deleting state with key \(key): \(text(of: error))",
+      reason: "ERR_STATE_DELETE")
   }
 
   /// The component's BulkDelete failed (gRPC DeleteBulkState).
   static func stateBulkDelete(store: String, _ error: any Error) -> DaprError {
-    if let passed = componentRich(error) ?? componentTransport(error, component: store) { return passed }
+    if let passed = componentRich(error) ?? componentTransport(error, component: store) {
+      return passed
+    }
     let (code, status) = etagStatus(error)
     return DaprError(
       code: code, status: status, errorCode: "ERR_STATE_DELETE",
-      message: "failed deleting state in state store \(store): \(text(of: error))", reason: "ERR_STATE_BULK_DELETE")
+      message: "failed deleting state in state store \(store): \(text(of: error))",
+      reason: "ERR_STATE_BULK_DELETE")
   }
 
   /// A store without the TRANSACTIONAL feature asked for a transaction.
   static func transactionsNotSupported(_ store: String) -> DaprError {
     var error = DaprError(
-      code: .unimplemented, status: .internalServerError, errorCode: "ERR_STATE_STORE_NOT_SUPPORTED",
-      message: "state store \(store) doesn't support transactions", reason: "DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED")
+      code: .unimplemented, status: .internalServerError,
+      errorCode: "ERR_STATE_STORE_NOT_SUPPORTED",
+      message: "state store \(store) doesn't support transactions",
+      reason: "DAPR_STATE_TRANSACTIONS_NOT_SUPPORTED")
     error.links = [stateStoresHelp]
     error.resource = stateResource(store)
     return error
@@ -128,13 +149,15 @@ extension DaprError {
   static func unsupportedOperation(_ operation: String) -> DaprError {
     DaprError(
       code: .unimplemented, status: .badRequest, errorCode: "ERR_NOT_SUPPORTED_STATE_OPERATION",
-      message: "operation type \(operation) not supported", reason: "ERR_NOT_SUPPORTED_STATE_OPERATION")
+      message: "operation type \(operation) not supported",
+      reason: "ERR_NOT_SUPPORTED_STATE_OPERATION")
   }
 
   /// A transaction larger than the store's `MultiMaxSize`.
   static func tooManyOperations(_ count: Int, max: Int, store: String) -> DaprError {
     var error = DaprError(
-      code: .invalidArgument, status: .badRequest, errorCode: "ERR_STATE_STORE_TOO_MANY_TRANSACTIONS",
+      code: .invalidArgument, status: .badRequest,
+      errorCode: "ERR_STATE_STORE_TOO_MANY_TRANSACTIONS",
       message:
         "the transaction contains \(count) operations, which is more than what the state store supports: \(max)",
       reason: "DAPR_STATE_TOO_MANY_TRANSACTIONS",
@@ -145,10 +168,13 @@ extension DaprError {
 
   /// The component's Transact failed (etag errors too).
   static func stateTransaction(store: String, _ error: any Error) -> DaprError {
-    if let passed = componentRich(error) ?? componentTransport(error, component: store) { return passed }
+    if let passed = componentRich(error) ?? componentTransport(error, component: store) {
+      return passed
+    }
     return DaprError(
       code: .internalError, status: .internalServerError, errorCode: "ERR_STATE_TRANSACTION",
-      message: "error while executing state transaction: \(text(of: error))", reason: "ERR_STATE_TRANSACTION")
+      message: "error while executing state transaction: \(text(of: error))",
+      reason: "ERR_STATE_TRANSACTION")
   }
 
   /// The outbox's internal publish failed: nothing was saved.
@@ -163,7 +189,8 @@ extension DaprError {
   /// A built-in store that cannot query.
   static func queryingNotSupported(_ store: String) -> DaprError {
     var error = DaprError(
-      code: .internalError, status: .internalServerError, errorCode: "ERR_STATE_STORE_NOT_SUPPORTED",
+      code: .internalError, status: .internalServerError,
+      errorCode: "ERR_STATE_STORE_NOT_SUPPORTED",
       message: "state store does not support querying", reason: "DAPR_STATE_QUERYING_NOT_SUPPORTED")
     error.resource = stateResource(store)
     return error

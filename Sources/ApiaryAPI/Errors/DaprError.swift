@@ -74,7 +74,8 @@ public struct DaprError: Error, Sendable, Equatable, CustomStringConvertible {
   /// An error with a complete wording; `message` is cut as ``ErrorMessage/bounded(_:)``
   /// cuts it when longer than ``maximumMessageLength``.
   public init(
-    code: RPCError.Code, status: HTTPResponse.Status, errorCode: String, message: String, reason: String? = nil,
+    code: RPCError.Code, status: HTTPResponse.Status, errorCode: String, message: String,
+    reason: String? = nil,
     metadata: [String: String] = [:]
   ) {
     self.code = code
@@ -95,7 +96,9 @@ public struct DaprError: Error, Sendable, Equatable, CustomStringConvertible {
     guard let reason else { return [] }
     var details: [ErrorDetails] = []
     if !violations.isEmpty {
-      details.append(.badRequest(violations: violations.map { .init(field: $0.field, description: $0.description) }))
+      details.append(
+        .badRequest(
+          violations: violations.map { .init(field: $0.field, description: $0.description) }))
     }
     if !links.isEmpty {
       details.append(.help(links: links.map { .init(url: $0.url, description: $0.description) }))
@@ -103,7 +106,8 @@ public struct DaprError: Error, Sendable, Equatable, CustomStringConvertible {
     if let resource {
       details.append(
         .resourceInfo(
-          type: resource.type, name: resource.name, errorDescription: resource.description, owner: resource.owner))
+          type: resource.type, name: resource.name, errorDescription: resource.description,
+          owner: resource.owner))
     }
     details.append(.errorInfo(reason: reason, domain: Self.domain, metadata: metadata))
     return details
@@ -113,7 +117,9 @@ public struct DaprError: Error, Sendable, Equatable, CustomStringConvertible {
 
   /// The HTTP body: `{"errorCode", "message"}`, plus `details` for a rich error.
   public var httpBody: [String: Any] {
-    var body: [String: Any] = ["errorCode": errorCode, "message": ErrorMessage.bounded(httpMessage ?? message)]
+    var body: [String: Any] = [
+      "errorCode": errorCode, "message": ErrorMessage.bounded(httpMessage ?? message),
+    ]
     guard let reason, !httpLegacy else { return body }
     var details: [[String: Any]] = []
     if !violations.isEmpty {
@@ -131,7 +137,8 @@ public struct DaprError: Error, Sendable, Equatable, CustomStringConvertible {
     if let resource {
       details.append([
         "@type": "type.googleapis.com/google.rpc.ResourceInfo", "resource_type": resource.type,
-        "resource_name": resource.name, "owner": resource.owner, "description": resource.description,
+        "resource_name": resource.name, "owner": resource.owner,
+        "description": resource.description,
       ])
     }
     let shown = httpMetadata ?? metadata
@@ -159,7 +166,9 @@ extension DaprError: RPCErrorConvertible {
     var metadata: Metadata = ["error-code": .string(errorCode)]
     let details = rpcDetails
     if !details.isEmpty {
-      metadata.add(contentsOf: GoogleRPCStatus(code: code, message: message, details: details).rpcErrorMetadata)
+      metadata.add(
+        contentsOf: GoogleRPCStatus(code: code, message: message, details: details).rpcErrorMetadata
+      )
     }
     return metadata
   }

@@ -26,7 +26,8 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
   ) async throws -> Dapr_Proto_Runtime_V1_GetStateResponse {
     let found = try await api.getState(
       store: request.storeName,
-      StateGetRequest(key: request.key, metadata: request.metadata, consistency: .init(request.consistency)))
+      StateGetRequest(
+        key: request.key, metadata: request.metadata, consistency: .init(request.consistency)))
     var response = Dapr_Proto_Runtime_V1_GetStateResponse()
     response.data = found.data ?? Data()
     response.etag = found.etag ?? ""
@@ -38,7 +39,8 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
     request: Dapr_Proto_Runtime_V1_GetBulkStateRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_GetBulkStateResponse {
     let items = try await api.getBulkState(
-      store: request.storeName, request.keys.map { StateGetRequest(key: $0, metadata: request.metadata) },
+      store: request.storeName,
+      request.keys.map { StateGetRequest(key: $0, metadata: request.metadata) },
       parallelism: Int(request.parallelism))
     var response = Dapr_Proto_Runtime_V1_GetBulkStateResponse()
     response.items = items.map { item in
@@ -85,7 +87,9 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
     request: Dapr_Proto_Runtime_V1_DeleteStateRequest, context: ServerContext
   ) async throws -> Google_Protobuf_Empty {
     let delete = StateDeleteRequest(
-      key: request.key, etag: request.hasEtag && !request.etag.value.isEmpty ? request.etag.value : nil, metadata: request.metadata,
+      key: request.key,
+      etag: request.hasEtag && !request.etag.value.isEmpty ? request.etag.value : nil,
+      metadata: request.metadata,
       options: StateOptions(request.hasOptions ? request.options : nil))
     try await api.deleteState(store: request.storeName, [delete])
     return Google_Protobuf_Empty()
@@ -140,7 +144,8 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
       pubsub: request.pubsubName, topic: request.topic,
       entries: request.entries.map {
         BulkPublishEntry(
-          entryID: $0.entryID, data: $0.event, contentType: $0.contentType.isEmpty ? nil : $0.contentType,
+          entryID: $0.entryID, data: $0.event,
+          contentType: $0.contentType.isEmpty ? nil : $0.contentType,
           metadata: $0.metadata)
       },
       metadata: request.metadata, trace: TraceContext.current)
@@ -159,7 +164,8 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
     response: RPCWriter<Dapr_Proto_Runtime_V1_SubscribeTopicEventsResponseAlpha1>,
     context: ServerContext
   ) async throws {
-    try await StreamingSubscription(api: api, logger: logger).run(requests: request, responses: response)
+    try await StreamingSubscription(api: api, logger: logger).run(
+      requests: request, responses: response)
   }
 
   // MARK: - Bindings
@@ -168,7 +174,8 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
     request: Dapr_Proto_Runtime_V1_InvokeBindingRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_InvokeBindingResponse {
     let result = try await api.invokeBinding(
-      name: request.name, operation: request.operation, data: request.data, metadata: request.metadata)
+      name: request.name, operation: request.operation, data: request.data,
+      metadata: request.metadata)
     var response = Dapr_Proto_Runtime_V1_InvokeBindingResponse()
     response.data = result.data
     response.metadata = result.metadata
@@ -181,7 +188,8 @@ public struct DaprService: Dapr_Proto_Runtime_V1_Dapr.SimpleServiceProtocol {
     request: Dapr_Proto_Runtime_V1_GetSecretRequest, context: ServerContext
   ) async throws -> Dapr_Proto_Runtime_V1_GetSecretResponse {
     var response = Dapr_Proto_Runtime_V1_GetSecretResponse()
-    response.data = try await api.secret(store: request.storeName, key: request.key, metadata: request.metadata)
+    response.data = try await api.secret(
+      store: request.storeName, key: request.key, metadata: request.metadata)
     return response
   }
 
@@ -294,15 +302,19 @@ extension StateOptions {
 extension StateSetRequest {
   init(_ item: Dapr_Proto_Common_V1_StateItem) {
     self.init(
-      key: item.key, value: item.value, etag: item.hasEtag && !item.etag.value.isEmpty ? item.etag.value : nil, metadata: item.metadata,
-      options: StateOptions(item.hasOptions ? item.options : nil), contentType: item.metadata["contentType"])
+      key: item.key, value: item.value,
+      etag: item.hasEtag && !item.etag.value.isEmpty ? item.etag.value : nil,
+      metadata: item.metadata,
+      options: StateOptions(item.hasOptions ? item.options : nil),
+      contentType: item.metadata["contentType"])
   }
 }
 
 extension StateDeleteRequest {
   init(_ item: Dapr_Proto_Common_V1_StateItem) {
     self.init(
-      key: item.key, etag: item.hasEtag && !item.etag.value.isEmpty ? item.etag.value : nil, metadata: item.metadata,
+      key: item.key, etag: item.hasEtag && !item.etag.value.isEmpty ? item.etag.value : nil,
+      metadata: item.metadata,
       options: StateOptions(item.hasOptions ? item.options : nil))
   }
 }

@@ -47,13 +47,15 @@ public final class GRPCAPIServer: Service {
     ]
     let health = HealthService(services: names)
     let reflection = ReflectionService(
-      services: names, index: try DescriptorIndex(descriptorSet: ApiaryDescriptors.fileDescriptorSet))
+      services: names,
+      index: try DescriptorIndex(descriptorSet: ApiaryDescriptors.fileDescriptorSet))
     // In order, outermost first. RequestShapeInterceptor must be innermost: GRPCCore
     // turns what an interceptor throws into a response, so an outer one never sees
     // the unary adapter's error thrown. The observability one is outermost, so it
     // sees every call's final status (a refused token included).
     var interceptors: [any ServerInterceptor] = [
-      GRPCObservabilityInterceptor(tracer: api.observability.tracer, metrics: api.observability.metrics)
+      GRPCObservabilityInterceptor(
+        tracer: api.observability.tracer, metrics: api.observability.metrics)
     ]
     if let token = api.options.apiToken {
       interceptors.append(TokenInterceptor(token: APIToken(token)))
@@ -65,10 +67,16 @@ public final class GRPCAPIServer: Service {
     let nioLimit = ConnectionLimit(limit: maxConnections, port: "gRPC port \(port)", logger: logger)
     let server = GRPCServer(
       transport: SelectedServerTransport(
-        transport, address: .ipv4(host: host, port: port), maxRequestBytes: maxBody, maxConnections: maxConnections,
+        transport, address: .ipv4(host: host, port: port), maxRequestBytes: maxBody,
+        maxConnections: maxConnections,
         maxIdleTime: idleTimeout,
-        acceptedConnection: { channel in channel.pipeline.addHandler(nioLimit.handler(), position: .first) }),
-      services: [DaprService(api: api, logger: logger), RuntimeHelloService(api: api), health, reflection, reflection.v1alpha],
+        acceptedConnection: { channel in
+          channel.pipeline.addHandler(nioLimit.handler(), position: .first)
+        }),
+      services: [
+        DaprService(api: api, logger: logger), RuntimeHelloService(api: api), health, reflection,
+        reflection.v1alpha,
+      ],
       interceptors: interceptors)
     let logger = self.logger
     let transport = self.transport
@@ -79,7 +87,9 @@ public final class GRPCAPIServer: Service {
         // for it.
         let announcement = Task {
           if let address = try? await server.listeningAddress {
-            logger.info("gRPC API listening", metadata: ["address": "\(address)", "transport": "\(transport)"])
+            logger.info(
+              "gRPC API listening",
+              metadata: ["address": "\(address)", "transport": "\(transport)"])
           }
         }
         defer { announcement.cancel() }

@@ -13,7 +13,9 @@ struct RequestShapeInterceptor: ServerInterceptor {
   func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
     context: ServerContext,
-    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    next:
+      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+      StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
     do {
       return try await next(request, context)
@@ -21,9 +23,12 @@ struct RequestShapeInterceptor: ServerInterceptor {
       let method = context.descriptor.fullyQualifiedMethod
       switch error.message {
       case Self.noMessage:
-        throw RPCError(code: .invalidArgument, message: "\(method) is unary: the request carried no message")
+        throw RPCError(
+          code: .invalidArgument, message: "\(method) is unary: the request carried no message")
       case Self.extraMessages:
-        throw RPCError(code: .invalidArgument, message: "\(method) is unary: the request carried more than one message")
+        throw RPCError(
+          code: .invalidArgument,
+          message: "\(method) is unary: the request carried more than one message")
       default:
         throw error
       }

@@ -3,8 +3,8 @@ import ApiaryRuntime
 import Foundation
 import GRPCCore
 import Logging
-import Synchronization
 import SwiftProtobuf
+import Synchronization
 
 /// One `SubscribeTopicEventsAlpha1` call (spec §6.1): the application's first message
 /// (`initial_request`) names the pub/sub, topic, metadata and dead-letter topic; the
@@ -24,39 +24,36 @@ struct StreamingSubscription {
   /// Events delivered at once on one stream.
   static let window = 64
 
-  func run(requests: RPCAsyncSequence<Request, any Error>, responses: RPCWriter<Response>) async throws {
+  func run(
+    requests: RPCAsyncSequence<Request, any Error>, responses: RPCWriter<Response>
+  ) async throws {
     var iterator = requests.makeAsyncIterator()
-    guard let first = try await iterator.next(), case .initialRequest(let initial)? = first.subscribeTopicEventsRequestType
-    else {
-      throw RPCError(code: .unknown, message: "initial request is required")
-    }
-    guard !initial.pubsubName.isEmpty else { throw RPCError(code: .unknown, message: "pubsubName is required") }
-    guard !initial.topic.isEmpty else { throw RPCError(code: .unknown, message: "topic is required") }
-    let (pubsub, _) = try await api.directory.pubSub(initial.pubsubName)
-    let stream: AsyncThrowingStream<DeliveredMessage, any Error>
-    do {
-      stream = try await pubsub.subscribe(topic: initial.topic, metadata: initial.metadata)
-    } catch {
-      throw DaprError.componentTransport(error, component: initial.pubsubName)
-        ?? DaprError(.failed, "ERR_PUBSUB_SUBSCRIBE", "cannot subscribe to topic \(initial.topic) of pubsub \(initial.pubsubName): \(DaprError.text(of: error))")
-    }
+    let initial = try Self.initialRequest(try await iterator.next())
+    let stream = try await subscribe(initial)
     var first_ = Response()
     first_.initialResponse = Dapr_Proto_Runtime_V1_SubscribeTopicEventsResponseInitialAlpha1()
     try await responses.write(first_)
 
     let subscription = AppSubscription(
-      pubsubName: initial.pubsubName, topic: initial.topic, routes: .always("/"), metadata: initial.metadata,
+      pubsubName: initial.pubsubName, topic: initial.topic, routes: .always("/"),
+      metadata: initial.metadata,
       deadLetterTopic: initial.deadLetterTopic)
     let handle = await api.subscriptions.add(
       SubscriptionTable.Entry(
         pubsubName: subscription.pubsubName, topic: subscription.topic, routes: subscription.routes,
-        metadata: subscription.metadata, deadLetterTopic: subscription.deadLetterTopic, kind: .streaming))
-    logger.info("streaming subscription opened", metadata: ["component": "\(initial.pubsubName)", "topic": "\(initial.topic)"])
+        metadata: subscription.metadata, deadLetterTopic: subscription.deadLetterTopic,
+        kind: .streaming))
+    logger.info(
+      "streaming subscription opened",
+      metadata: ["component": "\(initial.pubsubName)", "topic": "\(initial.topic)"])
     let channel = StreamChannel(responses: responses)
-    let pipeline = SubscriptionPipeline(api: api, subscription: subscription, channel: channel, reachability: nil, logger: logger)
+    let pipeline = SubscriptionPipeline(
+      api: api, subscription: subscription, channel: channel, reachability: nil, logger: logger)
     defer {
       Task { [api] in await api.subscriptions.remove(handle) }
-      logger.info("streaming subscription closed", metadata: ["component": "\(initial.pubsubName)", "topic": "\(initial.topic)"])
+      logger.info(
+        "streaming subscription closed",
+        metadata: ["component": "\(initial.pubsubName)", "topic": "\(initial.topic)"])
     }
     let reader = IteratorBox(iterator)
     try await withThrowingTaskGroup(of: Void.self) { group in
@@ -84,7 +81,8 @@ struct StreamingSubscription {
           }
         }
         throw RPCError(
-          code: .unavailable, message: "pubsub \(initial.pubsubName) ended the subscription to topic \(initial.topic)")
+          code: .unavailable,
+          message: "pubsub \(initial.pubsubName) ended the subscription to topic \(initial.topic)")
       }
       defer {
         group.cancelAll()
@@ -92,6 +90,40 @@ struct StreamingSubscription {
       }
       // Whichever side ends first ends the call.
       try await group.next()
+    }
+  }
+
+  /// The call's first message, which must be a complete initial request (daprd's
+  /// errors for it are plain, so UNKNOWN).
+  private static func initialRequest(
+    _ first: Request?
+  ) throws -> Dapr_Proto_Runtime_V1_SubscribeTopicEventsRequestInitialAlpha1 {
+    guard let first, case .initialRequest(let initial)? = first.subscribeTopicEventsRequestType
+    else {
+      throw RPCError(code: .unknown, message: "initial request is required")
+    }
+    guard !initial.pubsubName.isEmpty else {
+      throw RPCError(code: .unknown, message: "pubsubName is required")
+    }
+    guard !initial.topic.isEmpty else {
+      throw RPCError(code: .unknown, message: "topic is required")
+    }
+    return initial
+  }
+
+  /// The component's message stream for the initial request's topic.
+  private func subscribe(
+    _ initial: Dapr_Proto_Runtime_V1_SubscribeTopicEventsRequestInitialAlpha1
+  ) async throws -> AsyncThrowingStream<DeliveredMessage, any Error> {
+    let (pubsub, _) = try await api.directory.pubSub(initial.pubsubName)
+    do {
+      return try await pubsub.subscribe(topic: initial.topic, metadata: initial.metadata)
+    } catch {
+      throw DaprError.componentTransport(error, component: initial.pubsubName)
+        ?? DaprError(
+          .failed, "ERR_PUBSUB_SUBSCRIBE",
+          "cannot subscribe to topic \(initial.topic) of pubsub \(initial.pubsubName): \(DaprError.text(of: error))"
+        )
     }
   }
 }
@@ -137,7 +169,9 @@ final class StreamChannel: AppChannel {
     }
   }
 
-  func deliver(event: CloudEvent, topic: String, route: String, metadata: [String: String]) async -> AppVerdict {
+  func deliver(
+    event: CloudEvent, topic: String, route: String, metadata: [String: String]
+  ) async -> AppVerdict {
     await withCheckedContinuation { (continuation: CheckedContinuation<AppVerdict, Never>) in
       let id = state.withLock { state -> String? in
         guard !state.closed else { return nil }
@@ -153,14 +187,18 @@ final class StreamChannel: AppChannel {
         return
       }
       var response = Response()
-      response.eventMessage = Dapr_Proto_Runtime_V1_TopicEventRequest(event: event, id: id, path: "", topic: topic)
+      response.eventMessage = Dapr_Proto_Runtime_V1_TopicEventRequest(
+        event: event, id: id, path: "", topic: topic)
       outgoingSink.yield(response)
     }
   }
 
   /// The application's answer for event `id`.
-  func answer(_ id: String, status: Dapr_Proto_Runtime_V1_TopicEventResponse.TopicEventResponseStatus) {
-    let (continuation, room) = state.withLock { state -> (CheckedContinuation<AppVerdict, Never>?, CheckedContinuation<Void, Never>?) in
+  func answer(
+    _ id: String, status: Dapr_Proto_Runtime_V1_TopicEventResponse.TopicEventResponseStatus
+  ) {
+    let (continuation, room) = state.withLock {
+      state -> (CheckedContinuation<AppVerdict, Never>?, CheckedContinuation<Void, Never>?) in
       let continuation = state.waiting.removeValue(forKey: id)
       let room = state.rooms.isEmpty ? nil : state.rooms.removeFirst()
       return (continuation, room)
@@ -180,7 +218,10 @@ final class StreamChannel: AppChannel {
       return (Array(state.waiting.values), state.rooms)
     }
     outgoingSink.finish()
-    for continuation in waiting { continuation.resume(returning: .abandoned("the streaming subscription ended before the application answered")) }
+    for continuation in waiting {
+      continuation.resume(
+        returning: .abandoned("the streaming subscription ended before the application answered"))
+    }
     for room in rooms { room.resume() }
   }
 
@@ -188,7 +229,9 @@ final class StreamChannel: AppChannel {
   func programmaticSubscriptions() async throws -> [AppSubscription] { [] }
   func inputBindings(configured: [String]) async throws -> [String] { [] }
 
-  func deliver(bulk events: [BulkEvent], route: String, subscription: AppSubscription) async -> [String: AppVerdict] {
+  func deliver(
+    bulk events: [BulkEvent], route: String, subscription: AppSubscription
+  ) async -> [String: AppVerdict] {
     var verdicts: [String: AppVerdict] = [:]
     for entry in events {
       verdicts[entry.entryID] = await deliver(
@@ -229,8 +272,13 @@ extension Dapr_Proto_Runtime_V1_TopicEventRequest {
 /// The call's request iterator, handed to the task that reads the answers.
 // @unchecked Sendable: after the initial request is read, only that one task uses it.
 private final class IteratorBox: @unchecked Sendable {
-  var iterator: RPCAsyncSequence<Dapr_Proto_Runtime_V1_SubscribeTopicEventsRequestAlpha1, any Error>.AsyncIterator
-  init(_ iterator: RPCAsyncSequence<Dapr_Proto_Runtime_V1_SubscribeTopicEventsRequestAlpha1, any Error>.AsyncIterator) {
+  var iterator:
+    RPCAsyncSequence<Dapr_Proto_Runtime_V1_SubscribeTopicEventsRequestAlpha1, any Error>
+      .AsyncIterator
+  init(
+    _ iterator: RPCAsyncSequence<Dapr_Proto_Runtime_V1_SubscribeTopicEventsRequestAlpha1, any Error>
+      .AsyncIterator
+  ) {
     self.iterator = iterator
   }
 }

@@ -11,7 +11,9 @@ struct TokenInterceptor: ServerInterceptor {
   func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
     context: ServerContext,
-    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    next:
+      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+      StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
     if Self.open.contains(context.descriptor.service.fullyQualifiedService) {
       return try await next(request, context)

@@ -35,7 +35,8 @@ public struct Actuator: Sendable {
   ///   default it shows their names only. Values from `envRef` and `secretKeyRef` are
   ///   never shown.
   public init(
-    api: AppAPI, supervisor: ProcessSupervisor?, logHub: ComponentLogHub? = nil, sidecarLevel: LogLevelSetting? = nil,
+    api: AppAPI, supervisor: ProcessSupervisor?, logHub: ComponentLogHub? = nil,
+    sidecarLevel: LogLevelSetting? = nil,
     showMetadataValues: Bool = false
   ) {
     self.api = api
@@ -61,7 +62,8 @@ public struct Actuator: Sendable {
     let actuator = self
     router.get("/actuator/health/liveness") { request, _ in
       let body = actuator.liveness()
-      return HTTPResponses.json(actuator.mayShowDetails(request) ? body : ["status": body["status"] ?? "UP"])
+      return HTTPResponses.json(
+        actuator.mayShowDetails(request) ? body : ["status": body["status"] ?? "UP"])
     }
     router.get("/actuator/health/readiness") { request, _ in
       let (readiness, body) = await actuator.readiness()
@@ -97,20 +99,26 @@ public struct Actuator: Sendable {
 
   /// The log source of `name`: a source the hub knows, or the socket of the
   /// configured component `name`.
-  func logSource(_ name: String?) async throws(DaprError) -> (hub: ComponentLogHub, source: String) {
+  func logSource(_ name: String?) async throws(DaprError) -> (hub: ComponentLogHub, source: String)
+  {
     guard let logHub else {
-      throw DaprError(.notFound, "ERR_LOGS_OFF", "log forwarding is off (modules.logForwarding: false)")
+      throw DaprError(
+        .notFound, "ERR_LOGS_OFF", "log forwarding is off (modules.logForwarding: false)")
     }
     guard let name, !name.isEmpty else {
-      throw DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the query parameter 'component' is required")
+      throw DaprError(
+        .invalidArgument, "ERR_MALFORMED_REQUEST", "the query parameter 'component' is required")
     }
     if logHub.sources[name] != nil { return (logHub, name) }
-    if let socket = await api.registry.status(of: name)?.source, let source = await logSource(socket: socket) {
+    if let socket = await api.registry.status(of: name)?.source,
+      let source = await logSource(socket: socket)
+    {
       return (logHub, source)
     }
     throw DaprError(
       .notFound, "ERR_COMPONENT_NOT_FOUND",
-      "no logs for component '\(name)': it is not configured, or it neither serves ComponentLogs nor is supervised")
+      "no logs for component '\(name)': it is not configured, or it neither serves ComponentLogs nor is supervised"
+    )
   }
 
   /// The log source of the component process behind `socket`: the one its Tail
@@ -119,7 +127,9 @@ public struct Actuator: Sendable {
     guard let logHub, socket.hasPrefix("/") else { return nil }
     let byName = componentName(forSocketFileName: (socket as NSString).lastPathComponent)
     if logHub.sources[byName] != nil { return byName }
-    if let process = await supervisor?.all.first(where: { $0.socket == socket }), logHub.sources[process.name] != nil {
+    if let process = await supervisor?.all.first(where: { $0.socket == socket }),
+      logHub.sources[process.name] != nil
+    {
       return process.name
     }
     return nil
@@ -135,7 +145,10 @@ public struct Actuator: Sendable {
   }
 
   static func json(_ record: ForwardedLogRecord) -> [String: Any] {
-    ["time": Timestamp.string(record.time), "level": record.level.rawValue, "msg": record.message, "fields": record.fields]
+    [
+      "time": Timestamp.string(record.time), "level": record.level.rawValue, "msg": record.message,
+      "fields": record.fields,
+    ]
   }
 
   func logs(_ query: Parameters) async throws -> Response {
@@ -143,7 +156,8 @@ public struct Actuator: Sendable {
     var limit = 100
     if let text = query["limit"] {
       guard let value = Int(text), value >= 0 else {
-        throw DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", "limit '\(text)' is not a non-negative number")
+        throw DaprError(
+          .invalidArgument, "ERR_MALFORMED_REQUEST", "limit '\(text)' is not a non-negative number")
       }
       limit = value
     }
@@ -163,8 +177,11 @@ public struct Actuator: Sendable {
       body: ResponseBody { writer in
         try await writer.write(ByteBuffer(string: ": following \(source)\n\n"))
         for await record in records {
-          let data = (try? JSONSerialization.data(withJSONObject: Self.json(record), options: [.sortedKeys])) ?? Data()
-          try await writer.write(ByteBuffer(string: "data: \(String(decoding: data, as: UTF8.self))\n\n"))
+          let data =
+            (try? JSONSerialization.data(withJSONObject: Self.json(record), options: [.sortedKeys]))
+            ?? Data()
+          try await writer.write(
+            ByteBuffer(string: "data: \(String(decoding: data, as: UTF8.self))\n\n"))
         }
         try await writer.finish(nil)
       })
@@ -189,7 +206,8 @@ public struct Actuator: Sendable {
     let name = object["component"] as? String ?? ""
     if name.isEmpty || name == "apiary" {
       guard let sidecarLevel else {
-        throw DaprError(.unimplemented, "ERR_NOT_SUPPORTED", "the sidecar's level cannot be changed here")
+        throw DaprError(
+          .unimplemented, "ERR_NOT_SUPPORTED", "the sidecar's level cannot be changed here")
       }
       sidecarLevel.value = level
       return HTTPResponses.json(["component": "apiary", "level": level.rawValue])
@@ -219,7 +237,8 @@ public struct Actuator: Sendable {
     var components: [String: Any] = [:]
     for status in await api.registry.all {
       var details: [String: Any] = [
-        "type": status.type, "socket": status.source, "consecutiveFailures": status.consecutiveFailures,
+        "type": status.type, "socket": status.source,
+        "consecutiveFailures": status.consecutiveFailures,
       ]
       details["lastHeartbeat"] = status.lastHeartbeat.map(Timestamp.string) ?? NSNull()
       details["reason"] = status.reason ?? NSNull()
@@ -230,7 +249,8 @@ public struct Actuator: Sendable {
 
   func info() -> [String: Any] {
     let app: [String: Any] = [
-      "name": "apiary", "version": ApiaryVersion.current, "compiled": Self.compiled.map { $0 as Any } ?? NSNull(),
+      "name": "apiary", "version": ApiaryVersion.current,
+      "compiled": Self.compiled.map { $0 as Any } ?? NSNull(),
     ]
     return ["app": app]
   }
@@ -243,8 +263,10 @@ public struct Actuator: Sendable {
     var list: [[String: Any]] = []
     for status in await api.registry.all {
       var entry: [String: Any] = [
-        "name": status.name, "type": status.type, "version": status.version, "state": status.state.rawValue,
-        "socket": status.source, "capabilities": status.capabilities, "ignoreErrors": status.ignoreErrors,
+        "name": status.name, "type": status.type, "version": status.version,
+        "state": status.state.rawValue,
+        "socket": status.source, "capabilities": status.capabilities,
+        "ignoreErrors": status.ignoreErrors,
         "since": Timestamp.string(status.since), "consecutiveFailures": status.consecutiveFailures,
       ]
       entry["reason"] = status.reason ?? NSNull()
@@ -252,7 +274,9 @@ public struct Actuator: Sendable {
       entry["metadata"] = shownMetadata(await api.registry.component(named: status.name))
       if let logHub, status.source.hasPrefix("/") {
         if let source = await logSource(socket: status.source), let logs = logHub.sources[source] {
-          entry["logs"] = ["source": source, "level": logs.level.rawValue, "dropped": logs.dropped] as [String: Any]
+          entry["logs"] =
+            ["source": source, "level": logs.level.rawValue, "dropped": logs.dropped]
+            as [String: Any]
         } else {
           entry["logs"] = "none"
         }
@@ -268,7 +292,6 @@ public struct Actuator: Sendable {
     return list
   }
 
-
   /// A component's metadata as `/actuator/components` shows it: every name, with
   /// its value redacted unless ``showMetadataValues`` is set and the value was written
   /// in the component file (never one from `envRef` or `secretKeyRef`).
@@ -276,7 +299,8 @@ public struct Actuator: Sendable {
     guard let component else { return [:] }
     var shown: [String: String] = [:]
     for (name, value) in component.metadata {
-      let fromFile = !component.environmentKeys.contains(name) && !component.secretKeys.contains(name)
+      let fromFile =
+        !component.environmentKeys.contains(name) && !component.secretKeys.contains(name)
       shown[name] = showMetadataValues && fromFile ? value : Self.redacted
     }
     for name in component.secretKeys { shown[name] = Self.redacted }
@@ -312,10 +336,13 @@ public struct MetricsEndpoint: Sendable {
   func addRoutes(to router: Router<BasicRequestContext>) {
     let endpoint = self
     router.get("/metrics") { _, _ in
-      if let bytes = ProcessResources.residentMemoryBytes() { endpoint.residentMemory.set(Double(bytes)) }
+      if let bytes = ProcessResources.residentMemoryBytes() {
+        endpoint.residentMemory.set(Double(bytes))
+      }
       var buffer: [UInt8] = []
       endpoint.registry.emit(into: &buffer)
-      return HTTPResponses.bytes(Data(buffer), contentType: "text/plain; version=0.0.4; charset=utf-8")
+      return HTTPResponses.bytes(
+        Data(buffer), contentType: "text/plain; version=0.0.4; charset=utf-8")
     }
   }
 }

@@ -48,7 +48,8 @@ final class ConnectionLimit: Sendable {
     }
     if let refused = line {
       logger.warning(
-        "\(port): refused \(refused) connection(s): \(limit) are open, the limit (--max-connections)")
+        "\(port): refused \(refused) connection(s): \(limit) are open, the limit (--max-connections)"
+      )
     }
     return false
   }
@@ -57,7 +58,9 @@ final class ConnectionLimit: Sendable {
     let remaining = open.subtract(1, ordering: .relaxed).newValue
     let trim = log.withLock { log in
       log.closedSinceTrim += 1
-      guard log.closedSinceTrim >= 64 || (remaining == 0 && log.closedSinceTrim >= 16) else { return false }
+      guard log.closedSinceTrim >= 64 || (remaining == 0 && log.closedSinceTrim >= 16) else {
+        return false
+      }
       log.closedSinceTrim = 0
       return true
     }

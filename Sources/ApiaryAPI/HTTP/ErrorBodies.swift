@@ -39,21 +39,28 @@ struct ErrorBodyMiddleware: RouterMiddleware {
       }
       metrics?.error(code: Self.errorCode(error.status), reason: nil)
       var response = HTTPResponses.json(
-        ["errorCode": Self.errorCode(error.status), "message": error.body ?? error.status.reasonPhrase],
+        [
+          "errorCode": Self.errorCode(error.status),
+          "message": error.body ?? error.status.reasonPhrase,
+        ],
         status: error.status)
       response.headers.append(contentsOf: error.headers)
       return response
     } catch {
       // Any other error reaching the HTTP layer: daprd's 500 {"errorCode":"ERROR"}.
       metrics?.error(code: "ERROR", reason: nil)
-      return DaprError(code: .internalError, status: .internalServerError, errorCode: "ERROR", message: "\(error)")
-        .httpResponse
+      return DaprError(
+        code: .internalError, status: .internalServerError, errorCode: "ERROR", message: "\(error)"
+      )
+      .httpResponse
     }
   }
 
   /// `ERR_` and the reason phrase in capitals, e.g. `ERR_PAYLOAD_TOO_LARGE`.
   static func errorCode(_ status: HTTPResponse.Status) -> String {
-    let words = status.reasonPhrase.uppercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber })
+    let words = status.reasonPhrase.uppercased().split(whereSeparator: {
+      !$0.isLetter && !$0.isNumber
+    })
     return words.isEmpty ? "ERR_HTTP_\(status.code)" : "ERR_" + words.joined(separator: "_")
   }
 }
@@ -75,12 +82,16 @@ final class ConnectionLevelAnswers: ChannelDuplexHandler, RemovableChannelHandle
   typealias OutboundOut = HTTPResponsePart
 
   static let body = ByteBuffer(
-    string: #"{"errorCode":"ERR_MALFORMED_REQUEST","message":"the request is not valid HTTP/1.1; the connection is closed"}"#)
+    string:
+      #"{"errorCode":"ERR_MALFORMED_REQUEST","message":"the request is not valid HTTP/1.1; the connection is closed"}"#
+  )
 
   private var answeringConnect = false
 
   func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-    if case .head(let head) = unwrapInboundIn(data), head.method == .connect { answeringConnect = true }
+    if case .head(let head) = unwrapInboundIn(data), head.method == .connect {
+      answeringConnect = true
+    }
     context.fireChannelRead(data)
   }
 

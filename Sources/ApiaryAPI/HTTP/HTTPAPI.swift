@@ -27,10 +27,13 @@ public struct HTTPAPI: Sendable {
     let router = Router(context: BasicRequestContext.self)
     let observability = api.observability
     // Outermost: it sees the final answer of every request, errors included.
-    router.add(middleware: HTTPObservabilityMiddleware(tracer: observability.tracer, metrics: observability.metrics))
+    router.add(
+      middleware: HTTPObservabilityMiddleware(
+        tracer: observability.tracer, metrics: observability.metrics))
     router.add(middleware: ErrorBodyMiddleware(metrics: observability.metrics))
     if let token = api.options.apiToken {
-      router.add(middleware: TokenMiddleware(token: APIToken(token), metrics: observability.metrics))
+      router.add(
+        middleware: TokenMiddleware(token: APIToken(token), metrics: observability.metrics))
     }
     actuator?.addRoutes(to: router)
     metrics?.addRoutes(to: router)
@@ -48,21 +51,26 @@ public struct HTTPAPI: Sendable {
     router.get("/v1.0/healthz") { _, _ in
       guard await api.readiness == .up else {
         throw DaprError(
-          .failed, "ERR_HEALTH_NOT_READY", "apiary is not ready: a component is not UP (see /actuator/health/readiness)")
+          .failed, "ERR_HEALTH_NOT_READY",
+          "apiary is not ready: a component is not UP (see /actuator/health/readiness)")
       }
       return HTTPResponses.noContent
     }
     router.get("/v1.0/healthz/outbound") { _, _ in
       guard await api.isReady else {
-        throw DaprError(.failed, "ERR_OUTBOUND_HEALTH_NOT_READY", "apiary is still starting its components")
+        throw DaprError(
+          .failed, "ERR_OUTBOUND_HEALTH_NOT_READY", "apiary is still starting its components")
       }
       return HTTPResponses.noContent
     }
 
-    router.get("/v1.0/metadata") { _, _ in HTTPResponses.json(Self.metadataJSON(await api.metadata())) }
+    router.get("/v1.0/metadata") { _, _ in
+      HTTPResponses.json(Self.metadataJSON(await api.metadata()))
+    }
     router.put("/v1.0/metadata/{key}") { request, context in
       let value = try await request.collectBody(limit: min(limit, api.options.maxMetadataBytes + 1))
-      try api.setExtendedMetadata(key: context.parameters.get("key") ?? "", value: String(decoding: value, as: UTF8.self))
+      try api.setExtendedMetadata(
+        key: context.parameters.get("key") ?? "", value: String(decoding: value, as: UTF8.self))
       return HTTPResponses.noContent
     }
     router.post("/v1.0/shutdown") { _, _ in
@@ -75,12 +83,17 @@ public struct HTTPAPI: Sendable {
     addStateTransactionAndQueryRoutes(router)
     addPublishRoutes(router)
 
-    router.on("/v1.0/bindings/{name}", method: .post) { request, context in try await Self.invokeBinding(api, request, context, limit) }
-    router.on("/v1.0/bindings/{name}", method: .put) { request, context in try await Self.invokeBinding(api, request, context, limit) }
+    router.on("/v1.0/bindings/{name}", method: .post) { request, context in
+      try await Self.invokeBinding(api, request, context, limit)
+    }
+    router.on("/v1.0/bindings/{name}", method: .put) { request, context in
+      try await Self.invokeBinding(api, request, context, limit)
+    }
 
     router.get("/v1.0/secrets/{store}/bulk") { request, context in
       HTTPResponses.json(
-        try await api.bulkSecrets(store: context.parameters.get("store") ?? "", metadata: request.queryMetadata))
+        try await api.bulkSecrets(
+          store: context.parameters.get("store") ?? "", metadata: request.queryMetadata))
     }
     router.get("/v1.0/secrets/{store}/{key}") { request, context in
       let secret = try await api.secret(
@@ -90,10 +103,15 @@ public struct HTTPAPI: Sendable {
     }
 
     router.post("/v1.0/hello/{component}") { request, context in
-      guard let body = try await request.jsonBody(limit: limit) as? [String: Any], let name = body["name"] as? String else {
-        throw DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the body must be a JSON object with a string \"name\"")
+      guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
+        let name = body["name"] as? String
+      else {
+        throw DaprError(
+          .invalidArgument, "ERR_MALFORMED_REQUEST",
+          "the body must be a JSON object with a string \"name\"")
       }
-      let hello = try await api.sayHello(component: context.parameters.get("component") ?? "", to: name)
+      let hello = try await api.sayHello(
+        component: context.parameters.get("component") ?? "", to: name)
       return HTTPResponses.json(["hello": hello])
     }
   }
@@ -103,7 +121,8 @@ public struct HTTPAPI: Sendable {
   private func addStateRoutes(_ router: Router<BasicRequestContext>) {
     let api = self.api
     let limit = self.limit
-    let save: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+    let save: @Sendable (Request, BasicRequestContext) async throws -> Response = {
+      request, context in
       let store = context.parameters.get("store") ?? ""
       guard let items = try await request.jsonBody(limit: limit) as? [Any] else {
         throw DaprError.malformedBody("the body must be a JSON array of {key, value} objects")
@@ -154,7 +173,9 @@ public struct HTTPAPI: Sendable {
       let parallelism = (body["parallelism"] as? Int) ?? 1
       let items = try await api.getBulkState(
         store: context.parameters.get("store") ?? "",
-        keys.compactMap { $0 as? String }.map { StateGetRequest(key: $0, metadata: request.queryMetadata) },
+        keys.compactMap { $0 as? String }.map {
+          StateGetRequest(key: $0, metadata: request.queryMetadata)
+        },
         parallelism: parallelism)
       return HTTPResponses.json(items.map(StateJSON.bulkItem))
     }
@@ -165,11 +186,13 @@ public struct HTTPAPI: Sendable {
   private func addStateTransactionAndQueryRoutes(_ router: Router<BasicRequestContext>) {
     let api = self.api
     let limit = self.limit
-    let transaction: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+    let transaction: @Sendable (Request, BasicRequestContext) async throws -> Response = {
+      request, context in
       guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
         let operations = body["operations"] as? [Any]
       else {
-        throw DaprError.malformedBody("the body must be {\"operations\": [...], \"metadata\": {...}}")
+        throw DaprError.malformedBody(
+          "the body must be {\"operations\": [...], \"metadata\": {...}}")
       }
       var parsed: [StateOperation] = []
       for (index, operation) in operations.enumerated() {
@@ -177,14 +200,17 @@ public struct HTTPAPI: Sendable {
       }
       try await api.transact(
         store: context.parameters.get("store") ?? "", parsed,
-        metadata: try StateJSON.stringMap(body["metadata"], at: "metadata").merging(request.queryMetadata) { body, _ in body },
+        metadata: try StateJSON.stringMap(body["metadata"], at: "metadata").merging(
+          request.queryMetadata
+        ) { body, _ in body },
         trace: TraceContext.current)
       return HTTPResponses.noContent
     }
     router.post("/v1.0/state/{store}/transaction", use: transaction)
     router.put("/v1.0/state/{store}/transaction", use: transaction)
 
-    let query: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+    let query: @Sendable (Request, BasicRequestContext) async throws -> Response = {
+      request, context in
       let body = try await request.collectBody(limit: limit)
       let result = try await api.queryState(
         store: context.parameters.get("store") ?? "", query: body, metadata: request.queryMetadata)
@@ -212,10 +238,12 @@ public struct HTTPAPI: Sendable {
     let api = self.api
     let limit = self.limit
     // Topics may hold slashes: everything after the pub/sub name is the topic.
-    let publish: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+    let publish: @Sendable (Request, BasicRequestContext) async throws -> Response = {
+      request, context in
       let payload = try await request.collectBody(limit: limit)
       try await api.publish(
-        pubsub: context.parameters.get("pubsub") ?? "", topic: context.parameters.getCatchAll().joined(separator: "/"),
+        pubsub: context.parameters.get("pubsub") ?? "",
+        topic: context.parameters.getCatchAll().joined(separator: "/"),
         payload: payload, contentType: request.headers[.contentType] ?? "text/plain",
         metadata: request.queryMetadata, trace: TraceContext.current)
       return HTTPResponses.noContent
@@ -227,26 +255,31 @@ public struct HTTPAPI: Sendable {
     router.post("/v1.0/publish/{pubsub}", use: publish)
     router.put("/v1.0/publish/{pubsub}", use: publish)
 
-    let bulkPublish: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, context in
+    let bulkPublish: @Sendable (Request, BasicRequestContext) async throws -> Response = {
+      request, context in
       let pubsub = context.parameters.get("pubsub") ?? ""
       let topic = context.parameters.getCatchAll().joined(separator: "/")
       let body = try await request.collectBody(limit: limit)
       guard let entries = (try? JSONSerialization.jsonObject(with: body)) as? [Any] else {
         throw DaprError.bulkUnmarshal(
-          pubsub: pubsub, topic: topic, appID: api.options.appID, problem: "the body is not a JSON array of entries")
+          pubsub: pubsub, topic: topic, appID: api.options.appID,
+          problem: "the body is not a JSON array of entries")
       }
       var parsed: [BulkPublishEntry] = []
       for (index, entry) in entries.enumerated() {
         guard let entry = entry as? [String: Any], let event = entry["event"] else {
           throw DaprError.bulkUnmarshal(
-            pubsub: pubsub, topic: topic, appID: api.options.appID, problem: "entry \(index) is not an object with an event")
+            pubsub: pubsub, topic: topic, appID: api.options.appID,
+            problem: "entry \(index) is not an object with an event")
         }
         let contentType = (entry["contentType"] as? String) ?? "application/json"
         let data: Data
         if let text = event as? String, !CloudEvent.isJSON(contentType) {
           data = Data(text.utf8)
         } else {
-          data = (try? JSONSerialization.data(withJSONObject: event, options: .fragmentsAllowed)) ?? Data()
+          data =
+            (try? JSONSerialization.data(withJSONObject: event, options: .fragmentsAllowed))
+            ?? Data()
         }
         parsed.append(
           BulkPublishEntry(
@@ -254,7 +287,8 @@ public struct HTTPAPI: Sendable {
             metadata: try StateJSON.stringMap(entry["metadata"], at: "[\(index)].metadata")))
       }
       let failures = try await api.bulkPublish(
-        pubsub: pubsub, topic: topic, entries: parsed, metadata: request.queryMetadata, trace: TraceContext.current)
+        pubsub: pubsub, topic: topic, entries: parsed, metadata: request.queryMetadata,
+        trace: TraceContext.current)
       guard failures.isEmpty else {
         api.observability.metrics?.error(code: "ERR_PUBSUB_PUBLISH_MESSAGE", reason: nil)
         return HTTPResponses.json(
@@ -277,17 +311,21 @@ public struct HTTPAPI: Sendable {
     let name = context.parameters.get("name") ?? ""
     let body = try await request.collectBody(limit: limit)
     guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
-      throw DaprError.malformedBody("the body must be a JSON object {\"operation\", \"data\", \"metadata\"}")
+      throw DaprError.malformedBody(
+        "the body must be a JSON object {\"operation\", \"data\", \"metadata\"}")
     }
     let operation = object["operation"] as? String ?? ""
     var data = Data()
     if let value = object["data"], !(value is NSNull) {
-      data = (try? JSONSerialization.data(withJSONObject: value, options: .fragmentsAllowed)) ?? Data()
+      data =
+        (try? JSONSerialization.data(withJSONObject: value, options: .fragmentsAllowed)) ?? Data()
     }
     let result = try await api.invokeBinding(
-      name: name, operation: operation, data: data, metadata: try StateJSON.stringMap(object["metadata"], at: "metadata"))
+      name: name, operation: operation, data: data,
+      metadata: try StateJSON.stringMap(object["metadata"], at: "metadata"))
     var response =
-      result.data.isEmpty ? HTTPResponses.noContent : HTTPResponses.bytes(result.data, contentType: result.contentType)
+      result.data.isEmpty
+      ? HTTPResponses.noContent : HTTPResponses.bytes(result.data, contentType: result.contentType)
     for (key, value) in result.metadata {
       if let field = HTTPField.Name("metadata.\(key)") { response.headers[field] = value }
     }
@@ -302,21 +340,24 @@ public struct HTTPAPI: Sendable {
       "runtimeVersion": metadata.runtimeVersion,
       "enabledFeatures": metadata.enabledFeatures,
       "components": metadata.components.map {
-        ["name": $0.name, "type": $0.type, "version": $0.version, "capabilities": $0.capabilities] as [String: Any]
+        ["name": $0.name, "type": $0.type, "version": $0.version, "capabilities": $0.capabilities]
+          as [String: Any]
       },
       "subscriptions": metadata.subscriptions.map {
         [
           "pubsubname": $0.pubsubName, "topic": $0.topic, "metadata": $0.metadata,
-          "rules": $0.routes.listed.map { ["match": $0.match, "path": $0.path] }, "deadLetterTopic": $0.deadLetterTopic,
+          "rules": $0.routes.listed.map { ["match": $0.match, "path": $0.path] },
+          "deadLetterTopic": $0.deadLetterTopic,
           "type": $0.kind.rawValue,
         ] as [String: Any]
       },
       "extended": metadata.extended,
     ]
     if let port = metadata.appPort {
-      json["appConnectionProperties"] = ["port": port, "protocol": metadata.appProtocol, "channelAddress": "127.0.0.1"]
+      json["appConnectionProperties"] = [
+        "port": port, "protocol": metadata.appProtocol, "channelAddress": "127.0.0.1",
+      ]
     }
     return json
   }
 }
-

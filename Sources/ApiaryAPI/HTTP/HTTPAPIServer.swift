@@ -21,18 +21,23 @@ public final class HTTPAPIServer: Service {
   ///   - maxConnections: The most connections open at once; more are closed as they
   ///     arrive (``ConnectionLimit``).
   public init(
-    api: AppAPI, host: String, port: Int, logger: Logger, daprRoutes: Bool = true, actuator: Actuator? = nil,
-    metrics: MetricsEndpoint? = nil, grace: Duration = .seconds(5), idleTimeout: Duration = .seconds(60),
+    api: AppAPI, host: String, port: Int, logger: Logger, daprRoutes: Bool = true,
+    actuator: Actuator? = nil,
+    metrics: MetricsEndpoint? = nil, grace: Duration = .seconds(5),
+    idleTimeout: Duration = .seconds(60),
     maxConnections: Int = 512
   ) {
     self.grace = grace
     let limit = ConnectionLimit(limit: maxConnections, port: "HTTP port \(port)", logger: logger)
     application = Application(
-      router: HTTPAPI(api: api, logger: logger).router(daprRoutes: daprRoutes, actuator: actuator, metrics: metrics),
+      router: HTTPAPI(api: api, logger: logger).router(
+        daprRoutes: daprRoutes, actuator: actuator, metrics: metrics),
       server: .http1(
         configuration: .init(
-          additionalChannelHandlers: [limit.handler(), ConnectionLevelAnswers()], idleTimeout: TimeAmount(idleTimeout))),
-      configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "apiary"),
+          additionalChannelHandlers: [limit.handler(), ConnectionLevelAnswers()],
+          idleTimeout: TimeAmount(idleTimeout))),
+      configuration: ApplicationConfiguration(
+        address: .hostname(host, port: port), serverName: "apiary"),
       logger: logger)
   }
 

@@ -7,15 +7,22 @@ enum HTTPResponses {
 
   /// A JSON response from a JSON-serialisable value (dictionaries, arrays, strings…).
   static func json(_ value: Any, status: HTTPResponse.Status = .ok) -> Response {
-    let data = (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
-    return Response(status: status, headers: json, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    let data =
+      (try? JSONSerialization.data(
+        withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]))
+      ?? Data()
+    return Response(
+      status: status, headers: json, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
   }
 
   /// Raw bytes with `contentType`.
-  static func bytes(_ data: Data, contentType: String?, status: HTTPResponse.Status = .ok) -> Response {
+  static func bytes(
+    _ data: Data, contentType: String?, status: HTTPResponse.Status = .ok
+  ) -> Response {
     var headers = HTTPFields()
     if let contentType, !contentType.isEmpty { headers[.contentType] = contentType }
-    return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    return Response(
+      status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
   }
 
   static let noContent = Response(status: .noContent)
@@ -23,7 +30,9 @@ enum HTTPResponses {
   /// A state value as it appears in a JSON document: embedded when it is JSON,
   /// else as text, else base64.
   static func embedded(_ data: Data) -> Any {
-    if let value = try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed) { return value }
+    if let value = try? JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed) {
+      return value
+    }
     if let text = String(data: data, encoding: .utf8) { return text }
     return data.base64EncodedString()
   }
@@ -55,7 +64,9 @@ extension Request {
     do {
       return try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)
     } catch {
-      throw DaprError(.invalidArgument, "ERR_MALFORMED_REQUEST", "the request body is not valid JSON: \(JSONProblem.describe(error))")
+      throw DaprError(
+        .invalidArgument, "ERR_MALFORMED_REQUEST",
+        "the request body is not valid JSON: \(JSONProblem.describe(error))")
     }
   }
 

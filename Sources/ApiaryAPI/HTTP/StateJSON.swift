@@ -11,18 +11,24 @@ enum StateJSON {
   /// One `{key, value, etag?, metadata?, options?}` of a save request. The value is
   /// stored as its JSON text (a JSON string "a" is stored as `"a"`), as Dapr does.
   static func setRequest(_ item: Any, at place: String) throws(DaprError) -> StateSetRequest {
-    guard let object = item as? [String: Any] else { throw malformed("\(place) must be an object with key and value") }
+    guard let object = item as? [String: Any] else {
+      throw malformed("\(place) must be an object with key and value")
+    }
     guard let key = object["key"] as? String, !key.isEmpty else {
-      guard object["key"] == nil || object["key"] is String else { throw malformed("\(place).key must be a string") }
+      guard object["key"] == nil || object["key"] is String else {
+        throw malformed("\(place).key must be a string")
+      }
       throw DaprError.emptyKeyOnSave()
     }
     var value = Data()
     if let written = object["value"], !(written is NSNull) {
-      value = (try? JSONSerialization.data(withJSONObject: written, options: .fragmentsAllowed)) ?? Data()
+      value =
+        (try? JSONSerialization.data(withJSONObject: written, options: .fragmentsAllowed)) ?? Data()
     }
     let metadata = try stringMap(object["metadata"], at: "\(place).metadata")
     return StateSetRequest(
-      key: key, value: value, etag: try etag(object["etag"], at: "\(place).etag"), metadata: metadata,
+      key: key, value: value, etag: try etag(object["etag"], at: "\(place).etag"),
+      metadata: metadata,
       options: try options(object["options"], at: "\(place).options"),
       contentType: metadata["contentType"] ?? "application/json")
   }
@@ -37,7 +43,8 @@ enum StateJSON {
     case "upsert":
       return .set(try setRequest(request, at: "\(place).request"))
     case "delete":
-      guard let fields = request as? [String: Any], let key = fields["key"] as? String, !key.isEmpty else {
+      guard let fields = request as? [String: Any], let key = fields["key"] as? String, !key.isEmpty
+      else {
         throw malformed("\(place).request.key is missing or not a string")
       }
       return .delete(
@@ -62,7 +69,9 @@ enum StateJSON {
 
   static func stringMap(_ value: Any?, at place: String) throws(DaprError) -> [String: String] {
     guard let value, !(value is NSNull) else { return [:] }
-    guard let object = value as? [String: Any] else { throw malformed("\(place) must be an object of strings") }
+    guard let object = value as? [String: Any] else {
+      throw malformed("\(place) must be an object of strings")
+    }
     var map: [String: String] = [:]
     for (key, entry) in object {
       guard let text = entry as? String else { throw malformed("\(place).\(key) must be a string") }
@@ -79,13 +88,17 @@ enum StateJSON {
 
   private static func options(_ value: Any?, at place: String) throws(DaprError) -> StateOptions {
     guard let value, !(value is NSNull) else { return StateOptions() }
-    guard let object = value as? [String: Any] else { throw malformed("\(place) must be an object") }
+    guard let object = value as? [String: Any] else {
+      throw malformed("\(place) must be an object")
+    }
     return StateOptions(
       concurrency: try concurrency(object["concurrency"] as? String, at: "\(place).concurrency"),
       consistency: consistency(object["consistency"] as? String))
   }
 
-  static func concurrency(_ text: String?, at place: String) throws(DaprError) -> StateOptions.Concurrency {
+  static func concurrency(
+    _ text: String?, at place: String
+  ) throws(DaprError) -> StateOptions.Concurrency {
     switch text?.lowercased() {
     case nil, "": return .unspecified
     case "first-write": return .firstWrite

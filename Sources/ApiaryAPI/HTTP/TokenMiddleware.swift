@@ -13,7 +13,8 @@ struct TokenMiddleware: RouterMiddleware {
   var metrics: APIMetrics? = nil
 
   /// Paths callable without the token.
-  static let open: Set<String> = Set(["/v1.0/healthz", "/v1.0/healthz/outbound", "/metrics"]).union(Actuator.openPaths)
+  static let open: Set<String> = Set(["/v1.0/healthz", "/v1.0/healthz/outbound", "/metrics"]).union(
+    Actuator.openPaths)
 
   func handle(
     _ request: Request, context: Context, next: (Request, Context) async throws -> Response

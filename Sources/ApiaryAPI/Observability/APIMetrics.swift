@@ -49,7 +49,9 @@ public final class APIMetrics: Sendable {
   private let componentCodes = Mutex<Set<String>>([])
 
   /// - Parameter factory: Where the metrics go; the process's bootstrapped one by default.
-  public init(factory: any MetricsFactory = MetricsSystem.factory, appID: String, recordErrorCodes: Bool) {
+  public init(
+    factory: any MetricsFactory = MetricsSystem.factory, appID: String, recordErrorCodes: Bool
+  ) {
     self.factory = factory
     self.appID = appID
     self.recordErrorCodes = recordErrorCodes
@@ -63,9 +65,11 @@ public final class APIMetrics: Sendable {
       if let found = cache[key] { return found }
       let dimensions = [("method", method), ("status", Self.statusName(code))]
       let made = Handles(
-        count: Counter(label: "apiary_grpc_server_requests_total", dimensions: dimensions, factory: factory),
+        count: Counter(
+          label: "apiary_grpc_server_requests_total", dimensions: dimensions, factory: factory),
         duration: CoreMetrics.Timer(
-          label: "apiary_grpc_server_request_duration_seconds", dimensions: dimensions, factory: factory))
+          label: "apiary_grpc_server_request_duration_seconds", dimensions: dimensions,
+          factory: factory))
       cache[key] = made
       return made
     }
@@ -80,9 +84,11 @@ public final class APIMetrics: Sendable {
       if let found = cache[key] { return found }
       let dimensions = [("method", method), ("route", route), ("status", String(status))]
       let made = Handles(
-        count: Counter(label: "apiary_http_server_requests_total", dimensions: dimensions, factory: factory),
+        count: Counter(
+          label: "apiary_http_server_requests_total", dimensions: dimensions, factory: factory),
         duration: CoreMetrics.Timer(
-          label: "apiary_http_server_request_duration_seconds", dimensions: dimensions, factory: factory))
+          label: "apiary_http_server_request_duration_seconds", dimensions: dimensions,
+          factory: factory))
       cache[key] = made
       return made
     }
@@ -113,7 +119,8 @@ public final class APIMetrics: Sendable {
       if let found = cache[key] { return found }
       let made = Counter(
         label: "dapr_error_code_total",
-        dimensions: [("app_id", appID), ("category", category), ("error_code", label)], factory: factory)
+        dimensions: [("app_id", appID), ("category", category), ("error_code", label)],
+        factory: factory)
       cache[key] = made
       return made
     }
@@ -123,8 +130,10 @@ public final class APIMetrics: Sendable {
   /// The canonical name of gRPC status code `code` (`OK`, `NOT_FOUND`, …).
   public static func statusName(_ code: Int) -> String {
     let names = [
-      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-      "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+      "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+      "ALREADY_EXISTS",
+      "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+      "UNIMPLEMENTED",
       "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
     ]
     return names.indices.contains(code) ? names[code] : "UNKNOWN"

@@ -27,13 +27,16 @@ struct GRPCObservabilityInterceptor: ServerInterceptor {
 
   /// Services that are not Dapr's API: counted, never traced.
   static let untraced: Set<String> = [
-    "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection",
+    "grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
   ]
 
   func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
     context: ServerContext,
-    next: @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
+    next:
+      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+      StreamingServerResponse<Output>
   ) async throws -> StreamingServerResponse<Output> {
     let incoming = Self.incomingContext(request.metadata)
     let method = "/" + context.descriptor.fullyQualifiedMethod
@@ -66,7 +69,9 @@ struct GRPCObservabilityInterceptor: ServerInterceptor {
         }
       }
       span?.end()
-      if let metrics, let start { metrics.grpcCall(method: method, status: error?.code, duration: clock.now - start) }
+      if let metrics, let start {
+        metrics.grpcCall(method: method, status: error?.code, duration: clock.now - start)
+      }
     }
     var response = try await TraceContext.$current.withValue(current) {
       try await SidecarSpan.$current.withValue(span) { try await next(request, context) }
@@ -113,7 +118,8 @@ struct GRPCObservabilityInterceptor: ServerInterceptor {
     }
     let traceparent = metadata[stringValues: "traceparent"].first(where: { _ in true })
     return TraceContext(
-      traceparent: traceparent, tracestate: metadata[stringValues: "tracestate"].first(where: { _ in true }))
+      traceparent: traceparent,
+      tracestate: metadata[stringValues: "tracestate"].first(where: { _ in true }))
   }
 
   /// The HTTP errorCode a ``DaprError`` answered with (its `error-code` trailer), or

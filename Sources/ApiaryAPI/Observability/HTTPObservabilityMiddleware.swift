@@ -53,7 +53,9 @@ struct HTTPObservabilityMiddleware: RouterMiddleware {
     }
     if let span {
       response.headers[Self.traceparent] = span.context.traceparent
-      if !span.context.tracestate.isEmpty { response.headers[Self.tracestate] = span.context.tracestate }
+      if !span.context.tracestate.isEmpty {
+        response.headers[Self.tracestate] = span.context.tracestate
+      }
     }
     finish(span, request, context, status: response.status, start: start, clock: clock)
     return response
@@ -72,7 +74,8 @@ struct HTTPObservabilityMiddleware: RouterMiddleware {
     }
     if let metrics, let start {
       metrics.httpRequest(
-        method: request.method.rawValue, route: context.endpointPath ?? "NotFound", status: status.code,
+        method: request.method.rawValue, route: context.endpointPath ?? "NotFound",
+        status: status.code,
         duration: clock.now - start)
     }
   }
@@ -83,7 +86,9 @@ struct HTTPObservabilityMiddleware: RouterMiddleware {
   }
 
   /// daprd's attributes for an HTTP API span.
-  static func attributes(_ request: Request, _ context: Context, status: HTTPResponse.Status) -> [(String, String)] {
+  static func attributes(
+    _ request: Request, _ context: Context, status: HTTPResponse.Status
+  ) -> [(String, String)] {
     let path = request.uri.path
     let api = "\(request.method.rawValue) \(path)"
     var attributes: [(String, String)] = [
@@ -93,13 +98,17 @@ struct HTTPObservabilityMiddleware: RouterMiddleware {
     let route = context.endpointPath ?? ""
     let parameters = context.parameters
     if route.hasPrefix("/v1.0/state/") || route.hasPrefix("/v1.0-alpha1/state/") {
-      attributes += SpanAttributeNames.db("state", name: parameters.get("store") ?? "", statement: api)
+      attributes += SpanAttributeNames.db(
+        "state", name: parameters.get("store") ?? "", statement: api)
     } else if route.hasPrefix("/v1.0/secrets/") {
-      attributes += SpanAttributeNames.db("secrets", name: parameters.get("store") ?? "", statement: api)
+      attributes += SpanAttributeNames.db(
+        "secrets", name: parameters.get("store") ?? "", statement: api)
     } else if route.hasPrefix("/v1.0/bindings/") {
-      attributes += SpanAttributeNames.db("bindings", name: parameters.get("name") ?? "", statement: api)
+      attributes += SpanAttributeNames.db(
+        "bindings", name: parameters.get("name") ?? "", statement: api)
     } else if route.hasPrefix("/v1.0/publish/") || route.hasPrefix("/v1.0-alpha1/publish/") {
-      attributes += SpanAttributeNames.messaging(topic: parameters.getCatchAll().joined(separator: "/"))
+      attributes += SpanAttributeNames.messaging(
+        topic: parameters.getCatchAll().joined(separator: "/"))
     }
     return attributes
   }

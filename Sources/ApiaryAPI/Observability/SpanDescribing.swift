@@ -31,31 +31,36 @@ enum SpanAttributeNames {
 
 extension Dapr_Proto_Runtime_V1_GetStateRequest: SpanDescribing {
   func spanAttributes(method: String) -> [(String, String)] {
-    [(SpanAttributeNames.rpcService, "Dapr")] + SpanAttributeNames.db("state", name: storeName, statement: method)
+    [(SpanAttributeNames.rpcService, "Dapr")]
+      + SpanAttributeNames.db("state", name: storeName, statement: method)
   }
 }
 
 extension Dapr_Proto_Runtime_V1_SaveStateRequest: SpanDescribing {
   func spanAttributes(method: String) -> [(String, String)] {
-    [(SpanAttributeNames.rpcService, "Dapr")] + SpanAttributeNames.db("state", name: storeName, statement: method)
+    [(SpanAttributeNames.rpcService, "Dapr")]
+      + SpanAttributeNames.db("state", name: storeName, statement: method)
   }
 }
 
 extension Dapr_Proto_Runtime_V1_DeleteStateRequest: SpanDescribing {
   func spanAttributes(method: String) -> [(String, String)] {
-    [(SpanAttributeNames.rpcService, "Dapr")] + SpanAttributeNames.db("state", name: storeName, statement: method)
+    [(SpanAttributeNames.rpcService, "Dapr")]
+      + SpanAttributeNames.db("state", name: storeName, statement: method)
   }
 }
 
 extension Dapr_Proto_Runtime_V1_GetSecretRequest: SpanDescribing {
   func spanAttributes(method: String) -> [(String, String)] {
-    [(SpanAttributeNames.rpcService, "Dapr")] + SpanAttributeNames.db("secrets", name: storeName, statement: method)
+    [(SpanAttributeNames.rpcService, "Dapr")]
+      + SpanAttributeNames.db("secrets", name: storeName, statement: method)
   }
 }
 
 extension Dapr_Proto_Runtime_V1_InvokeBindingRequest: SpanDescribing {
   func spanAttributes(method: String) -> [(String, String)] {
-    [(SpanAttributeNames.rpcService, "Dapr")] + SpanAttributeNames.db("bindings", name: name, statement: method)
+    [(SpanAttributeNames.rpcService, "Dapr")]
+      + SpanAttributeNames.db("bindings", name: name, statement: method)
   }
 }
 

@@ -23,8 +23,12 @@ struct Outbox: Sendable {
   let appID: String
 
   /// The outbox of `component`, or nil when its metadata does not ask for one.
-  init?(component: InitializedComponent, appID: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
-    guard component.type.hasPrefix("state."), let pubsub = component.metadata["outboxPublishPubsub"], !pubsub.isEmpty,
+  init?(
+    component: InitializedComponent, appID: String,
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) {
+    guard component.type.hasPrefix("state."),
+      let pubsub = component.metadata["outboxPublishPubsub"], !pubsub.isEmpty,
       let topic = component.metadata["outboxPublishTopic"], !topic.isEmpty
     else { return nil }
     store = component.name
@@ -58,7 +62,8 @@ struct Outbox: Sendable {
   ///   committed then (internal messages already sent wait for markers that never
   ///   appear, and are dropped or nacked by the relay).
   func prepare(
-    _ operations: [StateOperation], requestMetadata: [String: String], trace: TraceContext?, api: AppAPI
+    _ operations: [StateOperation], requestMetadata: [String: String], trace: TraceContext?,
+    api: AppAPI
   ) async throws(DaprError) -> [StateOperation] {
     var projections: [String: StateSetRequest] = [:]
     var kept: [StateOperation] = []
@@ -79,11 +84,14 @@ struct Outbox: Sendable {
     for case .set(let request) in kept {
       let id = Self.markerPrefix + UUID().uuidString.lowercased()
       let event = self.event(
-        id: id, saved: request, projection: projections[request.key], requestMetadata: requestMetadata, trace: trace)
+        id: id, saved: request, projection: projections[request.key],
+        requestMetadata: requestMetadata, trace: trace)
       do {
         try await api.outbound(internalPubsub, direction: .outbound) {
           try await pubsub.publish(
-            PublishRequest(topic: internalTopic, data: event, contentType: CloudEvent.contentType, metadata: [:]))
+            PublishRequest(
+              topic: internalTopic, data: event, contentType: CloudEvent.contentType, metadata: [:])
+          )
         }
       } catch {
         throw .outboxPublish(appID: appID, error)
@@ -97,7 +105,8 @@ struct Outbox: Sendable {
   /// else the saved one; every metadata key of the upsert (request metadata under it)
   /// copied verbatim as an attribute, except `data`, `id` and the projection flag.
   func event(
-    id: String, saved: StateSetRequest, projection: StateSetRequest?, requestMetadata: [String: String],
+    id: String, saved: StateSetRequest, projection: StateSetRequest?,
+    requestMetadata: [String: String],
     trace: TraceContext?
   ) -> Data {
     let source = projection ?? saved
@@ -111,13 +120,17 @@ struct Outbox: Sendable {
     if contentType.isEmpty {
       // daprd publishes a JSON value sent without a content type as Go's map text
       // (`map[a:1]`); a JSON object or array goes out as JSON instead.
-      if let parsed = try? JSONSerialization.jsonObject(with: value), parsed is [String: Any] || parsed is [Any] {
+      if let parsed = try? JSONSerialization.jsonObject(with: value),
+        parsed is [String: Any] || parsed is [Any]
+      {
         contentType = "application/json"
       } else {
         contentType = "text/plain"
       }
     }
-    if CloudEvent.isJSON(contentType), let parsed = try? JSONSerialization.jsonObject(with: value, options: .fragmentsAllowed) {
+    if CloudEvent.isJSON(contentType),
+      let parsed = try? JSONSerialization.jsonObject(with: value, options: .fragmentsAllowed)
+    {
       event["data"] = parsed
     } else if contentType.lowercased().hasPrefix("application/octet-stream") {
       event["data_base64"] = value.base64EncodedString()
@@ -137,6 +150,8 @@ struct Outbox: Sendable {
     event["traceparent"] = ""
     event["tracestate"] = trace?.tracestate ?? ""
     event["time"] = CloudEvent.timestamp()
-    return (try? JSONSerialization.data(withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+    return
+      (try? JSONSerialization.data(
+        withJSONObject: event, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
   }
 }

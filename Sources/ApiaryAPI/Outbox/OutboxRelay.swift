@@ -24,7 +24,9 @@ public final class OutboxRelay: Service {
 
   public init(
     api: AppAPI, logger: Logger,
-    waits: [Duration] = [.zero, .milliseconds(500), .milliseconds(1500), .seconds(3), .seconds(3), .seconds(2)]
+    waits: [Duration] = [
+      .zero, .milliseconds(500), .milliseconds(1500), .seconds(3), .seconds(3), .seconds(2),
+    ]
   ) {
     self.api = api
     self.logger = logger
@@ -98,14 +100,19 @@ public final class OutboxRelay: Service {
   /// One internal message: wait for its marker, publish the user's event, delete the
   /// marker, acknowledge.
   func handle(_ message: DeliveredMessage, _ outbox: Outbox) async {
-    guard case .object(var event)? = try? JSONValue(json: message.data), let id = event["id"]?.string,
+    guard case .object(var event)? = try? JSONValue(json: message.data),
+      let id = event["id"]?.string,
       id.hasPrefix(Outbox.markerPrefix)
     else {
-      logger.error("outbox: an internal message of store \(outbox.store) is not an outbox event; discarding it")
+      logger.error(
+        "outbox: an internal message of store \(outbox.store) is not an outbox event; discarding it"
+      )
       try? await message.ack()
       return
     }
-    guard let (store, _) = try? await api.directory.stateStore(outbox.store, appID: api.options.appID) else {
+    guard
+      let (store, _) = try? await api.directory.stateStore(outbox.store, appID: api.options.appID)
+    else {
       try? await message.nack("state store \(outbox.store) is not UP")
       return
     }
@@ -120,7 +127,9 @@ public final class OutboxRelay: Service {
     }
     guard found else {
       if outbox.discardWhenMissingState {
-        logger.error("outbox: the state of event \(id) never appeared (its transaction did not commit); discarding it")
+        logger.error(
+          "outbox: the state of event \(id) never appeared (its transaction did not commit); discarding it"
+        )
         try? await message.ack()
       } else {
         try? await message.nack("the state of outbox event \(id) is not there (yet)")
@@ -133,10 +142,13 @@ public final class OutboxRelay: Service {
     do {
       try await api.publishRaw(
         pubsub: outbox.publishPubsub,
-        PublishRequest(topic: outbox.publishTopic, data: JSONValue.object(event).jsonData, contentType: contentType))
+        PublishRequest(
+          topic: outbox.publishTopic, data: JSONValue.object(event).jsonData,
+          contentType: contentType))
     } catch {
       logger.error(
-        "failed to publish outbox topic to pubsub \(outbox.publishPubsub): \(error), rejecting for later processing")
+        "failed to publish outbox topic to pubsub \(outbox.publishPubsub): \(error), rejecting for later processing"
+      )
       try? await message.nack("\(error)")
       return
     }

@@ -6,7 +6,9 @@ import ServiceLifecycle
 /// `serve` must begin its own graceful shutdown (stop accepting, finish what is in
 /// flight) when the service's graceful shutdown is triggered; this only bounds how
 /// long that may take.
-func serveDraining(grace: Duration, _ serve: @escaping @Sendable () async throws -> Void) async throws {
+func serveDraining(
+  grace: Duration, _ serve: @escaping @Sendable () async throws -> Void
+) async throws {
   try await withThrowingTaskGroup(of: Bool.self) { group in
     group.addTask {
       try await serve()

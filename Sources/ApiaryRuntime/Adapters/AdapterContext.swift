@@ -20,7 +20,8 @@ public struct AdapterContext: Sendable {
   public let type: String?
 
   public init(
-    channel: ComponentChannel, instance: String, callTimeout: Duration = .seconds(30), block: BuildingBlock? = nil,
+    channel: ComponentChannel, instance: String, callTimeout: Duration = .seconds(30),
+    block: BuildingBlock? = nil,
     type: String? = nil
   ) {
     self.channel = channel
@@ -69,8 +70,10 @@ public struct AdapterContext: Sendable {
     let span = parent.child("\(service)/\(method)", kind: .client)
     if span.isSampled {
       span.setAttributes([
-        ("rpc.system", "grpc"), ("rpc.service", service), ("rpc.method", method), ("dapr.component", instance),
-        ("dapr.component.type", type ?? ""), ("network.transport", "unix"), ("server.address", channel.socketPath),
+        ("rpc.system", "grpc"), ("rpc.service", service), ("rpc.method", method),
+        ("dapr.component", instance),
+        ("dapr.component.type", type ?? ""), ("network.transport", "unix"),
+        ("server.address", channel.socketPath),
       ])
     }
     return span
@@ -113,7 +116,9 @@ public struct AdapterContext: Sendable {
     }
     defer { span.end() }
     do {
-      return try await span.run { try await measured(method, subject: subject, timeout: timeout, body) }
+      return try await span.run {
+        try await measured(method, subject: subject, timeout: timeout, body)
+      }
     } catch {
       span.setError("\(error)")
       throw error
@@ -122,7 +127,8 @@ public struct AdapterContext: Sendable {
 
   /// The call, timed and counted in ``ComponentMetrics``, its error translated.
   private func measured<T: Sendable>(
-    _ method: String, subject: String?, timeout: Duration?, _ body: @escaping @Sendable () async throws -> T
+    _ method: String, subject: String?, timeout: Duration?,
+    _ body: @escaping @Sendable () async throws -> T
   ) async throws -> T {
     guard ComponentMetrics.isEnabled else {
       do {
@@ -135,14 +141,17 @@ public struct AdapterContext: Sendable {
     let start = clock.now
     do {
       let result = try await DeadlineSweeper.shared.run(within: timeout ?? callTimeout, body)
-      ComponentMetrics.call(component: instance, method: method, duration: clock.now - start, errorCode: nil)
+      ComponentMetrics.call(
+        component: instance, method: method, duration: clock.now - start, errorCode: nil)
       return result
     } catch let error as RPCError {
       ComponentMetrics.call(
-        component: instance, method: method, duration: clock.now - start, errorCode: "\(error.code)")
+        component: instance, method: method, duration: clock.now - start, errorCode: "\(error.code)"
+      )
       throw translate(error, what: subject.map { "\(method)(\($0))" } ?? method)
     } catch {
-      ComponentMetrics.call(component: instance, method: method, duration: clock.now - start, errorCode: "unknown")
+      ComponentMetrics.call(
+        component: instance, method: method, duration: clock.now - start, errorCode: "unknown")
       throw error
     }
   }
@@ -151,7 +160,9 @@ public struct AdapterContext: Sendable {
   public func translate(_ error: RPCError, what: String) -> any Error {
     if error.code == .failedPrecondition || error.code == .invalidArgument,
       let status = try? error.unpackGoogleRPCStatus(),
-      status.details.contains(where: { $0.badRequest?.violations.contains { $0.field == "etag" } ?? false })
+      status.details.contains(where: {
+        $0.badRequest?.violations.contains { $0.field == "etag" } ?? false
+      })
     {
       return error.code == .failedPrecondition
         ? StateStoreError.etagMismatch(error.message) : StateStoreError.etagInvalid(error.message)
@@ -162,7 +173,8 @@ public struct AdapterContext: Sendable {
     if error.code == .invalidArgument, error.cause is BinaryDecodingError {
       // Raised here, decoding the answer: the component broke the contract, the
       // request was fine.
-      return ComponentCallError(.failed, "\(prefix): the component's answer is not a valid message: \(error.message)")
+      return ComponentCallError(
+        .failed, "\(prefix): the component's answer is not a valid message: \(error.message)")
     }
     if error.code == .resourceExhausted {
       Self.returnFreedMemory()
@@ -171,17 +183,21 @@ public struct AdapterContext: Sendable {
     // component; they are still kept, as daprd would show them.
     switch error.code {
     case .unavailable:
-      return ComponentCallError(.unavailable, "\(prefix): unavailable: \(error.message)", status: answered)
+      return ComponentCallError(
+        .unavailable, "\(prefix): unavailable: \(error.message)", status: answered)
     case .deadlineExceeded:
-      return ComponentCallError(.deadlineExceeded, "\(prefix): no answer before the call's deadline", status: answered)
+      return ComponentCallError(
+        .deadlineExceeded, "\(prefix): no answer before the call's deadline", status: answered)
     case .invalidArgument:
       return ComponentCallError(.invalidArgument, "\(prefix): \(error.message)", status: answered)
     case .unimplemented:
-      return ComponentCallError(.unimplemented, "\(prefix): not implemented by the component", status: answered)
+      return ComponentCallError(
+        .unimplemented, "\(prefix): not implemented by the component", status: answered)
     case .notFound:
       return ComponentCallError(.notFound, "\(prefix): \(error.message)", status: answered)
     default:
-      return ComponentCallError(.failed, "\(prefix) failed (\(error.code)): \(error.message)", status: answered)
+      return ComponentCallError(
+        .failed, "\(prefix) failed (\(error.code)): \(error.message)", status: answered)
     }
   }
 

@@ -19,7 +19,8 @@ public struct OutputBindingAdapter: OutputBinding {
     var request = Dapr_Proto_Components_V1_OutputBindingInitRequest()
     request.metadata.properties = metadata
     try await context.call("Init", timeout: timeout) { [request] in
-      _ = try await client.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
+      _ = try await client.`init`(
+        request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
     return try await listOperations(timeout: timeout)
   }
@@ -36,11 +37,15 @@ public struct OutputBindingAdapter: OutputBinding {
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
     try await context.call("Ping", timeout: timeout) {
-      _ = try await client.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
+      _ = try await client.ping(
+        Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata,
+        options: context.options(timeout: timeout))
     }
   }
 
-  public func invoke(operation: String, data: Data, metadata: [String: String]) async throws -> BindingInvokeResponse {
+  public func invoke(
+    operation: String, data: Data, metadata: [String: String]
+  ) async throws -> BindingInvokeResponse {
     var request = Dapr_Proto_Components_V1_InvokeRequest()
     request.operation = operation
     request.data = data
@@ -78,14 +83,17 @@ public struct InputBindingAdapter: InputBinding {
     var request = Dapr_Proto_Components_V1_InputBindingInitRequest()
     request.metadata.properties = metadata
     try await context.call("Init", timeout: timeout) { [request] in
-      _ = try await client.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
+      _ = try await client.`init`(
+        request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
   }
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
     try await context.call("Ping", timeout: timeout) {
-      _ = try await client.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
+      _ = try await client.ping(
+        Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata,
+        options: context.options(timeout: timeout))
     }
   }
 

@@ -34,7 +34,9 @@ final class DeadlineSweeper: Sendable {
   ///
   /// - Throws: What `body` throws, or `RPCError` DEADLINE_EXCEEDED when the deadline
   ///   passed first.
-  func run<T: Sendable>(within timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+  func run<T: Sendable>(
+    within timeout: Duration, _ body: @escaping @Sendable () async throws -> T
+  ) async throws -> T {
     let work = Task { try await body() }
     let id = register(deadline: clock.now.advanced(by: timeout)) { work.cancel() }
     do {
@@ -53,7 +55,9 @@ final class DeadlineSweeper: Sendable {
     }
   }
 
-  private func register(deadline: ContinuousClock.Instant, cancel: @escaping @Sendable () -> Void) -> UInt64 {
+  private func register(
+    deadline: ContinuousClock.Instant, cancel: @escaping @Sendable () -> Void
+  ) -> UInt64 {
     let (id, startSweeper) = state.withLock { state in
       state.nextID += 1
       state.entries[state.nextID] = Entry(deadline: deadline, cancel: cancel)

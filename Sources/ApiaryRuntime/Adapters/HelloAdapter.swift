@@ -21,7 +21,8 @@ public struct HelloAdapter: HelloService {
     config.metadata = metadata
     config.helloString = metadata["hello_string"] ?? metadata["helloString"] ?? ""
     try await context.call("Init", timeout: timeout) { [config] in
-      _ = try await client.`init`(config, metadata: context.metadata, options: context.options(timeout: timeout))
+      _ = try await client.`init`(
+        config, metadata: context.metadata, options: context.options(timeout: timeout))
     }
   }
 
@@ -29,7 +30,8 @@ public struct HelloAdapter: HelloService {
     var request = Spec_Proto_Pluggable_V1_Hello_HelloRequest()
     request.name = name
     return try await context.call("SayHello") { [request] in
-      try await client.sayHello(request, metadata: context.metadata, options: context.options()).helloString
+      try await client.sayHello(request, metadata: context.metadata, options: context.options())
+        .helloString
     }
   }
 }

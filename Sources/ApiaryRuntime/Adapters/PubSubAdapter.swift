@@ -24,11 +24,13 @@ public struct PubSubAdapter: PubSub {
     var request = Dapr_Proto_Components_V1_PubSubInitRequest()
     request.metadata.properties = metadata
     try await context.call("Init", timeout: timeout) { [request] in
-      _ = try await client.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
+      _ = try await client.`init`(
+        request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
     return try await context.call("Features", timeout: timeout) {
       try await client.features(
-        Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata, options: context.options(timeout: timeout)
+        Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata,
+        options: context.options(timeout: timeout)
       ).features
     }
   }
@@ -36,7 +38,9 @@ public struct PubSubAdapter: PubSub {
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
     try await context.call("Ping", timeout: timeout) {
-      _ = try await client.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
+      _ = try await client.ping(
+        Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata,
+        options: context.options(timeout: timeout))
     }
   }
 

@@ -27,15 +27,18 @@ public struct StateStoreAdapter: StateStore {
     var request = Dapr_Proto_Components_V1_InitRequest()
     request.metadata.properties = metadata
     try await context.call("Init", timeout: timeout) { [request] in
-      _ = try await store.`init`(request, metadata: context.metadata, options: context.options(timeout: timeout))
+      _ = try await store.`init`(
+        request, metadata: context.metadata, options: context.options(timeout: timeout))
     }
     let features = try await context.call("Features", timeout: timeout) {
       try await store.features(
-        Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata, options: context.options(timeout: timeout)
+        Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata,
+        options: context.options(timeout: timeout)
       ).features
     }
     if servesMultiMaxSize {
-      let client = Dapr_Proto_Components_V1_TransactionalStoreMultiMaxSize.Client(wrapping: context.channel.client)
+      let client = Dapr_Proto_Components_V1_TransactionalStoreMultiMaxSize.Client(
+        wrapping: context.channel.client)
       let size = try await context.call("MultiMaxSize", timeout: timeout) {
         try await client.multiMaxSize(
           Dapr_Proto_Components_V1_MultiMaxSizeRequest(), metadata: context.metadata,
@@ -52,7 +55,9 @@ public struct StateStoreAdapter: StateStore {
   /// Forwards the query to `QueriableStateStore.Query` as daprd does: each filter
   /// node an `Any` with an empty type URL whose value is the operand's JSON. A
   /// component without the service answers UNIMPLEMENTED.
-  public func query(_ query: StateQuery, metadata: [String: String]) async throws -> StateQueryResult {
+  public func query(
+    _ query: StateQuery, metadata: [String: String]
+  ) async throws -> StateQueryResult {
     var request = Dapr_Proto_Components_V1_QueryRequest()
     request.metadata = metadata
     if let filter = query.filter {
@@ -69,22 +74,27 @@ public struct StateStoreAdapter: StateStore {
     }
     request.query.pagination.limit = Int64(query.limit)
     request.query.pagination.token = query.token
-    let queriable = Dapr_Proto_Components_V1_QueriableStateStore.Client(wrapping: context.channel.client)
+    let queriable = Dapr_Proto_Components_V1_QueriableStateStore.Client(
+      wrapping: context.channel.client)
     let response = try await context.call("Query") { [request] in
       try await queriable.query(request, metadata: context.metadata, options: context.options())
     }
     return StateQueryResult(
       items: response.items.map {
         StateQueryResult.Item(
-          key: $0.key, data: $0.data, etag: $0.hasEtag && !$0.etag.value.isEmpty ? $0.etag.value : nil,
-          error: $0.error.isEmpty ? nil : $0.error, contentType: $0.contentType.isEmpty ? nil : $0.contentType)
+          key: $0.key, data: $0.data,
+          etag: $0.hasEtag && !$0.etag.value.isEmpty ? $0.etag.value : nil,
+          error: $0.error.isEmpty ? nil : $0.error,
+          contentType: $0.contentType.isEmpty ? nil : $0.contentType)
       }, token: response.token, metadata: response.metadata)
   }
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
     try await context.call("Ping", timeout: timeout) {
-      _ = try await store.ping(Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata, options: context.options(timeout: timeout))
+      _ = try await store.ping(
+        Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata,
+        options: context.options(timeout: timeout))
     }
   }
 
@@ -103,11 +113,14 @@ public struct StateStoreAdapter: StateStore {
 
   public func delete(_ request: StateDeleteRequest) async throws {
     try await context.call("Delete") {
-      _ = try await store.delete(request.wire, metadata: context.metadata, options: context.options())
+      _ = try await store.delete(
+        request.wire, metadata: context.metadata, options: context.options())
     }
   }
 
-  public func bulkGet(_ requests: [StateGetRequest], parallelism: Int) async throws -> [BulkStateItem] {
+  public func bulkGet(
+    _ requests: [StateGetRequest], parallelism: Int
+  ) async throws -> [BulkStateItem] {
     var request = Dapr_Proto_Components_V1_BulkGetRequest()
     request.items = requests.map(\.wire)
     request.options.parallelism = Int64(parallelism)
@@ -140,7 +153,8 @@ public struct StateStoreAdapter: StateStore {
     request.items = requests.map(\.wire)
     request.options.parallelism = Int64(parallelism)
     try await context.call("BulkDelete") { [request] in
-      _ = try await store.bulkDelete(request, metadata: context.metadata, options: context.options())
+      _ = try await store.bulkDelete(
+        request, metadata: context.metadata, options: context.options())
     }
   }
 
@@ -155,9 +169,11 @@ public struct StateStoreAdapter: StateStore {
       }
       return wire
     }
-    let transactional = Dapr_Proto_Components_V1_TransactionalStateStore.Client(wrapping: context.channel.client)
+    let transactional = Dapr_Proto_Components_V1_TransactionalStateStore.Client(
+      wrapping: context.channel.client)
     try await context.call("Transact") { [request] in
-      _ = try await transactional.transact(request, metadata: context.metadata, options: context.options())
+      _ = try await transactional.transact(
+        request, metadata: context.metadata, options: context.options())
     }
   }
 }
@@ -165,11 +181,12 @@ public struct StateStoreAdapter: StateStore {
 extension StateOptions {
   var wire: Dapr_Proto_Components_V1_StateOptions {
     var options = Dapr_Proto_Components_V1_StateOptions()
-    options.concurrency = switch concurrency {
-    case .unspecified: .concurrencyUnspecified
-    case .firstWrite: .concurrencyFirstWrite
-    case .lastWrite: .concurrencyLastWrite
-    }
+    options.concurrency =
+      switch concurrency {
+      case .unspecified: .concurrencyUnspecified
+      case .firstWrite: .concurrencyFirstWrite
+      case .lastWrite: .concurrencyLastWrite
+      }
     options.consistency = consistency.wire
     return options
   }

@@ -16,7 +16,9 @@ public struct BindingInvokeResponse: Sendable, Equatable {
 /// Something an app sends to an outside system: the output binding building block.
 public protocol OutputBinding: Sendable {
   /// Performs `operation` (one of ``operations()``) with `data`.
-  func invoke(operation: String, data: Data, metadata: [String: String]) async throws -> BindingInvokeResponse
+  func invoke(
+    operation: String, data: Data, metadata: [String: String]
+  ) async throws -> BindingInvokeResponse
   /// The operations this binding supports, as the component listed them at Init.
   func operations() async throws -> [String]
 }

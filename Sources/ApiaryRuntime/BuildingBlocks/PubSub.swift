@@ -7,7 +7,9 @@ public struct PublishRequest: Sendable, Equatable {
   public var contentType: String?
   public var metadata: [String: String]
 
-  public init(topic: String, data: Data, contentType: String? = nil, metadata: [String: String] = [:]) {
+  public init(
+    topic: String, data: Data, contentType: String? = nil, metadata: [String: String] = [:]
+  ) {
     self.topic = topic
     self.data = data
     self.contentType = contentType
@@ -22,7 +24,9 @@ public struct BulkPublishEntry: Sendable, Equatable {
   public var contentType: String?
   public var metadata: [String: String]
 
-  public init(entryID: String, data: Data, contentType: String? = nil, metadata: [String: String] = [:]) {
+  public init(
+    entryID: String, data: Data, contentType: String? = nil, metadata: [String: String] = [:]
+  ) {
     self.entryID = entryID
     self.data = data
     self.contentType = contentType
@@ -76,8 +80,12 @@ public protocol PubSub: Sendable {
   /// Publishes one message, keeping its content type.
   func publish(_ request: PublishRequest) async throws
   /// Publishes several messages; the ones that failed are returned.
-  func bulkPublish(topic: String, entries: [BulkPublishEntry], metadata: [String: String]) async throws -> [BulkPublishFailure]
+  func bulkPublish(
+    topic: String, entries: [BulkPublishEntry], metadata: [String: String]
+  ) async throws -> [BulkPublishFailure]
   /// Subscribes to `topic`. The stream ends when the subscription ends; cancelling
   /// the consuming task ends the subscription.
-  func subscribe(topic: String, metadata: [String: String]) async throws -> AsyncThrowingStream<DeliveredMessage, any Error>
+  func subscribe(
+    topic: String, metadata: [String: String]
+  ) async throws -> AsyncThrowingStream<DeliveredMessage, any Error>
 }

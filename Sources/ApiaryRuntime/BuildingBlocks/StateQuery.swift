@@ -35,7 +35,8 @@ public struct StateQuery: Sendable, Equatable {
       switch self {
       case .compare(_, let key, let value): .object([key: value])
       case .oneOf(let key, let values): .object([key: .array(values)])
-      case .and(let filters), .or(let filters): .array(filters.map { .object([$0.name: $0.operand]) })
+      case .and(let filters), .or(let filters):
+        .array(filters.map { .object([$0.name: $0.operand]) })
       }
     }
   }
@@ -79,7 +80,8 @@ public struct StateQuery: Sendable, Equatable {
       root = try JSONValue(json: data)
     } catch {
       // Foundation's own error text names its error domain, not what is wrong.
-      throw ParseError(data.isEmpty ? "the query body is empty" : "the query body is not valid JSON")
+      throw ParseError(
+        data.isEmpty ? "the query body is empty" : "the query body is not valid JSON")
     }
     guard case .object(let members) = root else {
       throw ParseError("the query must be a JSON object")
@@ -88,7 +90,9 @@ public struct StateQuery: Sendable, Equatable {
     if let sort = members["sort"] {
       guard case .array(let entries) = sort else { throw ParseError(#""sort" must be an array"#) }
       for entry in entries {
-        guard case .string(let key)? = entry["key"] else { throw ParseError("a sort entry must have a string \"key\"") }
+        guard case .string(let key)? = entry["key"] else {
+          throw ParseError("a sort entry must have a string \"key\"")
+        }
         let order: String
         switch entry["order"] {
         case .string(let text)?: order = text
@@ -102,7 +106,9 @@ public struct StateQuery: Sendable, Equatable {
       guard case .object(let fields) = page else { throw ParseError(#""page" must be a map"#) }
       switch fields["limit"] {
       case .number(let value)?:
-        guard value.rounded() == value, abs(value) < 1e15 else { throw ParseError("\"page.limit\" must be an integer") }
+        guard value.rounded() == value, abs(value) < 1e15 else {
+          throw ParseError("\"page.limit\" must be an integer")
+        }
         limit = Int(value)
       case nil, .null?: break
       default: throw ParseError("\"page.limit\" must be an integer")
@@ -133,11 +139,17 @@ public struct StateQuery: Sendable, Equatable {
       guard pair.count == 1, let only = pair.first else {
         throw ParseError("IN filter must contain a single key/value pair")
       }
-      guard case .array(let values) = only.value else { throw ParseError("IN filter value must be an array") }
+      guard case .array(let values) = only.value else {
+        throw ParseError("IN filter value must be an array")
+      }
       return .oneOf(key: only.key, values: values)
     case "AND", "OR":
-      guard case .array(let entries) = operand else { throw ParseError("\(op) filter must be an array") }
-      guard entries.count >= 2 else { throw ParseError("\(op) filter must contain at least two entries") }
+      guard case .array(let entries) = operand else {
+        throw ParseError("\(op) filter must be an array")
+      }
+      guard entries.count >= 2 else {
+        throw ParseError("\(op) filter must contain at least two entries")
+      }
       var filters: [Filter] = []
       for entry in entries { filters.append(try filter(entry)) }
       return op == "AND" ? .and(filters) : .or(filters)
@@ -158,7 +170,9 @@ public struct StateQueryResult: Sendable, Equatable {
     public var error: String?
     public var contentType: String?
 
-    public init(key: String, data: Data, etag: String? = nil, error: String? = nil, contentType: String? = nil) {
+    public init(
+      key: String, data: Data, etag: String? = nil, error: String? = nil, contentType: String? = nil
+    ) {
       self.key = key
       self.data = data
       self.etag = etag

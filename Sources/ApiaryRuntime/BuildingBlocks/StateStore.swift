@@ -33,7 +33,10 @@ public struct StateGetRequest: Sendable, Equatable {
   public var metadata: [String: String]
   public var consistency: StateOptions.Consistency
 
-  public init(key: String, metadata: [String: String] = [:], consistency: StateOptions.Consistency = .unspecified) {
+  public init(
+    key: String, metadata: [String: String] = [:],
+    consistency: StateOptions.Consistency = .unspecified
+  ) {
     self.key = key
     self.metadata = metadata
     self.consistency = consistency
@@ -47,7 +50,9 @@ public struct StateGetResponse: Sendable, Equatable {
   public var metadata: [String: String]
   public var contentType: String?
 
-  public init(data: Data?, etag: String? = nil, metadata: [String: String] = [:], contentType: String? = nil) {
+  public init(
+    data: Data?, etag: String? = nil, metadata: [String: String] = [:], contentType: String? = nil
+  ) {
     self.data = data
     self.etag = etag
     self.metadata = metadata
@@ -88,7 +93,10 @@ public struct StateDeleteRequest: Sendable, Equatable {
   public var metadata: [String: String]
   public var options: StateOptions
 
-  public init(key: String, etag: String? = nil, metadata: [String: String] = [:], options: StateOptions = .init()) {
+  public init(
+    key: String, etag: String? = nil, metadata: [String: String] = [:],
+    options: StateOptions = .init()
+  ) {
     self.key = key
     self.etag = etag
     self.metadata = metadata
@@ -148,7 +156,9 @@ public protocol StateStore: Sendable {
 
 extension StateStore {
   /// Stores without a query: ``StateStoreError/queryNotSupported``.
-  public func query(_ query: StateQuery, metadata: [String: String]) async throws -> StateQueryResult {
+  public func query(
+    _ query: StateQuery, metadata: [String: String]
+  ) async throws -> StateQueryResult {
     throw StateStoreError.queryNotSupported
   }
 

@@ -50,7 +50,8 @@ public final class InMemoryPubSub: PubSub {
 
   public func publish(_ request: PublishRequest) async throws {
     let message = Stored(
-      id: UUID().uuidString, topic: request.topic, data: request.data, contentType: request.contentType,
+      id: UUID().uuidString, topic: request.topic, data: request.data,
+      contentType: request.contentType,
       metadata: request.metadata)
     let targets = subscribers.withLock { all in all.filter { $0.value.topic == request.topic } }
     guard !targets.isEmpty else {
@@ -61,8 +62,11 @@ public final class InMemoryPubSub: PubSub {
   }
 
   private func dropped(topic: String) {
-    Counter(label: "apiary_pubsub_dropped_total", dimensions: [("component", name), ("reason", "no_subscriber")])
-      .increment()
+    Counter(
+      label: "apiary_pubsub_dropped_total",
+      dimensions: [("component", name), ("reason", "no_subscriber")]
+    )
+    .increment()
     let first = warnedTopics.withLock { warned in
       warned.count < Self.maximumWarnedTopics && warned.insert(topic).inserted
     }
@@ -98,7 +102,8 @@ public final class InMemoryPubSub: PubSub {
   }
 
   private func deliver(
-    _ message: Stored, to subscriber: UUID, sink: AsyncThrowingStream<DeliveredMessage, any Error>.Continuation
+    _ message: Stored, to subscriber: UUID,
+    sink: AsyncThrowingStream<DeliveredMessage, any Error>.Continuation
   ) {
     let delay = redeliveryDelay
     sink.yield(

@@ -28,22 +28,28 @@ public actor InMemoryStateStore: StateStore {
     var metadata: [String: String] = [:]
     if let expires = entry.expires {
       let remaining = clock.now.duration(to: expires)
-      metadata["ttlExpireTime"] = ISO8601DateFormatter().string(from: Date().addingTimeInterval(remaining.seconds))
+      metadata["ttlExpireTime"] = ISO8601DateFormatter().string(
+        from: Date().addingTimeInterval(remaining.seconds))
     }
-    return StateGetResponse(data: entry.value, etag: String(entry.version), metadata: metadata, contentType: entry.contentType)
+    return StateGetResponse(
+      data: entry.value, etag: String(entry.version), metadata: metadata,
+      contentType: entry.contentType)
   }
 
   public func set(_ request: StateSetRequest) async throws { try apply([.set(request)]) }
 
   public func delete(_ request: StateDeleteRequest) async throws { try apply([.delete(request)]) }
 
-  public func bulkGet(_ requests: [StateGetRequest], parallelism: Int) async throws -> [BulkStateItem] {
+  public func bulkGet(
+    _ requests: [StateGetRequest], parallelism: Int
+  ) async throws -> [BulkStateItem] {
     var items: [BulkStateItem] = []
     for request in requests {
       let found = try await get(request)
       items.append(
         BulkStateItem(
-          key: request.key, data: found.data, etag: found.etag, metadata: found.metadata, contentType: found.contentType))
+          key: request.key, data: found.data, etag: found.etag, metadata: found.metadata,
+          contentType: found.contentType))
     }
     return items
   }
@@ -82,18 +88,24 @@ public actor InMemoryStateStore: StateStore {
     for operation in operations {
       switch operation {
       case .set(let set):
-        try Self.check(key: set.key, etag: set.etag, concurrency: set.options.concurrency, current: current(set.key))
+        try Self.check(
+          key: set.key, etag: set.etag, concurrency: set.options.concurrency,
+          current: current(set.key))
         version += 1
         var expires: ContinuousClock.Instant?
         if let ttl = set.metadata["ttlInSeconds"] {
           guard let seconds = Int(ttl) else {
-            throw StateStoreError.unsupported("metadata ttlInSeconds '\(ttl)' is not a whole number of seconds")
+            throw StateStoreError.unsupported(
+              "metadata ttlInSeconds '\(ttl)' is not a whole number of seconds")
           }
           expires = seconds >= 0 ? now.advanced(by: .seconds(seconds)) : nil
         }
-        working[set.key] = Entry(value: set.value, version: version, contentType: set.contentType, expires: expires)
+        working[set.key] = Entry(
+          value: set.value, version: version, contentType: set.contentType, expires: expires)
       case .delete(let delete):
-        try Self.check(key: delete.key, etag: delete.etag, concurrency: delete.options.concurrency, current: current(delete.key))
+        try Self.check(
+          key: delete.key, etag: delete.etag, concurrency: delete.options.concurrency,
+          current: current(delete.key))
         working[delete.key] = nil
       }
     }
@@ -101,16 +113,21 @@ public actor InMemoryStateStore: StateStore {
     lastVersion = version
   }
 
-  private static func check(key: String, etag: String?, concurrency: StateOptions.Concurrency, current: Entry?) throws {
+  private static func check(
+    key: String, etag: String?, concurrency: StateOptions.Concurrency, current: Entry?
+  ) throws {
     if let etag, !etag.isEmpty {
       guard let expected = UInt64(etag) else {
-        throw StateStoreError.etagInvalid("etag '\(etag)' is invalid: this store's etags are version numbers")
+        throw StateStoreError.etagInvalid(
+          "etag '\(etag)' is invalid: this store's etags are version numbers")
       }
       guard let current, current.version == expected else {
-        throw StateStoreError.etagMismatch("etag '\(etag)' does not match the stored version of key '\(key)'")
+        throw StateStoreError.etagMismatch(
+          "etag '\(etag)' does not match the stored version of key '\(key)'")
       }
     } else if concurrency == .firstWrite, current != nil {
-      throw StateStoreError.etagMismatch("first-write: key '\(key)' already exists and the request carries no etag")
+      throw StateStoreError.etagMismatch(
+        "first-write: key '\(key)' already exists and the request carries no etag")
     }
   }
 }

@@ -44,7 +44,8 @@ public struct FileSecretStore: SecretStore {
   /// - Throws: ``SecretFileError`` naming the file and what is wrong with it.
   public init(metadata: [String: String]) throws {
     guard let file = metadata["secretsFile"], !file.isEmpty else {
-      throw SecretFileError("metadata secretsFile is missing: name the JSON file holding the secrets")
+      throw SecretFileError(
+        "metadata secretsFile is missing: name the JSON file holding the secrets")
     }
     let separator = metadata["nestedSeparator"] ?? ":"
     let data: Data
@@ -74,19 +75,27 @@ public struct FileSecretStore: SecretStore {
     } else {
       var flat: [String: String] = [:]
       Self.flatten(root, path: nil, separator: separator, into: &flat)
-      self.secrets = flat.reduce(into: [:]) { result, pair in result[pair.key] = [pair.key: pair.value] }
+      self.secrets = flat.reduce(into: [:]) { result, pair in
+        result[pair.key] = [pair.key: pair.value]
+      }
     }
   }
 
-  private static func flatten(_ value: Any, path: String?, separator: String, into result: inout [String: String]) {
+  private static func flatten(
+    _ value: Any, path: String?, separator: String, into result: inout [String: String]
+  ) {
     switch value {
     case let object as [String: Any]:
       for (key, nested) in object {
-        flatten(nested, path: path.map { $0 + separator + key } ?? key, separator: separator, into: &result)
+        flatten(
+          nested, path: path.map { $0 + separator + key } ?? key, separator: separator,
+          into: &result)
       }
     case let array as [Any]:
       for (index, nested) in array.enumerated() {
-        flatten(nested, path: path.map { $0 + separator + String(index) } ?? String(index), separator: separator, into: &result)
+        flatten(
+          nested, path: path.map { $0 + separator + String(index) } ?? String(index),
+          separator: separator, into: &result)
       }
     case let string as String:
       result[path ?? ""] = string

@@ -11,7 +11,9 @@ public protocol ComponentFactory: Sendable {
   func accepts(version: String) -> Bool
   /// Creates the component `name` and initialises it with the resolved `metadata`
   /// within `timeout`; returns its building block and capabilities.
-  func make(name: String, metadata: [String: String], timeout: Duration) async throws -> (ComponentKind, [String])
+  func make(
+    name: String, metadata: [String: String], timeout: Duration
+  ) async throws -> (ComponentKind, [String])
 }
 
 /// Component factories by type.

@@ -16,7 +16,10 @@ public actor ComponentLoader {
   private let logger: Logger
   private var pending: [ComponentDefinition] = []
 
-  public init(factories: FactoryRegistry, registry: ComponentRegistry, environment: [String: String], logger: Logger) {
+  public init(
+    factories: FactoryRegistry, registry: ComponentRegistry, environment: [String: String],
+    logger: Logger
+  ) {
     self.factories = factories
     self.registry = registry
     self.environment = environment
@@ -41,7 +44,9 @@ public actor ComponentLoader {
 
   /// Registers new factories (e.g. sockets that appeared) and initialises the pending
   /// definitions they satisfy.
-  public func resolvePending(with newFactories: [any ComponentFactory]) async throws(ComponentLoadError) {
+  public func resolvePending(
+    with newFactories: [any ComponentFactory]
+  ) async throws(ComponentLoadError) {
     for factory in newFactories { factories.register(factory) }
     let waiting = pending
     pending = []
@@ -55,7 +60,8 @@ public actor ComponentLoader {
     let waiting = pending
     pending = []
     for definition in waiting {
-      let reason = "no socket provides type \(definition.type) after waiting \(formatDuration(wait)); is the component process running and serving \(definition.type.split(separator: ".", maxSplits: 1).last.map(String.init) ?? definition.type).sock?"
+      let reason =
+        "no socket provides type \(definition.type) after waiting \(formatDuration(wait)); is the component process running and serving \(definition.type.split(separator: ".", maxSplits: 1).last.map(String.init) ?? definition.type).sock?"
       try await fail(definition, reason: reason, source: "")
     }
   }
@@ -63,7 +69,9 @@ public actor ComponentLoader {
   private func load(_ definition: ComponentDefinition) async throws(ComponentLoadError) {
     guard let factory = factories.factory(for: definition.type) else {
       if !pending.contains(where: { $0.name == definition.name }) { pending.append(definition) }
-      await registry.record(definition, state: .pending, reason: "waiting for a socket that provides \(definition.type)")
+      await registry.record(
+        definition, state: .pending, reason: "waiting for a socket that provides \(definition.type)"
+      )
       logger.info(
         "component is PENDING: no socket provides its type yet",
         metadata: ["component": "\(definition.name)", "type": "\(definition.type)"])
@@ -72,7 +80,8 @@ public actor ComponentLoader {
     guard factory.accepts(version: definition.version) else {
       try await fail(
         definition,
-        reason: "\(definition.source): spec.version '\(definition.version)' is not a version of \(definition.type) (\(factory.source))",
+        reason:
+          "\(definition.source): spec.version '\(definition.version)' is not a version of \(definition.type) (\(factory.source))",
         source: factory.source.description)
       return
     }
@@ -80,11 +89,13 @@ public actor ComponentLoader {
     do {
       let metadata = try await resolver.resolve(definition)
       let (kind, capabilities) = try await withDeadline(definition.initTimeout) {
-        try await factory.make(name: definition.name, metadata: metadata.properties, timeout: definition.initTimeout)
+        try await factory.make(
+          name: definition.name, metadata: metadata.properties, timeout: definition.initTimeout)
       }
       await registry.up(
         InitializedComponent(
-          name: definition.name, type: definition.type, version: definition.version, source: factory.source,
+          name: definition.name, type: definition.type, version: definition.version,
+          source: factory.source,
           capabilities: capabilities, kind: kind,
           metadata: metadata.properties.filter { !metadata.secretKeys.contains($0.key) },
           secretKeys: metadata.secretKeys, environmentKeys: metadata.environmentKeys))
@@ -101,15 +112,19 @@ public actor ComponentLoader {
       logger.info(
         "component is UP",
         metadata: [
-          "component": "\(definition.name)", "type": "\(definition.type)", "socket": "\(factory.source)",
+          "component": "\(definition.name)", "type": "\(definition.type)",
+          "socket": "\(factory.source)",
           "capabilities": "\(capabilities.joined(separator: ","))",
         ])
     } catch is DeadlineExceeded {
-      try await fail(definition, reason: initTimeoutReason(definition), source: factory.source.description)
+      try await fail(
+        definition, reason: initTimeoutReason(definition), source: factory.source.description)
     } catch let error as ComponentCallError where error.kind == .deadlineExceeded {
-      try await fail(definition, reason: initTimeoutReason(definition), source: factory.source.description)
+      try await fail(
+        definition, reason: initTimeoutReason(definition), source: factory.source.description)
     } catch {
-      try await fail(definition, reason: "initialisation failed: \(error)", source: factory.source.description)
+      try await fail(
+        definition, reason: "initialisation failed: \(error)", source: factory.source.description)
     }
   }
 
@@ -117,7 +132,9 @@ public actor ComponentLoader {
     "initialisation did not finish within \(formatDuration(definition.initTimeout)) (spec.initTimeout)"
   }
 
-  private func fail(_ definition: ComponentDefinition, reason: String, source: String) async throws(ComponentLoadError) {
+  private func fail(
+    _ definition: ComponentDefinition, reason: String, source: String
+  ) async throws(ComponentLoadError) {
     await registry.record(definition, state: .failed, source: source, reason: reason)
     if definition.ignoreErrors {
       logger.warning(
@@ -162,7 +179,9 @@ struct DeadlineExceeded: Error {
 }
 
 /// Runs `body`, cancelling it at `timeout`; throws ``DeadlineExceeded`` then.
-func withDeadline<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+func withDeadline<T: Sendable>(
+  _ timeout: Duration, _ body: @escaping @Sendable () async throws -> T
+) async throws -> T {
   try await withThrowingTaskGroup(of: T?.self) { group in
     group.addTask { try await body() }
     group.addTask {

@@ -65,10 +65,14 @@ public actor ComponentRegistry {
   }
 
   /// Records a configured component and its state.
-  func record(_ definition: ComponentDefinition, state: ComponentState, source: String = "", reason: String? = nil) {
+  func record(
+    _ definition: ComponentDefinition, state: ComponentState, source: String = "",
+    reason: String? = nil
+  ) {
     if statuses[definition.name] == nil { configured.append(definition.name) }
     statuses[definition.name] = ComponentStatus(
-      name: definition.name, type: definition.type, version: definition.version, source: source, state: state,
+      name: definition.name, type: definition.type, version: definition.version, source: source,
+      state: state,
       reason: reason, capabilities: [], ignoreErrors: definition.ignoreErrors)
     ComponentMetrics.state(of: definition.name, is: state)
   }
@@ -80,7 +84,8 @@ public actor ComponentRegistry {
     initialized.append(component.name)
     if statuses[component.name] == nil { configured.append(component.name) }
     statuses[component.name] = ComponentStatus(
-      name: component.name, type: component.type, version: component.version, source: component.source.description,
+      name: component.name, type: component.type, version: component.version,
+      source: component.source.description,
       state: .up, reason: nil, capabilities: component.capabilities,
       ignoreErrors: statuses[component.name]?.ignoreErrors ?? false)
     ComponentMetrics.state(of: component.name, is: .up)
@@ -96,12 +101,15 @@ public actor ComponentRegistry {
   func pluggableSockets() -> [String: [RegisteredPluggable]] {
     var sockets: [String: [RegisteredPluggable]] = [:]
     for name in configured {
-      guard let restart = restarts[name], let status = statuses[name], status.state == .up || status.state == .down else {
+      guard let restart = restarts[name], let status = statuses[name],
+        status.state == .up || status.state == .down
+      else {
         continue
       }
       sockets[restart.channel.socketPath, default: []].append(
         RegisteredPluggable(
-          name: name, type: status.type, state: status.state, kind: live[name]?.kind, channel: restart.channel,
+          name: name, type: status.type, state: status.state, kind: live[name]?.kind,
+          channel: restart.channel,
           restart: restart))
     }
     return sockets

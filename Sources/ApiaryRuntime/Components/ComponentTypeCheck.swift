@@ -33,7 +33,8 @@ public enum ComponentTypeCheck {
 
     public var definition: ComponentDefinition {
       switch self {
-      case .typo(let definition, _), .unknownBlock(let definition, _), .unsupportedBlock(let definition),
+      case .typo(let definition, _), .unknownBlock(let definition, _),
+        .unsupportedBlock(let definition),
         .awaitingSocket(let definition, _, _):
         definition
       }
@@ -65,7 +66,8 @@ public enum ComponentTypeCheck {
 
   /// Dapr building blocks Apiary does not serve: their components are left out.
   public static let unsupportedDaprBlocks: Set<String> = [
-    "configuration", "lock", "crypto", "middleware", "nameresolution", "workflowbackend", "conversation",
+    "configuration", "lock", "crypto", "middleware", "nameresolution", "workflowbackend",
+    "conversation",
   ]
 
   /// The findings for `definitions`, given the types known now: `builtIns` (the
@@ -73,7 +75,8 @@ public enum ComponentTypeCheck {
   /// `socketNames` (the component names of the socket files in the sockets folder,
   /// ``componentName(forSocketFileName:)``).
   public static func check(
-    _ definitions: [ComponentDefinition], builtIns: [String], served: [String] = [], socketNames: Set<String> = []
+    _ definitions: [ComponentDefinition], builtIns: [String], served: [String] = [],
+    socketNames: Set<String> = []
   ) -> [Finding] {
     var findings: [Finding] = []
     let blocks = BuildingBlock.allCases.map(\.rawValue)
@@ -86,7 +89,9 @@ public enum ComponentTypeCheck {
         if unsupportedDaprBlocks.contains(block) {
           findings.append(.unsupportedBlock(definition))
         } else {
-          findings.append(.unknownBlock(definition, suggestion: nearest(block, in: blocks).map { "\($0).\(name)" }))
+          findings.append(
+            .unknownBlock(
+              definition, suggestion: nearest(block, in: blocks).map { "\($0).\(name)" }))
         }
         continue
       }
@@ -95,7 +100,8 @@ public enum ComponentTypeCheck {
         findings.append(.typo(definition, suggestion: suggestion))
         continue
       }
-      findings.append(.awaitingSocket(definition, socket: "\(name).sock", nearest: nearest(type, in: served)))
+      findings.append(
+        .awaitingSocket(definition, socket: "\(name).sock", nearest: nearest(type, in: served)))
     }
     return findings
   }

@@ -23,7 +23,8 @@ public struct PluggableFactory: ComponentFactory {
     self.channel = channel
     self.hasInputBinding = services.contains("dapr.proto.components.v1.InputBinding")
     self.hasOutputBinding = services.contains("dapr.proto.components.v1.OutputBinding")
-    self.hasMultiMaxSize = services.contains("dapr.proto.components.v1.TransactionalStoreMultiMaxSize")
+    self.hasMultiMaxSize = services.contains(
+      "dapr.proto.components.v1.TransactionalStoreMultiMaxSize")
   }
 
   public var source: ComponentSource { .socket(channel.socketPath) }
@@ -31,8 +32,11 @@ public struct PluggableFactory: ComponentFactory {
   /// Pluggable components answer to versions "", "v0" and "v1", as in Dapr.
   public func accepts(version: String) -> Bool { ["", "v0", "v1"].contains(version) }
 
-  public func make(name: String, metadata: [String: String], timeout: Duration) async throws -> (ComponentKind, [String]) {
-    let context = AdapterContext(channel: channel, instance: name, callTimeout: callTimeout, block: block, type: type)
+  public func make(
+    name: String, metadata: [String: String], timeout: Duration
+  ) async throws -> (ComponentKind, [String]) {
+    let context = AdapterContext(
+      channel: channel, instance: name, callTimeout: callTimeout, block: block, type: type)
     switch block {
     case .state:
       let adapter = StateStoreAdapter(context: context, servesMultiMaxSize: hasMultiMaxSize)
@@ -42,7 +46,9 @@ public struct PluggableFactory: ComponentFactory {
       return (.pubsub(adapter), try await adapter.initialise(metadata: metadata, timeout: timeout))
     case .secretstores:
       let adapter = SecretStoreAdapter(context: context)
-      return (.secretStore(adapter), try await adapter.initialise(metadata: metadata, timeout: timeout))
+      return (
+        .secretStore(adapter), try await adapter.initialise(metadata: metadata, timeout: timeout)
+      )
     case .hello:
       let adapter = HelloAdapter(context: context)
       try await adapter.initialise(metadata: metadata, type: type, timeout: timeout)

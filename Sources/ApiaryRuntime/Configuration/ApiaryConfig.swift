@@ -103,7 +103,8 @@ public struct ApiaryConfig: Sendable, Equatable {
       let parsed = try parseDocuments(expand(text, environment), file: path)
       if let settings = parsed.settings {
         if let earlier = settingsFile {
-          throw ConfigurationError("\(path): apiary's settings (modules, processes) are already given in \(earlier)")
+          throw ConfigurationError(
+            "\(path): apiary's settings (modules, processes) are already given in \(earlier)")
         }
         settingsFile = path
         config.modules = settings.modules
@@ -129,7 +130,8 @@ public struct ApiaryConfig: Sendable, Equatable {
 
   /// Parses the text of a config file named `file` (for messages): apiary's settings
   /// in a document without `kind`.
-  public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ApiaryConfig {
+  public static func parse(_ text: String, file: String) throws(ConfigurationError) -> ApiaryConfig
+  {
     let parsed = try parseDocuments(text, file: file)
     var config = parsed.settings ?? ApiaryConfig()
     for (dapr, written) in parsed.dapr { config.dapr.overlay(dapr, written: written) }
@@ -140,12 +142,15 @@ public struct ApiaryConfig: Sendable, Equatable {
   /// Configuration documents with the sections each writes.
   static func parseDocuments(
     _ text: String, file: String
-  ) throws(ConfigurationError) -> (settings: ApiaryConfig?, dapr: [(DaprConfiguration, Set<String>)]) {
+  ) throws(ConfigurationError) -> (
+    settings: ApiaryConfig?, dapr: [(DaprConfiguration, Set<String>)]
+  ) {
     let parser: Parser
     do {
       parser = try Parser(yaml: text, encoding: .utf8)
     } catch {
-      throw ConfigurationError("\(file): not valid YAML: \(ResourceLoader.describe(yamlError: error))")
+      throw ConfigurationError(
+        "\(file): not valid YAML: \(ResourceLoader.describe(yamlError: error))")
     }
     var settings: ApiaryConfig?
     var dapr: [(DaprConfiguration, Set<String>)] = []
@@ -155,7 +160,8 @@ public struct ApiaryConfig: Sendable, Equatable {
       do {
         root = try parser.nextRoot()
       } catch {
-        throw ConfigurationError("\(file): not valid YAML: \(ResourceLoader.describe(yamlError: error))")
+        throw ConfigurationError(
+          "\(file): not valid YAML: \(ResourceLoader.describe(yamlError: error))")
       }
       guard let root else { break }
       defer { index += 1 }
@@ -165,13 +171,16 @@ public struct ApiaryConfig: Sendable, Equatable {
         let kind = kindNode.scalar?.string ?? ""
         guard kind == "Configuration" else {
           throw ConfigurationError(
-            source, "kind '\(kind)' is not Configuration (Dapr's) nor apiary's settings (modules, processes, no kind)")
+            source,
+            "kind '\(kind)' is not Configuration (Dapr's) nor apiary's settings (modules, processes, no kind)"
+          )
         }
         dapr.append(try DaprConfigurationParser(fields: YAMLFields(source: source)).parse(document))
         continue
       }
       guard settings == nil else {
-        throw ConfigurationError("\(file): apiary's settings (modules, processes) are given in two documents")
+        throw ConfigurationError(
+          "\(file): apiary's settings (modules, processes) are given in two documents")
       }
       settings = try parseSettings(root, file: file)
     }
@@ -179,7 +188,9 @@ public struct ApiaryConfig: Sendable, Equatable {
   }
 
   /// Apiary's own settings document.
-  private static func parseSettings(_ root: Node, file: String) throws(ConfigurationError) -> ApiaryConfig {
+  private static func parseSettings(
+    _ root: Node, file: String
+  ) throws(ConfigurationError) -> ApiaryConfig {
     let reader = Reader(file: file)
     guard case .mapping(let document) = root else {
       throw reader.failure("", "expected a mapping with modules and processes, found \(root.shape)")
@@ -188,9 +199,13 @@ public struct ApiaryConfig: Sendable, Equatable {
     var config = ApiaryConfig()
     if let modules = try reader.mapping(document.field("modules"), "modules") {
       try reader.onlyKeys(
-        modules, ["httpApi", "grpcApi", "actuator", "metrics", "supervision", "logForwarding"], at: "modules")
-      func flag(_ key: String, _ keyPath: WritableKeyPath<Modules, Bool>) throws(ConfigurationError) {
-        if let node = modules.field(key) { config.modules[keyPath: keyPath] = try reader.bool(node, "modules.\(key)") }
+        modules, ["httpApi", "grpcApi", "actuator", "metrics", "supervision", "logForwarding"],
+        at: "modules")
+      func flag(_ key: String, _ keyPath: WritableKeyPath<Modules, Bool>) throws(ConfigurationError)
+      {
+        if let node = modules.field(key) {
+          config.modules[keyPath: keyPath] = try reader.bool(node, "modules.\(key)")
+        }
       }
       try flag("httpApi", \.httpApi)
       try flag("grpcApi", \.grpcApi)
@@ -207,7 +222,8 @@ public struct ApiaryConfig: Sendable, Equatable {
       for (index, item) in items.enumerated() {
         let spec = try reader.process(item, at: "processes[\(index)]")
         guard names.insert(spec.name).inserted else {
-          throw reader.failure("processes[\(index)].name", "'\(spec.name)' is used by an earlier process")
+          throw reader.failure(
+            "processes[\(index)].name", "'\(spec.name)' is used by an earlier process")
         }
         config.processes.append(spec)
       }
@@ -223,7 +239,9 @@ public struct ApiaryConfig: Sendable, Equatable {
       ConfigurationError(field.isEmpty ? "\(file): \(problem)" : "\(file): \(field): \(problem)")
     }
 
-    func onlyKeys(_ mapping: Node.Mapping, _ allowed: [String], at path: String) throws(ConfigurationError) {
+    func onlyKeys(
+      _ mapping: Node.Mapping, _ allowed: [String], at path: String
+    ) throws(ConfigurationError) {
       for (key, _) in mapping {
         let name = key.scalar?.string ?? "\(key)"
         guard allowed.contains(name) else {
@@ -235,12 +253,16 @@ public struct ApiaryConfig: Sendable, Equatable {
 
     func mapping(_ node: Node?, _ field: String) throws(ConfigurationError) -> Node.Mapping? {
       guard let node else { return nil }
-      guard case .mapping(let mapping) = node else { throw failure(field, "expected a mapping, found \(node.shape)") }
+      guard case .mapping(let mapping) = node else {
+        throw failure(field, "expected a mapping, found \(node.shape)")
+      }
       return mapping
     }
 
     func text(_ node: Node, _ field: String) throws(ConfigurationError) -> String {
-      guard case .scalar(let scalar) = node else { throw failure(field, "expected text, found \(node.shape)") }
+      guard case .scalar(let scalar) = node else {
+        throw failure(field, "expected text, found \(node.shape)")
+      }
       return scalar.string
     }
 
@@ -265,7 +287,9 @@ public struct ApiaryConfig: Sendable, Equatable {
         throw failure(path, "expected a mapping with name and command, found \(node.shape)")
       }
       try onlyKeys(
-        fields, ["name", "command", "env", "workingDir", "restart", "backoff", "socket", "startTimeout"], at: path)
+        fields,
+        ["name", "command", "env", "workingDir", "restart", "backoff", "socket", "startTimeout"],
+        at: path)
       guard let nameNode = fields.field("name") else { throw failure("\(path).name", "is missing") }
       let name = try text(nameNode, "\(path).name")
       guard !name.isEmpty, !name.contains("/") else {
@@ -275,10 +299,14 @@ public struct ApiaryConfig: Sendable, Equatable {
         throw failure("\(path).command", "is missing (a list: the program, then its arguments)")
       }
       guard case .sequence(let words) = commandNode, !words.isEmpty else {
-        throw failure("\(path).command", "expected a non-empty list (the program, then its arguments), found \(commandNode.shape)")
+        throw failure(
+          "\(path).command",
+          "expected a non-empty list (the program, then its arguments), found \(commandNode.shape)")
       }
       var command: [String] = []
-      for (index, word) in words.enumerated() { command.append(try text(word, "\(path).command[\(index)]")) }
+      for (index, word) in words.enumerated() {
+        command.append(try text(word, "\(path).command[\(index)]"))
+      }
       var spec = ProcessSpec(name: name, command: command)
       if let env = try mapping(fields.field("env"), "\(path).env") {
         for (key, value) in env {
@@ -286,7 +314,9 @@ public struct ApiaryConfig: Sendable, Equatable {
           spec.env[variable] = value.isNull ? "" : try text(value, "\(path).env.\(variable)")
         }
       }
-      if let node = fields.field("workingDir") { spec.workingDir = try text(node, "\(path).workingDir") }
+      if let node = fields.field("workingDir") {
+        spec.workingDir = try text(node, "\(path).workingDir")
+      }
       if let node = fields.field("restart") {
         let value = try text(node, "\(path).restart")
         guard let policy = RestartPolicy(rawValue: value) else {
@@ -296,14 +326,20 @@ public struct ApiaryConfig: Sendable, Equatable {
       }
       if let backoff = try mapping(fields.field("backoff"), "\(path).backoff") {
         try onlyKeys(backoff, ["initial", "max"], at: "\(path).backoff")
-        if let node = backoff.field("initial") { spec.initialBackoff = try duration(node, "\(path).backoff.initial") }
-        if let node = backoff.field("max") { spec.maxBackoff = try duration(node, "\(path).backoff.max") }
+        if let node = backoff.field("initial") {
+          spec.initialBackoff = try duration(node, "\(path).backoff.initial")
+        }
+        if let node = backoff.field("max") {
+          spec.maxBackoff = try duration(node, "\(path).backoff.max")
+        }
         guard spec.maxBackoff >= spec.initialBackoff else {
           throw failure("\(path).backoff.max", "must not be shorter than backoff.initial")
         }
       }
       if let node = fields.field("socket") { spec.socket = try text(node, "\(path).socket") }
-      if let node = fields.field("startTimeout") { spec.startTimeout = try duration(node, "\(path).startTimeout") }
+      if let node = fields.field("startTimeout") {
+        spec.startTimeout = try duration(node, "\(path).startTimeout")
+      }
       return spec
     }
   }

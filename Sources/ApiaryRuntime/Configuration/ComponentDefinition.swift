@@ -88,7 +88,9 @@ public struct ComponentDefinition: Sendable, Equatable {
     for (index, item) in metadata.enumerated() {
       if let earlier = firstIndex[item.name] {
         throw ConfigurationError(
-          source, "spec.metadata[\(earlier)] and spec.metadata[\(index)] are both named '\(item.name)'; keep one")
+          source,
+          "spec.metadata[\(earlier)] and spec.metadata[\(index)] are both named '\(item.name)'; keep one"
+        )
       }
       firstIndex[item.name] = index
     }

@@ -95,26 +95,39 @@ struct DaprConfigurationParser {
   let fields: YAMLFields
 
   /// The configuration, and the `spec` sections the document writes.
-  func parse(_ document: Node.Mapping) throws(ConfigurationError) -> (DaprConfiguration, Set<String>) {
+  func parse(
+    _ document: Node.Mapping
+  ) throws(ConfigurationError) -> (DaprConfiguration, Set<String>) {
     if let node = document.field("apiVersion") {
       let version = try fields.text(node, "apiVersion")
       guard version == "dapr.io/v1alpha1" else {
-        throw fields.failure("apiVersion '\(version)' is not supported for kind Configuration (use dapr.io/v1alpha1)")
+        throw fields.failure(
+          "apiVersion '\(version)' is not supported for kind Configuration (use dapr.io/v1alpha1)")
       }
     }
     var configuration = DaprConfiguration()
-    guard let spec = try fields.mapping(document.field("spec"), "spec") else { return (configuration, []) }
+    guard let spec = try fields.mapping(document.field("spec"), "spec") else {
+      return (configuration, [])
+    }
     var written: Set<String> = []
     for (key, _) in spec {
       guard let name = key.scalar?.string else { continue }
       written.insert(name)
-      if !DaprConfiguration.applied.contains(name) { configuration.unsupportedSections.append(name) }
+      if !DaprConfiguration.applied.contains(name) {
+        configuration.unsupportedSections.append(name)
+      }
     }
     if let secrets = try fields.mapping(spec.field("secrets"), "spec.secrets") {
-      for (index, entry) in (try fields.list(secrets.field("scopes"), "spec.secrets.scopes") ?? []).enumerated() {
+      for (index, entry) in (try fields.list(secrets.field("scopes"), "spec.secrets.scopes") ?? [])
+        .enumerated()
+      {
         let path = "spec.secrets.scopes[\(index)]"
-        guard case .mapping(let scope) = entry else { throw fields.failure("\(path) must be a mapping") }
-        guard let storeNode = scope.field("storeName") else { throw fields.failure("\(path).storeName is missing") }
+        guard case .mapping(let scope) = entry else {
+          throw fields.failure("\(path) must be a mapping")
+        }
+        guard let storeNode = scope.field("storeName") else {
+          throw fields.failure("\(path).storeName is missing")
+        }
         let store = try fields.text(storeNode, "\(path).storeName")
         guard configuration.secretScopes[store] == nil else {
           throw fields.failure("\(store) storeName is repeated in secrets configuration")
@@ -128,8 +141,10 @@ struct DaprConfigurationParser {
           default: throw fields.failure("defaultAccess \(value) can be either allow or deny")
           }
         }
-        parsed.allowedSecrets = try fields.texts(scope.field("allowedSecrets"), "\(path).allowedSecrets")
-        parsed.deniedSecrets = try fields.texts(scope.field("deniedSecrets"), "\(path).deniedSecrets")
+        parsed.allowedSecrets = try fields.texts(
+          scope.field("allowedSecrets"), "\(path).allowedSecrets")
+        parsed.deniedSecrets = try fields.texts(
+          scope.field("deniedSecrets"), "\(path).deniedSecrets")
         configuration.secretScopes[store] = parsed
       }
     }
@@ -142,26 +157,35 @@ struct DaprConfigurationParser {
         try self.metrics(metrics, section: "spec.\(section)", into: &configuration.metrics)
       }
     }
-    for (index, entry) in (try fields.list(spec.field("features"), "spec.features") ?? []).enumerated() {
+    for (index, entry) in (try fields.list(spec.field("features"), "spec.features") ?? [])
+      .enumerated()
+    {
       guard case .mapping(let feature) = entry, let nameNode = feature.field("name") else {
         throw fields.failure("spec.features[\(index)] must have a name")
       }
-      let enabled = try feature.field("enabled").map { node throws(ConfigurationError) in
-        try fields.bool(node, "spec.features[\(index)].enabled")
-      } ?? false
-      if enabled { configuration.enabledFeatures.append(try fields.text(nameNode, "spec.features[\(index)].name")) }
+      let enabled =
+        try feature.field("enabled").map { node throws(ConfigurationError) in
+          try fields.bool(node, "spec.features[\(index)].enabled")
+        } ?? false
+      if enabled {
+        configuration.enabledFeatures.append(
+          try fields.text(nameNode, "spec.features[\(index)].name"))
+      }
     }
     return (configuration, written)
   }
 
-  private func tracing(_ node: Node.Mapping) throws(ConfigurationError) -> DaprConfiguration.Tracing {
+  private func tracing(_ node: Node.Mapping) throws(ConfigurationError) -> DaprConfiguration.Tracing
+  {
     var tracing = DaprConfiguration.Tracing()
     if let rate = node.field("samplingRate") {
       let text = try fields.text(rate, "spec.tracing.samplingRate")
       tracing.samplingRate = Double(text).map { min(max($0, 0), 1) } ?? 0.0001
       tracing.samplingRateText = text
     }
-    if let stdout = node.field("stdout") { tracing.stdout = try fields.bool(stdout, "spec.tracing.stdout") }
+    if let stdout = node.field("stdout") {
+      tracing.stdout = try fields.bool(stdout, "spec.tracing.stdout")
+    }
     if let otel = try fields.mapping(node.field("otel"), "spec.tracing.otel") {
       if let address = otel.field("endpointAddress") {
         tracing.otelEndpoint = try fields.text(address, "spec.tracing.otel.endpointAddress")
@@ -173,13 +197,19 @@ struct DaprConfigurationParser {
         }
         tracing.otelProtocol = value
       }
-      if let secure = otel.field("isSecure") { tracing.otelSecure = try fields.bool(secure, "spec.tracing.otel.isSecure") }
+      if let secure = otel.field("isSecure") {
+        tracing.otelSecure = try fields.bool(secure, "spec.tracing.otel.isSecure")
+      }
       if let headers = otel.field("headers") {
         tracing.otelHeaders = try self.headers(headers)
       }
-      if let timeout = otel.field("timeout") { tracing.otelTimeout = try fields.duration(timeout, "spec.tracing.otel.timeout") }
+      if let timeout = otel.field("timeout") {
+        tracing.otelTimeout = try fields.duration(timeout, "spec.tracing.otel.timeout")
+      }
     }
-    if let zipkin = try fields.mapping(node.field("zipkin"), "spec.tracing.zipkin"), let address = zipkin.field("endpointAddress") {
+    if let zipkin = try fields.mapping(node.field("zipkin"), "spec.tracing.zipkin"),
+      let address = zipkin.field("endpointAddress")
+    {
       tracing.zipkinEndpoint = try fields.text(address, "spec.tracing.zipkin.endpointAddress")
     }
     return tracing
@@ -200,11 +230,14 @@ struct DaprConfigurationParser {
       for (index, entry) in list.enumerated() {
         switch entry {
         case .mapping(let pair):
-          guard let nameNode = pair.field("name") else { throw fields.failure("\(path)[\(index)].name is missing") }
+          guard let nameNode = pair.field("name") else {
+            throw fields.failure("\(path)[\(index)].name is missing")
+          }
           let name = try fields.text(nameNode, "\(path)[\(index)].name")
           guard let valueNode = pair.field("value") else {
             throw fields.failure(
-              "\(path)[\(index)] (\(name)) has no value: apiary reads a header's plain value only (no secretKeyRef or envRef)")
+              "\(path)[\(index)] (\(name)) has no value: apiary reads a header's plain value only (no secretKeyRef or envRef)"
+            )
           }
           headers[name] = try fields.text(valueNode, "\(path)[\(index)].value")
         default:
@@ -224,41 +257,56 @@ struct DaprConfigurationParser {
   private func metrics(
     _ node: Node.Mapping, section: String, into metrics: inout DaprConfiguration.Metrics
   ) throws(ConfigurationError) {
-    if let enabled = node.field("enabled") { metrics.enabled = try fields.bool(enabled, "\(section).enabled") }
+    if let enabled = node.field("enabled") {
+      metrics.enabled = try fields.bool(enabled, "\(section).enabled")
+    }
     if let record = node.field("recordErrorCodes") {
       metrics.recordErrorCodes = try fields.bool(record, "\(section).recordErrorCodes")
     }
     if let buckets = node.field("latencyDistributionBuckets") {
-      metrics.latencyBuckets = try fields.texts(buckets, "\(section).latencyDistributionBuckets").enumerated().map {
-        (index, text) throws(ConfigurationError) -> Double in
-        guard let value = Double(text), value > 0 else {
-          throw fields.failure("\(section).latencyDistributionBuckets[\(index)] '\(text)' is not a positive number")
+      metrics.latencyBuckets = try fields.texts(buckets, "\(section).latencyDistributionBuckets")
+        .enumerated().map {
+          (index, text) throws(ConfigurationError) -> Double in
+          guard let value = Double(text), value > 0 else {
+            throw fields.failure(
+              "\(section).latencyDistributionBuckets[\(index)] '\(text)' is not a positive number")
+          }
+          return value
         }
-        return value
-      }
     }
-    for (index, entry) in (try fields.list(node.field("rules"), "\(section).rules") ?? []).enumerated() {
+    for (index, entry) in (try fields.list(node.field("rules"), "\(section).rules") ?? [])
+      .enumerated()
+    {
       let path = "\(section).rules[\(index)]"
       guard case .mapping(let rule) = entry, let nameNode = rule.field("name") else {
         throw fields.failure("\(path) must have a name")
       }
-      var parsed = DaprConfiguration.Metrics.Rule(name: try fields.text(nameNode, "\(path).name"), labels: [:])
-      for (labelIndex, label) in (try fields.list(rule.field("labels"), "\(path).labels") ?? []).enumerated() {
+      var parsed = DaprConfiguration.Metrics.Rule(
+        name: try fields.text(nameNode, "\(path).name"), labels: [:])
+      for (labelIndex, label) in (try fields.list(rule.field("labels"), "\(path).labels") ?? [])
+        .enumerated()
+      {
         guard case .mapping(let labelMap) = label, let labelName = labelMap.field("name") else {
           throw fields.failure("\(path).labels[\(labelIndex)] must have a name")
         }
         var replacements: [String: String] = [:]
-        if let regex = try fields.mapping(labelMap.field("regex"), "\(path).labels[\(labelIndex)].regex") {
+        if let regex = try fields.mapping(
+          labelMap.field("regex"), "\(path).labels[\(labelIndex)].regex")
+        {
           for (key, value) in regex {
             guard let replacement = key.scalar?.string else { continue }
-            let pattern = try fields.text(value, "\(path).labels[\(labelIndex)].regex.\(replacement)")
+            let pattern = try fields.text(
+              value, "\(path).labels[\(labelIndex)].regex.\(replacement)")
             guard (try? NSRegularExpression(pattern: pattern)) != nil else {
-              throw fields.failure("\(path).labels[\(labelIndex)].regex.\(replacement): '\(pattern)' is not a regular expression")
+              throw fields.failure(
+                "\(path).labels[\(labelIndex)].regex.\(replacement): '\(pattern)' is not a regular expression"
+              )
             }
             replacements[replacement] = pattern
           }
         }
-        parsed.labels[try fields.text(labelName, "\(path).labels[\(labelIndex)].name")] = replacements
+        parsed.labels[try fields.text(labelName, "\(path).labels[\(labelIndex)].name")] =
+          replacements
       }
       metrics.rules.append(parsed)
     }

@@ -11,12 +11,15 @@ public enum InitializationOrder {
   /// - Throws: ``ConfigurationError`` when two definitions have the same name, a
   ///   definition reads a secret without naming a secret store, names one that is not defined or is not a secret store, or when
   ///   secret stores read their own secrets from each other in a cycle.
-  public static func order(_ definitions: [ComponentDefinition]) throws(ConfigurationError) -> [ComponentDefinition] {
+  public static func order(
+    _ definitions: [ComponentDefinition]
+  ) throws(ConfigurationError) -> [ComponentDefinition] {
     var byName: [String: ComponentDefinition] = [:]
     for definition in definitions {
       if let earlier = byName[definition.name] {
         throw ConfigurationError(
-          "component name '\(definition.name)' is defined twice: \(earlier.source) and \(definition.source)")
+          "component name '\(definition.name)' is defined twice: \(earlier.source) and \(definition.source)"
+        )
       }
       byName[definition.name] = definition
     }
@@ -35,7 +38,8 @@ public enum InitializationOrder {
       while let store = dependency[chain[chain.count - 1]], !placed.contains(store) {
         if let start = chain.firstIndex(of: store) {
           let cycle = chain[start...] + [store]
-          throw ConfigurationError("secret store references form a cycle: \(cycle.joined(separator: " → "))")
+          throw ConfigurationError(
+            "secret store references form a cycle: \(cycle.joined(separator: " → "))")
         }
         chain.append(store)
       }
@@ -58,12 +62,14 @@ public enum InitializationOrder {
         "spec.metadata[\(reference)].secretKeyRef needs auth.secretStore to name the secret store")
     }
     guard let target = byName[store] else {
-      throw ConfigurationError(definition.source, "auth.secretStore '\(store)' is not a defined component")
+      throw ConfigurationError(
+        definition.source, "auth.secretStore '\(store)' is not a defined component")
     }
     guard target.isSecretStore else {
       throw ConfigurationError(
         definition.source,
-        "auth.secretStore '\(store)' is not a secret store (its type is \(target.type), not secretstores.*)")
+        "auth.secretStore '\(store)' is not a secret store (its type is \(target.type), not secretstores.*)"
+      )
     }
     return store
   }

@@ -3,7 +3,8 @@
 /// already been initialised, see ``InitializationOrder``).
 public struct MetadataResolver: Sendable {
   /// Reads the key `key` of the secret `name` from the secret store component `store`.
-  public typealias SecretLookup = @Sendable (_ store: String, _ name: String, _ key: String) async throws -> String
+  public typealias SecretLookup =
+    @Sendable (_ store: String, _ name: String, _ key: String) async throws -> String
 
   /// The environment `envRef` values are read from.
   public var environment: [String: String]
@@ -21,7 +22,9 @@ public struct MetadataResolver: Sendable {
   /// - Throws: ``ConfigurationError`` when two entries have the same name, an `envRef`
   ///   names an unset variable, a `secretKeyRef` has no `auth.secretStore`, or a secret
   ///   cannot be read; the message names the definition's file, document and entry.
-  public func resolve(_ definition: ComponentDefinition) async throws(ConfigurationError) -> ResolvedMetadata {
+  public func resolve(
+    _ definition: ComponentDefinition
+  ) async throws(ConfigurationError) -> ResolvedMetadata {
     try definition.checkUniqueMetadataNames()
     var resolved = ResolvedMetadata()
     for (index, item) in definition.metadata.enumerated() {
@@ -31,21 +34,24 @@ public struct MetadataResolver: Sendable {
         resolved.properties[item.name] = text
       case .envRef(let variable):
         guard let value = environment[variable] else {
-          throw ConfigurationError(definition.source, "\(path).envRef \(variable) is not set in the environment")
+          throw ConfigurationError(
+            definition.source, "\(path).envRef \(variable) is not set in the environment")
         }
         resolved.properties[item.name] = value
         resolved.environmentKeys.insert(item.name)
       case .secretKeyRef(let name, let key):
         guard let store = definition.secretStore else {
           throw ConfigurationError(
-            definition.source, "\(path).secretKeyRef needs auth.secretStore to name the secret store")
+            definition.source,
+            "\(path).secretKeyRef needs auth.secretStore to name the secret store")
         }
         do {
           resolved.properties[item.name] = try await secret(store, name, key)
         } catch {
           throw ConfigurationError(
             definition.source,
-            "\(path).secretKeyRef {name: \(name), key: \(key)} could not be read from secret store '\(store)': \(error)")
+            "\(path).secretKeyRef {name: \(name), key: \(key)} could not be read from secret store '\(store)': \(error)"
+          )
         }
         resolved.secretKeys.insert(item.name)
       }

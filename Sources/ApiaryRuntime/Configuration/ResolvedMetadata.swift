@@ -10,7 +10,10 @@ public struct ResolvedMetadata: Sendable, Equatable {
   public var environmentKeys: Set<String>
 
   /// Creates resolved metadata.
-  public init(properties: [String: String] = [:], secretKeys: Set<String> = [], environmentKeys: Set<String> = []) {
+  public init(
+    properties: [String: String] = [:], secretKeys: Set<String> = [],
+    environmentKeys: Set<String> = []
+  ) {
     self.properties = properties
     self.secretKeys = secretKeys
     self.environmentKeys = environmentKeys

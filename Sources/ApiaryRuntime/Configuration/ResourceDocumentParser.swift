@@ -33,7 +33,8 @@ struct ResourceDocumentParser {
   func parse(_ root: Node) throws(ConfigurationError) -> Outcome {
     if root.isNull { return .empty }
     guard case .mapping(let document) = root else {
-      throw fields.failure("expected a mapping with apiVersion, kind, metadata and spec, found \(root.shape)")
+      throw fields.failure(
+        "expected a mapping with apiVersion, kind, metadata and spec, found \(root.shape)")
     }
     guard let kindNode = document.field("kind") else {
       throw fields.failure("kind is missing")
@@ -46,31 +47,44 @@ struct ResourceDocumentParser {
         if case .mapping(let header) = node { header.field("name")?.scalar?.string } else { nil }
       }
       return .resiliency(
-        Result { () throws(ConfigurationError) in try ResiliencyParser(fields: fields).parse(document) },
+        Result { () throws(ConfigurationError) in
+          try ResiliencyParser(fields: fields).parse(document)
+        },
         name: name ?? "")
     }
     guard kind == "Component" else { return .otherKind(kind) }
+    return .component(try component(document))
+  }
 
+  /// Reads a `kind: Component` document.
+  private func component(_ document: Node.Mapping) throws(ConfigurationError) -> ComponentDefinition
+  {
     guard let apiVersionNode = document.field("apiVersion") else {
       throw fields.failure("apiVersion is missing (use \(Self.componentAPIVersion))")
     }
     let apiVersion = try fields.text(apiVersionNode, "apiVersion")
     guard apiVersion == Self.componentAPIVersion else {
       throw fields.failure(
-        "apiVersion '\(apiVersion)' is not supported for kind Component (use \(Self.componentAPIVersion))")
+        "apiVersion '\(apiVersion)' is not supported for kind Component (use \(Self.componentAPIVersion))"
+      )
     }
 
     let header = try fields.mapping(document.field("metadata"), "metadata")
-    guard let nameNode = header?.field("name") else { throw fields.failure("metadata.name is missing") }
+    guard let nameNode = header?.field("name") else {
+      throw fields.failure("metadata.name is missing")
+    }
     let name = try fields.text(nameNode, "metadata.name")
     guard !name.isEmpty else { throw fields.failure("metadata.name is missing") }
 
-    guard let spec = try fields.mapping(document.field("spec"), "spec"), let typeNode = spec.field("type") else {
+    guard let spec = try fields.mapping(document.field("spec"), "spec"),
+      let typeNode = spec.field("type")
+    else {
       throw fields.failure("spec.type is missing")
     }
     let type = try fields.text(typeNode, "spec.type")
     guard Self.isWellFormed(type: type) else {
-      throw fields.failure("spec.type '\(type)' must look like <building block>.<name>, e.g. state.redis")
+      throw fields.failure(
+        "spec.type '\(type)' must look like <building block>.<name>, e.g. state.redis")
     }
 
     var definition = ComponentDefinition(name: name, type: type, source: source)
@@ -81,26 +95,33 @@ struct ResourceDocumentParser {
       definition.metadata = try metadataItems(items)
     }
     if let ignoreErrors = spec.field("ignoreErrors") {
-      guard let flag = ignoreErrors.bool else { throw fields.failure("spec.ignoreErrors must be true or false") }
+      guard let flag = ignoreErrors.bool else {
+        throw fields.failure("spec.ignoreErrors must be true or false")
+      }
       definition.ignoreErrors = flag
     }
     if let timeoutNode = spec.field("initTimeout") {
       let timeout = try fields.text(timeoutNode, "spec.initTimeout")
       guard let duration = DurationParsing.parse(timeout) else {
-        throw fields.failure("spec.initTimeout '\(timeout)' is not a duration (write it like 5s or 500ms)")
+        throw fields.failure(
+          "spec.initTimeout '\(timeout)' is not a duration (write it like 5s or 500ms)")
       }
       definition.initTimeout = duration
     }
-    if let auth = try fields.mapping(document.field("auth"), "auth"), let storeNode = auth.field("secretStore") {
+    if let auth = try fields.mapping(document.field("auth"), "auth"),
+      let storeNode = auth.field("secretStore")
+    {
       let store = try fields.text(storeNode, "auth.secretStore")
-      guard !store.isEmpty else { throw fields.failure("auth.secretStore is empty; name a secret store component") }
+      guard !store.isEmpty else {
+        throw fields.failure("auth.secretStore is empty; name a secret store component")
+      }
       definition.secretStore = store
     }
     if let scopes = document.field("scopes") {
       definition.scopes = try appIDs(scopes)
     }
     try definition.checkUniqueMetadataNames()
-    return .component(definition)
+    return definition
   }
 
   /// The apiVersions a Subscription may have: v1alpha1 routes with `spec.route`,
@@ -108,19 +129,26 @@ struct ResourceDocumentParser {
   static let subscriptionAPIVersions = ["dapr.io/v1alpha1", "dapr.io/v2alpha1"]
 
   /// Reads a declarative `kind: Subscription` document.
-  private func subscription(_ document: Node.Mapping) throws(ConfigurationError) -> SubscriptionDefinition {
+  private func subscription(
+    _ document: Node.Mapping
+  ) throws(ConfigurationError) -> SubscriptionDefinition {
     guard let apiVersionNode = document.field("apiVersion") else {
       throw fields.failure("apiVersion is missing (use dapr.io/v2alpha1)")
     }
     let apiVersion = try fields.text(apiVersionNode, "apiVersion")
     guard Self.subscriptionAPIVersions.contains(apiVersion) else {
-      throw fields.failure("apiVersion '\(apiVersion)' is not supported for kind Subscription (use dapr.io/v2alpha1)")
+      throw fields.failure(
+        "apiVersion '\(apiVersion)' is not supported for kind Subscription (use dapr.io/v2alpha1)")
     }
     let header = try fields.mapping(document.field("metadata"), "metadata")
-    guard let nameNode = header?.field("name") else { throw fields.failure("metadata.name is missing") }
+    guard let nameNode = header?.field("name") else {
+      throw fields.failure("metadata.name is missing")
+    }
     let name = try fields.text(nameNode, "metadata.name")
     guard !name.isEmpty else { throw fields.failure("metadata.name is missing") }
-    guard let spec = try fields.mapping(document.field("spec"), "spec") else { throw fields.failure("spec is missing") }
+    guard let spec = try fields.mapping(document.field("spec"), "spec") else {
+      throw fields.failure("spec is missing")
+    }
 
     func required(_ field: String) throws(ConfigurationError) -> String {
       guard let node = spec.field(field) else { throw fields.failure("spec.\(field) is missing") }
@@ -130,26 +158,11 @@ struct ResourceDocumentParser {
     }
     let pubsub = try required("pubsubname")
     let topic = try required("topic")
-    var routes = SubscriptionRoutes()
-    if let node = try fields.mapping(spec.field("routes"), "spec.routes") {
-      if let fallback = node.field("default") { routes.defaultPath = try fields.text(fallback, "spec.routes.default") }
-      for (index, entry) in (try fields.list(node.field("rules"), "spec.routes.rules") ?? []).enumerated() {
-        let field = "spec.routes.rules[\(index)]"
-        guard case .mapping(let rule) = entry else { throw fields.failure("\(field) must be a mapping with match and path") }
-        guard let pathNode = rule.field("path") else { throw fields.failure("\(field).path is missing") }
-        let path = try fields.text(pathNode, "\(field).path")
-        let match = try rule.field("match").map { node throws(ConfigurationError) in try fields.text(node, "\(field).match") } ?? ""
-        do {
-          routes.rules.append(try SubscriptionRoutes.Rule(match: match, path: path))
-        } catch {
-          throw fields.failure("subscription \(name): \(field).match '\(match)' does not parse at \(error)")
-        }
-      }
-    } else if let node = spec.field("route") {
-      routes.defaultPath = try fields.text(node, "spec.route")
-    }
+    let routes = try subscriptionRoutes(spec, subscription: name)
     guard !routes.isEmpty else {
-      throw fields.failure("spec.routes is missing: give spec.routes.default (or rules) naming the app path that receives the events, e.g. /orders")
+      throw fields.failure(
+        "spec.routes is missing: give spec.routes.default (or rules) naming the app path that receives the events, e.g. /orders"
+      )
     }
     var metadata: [String: String] = [:]
     if let entries = try fields.mapping(spec.field("metadata"), "spec.metadata") {
@@ -161,28 +174,81 @@ struct ResourceDocumentParser {
       }
     }
     var deadLetterTopic: String?
-    if let node = spec.field("deadLetterTopic") { deadLetterTopic = try fields.text(node, "spec.deadLetterTopic") }
-    var bulkSubscribe: BulkSubscribeOptions?
-    if let bulk = try fields.mapping(spec.field("bulkSubscribe"), "spec.bulkSubscribe"),
-      try bulk.field("enabled").map({ node throws(ConfigurationError) in try fields.bool(node, "spec.bulkSubscribe.enabled") }) ?? false
-    {
-      var options = BulkSubscribeOptions()
-      if let count = bulk.field("maxMessagesCount") {
-        options.maxMessagesCount = try fields.integer(count, "spec.bulkSubscribe.maxMessagesCount")
-        guard options.maxMessagesCount > 0 else { throw fields.failure("spec.bulkSubscribe.maxMessagesCount must be at least 1") }
-      }
-      if let wait = bulk.field("maxAwaitDurationMs") {
-        let milliseconds = try fields.integer(wait, "spec.bulkSubscribe.maxAwaitDurationMs")
-        guard milliseconds >= 0 else { throw fields.failure("spec.bulkSubscribe.maxAwaitDurationMs must not be negative") }
-        options.maxAwaitDuration = .milliseconds(milliseconds)
-      }
-      bulkSubscribe = options
+    if let node = spec.field("deadLetterTopic") {
+      deadLetterTopic = try fields.text(node, "spec.deadLetterTopic")
     }
+    let bulkSubscribe = try bulkSubscribeOptions(spec)
     var scopes: [String] = []
     if let node = document.field("scopes") { scopes = try appIDs(node) }
     return SubscriptionDefinition(
       name: name, pubsubName: pubsub, topic: topic, routes: routes, metadata: metadata,
-      deadLetterTopic: deadLetterTopic, bulkSubscribe: bulkSubscribe, scopes: scopes, source: source)
+      deadLetterTopic: deadLetterTopic, bulkSubscribe: bulkSubscribe, scopes: scopes, source: source
+    )
+  }
+
+  /// `spec.routes` (a default path and match rules), else the older `spec.route`.
+  private func subscriptionRoutes(
+    _ spec: Node.Mapping, subscription name: String
+  ) throws(ConfigurationError) -> SubscriptionRoutes {
+    var routes = SubscriptionRoutes()
+    if let node = try fields.mapping(spec.field("routes"), "spec.routes") {
+      if let fallback = node.field("default") {
+        routes.defaultPath = try fields.text(fallback, "spec.routes.default")
+      }
+      for (index, entry) in (try fields.list(node.field("rules"), "spec.routes.rules") ?? [])
+        .enumerated()
+      {
+        let field = "spec.routes.rules[\(index)]"
+        guard case .mapping(let rule) = entry else {
+          throw fields.failure("\(field) must be a mapping with match and path")
+        }
+        guard let pathNode = rule.field("path") else {
+          throw fields.failure("\(field).path is missing")
+        }
+        let path = try fields.text(pathNode, "\(field).path")
+        let match =
+          try rule.field("match").map { node throws(ConfigurationError) in
+            try fields.text(node, "\(field).match")
+          } ?? ""
+        do {
+          routes.rules.append(try SubscriptionRoutes.Rule(match: match, path: path))
+        } catch {
+          throw fields.failure(
+            "subscription \(name): \(field).match '\(match)' does not parse at \(error)")
+        }
+      }
+    } else if let node = spec.field("route") {
+      routes.defaultPath = try fields.text(node, "spec.route")
+    }
+    return routes
+  }
+
+  /// `spec.bulkSubscribe`, when it is there and enabled.
+  private func bulkSubscribeOptions(
+    _ spec: Node.Mapping
+  ) throws(ConfigurationError) -> BulkSubscribeOptions? {
+    if let bulk = try fields.mapping(spec.field("bulkSubscribe"), "spec.bulkSubscribe"),
+      try bulk.field("enabled").map({ node throws(ConfigurationError) in
+        try fields.bool(node, "spec.bulkSubscribe.enabled")
+      }) ?? false
+    {
+      var options = BulkSubscribeOptions()
+      if let count = bulk.field("maxMessagesCount") {
+        options.maxMessagesCount = try fields.integer(count, "spec.bulkSubscribe.maxMessagesCount")
+        guard options.maxMessagesCount > 0 else {
+          throw fields.failure("spec.bulkSubscribe.maxMessagesCount must be at least 1")
+        }
+      }
+      if let wait = bulk.field("maxAwaitDurationMs") {
+        let milliseconds = try fields.integer(wait, "spec.bulkSubscribe.maxAwaitDurationMs")
+        guard milliseconds >= 0 else {
+          throw fields.failure("spec.bulkSubscribe.maxAwaitDurationMs must not be negative")
+        }
+        options.maxAwaitDuration = .milliseconds(milliseconds)
+      }
+      return options
+    }
+    return nil
   }
 
   /// Whether `type` has a building block, a dot and a name (`state.redis`).
@@ -198,7 +264,8 @@ struct ResourceDocumentParser {
     for (index, node) in items.enumerated() {
       let path = "spec.metadata[\(index)]"
       guard case .mapping(let item) = node else {
-        throw fields.failure("\(path) must be a mapping with a name and a value, found \(node.shape)")
+        throw fields.failure(
+          "\(path) must be a mapping with a name and a value, found \(node.shape)")
       }
       guard let nameNode = item.field("name") else { throw fields.failure("\(path) has no name") }
       let name = try fields.text(nameNode, "\(path).name")
@@ -219,7 +286,9 @@ struct ResourceDocumentParser {
           throw fields.failure("\(path).envRef is empty; name an environment variable")
         }
         let variable = try fields.text(variableNode, "\(path).envRef")
-        guard !variable.isEmpty else { throw fields.failure("\(path).envRef is empty; name an environment variable") }
+        guard !variable.isEmpty else {
+          throw fields.failure("\(path).envRef is empty; name an environment variable")
+        }
         value = .envRef(variable)
       }
       result.append(MetadataItem(name: name, value: value))
@@ -238,9 +307,13 @@ struct ResourceDocumentParser {
     return scalar.string
   }
 
-  private func secretKeyRef(_ node: Node?, _ field: String) throws(ConfigurationError) -> MetadataValue {
+  private func secretKeyRef(
+    _ node: Node?, _ field: String
+  ) throws(ConfigurationError) -> MetadataValue {
     let reference = try fields.mapping(node, field, expecting: "a mapping with name and key")
-    guard let nameNode = reference?.field("name") else { throw fields.failure("\(field).name is missing") }
+    guard let nameNode = reference?.field("name") else {
+      throw fields.failure("\(field).name is missing")
+    }
     let name = try fields.text(nameNode, "\(field).name")
     guard !name.isEmpty else { throw fields.failure("\(field).name is missing") }
     var key = name
@@ -252,7 +325,9 @@ struct ResourceDocumentParser {
   }
 
   private func appIDs(_ node: Node) throws(ConfigurationError) -> [String] {
-    guard case .sequence(let entries) = node else { throw fields.failure("scopes must be a list of app ids") }
+    guard case .sequence(let entries) = node else {
+      throw fields.failure("scopes must be a list of app ids")
+    }
     var ids: [String] = []
     for entry in entries {
       guard case .scalar(let scalar) = entry, !entry.isNull, !scalar.string.isEmpty else {
@@ -285,7 +360,9 @@ extension Node {
 extension Node.Mapping {
   /// The value of `key`, or `nil` when the key is absent or its value is null.
   func field(_ key: String) -> Node? {
-    guard let value = first(where: { $0.key.scalar?.string == key })?.value, !value.isNull else { return nil }
+    guard let value = first(where: { $0.key.scalar?.string == key })?.value, !value.isNull else {
+      return nil
+    }
     return value
   }
 

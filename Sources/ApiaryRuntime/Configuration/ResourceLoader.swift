@@ -26,8 +26,12 @@ public struct ResourceLoader: Sendable {
   /// Throws, naming `path` and its size, when the file is over ``maximumFileSize``;
   /// checked before anything reads it. `kind` names the file in the message.
   static func refuseOversized(_ path: String, kind: String) throws(ConfigurationError) {
-    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maximumFileSize {
-      throw ConfigurationError("\(path): is \(size) bytes; a \(kind) file may hold at most \(maximumFileSize) bytes (1 MiB)")
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int,
+      size > maximumFileSize
+    {
+      throw ConfigurationError(
+        "\(path): is \(size) bytes; a \(kind) file may hold at most \(maximumFileSize) bytes (1 MiB)"
+      )
     }
   }
 
@@ -64,9 +68,11 @@ public struct ResourceLoader: Sendable {
       let (files, skippedHere) = try resourceFiles(in: path)
       for entry in skippedHere {
         if entry.isWarning {
-          logger.warning("skipping \(entry.file): \(entry.reason)", metadata: ["file": "\(entry.file)"])
+          logger.warning(
+            "skipping \(entry.file): \(entry.reason)", metadata: ["file": "\(entry.file)"])
         } else {
-          logger.info("skipping \(entry.file): \(entry.reason)", metadata: ["file": "\(entry.file)"])
+          logger.info(
+            "skipping \(entry.file): \(entry.reason)", metadata: ["file": "\(entry.file)"])
         }
       }
       skipped += skippedHere
@@ -74,22 +80,29 @@ public struct ResourceLoader: Sendable {
         let (components, declared, resiliency) = try read(file: file)
         for document in resiliency {
           guard document.scopes.isEmpty || document.scopes.contains(appID) else {
-            logger.info("skipping resiliency \(document.name): scoped to apps \(document.scopes.joined(separator: ", "))")
+            logger.info(
+              "skipping resiliency \(document.name): scoped to apps \(document.scopes.joined(separator: ", "))"
+            )
             continue
           }
-          logger.info("Loading Resiliency configuration: \(document.name)", metadata: ["source": "\(document.source)"])
+          logger.info(
+            "Loading Resiliency configuration: \(document.name)",
+            metadata: ["source": "\(document.source)"])
           resiliencyDocuments.append(document)
         }
         for subscription in declared {
           guard subscription.scopes.isEmpty || subscription.scopes.contains(appID) else {
             logger.info(
               "skipping subscription \(subscription.name): scoped to apps \(subscription.scopes.joined(separator: ", "))",
-              metadata: ["subscription": "\(subscription.name)", "source": "\(subscription.source)"])
+              metadata: [
+                "subscription": "\(subscription.name)", "source": "\(subscription.source)",
+              ])
             continue
           }
           if let earlier = subscriptionSources[subscription.name] {
             throw ConfigurationError(
-              "subscription name '\(subscription.name)' is defined twice: \(earlier) and \(subscription.source)")
+              "subscription name '\(subscription.name)' is defined twice: \(earlier) and \(subscription.source)"
+            )
           }
           subscriptionSources[subscription.name] = subscription.source
           subscriptions.append(subscription)
@@ -98,12 +111,16 @@ public struct ResourceLoader: Sendable {
           guard definition.isVisible(to: appID) else {
             logger.info(
               "skipping component \(definition.name): scoped to apps \(definition.scopes.joined(separator: ", "))",
-              metadata: ["component": "\(definition.name)", "type": "\(definition.type)", "source": "\(definition.source)"])
+              metadata: [
+                "component": "\(definition.name)", "type": "\(definition.type)",
+                "source": "\(definition.source)",
+              ])
             continue
           }
           if let earlier = firstDefinition[definition.name] {
             throw ConfigurationError(
-              "component name '\(definition.name)' is defined twice: \(earlier) and \(definition.source)")
+              "component name '\(definition.name)' is defined twice: \(earlier) and \(definition.source)"
+            )
           }
           firstDefinition[definition.name] = definition.source
           definitions.append(definition)
@@ -127,18 +144,22 @@ public struct ResourceLoader: Sendable {
       throw ConfigurationError("resources path '\(path)' does not exist")
     }
     guard isFolder.boolValue else {
-      throw ConfigurationError("resources path '\(path)' is not a folder; give the folder that holds the resource files")
+      throw ConfigurationError(
+        "resources path '\(path)' is not a folder; give the folder that holds the resource files")
     }
     let names: [String]
     do {
       names = try files.contentsOfDirectory(atPath: path)
     } catch {
-      throw ConfigurationError("resources path '\(path)' could not be listed; check its permissions")
+      throw ConfigurationError(
+        "resources path '\(path)' could not be listed; check its permissions")
     }
     let folder = path.hasSuffix("/") ? path : path + "/"
     var found: [String] = []
     var skipped: [SkippedFile] = []
-    for file in names.filter({ $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }).sorted().map({ folder + $0 }) {
+    for file in names.filter({ $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }).sorted().map({
+      folder + $0
+    }) {
       if let reason = Self.unreadableEntry(file) {
         skipped.append(reason)
       } else {
@@ -159,15 +180,19 @@ public struct ResourceLoader: Sendable {
       return nil
     }
     let error = errno
-    let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: file)).map { " to \($0)" } ?? ""
+    let target =
+      (try? FileManager.default.destinationOfSymbolicLink(atPath: file)).map { " to \($0)" } ?? ""
     switch error {
     case ELOOP:
       return SkippedFile(
-        file: file, reason: "a symbolic link\(target) that loops (too many levels of links); fix or remove the link",
+        file: file,
+        reason:
+          "a symbolic link\(target) that loops (too many levels of links); fix or remove the link",
         isWarning: true)
     case ENOENT:
       return SkippedFile(
-        file: file, reason: "a symbolic link\(target) to a file that does not exist; fix or remove the link",
+        file: file,
+        reason: "a symbolic link\(target) to a file that does not exist; fix or remove the link",
         isWarning: true)
     default:
       return SkippedFile(file: file, reason: String(cString: strerror(error)), isWarning: true)
@@ -179,7 +204,8 @@ public struct ResourceLoader: Sendable {
   private func read(
     file: String
   ) throws(ConfigurationError) -> (
-    components: [ComponentDefinition], subscriptions: [SubscriptionDefinition], resiliency: [ResiliencyDefinition]
+    components: [ComponentDefinition], subscriptions: [SubscriptionDefinition],
+    resiliency: [ResiliencyDefinition]
   ) {
     try Self.refuseOversized(file, kind: "resource")
     guard let data = FileManager.default.contents(atPath: file) else {
@@ -196,7 +222,8 @@ public struct ResourceLoader: Sendable {
       parser = try Parser(yaml: text, encoding: .utf8)
     } catch {
       throw ConfigurationError(
-        DefinitionSource(file: file, document: document), "not valid YAML: \(Self.describe(yamlError: error))")
+        DefinitionSource(file: file, document: document),
+        "not valid YAML: \(Self.describe(yamlError: error))")
     }
     var definitions: [ComponentDefinition] = []
     var subscriptions: [SubscriptionDefinition] = []
@@ -221,7 +248,8 @@ public struct ResourceLoader: Sendable {
         resiliency.append(document)
       case .resiliency(.failure(let error), let name):
         logger.error(
-          "Could not read resiliency policy \(name): \(error)", metadata: ["file": "\(file)", "document": "\(document)"])
+          "Could not read resiliency policy \(name): \(error)",
+          metadata: ["file": "\(file)", "document": "\(document)"])
       case .otherKind(let kind):
         logger.info(
           "ignoring kind \(kind) in \(source): only kinds Component, Subscription and Resiliency are read",

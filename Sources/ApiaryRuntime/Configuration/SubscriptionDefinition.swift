@@ -22,8 +22,10 @@ public struct SubscriptionDefinition: Sendable, Equatable {
   public var source: DefinitionSource
 
   public init(
-    name: String, pubsubName: String, topic: String, routes: SubscriptionRoutes, metadata: [String: String] = [:],
-    deadLetterTopic: String? = nil, bulkSubscribe: BulkSubscribeOptions? = nil, scopes: [String] = [],
+    name: String, pubsubName: String, topic: String, routes: SubscriptionRoutes,
+    metadata: [String: String] = [:],
+    deadLetterTopic: String? = nil, bulkSubscribe: BulkSubscribeOptions? = nil,
+    scopes: [String] = [],
     source: DefinitionSource
   ) {
     self.name = name
@@ -39,7 +41,8 @@ public struct SubscriptionDefinition: Sendable, Equatable {
 
   /// A subscription with one route for every event.
   public init(
-    name: String, pubsubName: String, topic: String, route: String, metadata: [String: String] = [:],
+    name: String, pubsubName: String, topic: String, route: String,
+    metadata: [String: String] = [:],
     deadLetterTopic: String? = nil, scopes: [String] = [], source: DefinitionSource
   ) {
     self.init(

@@ -21,7 +21,9 @@ public struct SubscriptionRoutes: Sendable, Equatable {
       expression = trimmed.isEmpty ? nil : try CELExpression(match)
     }
 
-    public static func == (lhs: Rule, rhs: Rule) -> Bool { lhs.match == rhs.match && lhs.path == rhs.path }
+    public static func == (lhs: Rule, rhs: Rule) -> Bool {
+      lhs.match == rhs.match && lhs.path == rhs.path
+    }
   }
 
   public var rules: [Rule]
@@ -33,7 +35,9 @@ public struct SubscriptionRoutes: Sendable, Equatable {
   }
 
   /// A single path for every event (v1alpha1's `route`, a streaming subscription).
-  public static func always(_ path: String) -> SubscriptionRoutes { SubscriptionRoutes(defaultPath: path) }
+  public static func always(_ path: String) -> SubscriptionRoutes {
+    SubscriptionRoutes(defaultPath: path)
+  }
 
   /// Whether any event can be delivered at all.
   public var isEmpty: Bool { rules.isEmpty && (defaultPath ?? "").isEmpty }

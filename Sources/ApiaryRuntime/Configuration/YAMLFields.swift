@@ -8,7 +8,9 @@ struct YAMLFields {
   let source: DefinitionSource
 
   func text(_ node: Node, _ field: String) throws(ConfigurationError) -> String {
-    guard case .scalar(let scalar) = node else { throw failure("\(field) must be text, found \(node.shape)") }
+    guard case .scalar(let scalar) = node else {
+      throw failure("\(field) must be text, found \(node.shape)")
+    }
     return scalar.string
   }
 
@@ -17,14 +19,18 @@ struct YAMLFields {
     _ node: Node?, _ field: String, expecting expectation: String = "a mapping"
   ) throws(ConfigurationError) -> Node.Mapping? {
     guard let node, !node.isNull else { return nil }
-    guard case .mapping(let mapping) = node else { throw failure("\(field) must be \(expectation), found \(node.shape)") }
+    guard case .mapping(let mapping) = node else {
+      throw failure("\(field) must be \(expectation), found \(node.shape)")
+    }
     return mapping
   }
 
   /// The list at `field`; `nil` when it is absent or empty (`~`).
   func list(_ node: Node?, _ field: String) throws(ConfigurationError) -> Node.Sequence? {
     guard let node, !node.isNull else { return nil }
-    guard case .sequence(let sequence) = node else { throw failure("\(field) must be a list, found \(node.shape)") }
+    guard case .sequence(let sequence) = node else {
+      throw failure("\(field) must be a list, found \(node.shape)")
+    }
     return sequence
   }
 
@@ -47,7 +53,9 @@ struct YAMLFields {
 
   /// An integer field.
   func integer(_ node: Node, _ field: String) throws(ConfigurationError) -> Int {
-    guard let value = Int(try text(node, field)) else { throw failure("\(field) must be a whole number") }
+    guard let value = Int(try text(node, field)) else {
+      throw failure("\(field) must be a whole number")
+    }
     return value
   }
 
@@ -61,7 +69,9 @@ struct YAMLFields {
   func texts(_ node: Node?, _ field: String) throws(ConfigurationError) -> [String] {
     guard let entries = try list(node, field) else { return [] }
     var values: [String] = []
-    for (index, entry) in entries.enumerated() { values.append(try text(entry, "\(field)[\(index)]")) }
+    for (index, entry) in entries.enumerated() {
+      values.append(try text(entry, "\(field)[\(index)]"))
+    }
     return values
   }
 }

@@ -19,12 +19,15 @@ public final class ComponentChannel: Sendable {
   /// Dials `socketPath` (lazily: the connection is made by the first call).
   ///
   /// - Throws: `RuntimeError` when the transport cannot be created.
-  public init(socketPath: String, transport: TransportKind = TransportKind.fromEnvironment ?? .default) throws {
+  public init(
+    socketPath: String, transport: TransportKind = TransportKind.fromEnvironment ?? .default
+  ) throws {
     self.socketPath = socketPath
     self.transport = transport
     // A component restarts in well under a second; retry the socket quickly.
     let selected = try SelectedClientTransport(
-      transport, target: .unixDomainSocket(path: socketPath), backoff: (.milliseconds(50), .seconds(1)))
+      transport, target: .unixDomainSocket(path: socketPath),
+      backoff: (.milliseconds(50), .seconds(1)))
     self.selected = selected
     let client = GRPCClient(transport: selected)
     self.client = client

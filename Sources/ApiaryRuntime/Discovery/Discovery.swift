@@ -61,7 +61,9 @@ public struct Discovery: Sendable {
   /// dialling again. The caller closes them.
   ///
   /// - Throws: ``DiscoveryFolderError`` when the folder is missing or unreadable.
-  public func scanKeepingChannels() async throws(DiscoveryFolderError) -> (DiscoveryReport, [String: ComponentChannel]) {
+  public func scanKeepingChannels() async throws(DiscoveryFolderError) -> (
+    DiscoveryReport, [String: ComponentChannel]
+  ) {
     let sockets = try socketPaths().filter { !excluding.contains($0) }
     let probes = await withTaskGroup(of: (String, Probe).self) { group in
       for path in sockets {
@@ -93,7 +95,9 @@ public struct Discovery: Sendable {
           }
         }
         for unknown in component.unknownServices {
-          logger.info("ignoring a service Apiary does not know", metadata: ["socket": "\(path)", "service": "\(unknown)"])
+          logger.info(
+            "ignoring a service Apiary does not know",
+            metadata: ["socket": "\(path)", "service": "\(unknown)"])
         }
         if !collisions.isEmpty {
           let reason = collisions.joined(separator: "; ")
@@ -185,7 +189,8 @@ public struct Discovery: Sendable {
       return Probe(outcome: .failure(DiscoveryProblem("cannot dial it: \(error)")))
     }
     do {
-      let listed = try await ServiceLister(channel: channel, logger: logger.with(socket: path)).listServices(timeout: timeout)
+      let listed = try await ServiceLister(channel: channel, logger: logger.with(socket: path))
+        .listServices(timeout: timeout)
       return Probe(outcome: .success(listed), channel: channel)
     } catch {
       // No call is in flight any more; a short grace is enough.

@@ -22,14 +22,19 @@ public struct DiscoveryReport: Sendable, Equatable {
   /// Foundation's `JSONEncoder` keeps no key order on Linux, hence this writer.
   public var json: String {
     func string(_ value: String) -> String { JSONText.quoted(value) }
-    func strings(_ values: [String]) -> String { "[" + values.map(string).joined(separator: ",") + "]" }
+    func strings(_ values: [String]) -> String {
+      "[" + values.map(string).joined(separator: ",") + "]"
+    }
     let components = components.map { component in
       "{\"socket\":\(string(component.socket)),\"name\":\(string(component.name)),"
         + "\"reflection\":\(string(component.reflection.rawValue)),\"services\":\(strings(component.services)),"
         + "\"types\":\(strings(component.types))}"
     }
-    let skipped = skipped.map { "{\"socket\":\(string($0.socket)),\"reason\":\(string($0.reason))}" }
-    return "{\"socketsDir\":\(string(socketsDir)),\"components\":[\(components.joined(separator: ","))],"
+    let skipped = skipped.map {
+      "{\"socket\":\(string($0.socket)),\"reason\":\(string($0.reason))}"
+    }
+    return
+      "{\"socketsDir\":\(string(socketsDir)),\"components\":[\(components.joined(separator: ","))],"
       + "\"skipped\":[\(skipped.joined(separator: ","))]}"
   }
 }
@@ -48,7 +53,9 @@ public struct DiscoveredComponent: Sendable, Equatable {
   /// order; a type another socket or a built-in already provides is left out.
   public var types: [String]
 
-  public init(socket: String, name: String, reflection: ReflectionVersion, services: [String], types: [String]) {
+  public init(
+    socket: String, name: String, reflection: ReflectionVersion, services: [String], types: [String]
+  ) {
     self.socket = socket
     self.name = name
     self.reflection = reflection

@@ -18,7 +18,9 @@ public struct ServiceLister: Sendable {
   /// The services listed and the reflection version that listed them.
   ///
   /// - Throws: ``DiscoveryProblem`` with the reason, in words for a `skipped` entry.
-  public func listServices(timeout: Duration) async throws(DiscoveryProblem) -> (ReflectionVersion, [String]) {
+  public func listServices(
+    timeout: Duration
+  ) async throws(DiscoveryProblem) -> (ReflectionVersion, [String]) {
     let clock = ContinuousClock()
     let deadline = clock.now.advanced(by: timeout)
     do {
@@ -28,12 +30,16 @@ public struct ServiceLister: Sendable {
       do {
         return (.v1alpha, try await listV1Alpha(timeout: max(remaining, .milliseconds(1))))
       } catch let error where error.code == .unimplemented {
-        throw DiscoveryProblem("speaks gRPC but serves no reflection (neither grpc.reflection.v1 nor v1alpha); Apiary cannot tell which components it offers")
+        throw DiscoveryProblem(
+          "speaks gRPC but serves no reflection (neither grpc.reflection.v1 nor v1alpha); Apiary cannot tell which components it offers"
+        )
       } catch {
-        throw DiscoveryProblem(describing: error, timeout: timeout, connected: channel.isConnected, logger: logger)
+        throw DiscoveryProblem(
+          describing: error, timeout: timeout, connected: channel.isConnected, logger: logger)
       }
     } catch {
-      throw DiscoveryProblem(describing: error, timeout: timeout, connected: channel.isConnected, logger: logger)
+      throw DiscoveryProblem(
+        describing: error, timeout: timeout, connected: channel.isConnected, logger: logger)
     }
   }
 
@@ -47,16 +53,21 @@ public struct ServiceLister: Sendable {
   }
 
   private func listV1(timeout: Duration) async throws(RPCError) -> [String] {
-    try await list(method: Grpc_Reflection_V1_ServerReflection.Method.ServerReflectionInfo.descriptor, timeout: timeout)
+    try await list(
+      method: Grpc_Reflection_V1_ServerReflection.Method.ServerReflectionInfo.descriptor,
+      timeout: timeout)
   }
 
   private func listV1Alpha(timeout: Duration) async throws(RPCError) -> [String] {
-    try await list(method: Grpc_Reflection_V1alpha_ServerReflection.Method.ServerReflectionInfo.descriptor, timeout: timeout)
+    try await list(
+      method: Grpc_Reflection_V1alpha_ServerReflection.Method.ServerReflectionInfo.descriptor,
+      timeout: timeout)
   }
 
   /// Asks `list_services` through `method`. `v1alpha` and `v1` share their wire format,
   /// so the `v1` messages serve both methods.
-  private func list(method: MethodDescriptor, timeout: Duration) async throws(RPCError) -> [String] {
+  private func list(method: MethodDescriptor, timeout: Duration) async throws(RPCError) -> [String]
+  {
     var request = Grpc_Reflection_V1_ServerReflectionRequest()
     request.listServices = "*"
     do {
@@ -68,7 +79,8 @@ public struct ServiceLister: Sendable {
         options: options(timeout)
       ) { response in
         for try await message in response.messages { return message }
-        throw RPCError(code: .internalError, message: "the reflection stream closed without an answer")
+        throw RPCError(
+          code: .internalError, message: "the reflection stream closed without an answer")
       }
       return try Self.services(from: reply.messageResponse)
     } catch let error as RPCError {
@@ -90,7 +102,8 @@ public struct ServiceLister: Sendable {
         message: "reflection answered an error: \(error.errorMessage)"
       )
     default:
-      throw RPCError(code: .internalError, message: "reflection answered list_services with something else")
+      throw RPCError(
+        code: .internalError, message: "reflection answered list_services with something else")
     }
   }
 }
@@ -111,13 +124,17 @@ public struct DiscoveryProblem: Error, Sendable, Equatable, CustomStringConverti
     }
     switch error.code {
     case .deadlineExceeded where connected == false:
-      self.init("accepted the connection but did not complete a gRPC (HTTP/2) handshake; is it a gRPC server?")
+      self.init(
+        "accepted the connection but did not complete a gRPC (HTTP/2) handshake; is it a gRPC server?"
+      )
     case .deadlineExceeded:
       self.init("answered no reflection within \(formatDuration(timeout)); is it a gRPC server?")
     case .unavailable:
       // The transport's own words (kept in the debug log by the caller) vary with
       // how the peer misbehaves; the user needs the conclusion.
-      self.init("accepted the connection but did not complete a gRPC (HTTP/2) handshake; is it a gRPC server?")
+      self.init(
+        "accepted the connection but did not complete a gRPC (HTTP/2) handshake; is it a gRPC server?"
+      )
     default:
       self.init("reflection failed with \(error.code): \(error.message)")
     }

@@ -22,18 +22,23 @@ enum SocketConnectCheck: Equatable {
     address.sun_family = sa_family_t(AF_UNIX)
     let capacity = MemoryLayout.size(ofValue: address.sun_path)
     guard path.utf8.count < capacity else {
-      return .failed("the socket path is longer than the \(capacity - 1) bytes a Unix socket address holds")
+      return .failed(
+        "the socket path is longer than the \(capacity - 1) bytes a Unix socket address holds")
     }
     withUnsafeMutableBytes(of: &address.sun_path) { buffer in
       for (offset, byte) in path.utf8.enumerated() { buffer[offset] = byte }
       buffer[path.utf8.count] = 0
     }
     #if canImport(Glibc)
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    let fd = socket(
+      AF_UNIX,
+      Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     #else
     let fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
     #endif
-    guard fd >= 0 else { return .failed("cannot create a socket: \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else {
+      return .failed("cannot create a socket: \(String(cString: strerror(errno)))")
+    }
     defer { close(fd) }
     let result = withUnsafePointer(to: &address) { pointer in
       pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -48,14 +53,18 @@ enum SocketConnectCheck: Equatable {
         return .accepting
       case .success(let uid):
         let allowed = allowedUIDs.sorted().map(String.init).joined(separator: ", ")
-        return .failed("refused: the process listening on it runs as uid \(uid), not an allowed component uid (\(allowed); see --allowed-component-uids)")
+        return .failed(
+          "refused: the process listening on it runs as uid \(uid), not an allowed component uid (\(allowed); see --allowed-component-uids)"
+        )
       case .failure(let error):
-        return .failed("refused: the listening process's user cannot be read (SO_PEERCRED: \(error.reason))")
+        return .failed(
+          "refused: the listening process's user cannot be read (SO_PEERCRED: \(error.reason))")
       }
     }
     switch connectError {
     case ECONNREFUSED:
-      return .failed("no process is listening on it (a stale socket file left by a component that exited?)")
+      return .failed(
+        "no process is listening on it (a stale socket file left by a component that exited?)")
     case EACCES, EPERM:
       return .failed("permission denied: apiary may not connect to this socket")
     case let code:

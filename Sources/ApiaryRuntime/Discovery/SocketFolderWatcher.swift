@@ -3,7 +3,7 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-  import Glibc
+import Glibc
 #endif
 
 /// What changed in the sockets folder since the last look.
@@ -56,14 +56,17 @@ public struct SocketFolderListing: Sendable {
   }
 
   static func sockets(in folder: String) -> [String: FileIdentity] {
-    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [:] }
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
+      return [:]
+    }
     var found: [String: FileIdentity] = [:]
     for name in names {
       let path = folder.hasSuffix("/") ? folder + name : folder + "/" + name
       var info = stat()
       guard lstat(path, &info) == 0, info.st_mode & S_IFMT == S_IFSOCK else { continue }
       found[path] = FileIdentity(
-        inode: UInt64(info.st_ino), changedSeconds: Int(info.st_ctim.tv_sec), changedNanoseconds: Int(info.st_ctim.tv_nsec))
+        inode: UInt64(info.st_ino), changedSeconds: Int(info.st_ctim.tv_sec),
+        changedNanoseconds: Int(info.st_ctim.tv_nsec))
     }
     return found
   }
@@ -102,17 +105,22 @@ public final class SocketFolderWatcher: Sendable {
   /// A stream of wake-ups; the watching thread stops when the stream's consumer goes
   /// away (the iteration ends or its task is cancelled).
   public func wakeups() -> AsyncStream<Void> {
-    let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    let (stream, continuation) = AsyncStream.makeStream(
+      of: Void.self, bufferingPolicy: .bufferingNewest(1))
     let box = StopFlag()
     continuation.onTermination = { _ in box.stop() }
     let folder = self.folder
     let intervalMilliseconds = max(
-      10, Int(interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000))
+      10,
+      Int(
+        interval.components.seconds * 1000 + interval.components.attoseconds / 1_000_000_000_000_000
+      ))
     let mode = self.mode
     let logger = self.logger
     let thread = Thread {
       Self.watch(
-        folder: folder, intervalMilliseconds: intervalMilliseconds, mode: mode, logger: logger, stop: box,
+        folder: folder, intervalMilliseconds: intervalMilliseconds, mode: mode, logger: logger,
+        stop: box,
         wake: { continuation.yield() })
       continuation.finish()
     }
@@ -123,79 +131,83 @@ public final class SocketFolderWatcher: Sendable {
 
   /// The thread's loop.
   private static func watch(
-    folder: String, intervalMilliseconds: Int, mode: Mode, logger: Logger, stop: StopFlag, wake: () -> Void
+    folder: String, intervalMilliseconds: Int, mode: Mode, logger: Logger, stop: StopFlag,
+    wake: () -> Void
   ) {
     #if canImport(Glibc)
-      var inotify: Int32 = -1
-      if mode == .automatic {
-        inotify = inotify_init1(Int32(IN_NONBLOCK) | Int32(IN_CLOEXEC))
-        if inotify < 0 {
-          logger.notice(
-            "inotify is unavailable (\(String(cString: strerror(errno)))): polling the sockets folder every \(intervalMilliseconds) ms")
-        }
+    var inotify: Int32 = -1
+    if mode == .automatic {
+      inotify = inotify_init1(Int32(IN_NONBLOCK) | Int32(IN_CLOEXEC))
+      if inotify < 0 {
+        logger.notice(
+          "inotify is unavailable (\(String(cString: strerror(errno)))): polling the sockets folder every \(intervalMilliseconds) ms"
+        )
       }
-      defer { if inotify >= 0 { close(inotify) } }
-      var watch: Int32 = -1
-      var watchedInode: UInt64 = 0
-      var announced = false
-      while !stop.isStopped {
-        if inotify >= 0 {
-          let current = folderInode(folder)
-          if watch >= 0, current != watchedInode {
-            // The folder was removed or replaced: watch the new one when it exists.
-            inotify_rm_watch(inotify, watch)
-            watch = -1
-          }
-          if watch < 0, let current {
-            let mask = UInt32(IN_CREATE) | UInt32(IN_DELETE) | UInt32(IN_MOVED_FROM) | UInt32(IN_MOVED_TO)
-              | UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF) | UInt32(IN_ATTRIB)
-            watch = inotify_add_watch(inotify, folder, mask)
-            if watch >= 0 {
-              watchedInode = current
-              if !announced {
-                logger.debug("watching the sockets folder with inotify", metadata: ["folder": "\(folder)"])
-                announced = true
-              }
-              wake()  // the folder (re)appeared: look at it now
-            }
-          }
+    }
+    defer { if inotify >= 0 { close(inotify) } }
+    var watch: Int32 = -1
+    var watchedInode: UInt64 = 0
+    var announced = false
+    while !stop.isStopped {
+      if inotify >= 0 {
+        let current = folderInode(folder)
+        if watch >= 0, current != watchedInode {
+          // The folder was removed or replaced: watch the new one when it exists.
+          inotify_rm_watch(inotify, watch)
+          watch = -1
+        }
+        if watch < 0, let current {
+          let mask =
+            UInt32(IN_CREATE) | UInt32(IN_DELETE) | UInt32(IN_MOVED_FROM) | UInt32(IN_MOVED_TO)
+            | UInt32(IN_DELETE_SELF) | UInt32(IN_MOVE_SELF) | UInt32(IN_ATTRIB)
+          watch = inotify_add_watch(inotify, folder, mask)
           if watch >= 0 {
-            var descriptor = pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, Int32(intervalMilliseconds))
-            if ready > 0 {
-              usleep(50_000)  // let the component finish bind() and listen()
-              drain(inotify)
+            watchedInode = current
+            if !announced {
+              logger.debug(
+                "watching the sockets folder with inotify", metadata: ["folder": "\(folder)"])
+              announced = true
             }
-            wake()
-            continue
+            wake()  // the folder (re)appeared: look at it now
           }
         }
-        usleep(UInt32(intervalMilliseconds) * 1000)
-        wake()
+        if watch >= 0 {
+          var descriptor = pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)
+          let ready = poll(&descriptor, 1, Int32(intervalMilliseconds))
+          if ready > 0 {
+            usleep(50_000)  // let the component finish bind() and listen()
+            drain(inotify)
+          }
+          wake()
+          continue
+        }
       }
+      usleep(UInt32(intervalMilliseconds) * 1000)
+      wake()
+    }
     #else
-      while !stop.isStopped {
-        Thread.sleep(forTimeInterval: Double(intervalMilliseconds) / 1000)
-        wake()
-      }
+    while !stop.isStopped {
+      Thread.sleep(forTimeInterval: Double(intervalMilliseconds) / 1000)
+      wake()
+    }
     #endif
   }
 
   #if canImport(Glibc)
-    private static func folderInode(_ folder: String) -> UInt64? {
-      var info = stat()
-      guard stat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return nil }
-      return UInt64(info.st_ino)
-    }
+  private static func folderInode(_ folder: String) -> UInt64? {
+    var info = stat()
+    guard stat(folder, &info) == 0, info.st_mode & S_IFMT == S_IFDIR else { return nil }
+    return UInt64(info.st_ino)
+  }
 
-    /// Reads every pending event; their content does not matter, the listing does.
-    private static func drain(_ inotify: Int32) {
-      var buffer = [UInt8](repeating: 0, count: 4096)
-      while true {
-        let count = buffer.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
-        if count <= 0 { return }
-      }
+  /// Reads every pending event; their content does not matter, the listing does.
+  private static func drain(_ inotify: Int32) {
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+      let count = buffer.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
+      if count <= 0 { return }
     }
+  }
   #endif
 }
 

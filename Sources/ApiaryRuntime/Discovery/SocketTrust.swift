@@ -21,11 +21,16 @@ public enum SocketsFolderTrust {
       if let link = try? FileManager.default.destinationOfSymbolicLink(atPath: path) {
         // The link exists; what it leads to does not (or loops): creating the folder
         // at the link's path is impossible, and the fix is the link's target.
-        let target = link.hasPrefix("/") ? link : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(link)
+        let target =
+          link.hasPrefix("/")
+          ? link
+          : ((path as NSString).deletingLastPathComponent as NSString).appendingPathComponent(link)
         if error == ELOOP {
-          return "sockets folder \(path) is a symbolic link to \(link) that loops; point it at a real folder, or give --sockets-dir the folder itself"
+          return
+            "sockets folder \(path) is a symbolic link to \(link) that loops; point it at a real folder, or give --sockets-dir the folder itself"
         }
-        return "sockets folder \(path) is a symbolic link to \(link), which does not exist; create it (mkdir -m 700 \(target)) or give --sockets-dir an existing folder"
+        return
+          "sockets folder \(path) is a symbolic link to \(link), which does not exist; create it (mkdir -m 700 \(target)) or give --sockets-dir an existing folder"
       }
       guard error == ENOENT else {
         return "sockets folder \(path) cannot be examined: \(String(cString: strerror(error)))"
@@ -55,11 +60,13 @@ public enum SocketsFolderTrust {
   static func problem(path: String, mode: mode_t, owner: uid_t, me: uid_t) -> String? {
     guard mode & S_IFMT == S_IFDIR else { return "sockets folder \(path) is not a folder" }
     if owner != me {
-      return "sockets folder \(path) is owned by uid \(owner), not by apiary's uid \(me): another user could place sockets there"
+      return
+        "sockets folder \(path) is owned by uid \(owner), not by apiary's uid \(me): another user could place sockets there"
     }
     if mode & (S_IWGRP | S_IWOTH) != 0 {
       let octal = String(mode & 0o7777, radix: 8)
-      return "sockets folder \(path) has mode \(octal): group- or world-writable, so another user could place sockets there (chmod 700 \(path))"
+      return
+        "sockets folder \(path) has mode \(octal): group- or world-writable, so another user could place sockets there (chmod 700 \(path))"
     }
     return nil
   }

@@ -43,7 +43,8 @@ public struct CELExpression: Sendable, CustomStringConvertible {
   public func isTrue(_ variables: [String: Value]) throws(ExpressionError) -> Bool {
     let value = try evaluate(variables)
     guard case .bool(let result) = value else {
-      throw ExpressionError(message: "the expression gives \(value.typeName), not a bool", column: nil)
+      throw ExpressionError(
+        message: "the expression gives \(value.typeName), not a bool", column: nil)
     }
     return result
   }
@@ -90,7 +91,10 @@ public struct CELExpression: Sendable, CustomStringConvertible {
       case .double(let value): "\(value)"
       case .string(let value): "\"\(value)\""
       case .list(let values): "[" + values.map(\.description).joined(separator: ", ") + "]"
-      case .map(let values): "{" + values.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}"
+      case .map(let values):
+        "{"
+          + values.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(
+            separator: ", ") + "}"
       }
     }
   }

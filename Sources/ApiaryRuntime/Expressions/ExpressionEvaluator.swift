@@ -25,7 +25,9 @@ struct ExpressionEvaluator {
     case .map(let entries):
       var values: [String: Value] = [:]
       for (keyNode, valueNode) in entries {
-        guard case .string(let key) = try evaluate(keyNode) else { throw error("map keys must be strings here") }
+        guard case .string(let key) = try evaluate(keyNode) else {
+          throw error("map keys must be strings here")
+        }
         values[key] = try evaluate(valueNode)
       }
       return .map(values)
@@ -44,18 +46,24 @@ struct ExpressionEvaluator {
     case .binary(let op, let left, let right):
       return try binary(op, try evaluate(left), try evaluate(right))
     case .conditional(let condition, let yes, let no):
-      guard case .bool(let chosen) = try evaluate(condition) else { throw error("a condition must be a bool") }
+      guard case .bool(let chosen) = try evaluate(condition) else {
+        throw error("a condition must be a bool")
+      }
       return try evaluate(chosen ? yes : no)
     case .call(let name, let target, let arguments):
       return try call(name, target: target, arguments: arguments)
     }
   }
 
-  private func error(_ message: String) -> ExpressionError { ExpressionError(message: message, column: nil) }
+  private func error(_ message: String) -> ExpressionError {
+    ExpressionError(message: message, column: nil)
+  }
 
   /// `&&` (decisive false) and `||` (decisive true): the decisive value of either side
   /// wins even when the other side fails.
-  private func logical(_ left: ExpressionNode, _ right: ExpressionNode, decisive: Bool) throws(ExpressionError) -> Value {
+  private func logical(
+    _ left: ExpressionNode, _ right: ExpressionNode, decisive: Bool
+  ) throws(ExpressionError) -> Value {
     let leftResult = Result { () throws(ExpressionError) -> Value in try evaluate(left) }
     if case .success(.bool(decisive)) = leftResult { return .bool(decisive) }
     let rightResult = Result { () throws(ExpressionError) -> Value in try evaluate(right) }
@@ -71,7 +79,9 @@ struct ExpressionEvaluator {
   }
 
   private func member(_ target: Value, _ name: String) throws(ExpressionError) -> Value {
-    guard case .map(let values) = target else { throw error("cannot select field '\(name)' of \(target.typeName)") }
+    guard case .map(let values) = target else {
+      throw error("cannot select field '\(name)' of \(target.typeName)")
+    }
     guard let value = values[name] else { throw error("no such key: \(name)") }
     return value
   }
@@ -100,7 +110,8 @@ struct ExpressionEvaluator {
     }
   }
 
-  private func binary(_ op: String, _ left: Value, _ right: Value) throws(ExpressionError) -> Value {
+  private func binary(_ op: String, _ left: Value, _ right: Value) throws(ExpressionError) -> Value
+  {
     switch op {
     case "==": return .bool(equal(left, right))
     case "!=": return .bool(!equal(left, right))
@@ -125,7 +136,9 @@ struct ExpressionEvaluator {
     }
   }
 
-  private func arithmetic(_ op: String, _ left: Value, _ right: Value) throws(ExpressionError) -> Value {
+  private func arithmetic(
+    _ op: String, _ left: Value, _ right: Value
+  ) throws(ExpressionError) -> Value {
     switch (left, right) {
     case (.int(let a), .int(let b)):
       switch op {
@@ -168,7 +181,8 @@ struct ExpressionEvaluator {
     switch (left, right) {
     case (.list(let a), .list(let b)): return a.count == b.count && zip(a, b).allSatisfy(equal)
     case (.map(let a), .map(let b)):
-      return a.count == b.count && a.allSatisfy { key, value in b[key].map { equal(value, $0) } ?? false }
+      return a.count == b.count
+        && a.allSatisfy { key, value in b[key].map { equal(value, $0) } ?? false }
     default: return left == right
     }
   }
@@ -182,7 +196,9 @@ struct ExpressionEvaluator {
     }
   }
 
-  private func call(_ name: String, target: ExpressionNode?, arguments: [ExpressionNode]) throws(ExpressionError) -> Value {
+  private func call(
+    _ name: String, target: ExpressionNode?, arguments: [ExpressionNode]
+  ) throws(ExpressionError) -> Value {
     if name == "has", target == nil {
       // A macro: `has(x.y)` tests the field instead of reading it.
       guard arguments.count == 1, case .member(let object, let field) = arguments[0] else {
@@ -203,11 +219,17 @@ struct ExpressionEvaluator {
       default: break
       }
     case ("startsWith", let args) where args.count == 2:
-      if case (.string(let text), .string(let prefix)) = (args[0], args[1]) { return .bool(text.hasPrefix(prefix)) }
+      if case (.string(let text), .string(let prefix)) = (args[0], args[1]) {
+        return .bool(text.hasPrefix(prefix))
+      }
     case ("endsWith", let args) where args.count == 2:
-      if case (.string(let text), .string(let suffix)) = (args[0], args[1]) { return .bool(text.hasSuffix(suffix)) }
+      if case (.string(let text), .string(let suffix)) = (args[0], args[1]) {
+        return .bool(text.hasSuffix(suffix))
+      }
     case ("contains", let args) where args.count == 2:
-      if case (.string(let text), .string(let part)) = (args[0], args[1]) { return .bool(text.contains(part)) }
+      if case (.string(let text), .string(let part)) = (args[0], args[1]) {
+        return .bool(text.contains(part))
+      }
     case ("matches", let args) where args.count == 2:
       if case (.string(let text), .string(let pattern)) = (args[0], args[1]) {
         guard let regex = try? NSRegularExpression(pattern: pattern) else {
@@ -241,6 +263,7 @@ struct ExpressionEvaluator {
     default:
       break
     }
-    throw error("no such function or overload: \(name)(\(values.map(\.typeName).joined(separator: ", ")))")
+    throw error(
+      "no such function or overload: \(name)(\(values.map(\.typeName).joined(separator: ", ")))")
   }
 }

@@ -26,7 +26,9 @@ struct ExpressionParser {
 
   mutating func parseWhole() throws(ExpressionError) -> ExpressionNode {
     if let lexError { throw lexError }
-    guard tokens.count > 1 else { throw ExpressionError(message: "the expression is empty", column: 1) }
+    guard tokens.count > 1 else {
+      throw ExpressionError(message: "the expression is empty", column: 1)
+    }
     let node = try conditional()
     guard current == .end else { throw failure("unexpected \(describe(current))") }
     return node
@@ -98,7 +100,9 @@ struct ExpressionParser {
     var node = try primary()
     while true {
       if accept(".") {
-        guard case .identifier(let name) = current else { throw failure("expected a field name after '.'") }
+        guard case .identifier(let name) = current else {
+          throw failure("expected a field name after '.'")
+        }
         advance()
         if accept("(") {
           node = .call(name, target: node, arguments: try arguments(closing: ")"))
@@ -184,7 +188,9 @@ struct ExpressionParser {
   }
 
   private mutating func expect(_ symbol: String) throws(ExpressionError) {
-    guard accept(symbol) else { throw failure("expected '\(symbol)' but found \(describe(current))") }
+    guard accept(symbol) else {
+      throw failure("expected '\(symbol)' but found \(describe(current))")
+    }
   }
 
   private func failure(_ message: String, back: Int = 0) -> ExpressionError {
@@ -201,9 +207,13 @@ struct ExpressionParser {
     }
   }
 
-  private static let symbols = ["==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "+", "-", "*", "/", "%", ".", ",", "(", ")", "[", "]", "{", "}", ":", "?"]
+  private static let symbols = [
+    "==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "+", "-", "*", "/", "%", ".", ",", "(", ")",
+    "[", "]", "{", "}", ":", "?",
+  ]
 
-  private static func lex(_ source: String) throws(ExpressionError) -> [(token: Token, column: Int)] {
+  private static func lex(_ source: String) throws(ExpressionError) -> [(token: Token, column: Int)]
+  {
     let characters = Array(source)
     var tokens: [(token: Token, column: Int)] = []
     var index = 0
@@ -216,14 +226,17 @@ struct ExpressionParser {
       }
       if character.isNumber {
         var end = index
-        while end < characters.count, characters[end].isNumber || characters[end] == "." || characters[end] == "e"
-          || characters[end] == "E"
-          || ((characters[end] == "+" || characters[end] == "-") && end > index && "eE".contains(characters[end - 1]))
+        while end < characters.count,
+          characters[end].isNumber || characters[end] == "." || characters[end] == "e"
+            || characters[end] == "E"
+            || ((characters[end] == "+" || characters[end] == "-") && end > index
+              && "eE".contains(characters[end - 1]))
         {
           end += 1
         }
         var text = String(characters[index..<end])
-        if end < characters.count, characters[end] == "u" || characters[end] == "U" { end += 1 }  // uint suffix
+        // A uint suffix.
+        if end < characters.count, characters[end] == "u" || characters[end] == "U" { end += 1 }
         if text.hasSuffix(".") { text.removeLast() }
         tokens.append((.number(text), column))
         index = end
@@ -231,7 +244,9 @@ struct ExpressionParser {
       }
       if character.isLetter || character == "_" {
         var end = index
-        while end < characters.count, characters[end].isLetter || characters[end].isNumber || characters[end] == "_" {
+        while end < characters.count,
+          characters[end].isLetter || characters[end].isNumber || characters[end] == "_"
+        {
           end += 1
         }
         tokens.append((.identifier(String(characters[index..<end])), column))
@@ -261,7 +276,9 @@ struct ExpressionParser {
           }
           end += 1
         }
-        guard closed else { throw ExpressionError(message: "a string is not closed", column: column) }
+        guard closed else {
+          throw ExpressionError(message: "a string is not closed", column: column)
+        }
         tokens.append((.string(text), column))
         index = end + 1
         continue

@@ -74,7 +74,8 @@ public actor HealthMonitor {
   public func socketRemoved(_ socket: String) async {
     guard let members = await registry.pluggableSockets()[socket] else { return }
     failures[socket] = max(failures[socket] ?? 0, failureThreshold)
-    await registry.recordHeartbeat(socket: socket, answered: false, consecutiveFailures: failures[socket] ?? 0)
+    await registry.recordHeartbeat(
+      socket: socket, answered: false, consecutiveFailures: failures[socket] ?? 0)
     for member in members where member.state == .up {
       await registry.markDown(member.name, reason: "its socket \(socket) was removed")
       logger.warning(
@@ -91,7 +92,8 @@ public actor HealthMonitor {
     // it, and re-initialising it through the old connection would wipe the state of a
     // process that never restarted. Its components heal when the socket is back.
     let outcome: Outcome =
-      FileKind.of(socket) == .socket ? await probe(members) : .failed("its socket file \(socket) is gone")
+      FileKind.of(socket) == .socket
+      ? await probe(members) : .failed("its socket file \(socket) is gone")
     let anyDown = members.contains { $0.state == .down }
     if case .failed = outcome {
       // Counted below.
@@ -103,7 +105,8 @@ public actor HealthMonitor {
     case .healthy where !anyDown:
       break
     case .healthy, .restarted:
-      let why: String = if case .restarted(let reason) = outcome { reason } else { "it answers again" }
+      let why: String =
+        if case .restarted(let reason) = outcome { reason } else { "it answers again" }
       await reinitialise(members, socket: socket, why: why)
     case .failed(let reason):
       let count = (failures[socket] ?? 0) + 1
@@ -115,7 +118,9 @@ public actor HealthMonitor {
         await registry.markDown(member.name, reason: reason)
         logger.warning(
           "component is DOWN after \(count) failed heartbeats of its socket: \(reason)",
-          metadata: ["component": "\(member.name)", "type": "\(member.type)", "socket": "\(socket)"])
+          metadata: [
+            "component": "\(member.name)", "type": "\(member.type)", "socket": "\(socket)",
+          ])
       }
     }
   }
@@ -152,7 +157,8 @@ public actor HealthMonitor {
     } catch let error as RPCError where error.code == .unimplemented {
       return
     } catch let error as RPCError {
-      throw ComponentCallError(error.code == .deadlineExceeded ? .deadlineExceeded : .unavailable, error.message)
+      throw ComponentCallError(
+        error.code == .deadlineExceeded ? .deadlineExceeded : .unavailable, error.message)
     }
   }
 
@@ -165,13 +171,17 @@ public actor HealthMonitor {
         await registry.reinitialised(member.name, kind: kind, capabilities: capabilities)
         logger.notice(
           "component is UP again, initialised anew (its socket's heartbeat: \(why))",
-          metadata: ["component": "\(member.name)", "type": "\(member.type)", "socket": "\(socket)"])
+          metadata: [
+            "component": "\(member.name)", "type": "\(member.type)", "socket": "\(socket)",
+          ])
       } catch {
         if member.state == .up {
           await registry.markDown(member.name, reason: "re-initialisation failed: \(error)")
           logger.warning(
             "component is DOWN: re-initialisation failed: \(error)",
-            metadata: ["component": "\(member.name)", "type": "\(member.type)", "socket": "\(socket)"])
+            metadata: [
+              "component": "\(member.name)", "type": "\(member.type)", "socket": "\(socket)",
+            ])
         }
       }
     }

@@ -13,7 +13,9 @@ public struct ForwardedLogRecord: Sendable, Equatable {
   /// The record's own fields plus `component`, `type`, `socket` (or `stream`).
   public var fields: [String: String]
 
-  public init(time: Date, level: Logger.Level, message: String, source: String, fields: [String: String]) {
+  public init(
+    time: Date, level: Logger.Level, message: String, source: String, fields: [String: String]
+  ) {
     self.time = time
     self.level = level
     self.message = message
@@ -94,8 +96,10 @@ public final class ComponentLogHub: Sendable {
   /// flooding source that were dropped (shown at 0 from the source's first record).
   private static func countDropped(_ count: Int, source: String) {
     guard ComponentMetrics.isEnabled else { return }
-    Counter(label: "apiary_component_log_records_dropped_total", dimensions: [("component", source)])
-      .increment(by: Int64(count))
+    Counter(
+      label: "apiary_component_log_records_dropped_total", dimensions: [("component", source)]
+    )
+    .increment(by: Int64(count))
   }
 
   /// Takes one record: see the type's description. Returns false when it was dropped by
@@ -112,7 +116,8 @@ public final class ComponentLogHub: Sendable {
       defer { state.sources[record.source] = source }
       // Refill the bucket.
       let elapsed = now - source.lastRefill
-      let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+      let seconds =
+        Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
       source.tokens = min(burst, source.tokens + seconds * ratePerSecond)
       source.lastRefill = now
       var report: Int?
@@ -154,7 +159,9 @@ public final class ComponentLogHub: Sendable {
 
   /// The most recent records of `source`, oldest first: at most `limit`, at or above
   /// `minimum`.
-  public func recent(_ source: String, limit: Int = 100, minimum: Logger.Level = .trace) -> [ForwardedLogRecord] {
+  public func recent(
+    _ source: String, limit: Int = 100, minimum: Logger.Level = .trace
+  ) -> [ForwardedLogRecord] {
     let all: [ForwardedLogRecord] = state.withLock { state in
       guard let source = state.sources[source] else { return [] }
       return Array(source.ring[source.ringStart...]) + Array(source.ring[..<source.ringStart])
@@ -200,7 +207,8 @@ public final class ComponentLogHub: Sendable {
 
   /// Yields the new level of `source` each time it changes.
   public func levelChanges(for source: String) -> AsyncStream<Logger.Level> {
-    let (stream, continuation) = AsyncStream.makeStream(of: Logger.Level.self, bufferingPolicy: .bufferingNewest(1))
+    let (stream, continuation) = AsyncStream.makeStream(
+      of: Logger.Level.self, bufferingPolicy: .bufferingNewest(1))
     let id = state.withLock { state in
       state.nextID += 1
       if state.sources[source] == nil { state.sources[source] = newSource(now: .now) }

@@ -23,7 +23,8 @@ public struct ComponentLogTailer: Sendable {
   let retryDelay: Duration
 
   public init(
-    source: String, channel: ComponentChannel, types: [String], hub: ComponentLogHub, logger: Logger,
+    source: String, channel: ComponentChannel, types: [String], hub: ComponentLogHub,
+    logger: Logger,
     retryDelay: Duration = .milliseconds(500)
   ) {
     self.source = source
@@ -54,7 +55,8 @@ public struct ComponentLogTailer: Sendable {
         return first
       }
       if levelChanged {
-        logger.debug("re-opening the log stream with a new level", metadata: ["component": "\(source)"])
+        logger.debug(
+          "re-opening the log stream with a new level", metadata: ["component": "\(source)"])
         continue
       }
       try? await Task.sleep(for: retryDelay)
@@ -72,7 +74,8 @@ public struct ComponentLogTailer: Sendable {
     let source = self.source
     let base: [String: String] = ["socket": socket, "type": types.joined(separator: ",")]
     do {
-      try await client.tail(request: ClientRequest(message: request), options: options) { response in
+      try await client.tail(request: ClientRequest(message: request), options: options) {
+        response in
         for try await record in response.messages {
           var fields = base
           for (key, value) in record.fields where fields[key] == nil { fields[key] = value }

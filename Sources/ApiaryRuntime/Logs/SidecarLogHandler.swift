@@ -3,7 +3,7 @@ import Logging
 import Synchronization
 
 #if canImport(Glibc)
-  import Glibc
+import Glibc
 #endif
 
 /// The sidecar's log output (`--log-format text|json`), one line per record.
@@ -39,7 +39,8 @@ public struct SidecarLogHandler: LogHandler {
   ///   - write: Where each finished line (with its newline) goes; standard error by
   ///     default.
   public init(
-    format: Format, level: LogLevelSetting, write: @escaping @Sendable (String) -> Void = SidecarLogHandler.standardError
+    format: Format, level: LogLevelSetting,
+    write: @escaping @Sendable (String) -> Void = SidecarLogHandler.standardError
   ) {
     self.format = format
     self.level = level
@@ -59,7 +60,8 @@ public struct SidecarLogHandler: LogHandler {
     let message = event.message.description
     switch format {
     case .json:
-      var line = "{\"time\":\(JSONText.quoted(time)),\"level\":\(JSONText.quoted(event.level.rawValue)),\"msg\":\(JSONText.quoted(message))"
+      var line =
+        "{\"time\":\(JSONText.quoted(time)),\"level\":\(JSONText.quoted(event.level.rawValue)),\"msg\":\(JSONText.quoted(message))"
       for (key, value) in fields where !["time", "level", "msg"].contains(key) {
         line += ",\(JSONText.quoted(key)):\(JSONText.quoted(value))"
       }
@@ -85,7 +87,9 @@ public struct SidecarLogHandler: LogHandler {
       var bytes = Array(line.utf8)
       var offset = 0
       while offset < bytes.count {
-        let written = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
+        let written = bytes.withUnsafeMutableBytes {
+          Glibc.write(2, $0.baseAddress! + offset, $0.count - offset)
+        }
         if written <= 0 { break }
         offset += written
       }

@@ -43,7 +43,8 @@ public enum ComponentMetrics {
       let dimensions = [("component", key.component), ("method", key.method)]
       let made = CallHandles(
         calls: Counter(label: "apiary_component_calls_total", dimensions: dimensions),
-        duration: CoreMetrics.Timer(label: "apiary_component_call_duration_seconds", dimensions: dimensions))
+        duration: CoreMetrics.Timer(
+          label: "apiary_component_call_duration_seconds", dimensions: dimensions))
       cache[key] = made
       return made
     }
@@ -51,7 +52,8 @@ public enum ComponentMetrics {
 
   /// Records one call to `component`'s `method` that took `duration`; `errorCode`
   /// names the failure, nil when it succeeded.
-  public static func call(component: String, method: String, duration: Duration, errorCode: String?) {
+  public static func call(component: String, method: String, duration: Duration, errorCode: String?)
+  {
     guard method != "Ping", isEnabled else { return }
     let handles = callHandles(Key(component: component, method: method))
     handles.calls.increment()
@@ -68,17 +70,22 @@ public enum ComponentMetrics {
   /// Records a failed heartbeat of `component`.
   public static func heartbeatFailed(component: String) {
     guard isEnabled else { return }
-    Counter(label: "apiary_heartbeat_failures_total", dimensions: [("component", component)]).increment()
+    Counter(label: "apiary_heartbeat_failures_total", dimensions: [("component", component)])
+      .increment()
   }
 
   /// Sets `apiary_component_state{component,state}`: 1 for `state`, 0 for the others.
   public static func state(of component: String, is state: ComponentState) {
     guard isEnabled else { return }
     // Shown at 0 from the component's first state on.
-    Counter(label: "apiary_heartbeat_failures_total", dimensions: [("component", component)]).increment(by: 0)
+    Counter(label: "apiary_heartbeat_failures_total", dimensions: [("component", component)])
+      .increment(by: 0)
     for candidate in ComponentState.allCases {
-      Gauge(label: "apiary_component_state", dimensions: [("component", component), ("state", candidate.rawValue)])
-        .record(candidate == state ? 1 : 0)
+      Gauge(
+        label: "apiary_component_state",
+        dimensions: [("component", component), ("state", candidate.rawValue)]
+      )
+      .record(candidate == state ? 1 : 0)
     }
   }
 }
@@ -87,7 +94,9 @@ public enum ComponentMetrics {
 public enum ProcessResources {
   /// Resident memory in bytes, or nil where `/proc/self/statm` cannot be read.
   public static func residentMemoryBytes() -> Int? {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return nil }
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else {
+      return nil
+    }
     let fields = text.split(separator: " ")
     guard fields.count >= 2, let pages = Int(fields[1]) else { return nil }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))

@@ -30,7 +30,8 @@ public struct MetricLabelRules: Sendable {
         var replacements: [Replacement] = []
         for (replacement, pattern) in pairs.sorted(by: { $0.key < $1.key }) {
           guard let regex = try? NSRegularExpression(pattern: pattern) else {
-            throw ConfigurationError("spec.metrics.rules \(rule.name): '\(pattern)' is not a regular expression")
+            throw ConfigurationError(
+              "spec.metrics.rules \(rule.name): '\(pattern)' is not a regular expression")
           }
           replacements.append(Replacement(regex: regex, template: replacement))
         }
@@ -42,7 +43,10 @@ public struct MetricLabelRules: Sendable {
 
   /// `dimensions` of metric `label` with the rules applied.
   public func apply(metric label: String, _ dimensions: [(String, String)]) -> [(String, String)] {
-    guard let labels = rules[label] ?? (label.hasPrefix("dapr_") ? rules[String(label.dropFirst(5))] : nil) else {
+    guard
+      let labels = rules[label]
+        ?? (label.hasPrefix("dapr_") ? rules[String(label.dropFirst(5))] : nil)
+    else {
       return dimensions
     }
     return dimensions.map { name, value in
@@ -73,7 +77,9 @@ public struct RuleApplyingMetricsFactory: MetricsFactory {
     base.makeCounter(label: label, dimensions: rules.apply(metric: label, dimensions))
   }
 
-  public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+  public func makeFloatingPointCounter(
+    label: String, dimensions: [(String, String)]
+  ) -> any FloatingPointCounterHandler {
     base.makeFloatingPointCounter(label: label, dimensions: rules.apply(metric: label, dimensions))
   }
 
@@ -81,8 +87,11 @@ public struct RuleApplyingMetricsFactory: MetricsFactory {
     base.makeMeter(label: label, dimensions: rules.apply(metric: label, dimensions))
   }
 
-  public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
-    base.makeRecorder(label: label, dimensions: rules.apply(metric: label, dimensions), aggregate: aggregate)
+  public func makeRecorder(
+    label: String, dimensions: [(String, String)], aggregate: Bool
+  ) -> any RecorderHandler {
+    base.makeRecorder(
+      label: label, dimensions: rules.apply(metric: label, dimensions), aggregate: aggregate)
   }
 
   public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {

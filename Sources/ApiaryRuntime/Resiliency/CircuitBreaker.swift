@@ -65,7 +65,9 @@ public final class CircuitBreaker: Sendable {
     show(.closed)
     // The transitions a breaker can make, at 0 until they happen, so dashboards and
     // alerts see the series from the start.
-    let transitions: [(State, State)] = [(.closed, .open), (.open, .halfOpen), (.halfOpen, .closed), (.halfOpen, .open)]
+    let transitions: [(State, State)] = [
+      (.closed, .open), (.open, .halfOpen), (.halfOpen, .closed), (.halfOpen, .open),
+    ]
     for (from, to) in transitions { transitionCounter(from, to).increment(by: 0) }
   }
 
@@ -105,7 +107,9 @@ public final class CircuitBreaker: Sendable {
         machine.counts.totalSuccesses += 1
         machine.counts.consecutiveSuccesses += 1
         machine.counts.consecutiveFailures = 0
-        if machine.state == .halfOpen, machine.counts.consecutiveSuccesses >= Int64(policy.maxRequests) {
+        if machine.state == .halfOpen,
+          machine.counts.consecutiveSuccesses >= Int64(policy.maxRequests)
+        {
           return move(&machine, to: .closed, now: now)
         }
         return nil
@@ -128,7 +132,8 @@ public final class CircuitBreaker: Sendable {
   private func tripped(_ counts: Counts) -> Bool {
     let variables: [String: CELExpression.Value] = [
       "requests": .int(counts.requests), "totalSuccesses": .int(counts.totalSuccesses),
-      "totalFailures": .int(counts.totalFailures), "consecutiveSuccesses": .int(counts.consecutiveSuccesses),
+      "totalFailures": .int(counts.totalFailures),
+      "consecutiveSuccesses": .int(counts.consecutiveSuccesses),
       "consecutiveFailures": .int(counts.consecutiveFailures),
     ]
     do {
@@ -141,7 +146,9 @@ public final class CircuitBreaker: Sendable {
 
   /// Open past its timeout becomes half-open; closed past its interval starts counting
   /// anew. Returns the state and the change made, if any.
-  private func advance(_ machine: inout Machine, now: ContinuousClock.Instant) -> (State, (State, State)?) {
+  private func advance(
+    _ machine: inout Machine, now: ContinuousClock.Instant
+  ) -> (State, (State, State)?) {
     guard let until = machine.until, now >= until else { return (machine.state, nil) }
     switch machine.state {
     case .open:
@@ -156,7 +163,9 @@ public final class CircuitBreaker: Sendable {
     }
   }
 
-  private func move(_ machine: inout Machine, to state: State, now: ContinuousClock.Instant) -> (State, State)? {
+  private func move(
+    _ machine: inout Machine, to state: State, now: ContinuousClock.Instant
+  ) -> (State, State)? {
     let from = machine.state
     guard from != state else { return nil }
     machine.state = state
@@ -180,14 +189,19 @@ public final class CircuitBreaker: Sendable {
   private func transitionCounter(_ from: State, _ to: State) -> Counter {
     Counter(
       label: "apiary_resiliency_breaker_transitions_total",
-      dimensions: [("component", component), ("direction", direction.rawValue), ("from", from.rawValue), ("to", to.rawValue)])
+      dimensions: [
+        ("component", component), ("direction", direction.rawValue), ("from", from.rawValue),
+        ("to", to.rawValue),
+      ])
   }
 
   private func show(_ current: State) {
     for state in State.allCases {
       Gauge(
         label: "apiary_resiliency_breaker_state",
-        dimensions: [("component", component), ("direction", direction.rawValue), ("state", state.rawValue)]
+        dimensions: [
+          ("component", component), ("direction", direction.rawValue), ("state", state.rawValue),
+        ]
       ).record(state == current ? 1 : 0)
     }
   }

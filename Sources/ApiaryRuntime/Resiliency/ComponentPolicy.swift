@@ -56,7 +56,9 @@ public struct ComponentPolicy: Sendable {
           result = try await body()
         }
         breaker?.record(success: true)
-        if attempt > 0 { logger.info("Recovered processing operation \(operation) after \(attempt + 1) attempts") }
+        if attempt > 0 {
+          logger.info("Recovered processing operation \(operation) after \(attempt + 1) attempts")
+        }
         return result
       } catch {
         breaker?.record(success: false)
@@ -64,7 +66,10 @@ public struct ComponentPolicy: Sendable {
         let delay = Self.delay(after: attempt, retry: retry)
         // daprd's exponential policy gives up after 15 minutes in all.
         if retry.exponential, waited + delay > .seconds(900) { throw error }
-        if attempt == 0 { logger.warning("Error processing operation \(operation). Retrying in \(goDurationString(delay))…") }
+        if attempt == 0 {
+          logger.warning(
+            "Error processing operation \(operation). Retrying in \(goDurationString(delay))…")
+        }
         try await Task.sleep(for: delay)
         waited += delay
         attempt += 1
@@ -93,7 +98,10 @@ public struct ComponentPolicy: Sendable {
     guard retry.exponential else { return retry.duration }
     let base = 0.5 * pow(1.5, Double(attempt))
     let jittered = base * Double.random(in: 0.5...1.5)
-    let capped = min(jittered, Double(retry.maxInterval.components.seconds) + Double(retry.maxInterval.components.attoseconds) / 1e18)
+    let capped = min(
+      jittered,
+      Double(retry.maxInterval.components.seconds) + Double(
+        retry.maxInterval.components.attoseconds) / 1e18)
     return .milliseconds(Int64(capped * 1000))
   }
 }

@@ -72,14 +72,20 @@ struct ResiliencyParser {
     if let node = document.field("apiVersion") {
       let version = try fields.text(node, "apiVersion")
       guard version == "dapr.io/v1alpha1" else {
-        throw fields.failure("apiVersion '\(version)' is not supported for kind Resiliency (use dapr.io/v1alpha1)")
+        throw fields.failure(
+          "apiVersion '\(version)' is not supported for kind Resiliency (use dapr.io/v1alpha1)")
       }
     }
     let header = try fields.mapping(document.field("metadata"), "metadata")
-    guard let nameNode = header?.field("name") else { throw fields.failure("metadata.name is missing") }
-    var definition = ResiliencyDefinition(name: try fields.text(nameNode, "metadata.name"), source: fields.source)
+    guard let nameNode = header?.field("name") else {
+      throw fields.failure("metadata.name is missing")
+    }
+    var definition = ResiliencyDefinition(
+      name: try fields.text(nameNode, "metadata.name"), source: fields.source)
     definition.scopes = try fields.texts(document.field("scopes"), "scopes")
-    guard let spec = try fields.mapping(document.field("spec"), "spec") else { throw fields.failure("spec is missing") }
+    guard let spec = try fields.mapping(document.field("spec"), "spec") else {
+      throw fields.failure("spec is missing")
+    }
     if let policies = try fields.mapping(spec.field("policies"), "spec.policies") {
       for (key, node) in try entries(policies.field("timeouts"), "spec.policies.timeouts") {
         definition.timeouts[key] = try fields.duration(node, "spec.policies.timeouts.\(key)")
@@ -87,7 +93,9 @@ struct ResiliencyParser {
       for (key, node) in try entries(policies.field("retries"), "spec.policies.retries") {
         definition.retries[key] = try retry(node, "spec.policies.retries.\(key)")
       }
-      for (key, node) in try entries(policies.field("circuitBreakers"), "spec.policies.circuitBreakers") {
+      for (key, node) in try entries(
+        policies.field("circuitBreakers"), "spec.policies.circuitBreakers")
+      {
         definition.circuitBreakers[key] = try breaker(node, "spec.policies.circuitBreakers.\(key)")
       }
     }
@@ -98,7 +106,8 @@ struct ResiliencyParser {
         case "components":
           for (name, node) in try entries(value, "spec.targets.components") {
             guard case .mapping(let target) = node else {
-              throw fields.failure("spec.targets.components.\(name) must be a mapping with outbound and inbound")
+              throw fields.failure(
+                "spec.targets.components.\(name) must be a mapping with outbound and inbound")
             }
             var component = ResiliencyDefinition.ComponentTarget()
             let path = "spec.targets.components.\(name)"
@@ -115,7 +124,8 @@ struct ResiliencyParser {
         case "apps", "actors":
           definition.ignoredTargets.append(kind)
         default:
-          throw fields.failure("spec.targets.\(kind) is not a target kind (components, apps or actors)")
+          throw fields.failure(
+            "spec.targets.\(kind) is not a target kind (components, apps or actors)")
         }
       }
     }
@@ -123,17 +133,23 @@ struct ResiliencyParser {
   }
 
   /// The name–value pairs of a mapping field.
-  private func entries(_ node: Node?, _ field: String) throws(ConfigurationError) -> [(String, Node)] {
+  private func entries(
+    _ node: Node?, _ field: String
+  ) throws(ConfigurationError) -> [(String, Node)] {
     guard let mapping = try fields.mapping(node, field) else { return [] }
     var result: [(String, Node)] = []
     for (key, value) in mapping {
-      guard let name = key.scalar?.string, !name.isEmpty else { throw fields.failure("\(field) has an entry without a name") }
+      guard let name = key.scalar?.string, !name.isEmpty else {
+        throw fields.failure("\(field) has an entry without a name")
+      }
       result.append((name, value))
     }
     return result
   }
 
-  private func policies(_ node: Node?, _ field: String) throws(ConfigurationError) -> ResiliencyDefinition.TargetPolicies? {
+  private func policies(
+    _ node: Node?, _ field: String
+  ) throws(ConfigurationError) -> ResiliencyDefinition.TargetPolicies? {
     guard let mapping = try fields.mapping(node, field) else { return nil }
     var policies = ResiliencyDefinition.TargetPolicies()
     for (key, value) in mapping {
@@ -149,57 +165,87 @@ struct ResiliencyParser {
     return policies
   }
 
-  private func retry(_ node: Node, _ field: String) throws(ConfigurationError) -> ResiliencyDefinition.Retry {
-    guard case .mapping(let mapping) = node else { throw fields.failure("\(field) must be a mapping") }
+  private func retry(
+    _ node: Node, _ field: String
+  ) throws(ConfigurationError) -> ResiliencyDefinition.Retry {
+    guard case .mapping(let mapping) = node else {
+      throw fields.failure("\(field) must be a mapping")
+    }
     var retry = ResiliencyDefinition.Retry()
     if let policy = mapping.field("policy") {
       switch try fields.text(policy, "\(field).policy").lowercased() {
       case "constant": retry.exponential = false
       case "exponential": retry.exponential = true
-      case let other: throw fields.failure("\(field).policy '\(other)' is not constant or exponential")
+      case let other:
+        throw fields.failure("\(field).policy '\(other)' is not constant or exponential")
       }
     }
-    if let node = mapping.field("duration") { retry.duration = try fields.duration(node, "\(field).duration") }
-    if let node = mapping.field("maxInterval") { retry.maxInterval = try fields.duration(node, "\(field).maxInterval") }
+    if let node = mapping.field("duration") {
+      retry.duration = try fields.duration(node, "\(field).duration")
+    }
+    if let node = mapping.field("maxInterval") {
+      retry.maxInterval = try fields.duration(node, "\(field).maxInterval")
+    }
     if let node = mapping.field("maxRetries") {
       retry.maxRetries = try fields.integer(node, "\(field).maxRetries")
-      guard retry.maxRetries >= -1 else { throw fields.failure("\(field).maxRetries must be -1 (no limit) or more") }
+      guard retry.maxRetries >= -1 else {
+        throw fields.failure("\(field).maxRetries must be -1 (no limit) or more")
+      }
     }
     if let matching = try fields.mapping(mapping.field("matching"), "\(field).matching") {
       if let codes = matching.field("httpStatusCodes") {
-        retry.httpStatusCodes = try ranges(codes, "\(field).matching.httpStatusCodes", within: 100...599)
+        retry.httpStatusCodes = try ranges(
+          codes, "\(field).matching.httpStatusCodes", within: 100...599)
       }
       if let codes = matching.field("gRPCStatusCodes") {
-        retry.grpcStatusCodes = try ranges(codes, "\(field).matching.gRPCStatusCodes", within: 0...16)
+        retry.grpcStatusCodes = try ranges(
+          codes, "\(field).matching.gRPCStatusCodes", within: 0...16)
       }
     }
     return retry
   }
 
   /// `"429,500-599"`: codes and ranges of codes.
-  private func ranges(_ node: Node, _ field: String, within bounds: ClosedRange<Int>) throws(ConfigurationError) -> [ClosedRange<Int>] {
+  private func ranges(
+    _ node: Node, _ field: String, within bounds: ClosedRange<Int>
+  ) throws(ConfigurationError) -> [ClosedRange<Int>] {
     var result: [ClosedRange<Int>] = []
     for part in try fields.text(node, field).split(separator: ",") {
-      let bounds2 = part.split(separator: "-", maxSplits: 1).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-      guard let low = bounds2.first ?? nil, let high = bounds2.last ?? nil, low <= high, bounds.contains(low),
+      let bounds2 = part.split(separator: "-", maxSplits: 1).map {
+        Int($0.trimmingCharacters(in: .whitespaces))
+      }
+      guard let low = bounds2.first ?? nil, let high = bounds2.last ?? nil, low <= high,
+        bounds.contains(low),
         bounds.contains(high)
       else {
-        throw fields.failure("\(field): '\(part)' is not a code or a range of codes within \(bounds.lowerBound)-\(bounds.upperBound)")
+        throw fields.failure(
+          "\(field): '\(part)' is not a code or a range of codes within \(bounds.lowerBound)-\(bounds.upperBound)"
+        )
       }
       result.append(low...high)
     }
     return result
   }
 
-  private func breaker(_ node: Node, _ field: String) throws(ConfigurationError) -> ResiliencyDefinition.CircuitBreaker {
-    guard case .mapping(let mapping) = node else { throw fields.failure("\(field) must be a mapping") }
+  private func breaker(
+    _ node: Node, _ field: String
+  ) throws(ConfigurationError) -> ResiliencyDefinition.CircuitBreaker {
+    guard case .mapping(let mapping) = node else {
+      throw fields.failure("\(field) must be a mapping")
+    }
     var breaker = ResiliencyDefinition.CircuitBreaker()
     if let node = mapping.field("maxRequests") {
       breaker.maxRequests = try fields.integer(node, "\(field).maxRequests")
-      guard breaker.maxRequests >= 1 else { throw fields.failure("\(field).maxRequests must be at least 1") }
+      guard breaker.maxRequests >= 1 else {
+        throw fields.failure("\(field).maxRequests must be at least 1")
+      }
     }
-    if let node = mapping.field("interval") { breaker.interval = try fields.duration(node, "\(field).interval") }
-    if let node = mapping.field("timeout") { breaker.timeout = try fields.duration(node, "\(field).timeout") }
+    if let node = mapping.field("interval") {
+      breaker.interval = try fields.duration(node, "\(field).interval")
+    }
+    if let node = mapping.field("timeout") {
+      breaker.timeout = try fields.duration(node, "\(field).timeout")
+    }
     if let node = mapping.field("trip") {
       breaker.trip = try fields.text(node, "\(field).trip")
       do {

@@ -42,7 +42,9 @@ public final class ResiliencyPolicies: Sendable {
       retries.merge(document.retries) { _, later in later }
       breakers.merge(document.circuitBreakers) { _, later in later }
       for kind in document.ignoredTargets where said.insert(kind).inserted {
-        logger.notice("resiliency \(document.name): spec.targets.\(kind) has no counterpart in apiary and is not applied")
+        logger.notice(
+          "resiliency \(document.name): spec.targets.\(kind) has no counterpart in apiary and is not applied"
+        )
       }
     }
     let targets = try Self.targets(
@@ -58,7 +60,9 @@ public final class ResiliencyPolicies: Sendable {
       for direction in [ResiliencyDirection.outbound, .inbound] {
         let chosen: ResiliencyDefinition.TargetPolicies
         if let target = targets[component.name] {
-          guard let policies = direction == .outbound ? target.outbound : target.inbound else { continue }
+          guard let policies = direction == .outbound ? target.outbound : target.inbound else {
+            continue
+          }
           chosen = policies
         } else {
           func fallback(_ kind: String, in known: Set<String>) -> String? {
@@ -70,22 +74,27 @@ public final class ResiliencyPolicies: Sendable {
             ].first(where: known.contains)
           }
           chosen = ResiliencyDefinition.TargetPolicies(
-            timeout: fallback("Timeout", in: Set(timeouts.keys)), retry: fallback("Retry", in: Set(retries.keys)),
+            timeout: fallback("Timeout", in: Set(timeouts.keys)),
+            retry: fallback("Retry", in: Set(retries.keys)),
             circuitBreaker: fallback("CircuitBreaker", in: Set(breakers.keys)))
         }
         var breaker: CircuitBreaker?
         if let name = chosen.circuitBreaker, let policy = breakers[name] {
           do {
             breaker = try CircuitBreaker(
-              policyName: name, component: component.name, direction: direction, policy: policy, logger: logger)
+              policyName: name, component: component.name, direction: direction, policy: policy,
+              logger: logger)
           } catch {
-            throw ConfigurationError("circuit breaker policy '\(name)': trip '\(policy.trip)' does not parse at \(error)")
+            throw ConfigurationError(
+              "circuit breaker policy '\(name)': trip '\(policy.trip)' does not parse at \(error)")
           }
         }
         let policy = ComponentPolicy(
-          timeout: chosen.timeout.flatMap { timeouts[$0] }, retry: chosen.retry.flatMap { retries[$0] },
+          timeout: chosen.timeout.flatMap { timeouts[$0] },
+          retry: chosen.retry.flatMap { retries[$0] },
           breaker: breaker,
-          operation: "component[\(component.name)] \(direction == .outbound ? "output" : "input")", logger: logger)
+          operation: "component[\(component.name)] \(direction == .outbound ? "output" : "input")",
+          logger: logger)
         if policy.timeout != nil || policy.retry != nil || policy.breaker != nil {
           table[Key(component: component.name, direction: direction)] = policy
         }
@@ -105,19 +114,24 @@ public final class ResiliencyPolicies: Sendable {
       for (component, target) in document.components {
         guard names.contains(component) else {
           throw ConfigurationError(
-            "\(document.source): spec.targets.components.\(component) names no configured component (configured: \(names.sorted().joined(separator: ", ")))")
+            "\(document.source): spec.targets.components.\(component) names no configured component (configured: \(names.sorted().joined(separator: ", ")))"
+          )
         }
         for (direction, policies) in [("outbound", target.outbound), ("inbound", target.inbound)] {
           guard let policies else { continue }
           let path = "spec.targets.components.\(component).\(direction)"
           if let name = policies.timeout, !timeouts.contains(name) {
-            throw ConfigurationError("\(document.source): \(path).timeout names no timeout policy '\(name)'")
+            throw ConfigurationError(
+              "\(document.source): \(path).timeout names no timeout policy '\(name)'")
           }
           if let name = policies.retry, !retries.contains(name) {
-            throw ConfigurationError("\(document.source): \(path).retry names no retry policy '\(name)'")
+            throw ConfigurationError(
+              "\(document.source): \(path).retry names no retry policy '\(name)'")
           }
           if let name = policies.circuitBreaker, !breakers.contains(name) {
-            throw ConfigurationError("\(document.source): \(path).circuitBreaker names no circuit breaker policy '\(name)'")
+            throw ConfigurationError(
+              "\(document.source): \(path).circuitBreaker names no circuit breaker policy '\(name)'"
+            )
           }
         }
         targets[component] = target

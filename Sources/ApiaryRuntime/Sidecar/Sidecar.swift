@@ -30,8 +30,10 @@ public final class Sidecar: Service {
   ///   - onStarted: Called once every component that could start has started
   ///     (PENDING ones may follow later), with the start-up table.
   public init(
-    options: SidecarOptions, logger: Logger, resources: LoadedResources? = nil, supervisor: ProcessSupervisor? = nil,
-    logHub: ComponentLogHub? = nil, onStarted: @escaping @Sendable ([ComponentStatus]) -> Void = { _ in }
+    options: SidecarOptions, logger: Logger, resources: LoadedResources? = nil,
+    supervisor: ProcessSupervisor? = nil,
+    logHub: ComponentLogHub? = nil,
+    onStarted: @escaping @Sendable ([ComponentStatus]) -> Void = { _ in }
   ) {
     self.options = options
     self.logger = logger
@@ -48,11 +50,17 @@ public final class Sidecar: Service {
   /// logged as waiting.
   ///
   /// - Throws: ``ConfigurationError`` naming the file and the field.
-  public static func prepare(options: SidecarOptions, logger: Logger) throws(ConfigurationError) -> LoadedResources {
-    var resources = try ResourceLoader(paths: options.resourcesPaths, appID: options.appID, logger: logger)
-      .loadResources()
+  public static func prepare(
+    options: SidecarOptions, logger: Logger
+  ) throws(ConfigurationError) -> LoadedResources {
+    var resources = try ResourceLoader(
+      paths: options.resourcesPaths, appID: options.appID, logger: logger
+    )
+    .loadResources()
     if resources.components.isEmpty {
-      logger.info("no component files: starting the built-in statestore (state.in-memory) and pubsub (pubsub.in-memory)")
+      logger.info(
+        "no component files: starting the built-in statestore (state.in-memory) and pubsub (pubsub.in-memory)"
+      )
       resources.components = defaultDefinitions()
     }
     let socketNames = Set(
@@ -83,7 +91,8 @@ public final class Sidecar: Service {
     let source = DefinitionSource(file: "(built-in default)", document: 1)
     return [
       ComponentDefinition(
-        name: "statestore", type: "state.in-memory", version: "v1", metadata: [], ignoreErrors: false,
+        name: "statestore", type: "state.in-memory", version: "v1", metadata: [],
+        ignoreErrors: false,
         initTimeout: .seconds(5), secretStore: nil, scopes: [], source: source),
       ComponentDefinition(
         name: "pubsub", type: "pubsub.in-memory", version: "v1", metadata: [], ignoreErrors: false,
@@ -99,7 +108,8 @@ public final class Sidecar: Service {
     if let supervisor { await supervisor.start() }
     let channels = ChannelSet()
     do {
-      try await runComponents(definitions, subscriptions: resources.subscriptions, channels: channels)
+      try await runComponents(
+        definitions, subscriptions: resources.subscriptions, channels: channels)
     } catch {
       await close(channels: channels)
       throw error
@@ -108,7 +118,8 @@ public final class Sidecar: Service {
   }
 
   private func runComponents(
-    _ definitions: [ComponentDefinition], subscriptions: [SubscriptionDefinition], channels: ChannelSet
+    _ definitions: [ComponentDefinition], subscriptions: [SubscriptionDefinition],
+    channels: ChannelSet
   ) async throws {
     var factories = FactoryRegistry()
     var reserved: [String: String] = [:]
@@ -132,7 +143,8 @@ public final class Sidecar: Service {
     try await withThrowingTaskGroup(of: Void.self) { group in
       group.addTask { await monitor.run() }
       group.addTask {
-        try await self.watchSockets(loader: loader, monitor: monitor, channels: channels, startedAt: startedAt)
+        try await self.watchSockets(
+          loader: loader, monitor: monitor, channels: channels, startedAt: startedAt)
       }
       group.addTask { try? await gracefulShutdown() }
       defer { group.cancelAll() }
@@ -148,10 +160,12 @@ public final class Sidecar: Service {
   /// created again is heartbeated at once (its process restarted); a socket that
   /// disappears takes its components DOWN.
   private func watchSockets(
-    loader: ComponentLoader, monitor: HealthMonitor, channels: ChannelSet, startedAt: ContinuousClock.Instant
+    loader: ComponentLoader, monitor: HealthMonitor, channels: ChannelSet,
+    startedAt: ContinuousClock.Instant
   ) async throws {
     let watcher = SocketFolderWatcher(
-      folder: options.socketsDir, interval: options.rescanInterval, mode: options.watchMode, logger: logger)
+      folder: options.socketsDir, interval: options.rescanInterval, mode: options.watchMode,
+      logger: logger)
     var listing = SocketFolderListing(folder: options.socketsDir)
     _ = listing.update()
     let deadline = startedAt.advanced(by: options.componentWait)
@@ -163,10 +177,12 @@ public final class Sidecar: Service {
         folderPresent = present
         if !present {
           logger.warning(
-            "the sockets folder \(folder) was removed: its components are DOWN until their sockets are back in it")
+            "the sockets folder \(folder) was removed: its components are DOWN until their sockets are back in it"
+          )
         } else if let problem = SocketsFolderTrust.check(folder) {
           logger.warning(
-            "the sockets folder is back, but \(problem); only sockets whose listener has an allowed uid are used")
+            "the sockets folder is back, but \(problem); only sockets whose listener has an allowed uid are used"
+          )
         } else {
           logger.notice("the sockets folder \(folder) exists again")
         }
@@ -208,7 +224,8 @@ public final class Sidecar: Service {
         guard let channel = found.channels[component.socket] else { continue }
         tailers.start(
           ComponentLogTailer(
-            source: component.name, channel: channel, types: component.types, hub: logHub, logger: logger))
+            source: component.name, channel: channel, types: component.types, hub: logHub,
+            logger: logger))
       }
     }
     return (found.factories, found.channels)
@@ -218,13 +235,18 @@ public final class Sidecar: Service {
 
   private func scan(
     reserved: [String: String], known: Set<String>
-  ) async -> (factories: [any ComponentFactory], channels: [String: ComponentChannel], report: DiscoveryReport?) {
+  ) async -> (
+    factories: [any ComponentFactory], channels: [String: ComponentChannel],
+    report: DiscoveryReport?
+  ) {
     let report: DiscoveryReport
     let channels: [String: ComponentChannel]
     do {
       var discovery = Discovery(
-        socketsDir: options.socketsDir, timeout: options.discoveryTimeout, reservedTypes: reserved, logger: logger,
-        excluding: known, transport: options.transport, allowedPeerUIDs: options.allowedComponentUIDs)
+        socketsDir: options.socketsDir, timeout: options.discoveryTimeout, reservedTypes: reserved,
+        logger: logger,
+        excluding: known, transport: options.transport,
+        allowedPeerUIDs: options.allowedComponentUIDs)
       discovery.warned = warned
       (report, channels) = try await discovery.scanKeepingChannels()
       for component in report.components { warned.forget(socket: component.socket) }
@@ -239,9 +261,13 @@ public final class Sidecar: Service {
     for component in report.components {
       guard let channel = channels[component.socket] else { continue }
       for type in component.types {
-        guard let block = BuildingBlock(rawValue: String(type.prefix { $0 != "." })) else { continue }
-        factories.append(PluggableFactory(
-            type: type, block: block, channel: channel, services: component.services, callTimeout: options.callTimeout))
+        guard let block = BuildingBlock(rawValue: String(type.prefix { $0 != "." })) else {
+          continue
+        }
+        factories.append(
+          PluggableFactory(
+            type: type, block: block, channel: channel, services: component.services,
+            callTimeout: options.callTimeout))
       }
     }
     return (factories, channels, report)

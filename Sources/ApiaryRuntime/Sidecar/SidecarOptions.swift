@@ -1,4 +1,5 @@
 import GRPCCoreCTransport
+
 /// What `apiary run` was asked to do.
 public struct SidecarOptions: Sendable {
   /// Folders of component YAML files; empty means none (the caller applies the
@@ -36,9 +37,12 @@ public struct SidecarOptions: Sendable {
   public var allowedComponentUIDs: Set<UInt32>? = nil
 
   public init(
-    resourcesPaths: [String], socketsDir: String, appID: String = "apiary", discoveryTimeout: Duration = .seconds(2),
-    componentWait: Duration = .seconds(30), rescanInterval: Duration = .seconds(1), environment: [String: String],
-    heartbeatInterval: Duration = .seconds(2), heartbeatTimeout: Duration = .seconds(1), failureThreshold: Int = 3
+    resourcesPaths: [String], socketsDir: String, appID: String = "apiary",
+    discoveryTimeout: Duration = .seconds(2),
+    componentWait: Duration = .seconds(30), rescanInterval: Duration = .seconds(1),
+    environment: [String: String],
+    heartbeatInterval: Duration = .seconds(2), heartbeatTimeout: Duration = .seconds(1),
+    failureThreshold: Int = 3
   ) {
     self.heartbeatInterval = heartbeatInterval
     self.heartbeatTimeout = heartbeatTimeout

@@ -51,7 +51,8 @@ public actor ProcessSupervisor {
     self.logger = logger
     for spec in processes {
       statuses[spec.name] = Status(
-        name: spec.name, socket: Self.socketPath(of: spec, in: socketsDir), state: "starting", pid: nil, restarts: 0,
+        name: spec.name, socket: Self.socketPath(of: spec, in: socketsDir), state: "starting",
+        pid: nil, restarts: 0,
         lastExit: nil)
     }
   }
@@ -60,8 +61,10 @@ public actor ProcessSupervisor {
   public var all: [Status] { specs.compactMap { statuses[$0.name] } }
 
   /// The socket path `spec` serves.
-  public static func socketPath(of spec: ApiaryConfig.ProcessSpec, in socketsDir: String) -> String {
-    spec.socket.hasPrefix("/") ? spec.socket : (socketsDir as NSString).appendingPathComponent(spec.socket)
+  public static func socketPath(of spec: ApiaryConfig.ProcessSpec, in socketsDir: String) -> String
+  {
+    spec.socket.hasPrefix("/")
+      ? spec.socket : (socketsDir as NSString).appendingPathComponent(spec.socket)
   }
 
   /// Launches every process, then returns once each has created its socket, exited, or
@@ -97,7 +100,9 @@ public actor ProcessSupervisor {
     guard !stopping else { return }
     stopping = true
     for (name, process) in running where process.isRunning {
-      logger.info("stopping supervised process (SIGTERM)", metadata: ["component": "\(name)", "pid": "\(process.processIdentifier)"])
+      logger.info(
+        "stopping supervised process (SIGTERM)",
+        metadata: ["component": "\(name)", "pid": "\(process.processIdentifier)"])
       process.terminate()
     }
     let clock = ContinuousClock()
@@ -142,7 +147,8 @@ public actor ProcessSupervisor {
       if exit.ran >= spec.maxBackoff { backoff = spec.initialBackoff }
       statuses[spec.name]?.state = "backoff"
       logger.warning(
-        "supervised process exited (\(exit)); restarting in \(backoff)", metadata: ["component": "\(spec.name)"])
+        "supervised process exited (\(exit)); restarting in \(backoff)",
+        metadata: ["component": "\(spec.name)"])
       let wakeAt = clock.now.advanced(by: backoff)
       while !stopping, clock.now < wakeAt {
         try? await Task.sleep(for: min(.milliseconds(50), wakeAt - clock.now))
@@ -170,7 +176,8 @@ public actor ProcessSupervisor {
     do {
       process.executableURL = URL(fileURLWithPath: try executable(spec))
     } catch {
-      logger.error("cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
+      logger.error(
+        "cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
       return Exit(description: "not started: \(error)", succeeded: false)
     }
     process.arguments = Array(spec.command.dropFirst())
@@ -179,7 +186,9 @@ public actor ProcessSupervisor {
     environment["DAPR_COMPONENTS_SOCKETS_FOLDER"] = socketsDir
     environment.merge(spec.env) { _, new in new }
     process.environment = environment
-    if let directory = spec.workingDir { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    if let directory = spec.workingDir {
+      process.currentDirectoryURL = URL(fileURLWithPath: directory)
+    }
     var outputs: [(pipe: OutputPipe, forwarder: LineForwarder)] = []
     if let logHub {
       for stream in ["stdout", "stderr"] {
@@ -188,11 +197,16 @@ public actor ProcessSupervisor {
           pipe = try OutputPipe()
         } catch {
           for output in outputs { output.pipe.discard() }
-          logger.error("cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
+          logger.error(
+            "cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
           return Exit(description: "not started: \(error)", succeeded: false)
         }
         let handle = FileHandle(fileDescriptor: pipe.writeEnd, closeOnDealloc: false)
-        if stream == "stdout" { process.standardOutput = handle } else { process.standardError = handle }
+        if stream == "stdout" {
+          process.standardOutput = handle
+        } else {
+          process.standardError = handle
+        }
         outputs.append((pipe, LineForwarder(component: spec.name, stream: stream, hub: logHub)))
       }
     }
@@ -205,7 +219,8 @@ public actor ProcessSupervisor {
       try process.run()
     } catch {
       for output in outputs { output.pipe.discard() }
-      logger.error("cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
+      logger.error(
+        "cannot start supervised process: \(error)", metadata: ["component": "\(spec.name)"])
       return Exit(description: "not started: \(error)", succeeded: false)
     }
     // Only the child writes now: once it (and any child of its own) exits, the pipes
@@ -218,7 +233,8 @@ public actor ProcessSupervisor {
     statuses[spec.name]?.state = "running"
     statuses[spec.name]?.pid = process.processIdentifier
     logger.info(
-      "started supervised process", metadata: ["component": "\(spec.name)", "pid": "\(process.processIdentifier)"])
+      "started supervised process",
+      metadata: ["component": "\(spec.name)", "pid": "\(process.processIdentifier)"])
     let clock = ContinuousClock()
     let started = clock.now
     for await _ in ended {}
@@ -250,7 +266,8 @@ public actor ProcessSupervisor {
       let candidate = "\(folder)/\(program)"
       if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }
-    throw SupervisionError("'\(program)' is not found in PATH (processes[].command[0] of '\(spec.name)')")
+    throw SupervisionError(
+      "'\(program)' is not found in PATH (processes[].command[0] of '\(spec.name)')")
   }
 }
 
@@ -327,7 +344,10 @@ final class LineForwarder: Sendable {
     let record = ProcessOutputRecord(line: text)
     var fields = record.fields
     fields["stream"] = stream
-    hub.record(ForwardedLogRecord(time: Date(), level: record.level, message: record.message, source: component, fields: fields))
+    hub.record(
+      ForwardedLogRecord(
+        time: Date(), level: record.level, message: record.message, source: component,
+        fields: fields))
   }
 }
 
@@ -342,12 +362,14 @@ public struct ProcessOutputRecord: Equatable, Sendable {
   public init(line: String) {
     level = .info
     fields = [:]
-    guard line.hasPrefix("{"), let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+    guard line.hasPrefix("{"),
+      let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
     else {
       // swift-log's text format: "<time> <level> <label>: …"; the time is dropped
       // since the sidecar's record has its own.
       let words = line.split(separator: " ", maxSplits: 2)
-      if words.count == 3, let level = Logger.Level(loose: String(words[1])), words[0].contains("T") {
+      if words.count == 3, let level = Logger.Level(loose: String(words[1])), words[0].contains("T")
+      {
         self.level = level
         message = Self.escaped(String(words[2]))
       } else {
@@ -372,10 +394,11 @@ public struct ProcessOutputRecord: Equatable, Sendable {
     self.message = Self.escaped(message ?? line)
   }
 
-
   /// `text` with control characters written as escapes (`\n`, `\u{1b}`).
   public static func escaped(_ text: String) -> String {
-    guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
+    guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+      return text
+    }
     var result = ""
     for scalar in text.unicodeScalars {
       switch scalar {

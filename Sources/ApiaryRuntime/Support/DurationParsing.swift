@@ -75,7 +75,9 @@ public func goDurationString(_ duration: Duration) -> String {
   }
   if magnitude < 1_000 { return "\(sign)\(magnitude)ns" }
   if magnitude < 1_000_000 { return sign + decimal(magnitude, unit: 1_000, digits: 3) + "µs" }
-  if magnitude < 1_000_000_000 { return sign + decimal(magnitude, unit: 1_000_000, digits: 6) + "ms" }
+  if magnitude < 1_000_000_000 {
+    return sign + decimal(magnitude, unit: 1_000_000, digits: 6) + "ms"
+  }
   let hours = magnitude / 3_600_000_000_000
   let minutes = magnitude / 60_000_000_000 % 60
   let secondsText = decimal(magnitude % 60_000_000_000, unit: 1_000_000_000, digits: 9) + "s"

@@ -41,7 +41,8 @@ public enum JSONValue: Sendable, Equatable, Hashable, CustomStringConvertible {
     switch self {
     case .null: NSNull()
     case .bool(let value): value
-    case .number(let value): value.rounded() == value && abs(value) < 1e15 ? Int(value) as Any : value
+    case .number(let value):
+      value.rounded() == value && abs(value) < 1e15 ? Int(value) as Any : value
     case .string(let value): value
     case .array(let values): values.map(\.foundation)
     case .object(let values): values.mapValues(\.foundation)
@@ -51,7 +52,8 @@ public enum JSONValue: Sendable, Equatable, Hashable, CustomStringConvertible {
   /// Compact JSON text with sorted keys.
   public var jsonData: Data {
     (try? JSONSerialization.data(
-      withJSONObject: foundation, options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])) ?? Data("null".utf8)
+      withJSONObject: foundation,
+      options: [.fragmentsAllowed, .sortedKeys, .withoutEscapingSlashes])) ?? Data("null".utf8)
   }
 
   public var description: String { String(decoding: jsonData, as: UTF8.self) }

@@ -5,7 +5,9 @@ import Logging
 /// (`2026-11-22T04:43:27.145Z`), in its log lines and in the actuator's JSON alike.
 public enum Timestamp {
   public static func string(_ date: Date) -> String {
-    date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+    date.formatted(
+      .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(
+        separator: .omitted))
   }
 }
 

@@ -12,7 +12,8 @@ public enum OTelExport {
   /// round), so swift-otel is shown only what daprd's OpenTelemetry SDK reads on its
   /// own: the service name and resource attributes, and the batch processor's bounds.
   static let passedVariables = [
-    "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT",
+    "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_EXPORT_TIMEOUT",
     "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
   ]
 
@@ -45,12 +46,14 @@ public enum OTelExport {
   ///
   /// - Throws: swift-otel's configuration errors (an endpoint it cannot read).
   public static func start(
-    exporter: TracingSettings.Exporter, serviceName: String, environment: [String: String], drops: SpanDropReporter,
+    exporter: TracingSettings.Exporter, serviceName: String, environment: [String: String],
+    drops: SpanDropReporter,
     logger: Logger
   ) throws -> (tracer: any Tracer, service: any Service) {
     let handler = OTelDiagnosticHandler(drops: drops, forward: logger)
     let diagnostics = Logger(label: "apiary.tracing") { _ in handler }
-    let configuration = configuration(exporter: exporter, serviceName: serviceName, diagnostics: diagnostics)
+    let configuration = configuration(
+      exporter: exporter, serviceName: serviceName, diagnostics: diagnostics)
     let passed = environment.filter { passedVariables.contains($0.key) }
     let service = try OTel.bootstrap(configuration: configuration, environment: passed)
     return (InstrumentationSystem.tracer, service)

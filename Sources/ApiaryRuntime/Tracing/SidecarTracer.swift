@@ -26,7 +26,9 @@ public final class SidecarTracer: Sendable {
   ///   - stdout: When given, every sampled span is logged when it ends, in daprd's
   ///     `stdout` exporter's words.
   ///   - countSpans: Whether `apiary_tracing_spans_sampled_total` counts sampled spans.
-  public init(sampler: TraceSampler, backend: (any Tracer)?, stdout: Logger? = nil, countSpans: Bool = false) {
+  public init(
+    sampler: TraceSampler, backend: (any Tracer)?, stdout: Logger? = nil, countSpans: Bool = false
+  ) {
     self.sampler = sampler
     self.backend = backend
     self.stdout = stdout
@@ -44,7 +46,8 @@ public final class SidecarTracer: Sendable {
       let traceID = parent?.traceIDBytes ?? newTraceID
       let context =
         TraceContext(
-          traceID: traceID, spanID: Self.randomBytes(8), sampled: false, tracestate: parent?.tracestate ?? "")
+          traceID: traceID, spanID: Self.randomBytes(8), sampled: false,
+          tracestate: parent?.tracestate ?? "")
         ?? TraceContext(traceID: Self.randomBytes(16), spanID: Self.randomBytes(8), sampled: false)!
       return SidecarSpan(name: name, context: context, parent: parent, recording: nil, tracer: self)
     }
@@ -52,7 +55,8 @@ public final class SidecarTracer: Sendable {
     guard let backend else {
       let traceID = parent?.traceIDBytes ?? newTraceID
       let context = TraceContext(
-        traceID: traceID, spanID: Self.randomBytes(8), sampled: true, tracestate: parent?.tracestate ?? "")!
+        traceID: traceID, spanID: Self.randomBytes(8), sampled: true,
+        tracestate: parent?.tracestate ?? "")!
       return SidecarSpan(name: name, context: context, parent: parent, recording: nil, tracer: self)
     }
     var serviceContext = ServiceContext.topLevel
@@ -75,7 +79,8 @@ public final class SidecarTracer: Sendable {
     guard let stdout else { return }
     let parentID = span.parent.map { String($0.spanID) } ?? "0000000000000000"
     stdout.info(
-      "[\(span.name)] Trace: \(span.context.traceID) Span: \(parentID)/\(span.context.spanID) Time: [\(Timestamp.string(started)) ->  \(Timestamp.string(ended))] Annotations: \(span.annotations)")
+      "[\(span.name)] Trace: \(span.context.traceID) Span: \(parentID)/\(span.context.spanID) Time: [\(Timestamp.string(started)) ->  \(Timestamp.string(ended))] Annotations: \(span.annotations)"
+    )
   }
 
   static func randomBytes(_ count: Int) -> [UInt8] {
@@ -107,7 +112,10 @@ public final class SidecarSpan: Sendable {
   /// and publishes start. Never set while tracing is off.
   @TaskLocal public static var current: SidecarSpan?
 
-  init(name: String, context: TraceContext, parent: TraceContext?, recording: (any Tracing.Span)?, tracer: SidecarTracer) {
+  init(
+    name: String, context: TraceContext, parent: TraceContext?, recording: (any Tracing.Span)?,
+    tracer: SidecarTracer
+  ) {
     self.name = name
     self.context = context
     self.parent = parent
@@ -167,5 +175,7 @@ public final class SidecarSpan: Sendable {
 /// A `[String: String]` carrier for the W3C propagator: `traceparent` and `tracestate`.
 struct HeaderCarrier: Extractor, Injector {
   func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
-  func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
+  func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) {
+    carrier[key] = value
+  }
 }

@@ -31,14 +31,18 @@ public final class SpanDropReporter: Sendable {
   private let state = Mutex(State())
 
   /// - Parameter collector: The endpoint, for the log line.
-  public init(logger: Logger, collector: String, interval: Duration = .seconds(10), countInMetrics: Bool = true) {
+  public init(
+    logger: Logger, collector: String, interval: Duration = .seconds(10),
+    countInMetrics: Bool = true
+  ) {
     self.logger = logger
     self.collector = collector
     self.interval = interval
     var counters: [Reason: Counter] = [:]
     if countInMetrics {
       for reason in Reason.allCases {
-        counters[reason] = Counter(label: "apiary_tracing_spans_dropped_total", dimensions: [("reason", reason.rawValue)])
+        counters[reason] = Counter(
+          label: "apiary_tracing_spans_dropped_total", dimensions: [("reason", reason.rawValue)])
       }
     }
     self.counters = counters
@@ -47,7 +51,9 @@ public final class SpanDropReporter: Sendable {
   /// Records `count` spans lost for `reason`; logs when the last line is older than
   /// ``interval``. Returns the line logged, if any (for tests).
   @discardableResult
-  public func dropped(_ count: Int, _ reason: Reason, error: String? = nil, now: ContinuousClock.Instant = .now) -> String? {
+  public func dropped(
+    _ count: Int, _ reason: Reason, error: String? = nil, now: ContinuousClock.Instant = .now
+  ) -> String? {
     guard count > 0 else { return nil }
     counters[reason]?.increment(by: Int64(count))
     let report = state.withLock { state -> ([Reason: Int], String?)? in
@@ -112,12 +118,14 @@ public struct OTelDiagnosticHandler: LogHandler {
       return
     }
     if message.hasPrefix(Self.exportFailedMessage), let count = number("batch_size") {
-      drops.dropped(count, .exportFailed, error: event.error.map { "\($0)" } ?? merged["error"].map { "\($0)" })
+      drops.dropped(
+        count, .exportFailed, error: event.error.map { "\($0)" } ?? merged["error"].map { "\($0)" })
       return
     }
     var fields = merged
     fields["source"] = "swift-otel"
     if let error = event.error { fields["error"] = "\(error)" }
-    forward.log(level: event.level <= .info ? .debug : event.level, "tracing: \(message)", metadata: fields)
+    forward.log(
+      level: event.level <= .info ? .debug : event.level, "tracing: \(message)", metadata: fields)
   }
 }

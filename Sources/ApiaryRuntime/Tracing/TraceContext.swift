@@ -24,8 +24,12 @@ public struct TraceContext: Sendable, Equatable, CustomStringConvertible {
   }
 
   /// A context from its ids: `traceID` 16 bytes, `spanID` 8 bytes, neither all zero.
-  public init?(traceID: some Collection<UInt8>, spanID: some Collection<UInt8>, sampled: Bool, tracestate: String = "") {
-    guard traceID.count == 16, spanID.count == 8, traceID.contains(where: { $0 != 0 }), spanID.contains(where: { $0 != 0 })
+  public init?(
+    traceID: some Collection<UInt8>, spanID: some Collection<UInt8>, sampled: Bool,
+    tracestate: String = ""
+  ) {
+    guard traceID.count == 16, spanID.count == 8, traceID.contains(where: { $0 != 0 }),
+      spanID.contains(where: { $0 != 0 })
     else { return nil }
     traceparent = "00-\(Self.hex(traceID))-\(Self.hex(spanID))-\(sampled ? "01" : "00")"
     self.tracestate = tracestate.utf8.count <= Self.maximumTracestateLength ? tracestate : ""
@@ -52,11 +56,15 @@ public struct TraceContext: Sendable, Equatable, CustomStringConvertible {
   /// The span id as 8 bytes.
   public var spanIDBytes: [UInt8] { Self.bytes(hex: spanID) ?? [] }
 
-  public var description: String { tracestate.isEmpty ? traceparent : "\(traceparent) (\(tracestate))" }
+  public var description: String {
+    tracestate.isEmpty ? traceparent : "\(traceparent) (\(tracestate))"
+  }
 
   static func isValid(_ text: String) -> Bool {
     let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-    guard parts.count == 4, parts[0].count == 2, parts[1].count == 32, parts[2].count == 16, parts[3].count == 2 else {
+    guard parts.count == 4, parts[0].count == 2, parts[1].count == 32, parts[2].count == 16,
+      parts[3].count == 2
+    else {
       return false
     }
     let hex = Set("0123456789abcdef")

@@ -1,4 +1,5 @@
 import Foundation
+
 /// What tracing does in this process, resolved from `spec.tracing` of the Dapr
 /// Configuration and the `OTEL_EXPORTER_OTLP_*` environment as daprd resolves them
 /// (spec §4, daprd's `SetTracingSpecFromEnv` and `setupTracing`).
@@ -43,7 +44,9 @@ public struct TracingSettings: Sendable, Equatable {
       let scheme = isSecure ? "https" : "http"
       switch `protocol` {
       case .grpc: return "\(scheme)://\(endpoint)"
-      case .http: return endpoint.contains("/") ? "\(scheme)://\(endpoint)" : "\(scheme)://\(endpoint)/v1/traces"
+      case .http:
+        return endpoint.contains("/")
+          ? "\(scheme)://\(endpoint)" : "\(scheme)://\(endpoint)/v1/traces"
       }
     }
   }
@@ -73,29 +76,40 @@ public struct TracingSettings: Sendable, Equatable {
     _ tracing: DaprConfiguration.Tracing?, environment: [String: String]
   ) throws(ConfigurationError) -> TracingSettings {
     let written = tracing ?? DaprConfiguration.Tracing()
-    var settings = TracingSettings(samplingRate: 0, stdout: written.stdout, exporter: nil, notices: [])
+    var settings = TracingSettings(
+      samplingRate: 0, stdout: written.stdout, exporter: nil, notices: [])
     var rateText = written.samplingRateText
     func variable(_ name: String) -> String? {
       environment[name].flatMap { $0.isEmpty ? nil : $0 }
     }
     if let endpoint = written.otelEndpoint, !endpoint.isEmpty {
       // An endpoint in the file: the environment is not consulted (daprd returns early).
-      let headers = written.otelHeaders.sorted { $0.key < $1.key }.map { Header(name: $0.key, value: $0.value) }
+      let headers = written.otelHeaders.sorted { $0.key < $1.key }.map {
+        Header(name: $0.key, value: $0.value)
+      }
       settings.exporter = Exporter(
         endpoint: endpoint, protocol: ExportProtocol(rawValue: written.otelProtocol) ?? .grpc,
         isSecure: written.otelSecure, headers: headers, timeout: written.otelTimeout)
     } else {
       var exporter: Exporter?
-      if let endpoint = variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") ?? variable("OTEL_EXPORTER_OTLP_ENDPOINT") {
+      if let endpoint = variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        ?? variable("OTEL_EXPORTER_OTLP_ENDPOINT")
+      {
         var address = Substring(endpoint)
-        for scheme in ["http://", "https://"] where address.hasPrefix(scheme) { address = address.dropFirst(scheme.count) }
+        for scheme in ["http://", "https://"] where address.hasPrefix(scheme) {
+          address = address.dropFirst(scheme.count)
+        }
         if rateText == nil { rateText = "1" }
-        let proto = variable("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? variable("OTEL_EXPORTER_OTLP_PROTOCOL") ?? ""
+        let proto =
+          variable("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") ?? variable("OTEL_EXPORTER_OTLP_PROTOCOL")
+          ?? ""
         exporter = Exporter(
           endpoint: String(address), protocol: proto.hasPrefix("http") ? .http : .grpc,
           isSecure: environment["OTEL_EXPORTER_OTLP_INSECURE"] != "true", headers: [], timeout: nil)
       }
-      if let text = variable("OTEL_EXPORTER_OTLP_TRACES_HEADERS") ?? variable("OTEL_EXPORTER_OTLP_HEADERS") {
+      if let text = variable("OTEL_EXPORTER_OTLP_TRACES_HEADERS")
+        ?? variable("OTEL_EXPORTER_OTLP_HEADERS")
+      {
         let headers = try Self.headers(parsing: text)
         exporter?.headers = headers
       }
@@ -112,11 +126,13 @@ public struct TracingSettings: Sendable, Equatable {
     settings.samplingRate = TraceSampler.rate(parsing: rateText)
     if let zipkin = written.zipkinEndpoint, !zipkin.isEmpty {
       settings.notices.append(
-        "spec.tracing.zipkin (\(zipkin)) is not supported by apiary: export with spec.tracing.otel (OTLP) instead")
+        "spec.tracing.zipkin (\(zipkin)) is not supported by apiary: export with spec.tracing.otel (OTLP) instead"
+      )
     }
     if tracing != nil, settings.samplingRate != 0, settings.exporter == nil, !settings.stdout {
       settings.notices.append(
-        "spec.tracing names no exporter (otel.endpointAddress, OTEL_EXPORTER_OTLP_ENDPOINT or stdout): tracing is off; trace contexts are passed on unchanged")
+        "spec.tracing names no exporter (otel.endpointAddress, OTEL_EXPORTER_OTLP_ENDPOINT or stdout): tracing is off; trace contexts are passed on unchanged"
+      )
     }
     return settings
   }
@@ -127,15 +143,18 @@ public struct TracingSettings: Sendable, Equatable {
     var headers: [Header] = []
     for pair in text.split(separator: ",", omittingEmptySubsequences: false) {
       guard let equals = pair.firstIndex(of: "=") else {
-        throw ConfigurationError("OTEL_EXPORTER_OTLP_HEADERS: '\(pair)' has no '=' (write name=value,name=value)")
+        throw ConfigurationError(
+          "OTEL_EXPORTER_OTLP_HEADERS: '\(pair)' has no '=' (write name=value,name=value)")
       }
       let name = pair[..<equals].trimmingSpaces
-      guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+      guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+      else {
         throw ConfigurationError("OTEL_EXPORTER_OTLP_HEADERS: '\(name)' is not a header name")
       }
       let raw = String(pair[pair.index(after: equals)...])
       guard let value = raw.removingPercentEncoding else {
-        throw ConfigurationError("OTEL_EXPORTER_OTLP_HEADERS: the value of \(name) is not percent-encoded text")
+        throw ConfigurationError(
+          "OTEL_EXPORTER_OTLP_HEADERS: the value of \(name) is not percent-encoded text")
       }
       headers.removeAll { $0.name == String(name) }
       headers.append(Header(name: String(name), value: String(value.trimmingSpaces)))

@@ -33,7 +33,8 @@ struct HelloService<Greeter: HelloComponent>: Spec_Proto_Pluggable_V1_Hello_Hell
   ) async throws -> ServerResponse<Spec_Proto_Pluggable_V1_Hello_HelloResponse> {
     try await mappingErrors {
       var response = Spec_Proto_Pluggable_V1_Hello_HelloResponse()
-      response.helloString = try await instances.instance(for: request.metadata).sayHello(name: request.message.name)
+      response.helloString = try await instances.instance(for: request.metadata).sayHello(
+        name: request.message.name)
       return ServerResponse(message: response)
     }
   }

@@ -67,18 +67,24 @@ public struct InputBindingDelivery: Sendable {
 /// The `Read` stream ended (the sidecar stopped reading, or the component returned)
 /// while an event still waited for its reply.
 public struct InputBindingStreamClosed: Error, Sendable, CustomStringConvertible {
-  public var description: String { "the sidecar's Read stream closed before the event was answered" }
+  public var description: String {
+    "the sidecar's Read stream closed before the event was answered"
+  }
 }
 
 extension InputBindingReply {
   /// The reply a `ReadRequest` from the sidecar carries.
   init(_ answer: Dapr_Proto_Components_V1_ReadRequest) {
-    self = answer.hasResponseError ? .failed(answer.responseError.message) : .handled(answer.responseData)
+    self =
+      answer.hasResponseError
+      ? .failed(answer.responseError.message) : .handled(answer.responseData)
   }
 }
 
 /// Serves `dapr.proto.components.v1.InputBinding` over instances made by a factory.
-struct InputBindingService<Binding: InputBindingComponent>: Dapr_Proto_Components_V1_InputBinding.ServiceProtocol {
+struct InputBindingService<Binding: InputBindingComponent>: Dapr_Proto_Components_V1_InputBinding
+    .ServiceProtocol
+{
   let instances: InstanceRegistry<Binding>
 
   func `init`(
@@ -103,7 +109,9 @@ struct InputBindingService<Binding: InputBindingComponent>: Dapr_Proto_Component
       try await serveAnsweredStream(
         messages: request.messages, writer: writer, replies: replies,
         receive: { answer in replies.resolve(answer.messageID, with: InputBindingReply(answer)) },
-        produce: { sink in try await binding.read(deliver: InputBindingDelivery(outgoing: sink, replies: replies)) })
+        produce: { sink in
+          try await binding.read(deliver: InputBindingDelivery(outgoing: sink, replies: replies))
+        })
       return [:]
     }
   }

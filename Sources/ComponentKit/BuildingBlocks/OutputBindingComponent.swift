@@ -30,7 +30,9 @@ public protocol OutputBindingComponent: Sendable {
   /// The operations this binding performs (`create`, `get`, `delete`, `list`, …).
   func operations() async throws -> [String]
   /// Performs `request.operation` on `request.data` with `request.metadata`.
-  func invoke(_ request: Dapr_Proto_Components_V1_InvokeRequest) async throws -> OutputBindingResponse
+  func invoke(
+    _ request: Dapr_Proto_Components_V1_InvokeRequest
+  ) async throws -> OutputBindingResponse
   /// Answers the sidecar's heartbeat; throw when the target is unreachable.
   func ping() async throws
 }
@@ -40,11 +42,14 @@ extension OutputBindingComponent {
 }
 
 /// Serves `dapr.proto.components.v1.OutputBinding` over instances made by a factory.
-struct OutputBindingService<Binding: OutputBindingComponent>: Dapr_Proto_Components_V1_OutputBinding.ServiceProtocol {
+struct OutputBindingService<Binding: OutputBindingComponent>: Dapr_Proto_Components_V1_OutputBinding
+    .ServiceProtocol
+{
   let instances: InstanceRegistry<Binding>
 
   func `init`(
-    request: ServerRequest<Dapr_Proto_Components_V1_OutputBindingInitRequest>, context: ServerContext
+    request: ServerRequest<Dapr_Proto_Components_V1_OutputBindingInitRequest>,
+    context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_OutputBindingInitResponse> {
     try await mappingErrors {
       try await instances.initialise(metadata: request.metadata) { binding in
@@ -62,7 +67,8 @@ struct OutputBindingService<Binding: OutputBindingComponent>: Dapr_Proto_Compone
       let operations = try await binding.operations()
       guard operations.contains(request.message.operation) else {
         throw ComponentError.invalidArgument(
-          "operation '\(request.message.operation)' is not supported; this binding supports: \(operations.joined(separator: ", "))")
+          "operation '\(request.message.operation)' is not supported; this binding supports: \(operations.joined(separator: ", "))"
+        )
       }
       let answer = try await binding.invoke(request.message)
       var response = Dapr_Proto_Components_V1_InvokeResponse()

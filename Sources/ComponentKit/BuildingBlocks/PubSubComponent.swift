@@ -13,7 +13,8 @@ public struct PubSubMessage: Sendable, Equatable {
   /// The payload's content type, as published.
   public var contentType: String
 
-  public init(data: Data, topic: String, metadata: [String: String] = [:], contentType: String = "") {
+  public init(data: Data, topic: String, metadata: [String: String] = [:], contentType: String = "")
+  {
     self.data = data
     self.topic = topic
     self.metadata = metadata
@@ -101,7 +102,9 @@ extension PubSubComponent {
   }
 
   public func pause() async throws { throw ComponentError.unsupported("this pub/sub cannot pause") }
-  public func resume() async throws { throw ComponentError.unsupported("this pub/sub cannot pause") }
+  public func resume() async throws {
+    throw ComponentError.unsupported("this pub/sub cannot pause")
+  }
   public func ping() async throws {}
 }
 
@@ -129,7 +132,9 @@ public struct PubSubDelivery: Sendable {
 
 /// The `PullMessages` stream ended while a message still waited for its answer.
 public struct PubSubStreamClosed: Error, Sendable, CustomStringConvertible {
-  public var description: String { "the sidecar's PullMessages stream closed before the message was answered" }
+  public var description: String {
+    "the sidecar's PullMessages stream closed before the message was answered"
+  }
 }
 
 /// Serves `dapr.proto.components.v1.PubSub` over instances made by a factory.
@@ -152,7 +157,8 @@ struct PubSubService<PubSub: PubSubComponent>: Dapr_Proto_Components_V1_PubSub.S
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
     try await mappingErrors {
       var response = Dapr_Proto_Components_V1_FeaturesResponse()
-      response.features = try await instances.instance(for: request.metadata).features().map(\.rawValue)
+      response.features = try await instances.instance(for: request.metadata).features().map(
+        \.rawValue)
       return ServerResponse(message: response)
     }
   }
@@ -170,12 +176,14 @@ struct PubSubService<PubSub: PubSubComponent>: Dapr_Proto_Components_V1_PubSub.S
     request: ServerRequest<Dapr_Proto_Components_V1_BulkPublishRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkPublishResponse> {
     try await mappingErrors {
-      ServerResponse(message: try await instances.instance(for: request.metadata).bulkPublish(request.message))
+      ServerResponse(
+        message: try await instances.instance(for: request.metadata).bulkPublish(request.message))
     }
   }
 
   func pullMessages(
-    request: StreamingServerRequest<Dapr_Proto_Components_V1_PullMessagesRequest>, context: ServerContext
+    request: StreamingServerRequest<Dapr_Proto_Components_V1_PullMessagesRequest>,
+    context: ServerContext
   ) async throws -> StreamingServerResponse<Dapr_Proto_Components_V1_PullMessagesResponse> {
     let pubsub = try instances.instance(for: request.metadata)
     return StreamingServerResponse { writer in
@@ -186,7 +194,8 @@ struct PubSubService<PubSub: PubSubComponent>: Dapr_Proto_Components_V1_PubSub.S
         messages: request.messages, writer: writer, replies: replies,
         receive: { message in
           if message.hasTopic {
-            topicSink.yield(PubSubSubscription(topic: message.topic.name, metadata: message.topic.metadata))
+            topicSink.yield(
+              PubSubSubscription(topic: message.topic.name, metadata: message.topic.metadata))
             topicSink.finish()
           } else {
             let ack: PubSubAck = message.hasAckError ? .nack(message.ackError.message) : .ack
@@ -199,7 +208,8 @@ struct PubSubService<PubSub: PubSubComponent>: Dapr_Proto_Components_V1_PubSub.S
           guard !subscription.topic.isEmpty else {
             throw ComponentError.invalidArgument("the first PullMessages request must name a topic")
           }
-          try await pubsub.subscribe(subscription, deliver: PubSubDelivery(outgoing: sink, replies: replies))
+          try await pubsub.subscribe(
+            subscription, deliver: PubSubDelivery(outgoing: sink, replies: replies))
         })
       topicSink.finish()
       return [:]
@@ -236,7 +246,9 @@ struct PubSubService<PubSub: PubSubComponent>: Dapr_Proto_Components_V1_PubSub.S
 
 extension ComponentRegistration {
   /// A pub/sub (`dapr.proto.components.v1.PubSub`). `make` runs once per `Init`.
-  public static func pubSub<PubSub: PubSubComponent>(_ make: @escaping @Sendable () -> PubSub) -> Self {
+  public static func pubSub<PubSub: PubSubComponent>(
+    _ make: @escaping @Sendable () -> PubSub
+  ) -> Self {
     Self(
       services: [PubSubService(instances: InstanceRegistry(make: make))],
       serviceNames: [Dapr_Proto_Components_V1_PubSub.descriptor.fullyQualifiedService]

@@ -28,7 +28,9 @@ extension SecretStoreComponent {
 }
 
 /// Serves `dapr.proto.components.v1.SecretStore` over instances made by a factory.
-struct SecretStoreService<Store: SecretStoreComponent>: Dapr_Proto_Components_V1_SecretStore.ServiceProtocol {
+struct SecretStoreService<Store: SecretStoreComponent>: Dapr_Proto_Components_V1_SecretStore
+    .ServiceProtocol
+{
   let instances: InstanceRegistry<Store>
 
   func `init`(
@@ -47,7 +49,8 @@ struct SecretStoreService<Store: SecretStoreComponent>: Dapr_Proto_Components_V1
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
     try await mappingErrors {
       var response = Dapr_Proto_Components_V1_FeaturesResponse()
-      response.features = try await instances.instance(for: request.metadata).features().map(\.rawValue)
+      response.features = try await instances.instance(for: request.metadata).features().map(
+        \.rawValue)
       return ServerResponse(message: response)
     }
   }
@@ -68,7 +71,8 @@ struct SecretStoreService<Store: SecretStoreComponent>: Dapr_Proto_Components_V1
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkGetSecretResponse> {
     try await mappingErrors {
       var response = Dapr_Proto_Components_V1_BulkGetSecretResponse()
-      let secrets = try await instances.instance(for: request.metadata).allSecrets(metadata: request.message.metadata)
+      let secrets = try await instances.instance(for: request.metadata).allSecrets(
+        metadata: request.message.metadata)
       response.data = secrets.mapValues { pairs in
         var secret = Dapr_Proto_Components_V1_SecretResponse()
         secret.secrets = pairs
@@ -91,7 +95,9 @@ struct SecretStoreService<Store: SecretStoreComponent>: Dapr_Proto_Components_V1
 extension ComponentRegistration {
   /// A secret store (`dapr.proto.components.v1.SecretStore`). `make` runs once per
   /// `Init`.
-  public static func secretStore<Store: SecretStoreComponent>(_ make: @escaping @Sendable () -> Store) -> Self {
+  public static func secretStore<Store: SecretStoreComponent>(
+    _ make: @escaping @Sendable () -> Store
+  ) -> Self {
     Self(
       services: [SecretStoreService(instances: InstanceRegistry(make: make))],
       serviceNames: [Dapr_Proto_Components_V1_SecretStore.descriptor.fullyQualifiedService]

@@ -39,7 +39,9 @@ public struct StateQueryEvaluator: Sendable {
   ///   daprd's form, or a page token that is not an offset.
   public init(_ query: Dapr_Proto_Components_V1_Query) throws {
     if let first = query.filter.first {
-      guard query.filter.count == 1 else { throw ComponentError.invalidArgument("a query filter has one top-level node") }
+      guard query.filter.count == 1 else {
+        throw ComponentError.invalidArgument("a query filter has one top-level node")
+      }
       filter = try Self.node(first.key, try Self.json(first.value.value))
     } else {
       filter = nil
@@ -50,7 +52,8 @@ public struct StateQueryEvaluator: Sendable {
       offset = 0
     } else {
       guard let offset = Int(query.pagination.token), offset >= 0 else {
-        throw ComponentError.invalidArgument("page token '\(query.pagination.token)' is not one this store gave")
+        throw ComponentError.invalidArgument(
+          "page token '\(query.pagination.token)' is not one this store gave")
       }
       self.offset = offset
     }
@@ -72,7 +75,8 @@ public struct StateQueryEvaluator: Sendable {
       }
       return .compare(op, key: entry.key, value: JSONBox(entry.value))
     case "IN":
-      guard let pair = operand as? [String: Any], pair.count == 1, let entry = pair.first, let values = entry.value as? [Any]
+      guard let pair = operand as? [String: Any], pair.count == 1, let entry = pair.first,
+        let values = entry.value as? [Any]
       else { throw ComponentError.invalidArgument("IN filter must map a single key to an array") }
       return .oneOf(key: entry.key, values: values.map(JSONBox.init))
     case "AND", "OR":
@@ -97,7 +101,9 @@ public struct StateQueryEvaluator: Sendable {
   ///
   /// - Parameter items: key, stored value (JSON bytes) and whatever else the caller
   ///   wants back, in any order.
-  public func run<Item>(_ items: [(key: String, value: Data, item: Item)]) -> (items: [Item], token: String) {
+  public func run<Item>(
+    _ items: [(key: String, value: Data, item: Item)]
+  ) -> (items: [Item], token: String) {
     var matched: [(value: Any?, item: Item)] = []
     for entry in items {
       let value = try? JSONSerialization.jsonObject(with: entry.value, options: .fragmentsAllowed)
@@ -107,7 +113,8 @@ public struct StateQueryEvaluator: Sendable {
     if !sort.isEmpty {
       matched.sort { left, right in
         for sorting in sort {
-          let order = Self.order(Self.lookup(left.value, sorting.key), Self.lookup(right.value, sorting.key))
+          let order = Self.order(
+            Self.lookup(left.value, sorting.key), Self.lookup(right.value, sorting.key))
           if order != 0 { return sorting.order == .desc ? order > 0 : order < 0 }
         }
         return false
@@ -175,19 +182,26 @@ public struct StateQueryEvaluator: Sendable {
 /// A state store that can run queries (`dapr.proto.components.v1.QueriableStateStore`).
 /// Advertise `QUERY_API`. ``StateQueryEvaluator`` does the work for stores of JSON values.
 public protocol QueriableStateStoreComponent: StateStoreComponent {
-  func query(_ request: Dapr_Proto_Components_V1_QueryRequest) async throws -> Dapr_Proto_Components_V1_QueryResponse
+  func query(
+    _ request: Dapr_Proto_Components_V1_QueryRequest
+  ) async throws -> Dapr_Proto_Components_V1_QueryResponse
 }
 
 /// Serves `dapr.proto.components.v1.QueriableStateStore` over the same instances as
 /// the store's ``StateStoreService``.
-struct QueriableStateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_QueriableStateStore.ServiceProtocol {
+struct QueriableStateStoreService<Store: StateStoreComponent>:
+  Dapr_Proto_Components_V1_QueriableStateStore.ServiceProtocol
+{
   let instances: InstanceRegistry<Store>
 
   func query(
     request: ServerRequest<Dapr_Proto_Components_V1_QueryRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_QueryResponse> {
     try await mappingErrors {
-      guard let store = try instances.instance(for: request.metadata) as? any QueriableStateStoreComponent else {
+      guard
+        let store = try instances.instance(for: request.metadata)
+          as? any QueriableStateStoreComponent
+      else {
         throw ComponentError.unsupported("this state store does not support queries")
       }
       return ServerResponse(message: try await store.query(request.message))

@@ -14,13 +14,17 @@ public protocol StateStoreComponent: Sendable {
   /// a promise `apiary conformance` checks.
   func features() async throws -> [StateStoreFeature]
   /// Reads one key; an empty response (no data, no etag) means "not found".
-  func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse
+  func get(
+    _ request: Dapr_Proto_Components_V1_GetRequest
+  ) async throws -> Dapr_Proto_Components_V1_GetResponse
   /// Writes one key.
   func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws
   /// Deletes one key.
   func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws
   /// Reads several keys. The default calls ``get(_:)`` for each.
-  func bulkGet(_ request: Dapr_Proto_Components_V1_BulkGetRequest) async throws -> Dapr_Proto_Components_V1_BulkGetResponse
+  func bulkGet(
+    _ request: Dapr_Proto_Components_V1_BulkGetRequest
+  ) async throws -> Dapr_Proto_Components_V1_BulkGetResponse
   /// Writes several keys. The default calls ``set(_:)`` for each.
   func bulkSet(_ request: Dapr_Proto_Components_V1_BulkSetRequest) async throws
   /// Deletes several keys. The default calls ``delete(_:)`` for each.
@@ -70,7 +74,9 @@ extension StateStoreComponent {
 }
 
 /// Serves `dapr.proto.components.v1.StateStore` over instances made by a factory.
-struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_StateStore.ServiceProtocol {
+struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_StateStore
+    .ServiceProtocol
+{
   let instances: InstanceRegistry<Store>
 
   func `init`(
@@ -91,7 +97,8 @@ struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_S
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
     try await mappingErrors {
       var response = Dapr_Proto_Components_V1_FeaturesResponse()
-      response.features = try await instances.instance(for: request.metadata).features().map(\.rawValue)
+      response.features = try await instances.instance(for: request.metadata).features().map(
+        \.rawValue)
       return ServerResponse(message: response)
     }
   }
@@ -111,7 +118,8 @@ struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_S
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_GetResponse> {
     try await mappingErrors {
-      ServerResponse(message: try await instances.instance(for: request.metadata).get(request.message))
+      ServerResponse(
+        message: try await instances.instance(for: request.metadata).get(request.message))
     }
   }
 
@@ -150,7 +158,8 @@ struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_S
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkGetResponse> {
     try await mappingErrors {
-      ServerResponse(message: try await instances.instance(for: request.metadata).bulkGet(request.message))
+      ServerResponse(
+        message: try await instances.instance(for: request.metadata).bulkGet(request.message))
     }
   }
 
@@ -177,7 +186,10 @@ struct TransactionalStateStoreService<Store: StateStoreComponent>:
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_TransactionalStateResponse> {
     try await mappingErrors {
-      guard let store = try instances.instance(for: request.metadata) as? any TransactionalStateStoreComponent else {
+      guard
+        let store = try instances.instance(for: request.metadata)
+          as? any TransactionalStateStoreComponent
+      else {
         throw ComponentError.unsupported("this state store does not support transactions")
       }
       try await store.transact(request.message)

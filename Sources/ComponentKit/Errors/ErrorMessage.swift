@@ -18,6 +18,7 @@ public enum ErrorMessage {
     guard count > maximumLength else { return message }
     let head = 768
     let tail = 192
-    return "\(message.prefix(head)) … (\(count - head - tail) characters left out) … \(message.suffix(tail))"
+    return
+      "\(message.prefix(head)) … (\(count - head - tail) characters left out) … \(message.suffix(tail))"
   }
 }

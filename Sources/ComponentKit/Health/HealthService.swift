@@ -10,7 +10,11 @@ import Synchronization
 public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
   private struct State {
     var statuses: [String: Grpc_Health_V1_HealthCheckResponse.ServingStatus]
-    var watchers: [Int: (name: String, continuation: AsyncStream<Grpc_Health_V1_HealthCheckResponse.ServingStatus>.Continuation)] = [:]
+    var watchers:
+      [Int: (
+        name: String,
+        continuation: AsyncStream<Grpc_Health_V1_HealthCheckResponse.ServingStatus>.Continuation
+      )] = [:]
     var nextWatcher = 0
   }
 
@@ -25,7 +29,9 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
 
   /// Sets the status reported for `service` ("" is the whole server) and tells its
   /// watchers.
-  public func setStatus(_ status: Grpc_Health_V1_HealthCheckResponse.ServingStatus, for service: String = "") {
+  public func setStatus(
+    _ status: Grpc_Health_V1_HealthCheckResponse.ServingStatus, for service: String = ""
+  ) {
     let toNotify = state.withLock { state in
       state.statuses[service] = status
       return state.watchers.values.filter { $0.name == service }.map(\.continuation)
@@ -56,9 +62,10 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>,
     context: ServerContext
   ) async throws {
-    let (stream, continuation) = AsyncStream<Grpc_Health_V1_HealthCheckResponse.ServingStatus>.makeStream(
-      bufferingPolicy: .bufferingNewest(1)
-    )
+    let (stream, continuation) = AsyncStream<Grpc_Health_V1_HealthCheckResponse.ServingStatus>
+      .makeStream(
+        bufferingPolicy: .bufferingNewest(1)
+      )
     let id = state.withLock { state in
       let id = state.nextWatcher
       state.nextWatcher += 1

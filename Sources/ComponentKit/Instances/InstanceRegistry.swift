@@ -46,8 +46,11 @@ public final class InstanceRegistry<Instance: Sendable>: Sendable {
   public func instance(for metadata: Metadata) throws(RPCError) -> Instance {
     let name = Self.instanceName(in: metadata)
     guard let instance = instances.withLock({ $0[name] }) else {
-      let shown = name.isEmpty ? "the default instance (no \(componentInstanceHeader) header)" : "instance '\(name)'"
-      throw RPCError(code: .failedPrecondition, message: "\(shown) is not initialised; call Init first")
+      let shown =
+        name.isEmpty
+        ? "the default instance (no \(componentInstanceHeader) header)" : "instance '\(name)'"
+      throw RPCError(
+        code: .failedPrecondition, message: "\(shown) is not initialised; call Init first")
     }
     return instance
   }

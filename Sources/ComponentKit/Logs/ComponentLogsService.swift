@@ -1,5 +1,5 @@
-import ApiaryShared
 import ApiaryContracts
+import ApiaryShared
 import GRPCCore
 import Logging
 

@@ -73,7 +73,9 @@ public struct ReflectionService: Grpc_Reflection_V1_ServerReflection.SimpleServi
 /// The two packages define the same messages with the same field numbers, so each
 /// request is re-read as its `v1` twin from its own bytes and each answer written back
 /// the same way: one behaviour, two names.
-public struct ReflectionServiceV1Alpha: Grpc_Reflection_V1alpha_ServerReflection.SimpleServiceProtocol {
+public struct ReflectionServiceV1Alpha: Grpc_Reflection_V1alpha_ServerReflection
+    .SimpleServiceProtocol
+{
   let base: ReflectionService
 
   public func serverReflectionInfo(
@@ -82,10 +84,12 @@ public struct ReflectionServiceV1Alpha: Grpc_Reflection_V1alpha_ServerReflection
     context: ServerContext
   ) async throws {
     for try await message in request {
-      let v1 = try Grpc_Reflection_V1_ServerReflectionRequest(serializedBytes: message.serializedBytes() as [UInt8])
+      let v1 = try Grpc_Reflection_V1_ServerReflectionRequest(
+        serializedBytes: message.serializedBytes() as [UInt8])
       let answer = base.respond(to: v1)
       try await response.write(
-        Grpc_Reflection_V1alpha_ServerReflectionResponse(serializedBytes: answer.serializedBytes() as [UInt8])
+        Grpc_Reflection_V1alpha_ServerReflectionResponse(
+          serializedBytes: answer.serializedBytes() as [UInt8])
       )
     }
   }

@@ -27,7 +27,8 @@ public struct ComponentRegistration: Sendable {
     var names = [Dapr_Proto_Components_V1_StateStore.descriptor.fullyQualifiedService]
     if Store.self is any TransactionalStateStoreComponent.Type {
       services.append(TransactionalStateStoreService(instances: instances))
-      names.append(Dapr_Proto_Components_V1_TransactionalStateStore.descriptor.fullyQualifiedService)
+      names.append(
+        Dapr_Proto_Components_V1_TransactionalStateStore.descriptor.fullyQualifiedService)
     }
     if Store.self is any QueriableStateStoreComponent.Type {
       services.append(QueriableStateStoreService(instances: instances))

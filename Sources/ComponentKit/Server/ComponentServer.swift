@@ -1,5 +1,5 @@
-import ApiaryShared
 import ApiaryContracts
+import ApiaryShared
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -82,7 +82,8 @@ public struct ComponentServer: Service {
     }
     self.serviceNames = names
 
-    let index = try DescriptorIndex(descriptorSets: [ApiaryDescriptors.fileDescriptorSet] + descriptorSets)
+    let index = try DescriptorIndex(
+      descriptorSets: [ApiaryDescriptors.fileDescriptorSet] + descriptorSets)
     let reflection = ReflectionService(services: names, index: index)
     self.health = HealthService(services: names)
     self.services =
@@ -102,7 +103,9 @@ public struct ComponentServer: Service {
     if let transport {
       try await serve(on: transport(socketPath))
     } else {
-      try await serve(on: HTTP2ServerTransport.Posix(address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext))
+      try await serve(
+        on: HTTP2ServerTransport.Posix(
+          address: .unixDomainSocket(path: socketPath), transportSecurity: .plaintext))
     }
   }
 

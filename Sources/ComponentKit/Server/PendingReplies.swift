@@ -46,7 +46,8 @@ final class PendingReplies<Reply: Sendable>: Sendable {
 
   /// Records a waiting continuation; resumes it at once with an error (and returns
   /// false) when the stream is closed or the task already cancelled.
-  private func register(_ id: String, _ continuation: CheckedContinuation<Reply, any Error>) -> Bool {
+  private func register(_ id: String, _ continuation: CheckedContinuation<Reply, any Error>) -> Bool
+  {
     let refusal: (any Error)? = state.withLock { state in
       if state.closed { return closedError() }
       if Task.isCancelled { return CancellationError() }
@@ -64,7 +65,9 @@ final class PendingReplies<Reply: Sendable>: Sendable {
   /// reported, so the caller can log a peer that answers what it was never sent).
   @discardableResult
   func resolve(_ id: String, with reply: Reply) -> Bool {
-    guard let continuation = state.withLock({ $0.waiting.removeValue(forKey: id) }) else { return false }
+    guard let continuation = state.withLock({ $0.waiting.removeValue(forKey: id) }) else {
+      return false
+    }
     continuation.resume(returning: reply)
     return true
   }

@@ -22,7 +22,8 @@ public enum SocketsFolder {
   /// `explicit` when given, else `<sockets folder>/<name>.sock` in the folder this
   /// process's environment names (see ``resolve(explicit:environment:)``).
   public static func socketPath(name: String, explicit: String?) -> String {
-    explicit ?? socketPath(name: name, folder: resolve(environment: ProcessInfo.processInfo.environment))
+    explicit
+      ?? socketPath(name: name, folder: resolve(environment: ProcessInfo.processInfo.environment))
   }
 
   public static func socketPath(name: String, folder: String) -> String {

@@ -12,7 +12,8 @@ func conformance(
   var report: ConformanceReport?
   try await withComponentServer(components: components) { socket in
     let options = ConformanceOptions(
-      socketPath: socket, blocks: type.map { [$0] }, metadata: metadata, timeout: timeout, ordered: ordered)
+      socketPath: socket, blocks: type.map { [$0] }, metadata: metadata, timeout: timeout,
+      ordered: ordered)
     report = try await ConformanceRunner.run(options, logger: Logger(label: "test.conformance"))
   }
   return report!

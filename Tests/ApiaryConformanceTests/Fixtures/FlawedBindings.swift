@@ -12,11 +12,15 @@ struct FlawedOutputBinding: OutputBindingComponent {
   init(_ flaws: Set<Flaw> = []) { self.flaws = flaws }
 
   func initialise(metadata: [String: String]) async throws {}
-  func operations() async throws -> [String] { flaws.contains(.noOperations) ? [] : ["create", "get"] }
+  func operations() async throws -> [String] {
+    flaws.contains(.noOperations) ? [] : ["create", "get"]
+  }
   func ping() async throws {
     if flaws.contains(.pingFails) { throw ComponentError.backend("the target is unreachable") }
   }
-  func invoke(_ request: Dapr_Proto_Components_V1_InvokeRequest) async throws -> OutputBindingResponse {
+  func invoke(
+    _ request: Dapr_Proto_Components_V1_InvokeRequest
+  ) async throws -> OutputBindingResponse {
     if request.operation == "get", flaws.contains(.listedButUnimplemented) {
       throw ComponentError.unsupported("get is not written yet")
     }
@@ -74,7 +78,8 @@ struct FlawedInputBinding: InputBindingComponent {
 /// A secret store of two secrets, unless told to break one part of the contract.
 struct FlawedSecretStore: SecretStoreComponent {
   enum Flaw: String, CaseIterable, Sendable {
-    case pingFails, missingAnswersEmpty, severalPairsUndeclared, getDiffersFromBulk, bulkListsEmptySecret
+    case pingFails, missingAnswersEmpty, severalPairsUndeclared, getDiffersFromBulk,
+      bulkListsEmptySecret
   }
 
   let flaws: Set<Flaw>
@@ -82,7 +87,9 @@ struct FlawedSecretStore: SecretStoreComponent {
 
   var secrets: [String: [String: String]] {
     var secrets = ["db-password": ["db-password": "s3cret"], "api-key": ["api-key": "k-123"]]
-    if flaws.contains(.severalPairsUndeclared) { secrets["db"] = ["user": "app", "password": "pw"] }
+    if flaws.contains(.severalPairsUndeclared) {
+      secrets["db"] = ["user": "app", "password": "pw"]
+    }
     if flaws.contains(.bulkListsEmptySecret) { secrets["hollow"] = [:] }
     return secrets
   }

@@ -27,16 +27,22 @@ struct FlawedBroker: PubSubComponent {
   func publish(_ request: Dapr_Proto_Components_V1_PublishRequest) async throws {
     var data = request.data
     if flaws.contains(.corruptsData) { data.append(0x20) }
-    let expires = request.metadata["ttlInSeconds"].flatMap(Int.init).map { ContinuousClock.now.advanced(by: .seconds($0)) }
-    await queues.push(Queues.Item(message: PubSubMessage(data: data, topic: request.topic), expires: expires))
+    let expires = request.metadata["ttlInSeconds"].flatMap(Int.init).map {
+      ContinuousClock.now.advanced(by: .seconds($0))
+    }
+    await queues.push(
+      Queues.Item(message: PubSubMessage(data: data, topic: request.topic), expires: expires))
   }
 
   func bulkPublish(
     _ request: Dapr_Proto_Components_V1_BulkPublishRequest
   ) async throws -> Dapr_Proto_Components_V1_BulkPublishResponse {
-    if flaws.contains(.bulkDeclaredButMissing) { throw ComponentError.unsupported("no bulk publish") }
+    if flaws.contains(.bulkDeclaredButMissing) {
+      throw ComponentError.unsupported("no bulk publish")
+    }
     for entry in request.entries {
-      await queues.push(Queues.Item(message: PubSubMessage(data: entry.event, topic: request.topic), expires: nil))
+      await queues.push(
+        Queues.Item(message: PubSubMessage(data: entry.event, topic: request.topic), expires: nil))
     }
     return .init()
   }
@@ -48,7 +54,8 @@ struct FlawedBroker: PubSubComponent {
     var held: [Queues.Item] = []
     do {
       while true {
-        let item = try await queues.take(topic: topic, newest: flaws.contains(.reorders), honourTTL: !flaws.contains(.ttlIgnored))
+        let item = try await queues.take(
+          topic: topic, newest: flaws.contains(.reorders), honourTTL: !flaws.contains(.ttlIgnored))
         let answer: PubSubAck
         do {
           answer = try await deliver(item.message)

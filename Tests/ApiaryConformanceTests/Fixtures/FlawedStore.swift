@@ -6,7 +6,8 @@ import Foundation
 /// each ``Flaw`` breaks what exactly one conformance check looks at.
 actor FlawedStore: TransactionalStateStoreComponent, QueriableStateStoreComponent {
   enum Flaw: String, CaseIterable, Sendable {
-    case pingFails, dataForMissing, truncatesLarge, caseInsensitiveKeys, keepsFirstValue, deleteIgnored
+    case pingFails, dataForMissing, truncatesLarge, caseInsensitiveKeys, keepsFirstValue,
+      deleteIgnored
     case deleteMissingFails, bulkGetDropsKey, bulkDeleteIgnored, etagNeverChanges, staleEtagAccepted
     case deleteIgnoresEtag, currentEtagRefused, firstWriteOverwrites, malformedEtagAsInternal
     case transactionReversed, transactionPartial, ttlIgnored, queryIgnoresFilter
@@ -31,7 +32,9 @@ actor FlawedStore: TransactionalStateStoreComponent, QueriableStateStoreComponen
     if flaws.contains(.pingFails) { throw ComponentError.backend("the backend is unreachable") }
   }
 
-  private func normalised(_ key: String) -> String { flaws.contains(.caseInsensitiveKeys) ? key.lowercased() : key }
+  private func normalised(_ key: String) -> String {
+    flaws.contains(.caseInsensitiveKeys) ? key.lowercased() : key
+  }
 
   private func live(_ key: String) -> Entry? {
     guard let entry = entries[normalised(key)] else { return nil }
@@ -39,7 +42,9 @@ actor FlawedStore: TransactionalStateStoreComponent, QueriableStateStoreComponen
     return entry
   }
 
-  func get(_ request: Dapr_Proto_Components_V1_GetRequest) async throws -> Dapr_Proto_Components_V1_GetResponse {
+  func get(
+    _ request: Dapr_Proto_Components_V1_GetRequest
+  ) async throws -> Dapr_Proto_Components_V1_GetResponse {
     var response = Dapr_Proto_Components_V1_GetResponse()
     if let entry = live(request.key) {
       response.data = entry.data
@@ -63,24 +68,32 @@ actor FlawedStore: TransactionalStateStoreComponent, QueriableStateStoreComponen
       if flaws.contains(.malformedEtagAsInternal) { throw ComponentError.backend("bad etag") }
       throw ComponentError.etagInvalid("etag '\(etag)' is not a number")
     }
-    if flaws.contains(.currentEtagRefused) { throw ComponentError.etagMismatch("etag \(number) refused") }
+    if flaws.contains(.currentEtagRefused) {
+      throw ComponentError.etagMismatch("etag \(number) refused")
+    }
     if number != current?.version, !flaws.contains(.staleEtagAccepted) {
       throw ComponentError.etagMismatch("etag \(number) does not match")
     }
   }
 
   private func store(_ request: Dapr_Proto_Components_V1_SetRequest) throws {
-    try check(request.key, etag: request.hasEtag ? request.etag.value : nil, firstWrite: request.options.concurrency == .concurrencyFirstWrite)
+    try check(
+      request.key, etag: request.hasEtag ? request.etag.value : nil,
+      firstWrite: request.options.concurrency == .concurrencyFirstWrite)
     if flaws.contains(.keepsFirstValue), live(request.key) != nil { return }
     var data = request.value
     if flaws.contains(.truncatesLarge), data.count > 65536 { data = data.prefix(65536) }
     if !flaws.contains(.etagNeverChanges) || live(request.key) == nil { version += 1 }
-    let expires = request.metadata["ttlInSeconds"].flatMap(Int.init).map { ContinuousClock.now.advanced(by: .seconds($0)) }
+    let expires = request.metadata["ttlInSeconds"].flatMap(Int.init).map {
+      ContinuousClock.now.advanced(by: .seconds($0))
+    }
     entries[normalised(request.key)] = Entry(data: data, version: version, expires: expires)
   }
 
   private func remove(_ request: Dapr_Proto_Components_V1_DeleteRequest) throws {
-    if flaws.contains(.deleteMissingFails), live(request.key) == nil { throw ComponentError.backend("no such key") }
+    if flaws.contains(.deleteMissingFails), live(request.key) == nil {
+      throw ComponentError.backend("no such key")
+    }
     if !flaws.contains(.deleteIgnoresEtag) {
       try check(request.key, etag: request.hasEtag ? request.etag.value : nil, firstWrite: false)
     }
@@ -88,9 +101,13 @@ actor FlawedStore: TransactionalStateStoreComponent, QueriableStateStoreComponen
   }
 
   func set(_ request: Dapr_Proto_Components_V1_SetRequest) async throws { try store(request) }
-  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws { try remove(request) }
+  func delete(_ request: Dapr_Proto_Components_V1_DeleteRequest) async throws {
+    try remove(request)
+  }
 
-  func bulkGet(_ request: Dapr_Proto_Components_V1_BulkGetRequest) async throws -> Dapr_Proto_Components_V1_BulkGetResponse {
+  func bulkGet(
+    _ request: Dapr_Proto_Components_V1_BulkGetRequest
+  ) async throws -> Dapr_Proto_Components_V1_BulkGetResponse {
     var response = Dapr_Proto_Components_V1_BulkGetResponse()
     let items = flaws.contains(.bulkGetDropsKey) ? Array(request.items.dropFirst()) : request.items
     for item in items {
@@ -112,7 +129,8 @@ actor FlawedStore: TransactionalStateStoreComponent, QueriableStateStoreComponen
 
   func transact(_ request: Dapr_Proto_Components_V1_TransactionalStateRequest) async throws {
     let saved = (entries, version)
-    let operations = flaws.contains(.transactionReversed) ? request.operations.reversed() : request.operations
+    let operations =
+      flaws.contains(.transactionReversed) ? request.operations.reversed() : request.operations
     do {
       for operation in operations {
         switch operation.request {
@@ -127,11 +145,14 @@ actor FlawedStore: TransactionalStateStoreComponent, QueriableStateStoreComponen
     }
   }
 
-  func query(_ request: Dapr_Proto_Components_V1_QueryRequest) async throws -> Dapr_Proto_Components_V1_QueryResponse {
+  func query(
+    _ request: Dapr_Proto_Components_V1_QueryRequest
+  ) async throws -> Dapr_Proto_Components_V1_QueryResponse {
     var query = request.query
     if flaws.contains(.queryIgnoresFilter) { query.filter = [:] }
     let evaluator = try StateQueryEvaluator(query)
-    let rows = entries.keys.sorted().compactMap { key -> (key: String, value: Data, item: Dapr_Proto_Components_V1_QueryItem)? in
+    let rows = entries.keys.sorted().compactMap {
+      key -> (key: String, value: Data, item: Dapr_Proto_Components_V1_QueryItem)? in
       guard let entry = live(key) else { return nil }
       var item = Dapr_Proto_Components_V1_QueryItem()
       item.key = key

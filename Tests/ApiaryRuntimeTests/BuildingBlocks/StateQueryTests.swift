@@ -5,19 +5,26 @@ import Testing
 /// The query JSON as daprd reads and checks it (spec §7).
 @Suite("state query")
 struct StateQueryTests {
-  func parse(_ text: String) throws(StateQuery.ParseError) -> StateQuery { try StateQuery(json: Data(text.utf8)) }
+  func parse(_ text: String) throws(StateQuery.ParseError) -> StateQuery {
+    try StateQuery(json: Data(text.utf8))
+  }
 
   @Test("filters, sort and page read as daprd reads them; the operand is what the component gets")
   func parses() throws {
     let query = try parse(
-      #"{"filter":{"AND":[{"EQ":{"state":"CA"}},{"IN":{"person.org":["A","B"]}}]},"sort":[{"key":"state","order":"DESC"},{"key":"id"}],"page":{"limit":3,"token":"2"}}"#)
-    #expect(query.sort == [.init(key: "state", descending: true), .init(key: "id", descending: false)])
+      #"{"filter":{"AND":[{"EQ":{"state":"CA"}},{"IN":{"person.org":["A","B"]}}]},"sort":[{"key":"state","order":"DESC"},{"key":"id"}],"page":{"limit":3,"token":"2"}}"#
+    )
+    #expect(
+      query.sort == [.init(key: "state", descending: true), .init(key: "id", descending: false)])
     #expect(query.limit == 3 && query.token == "2")
     let filter = try #require(query.filter)
     #expect(filter.name == "AND")
     #expect(
       filter.operand
-        == .array([.object(["EQ": .object(["state": .string("CA")])]), .object(["IN": .object(["person.org": .array([.string("A"), .string("B")])])])]))
+        == .array([
+          .object(["EQ": .object(["state": .string("CA")])]),
+          .object(["IN": .object(["person.org": .array([.string("A"), .string("B")])])]),
+        ]))
     #expect(try parse("{}").filter == nil)
   }
 

@@ -13,15 +13,21 @@ struct BuiltInTests {
   @Test("state.in-memory: a value written with ttlInSeconds expires")
   func inMemoryTTL() async throws {
     let store = InMemoryStateStore()
-    try await store.set(StateSetRequest(key: "short", value: Data("x".utf8), metadata: ["ttlInSeconds": "1"]))
-    try await store.set(StateSetRequest(key: "long", value: Data("y".utf8), metadata: ["ttlInSeconds": "60"]))
+    try await store.set(
+      StateSetRequest(key: "short", value: Data("x".utf8), metadata: ["ttlInSeconds": "1"]))
+    try await store.set(
+      StateSetRequest(key: "long", value: Data("y".utf8), metadata: ["ttlInSeconds": "60"]))
     let live = try await store.get(StateGetRequest(key: "short"))
     #expect(live.data == Data("x".utf8))
     #expect(live.metadata["ttlExpireTime"] != nil)
-    #expect(await poll(timeout: .seconds(5)) { (try? await store.get(StateGetRequest(key: "short"))) == .notFound })
+    #expect(
+      await poll(timeout: .seconds(5)) {
+        (try? await store.get(StateGetRequest(key: "short"))) == .notFound
+      })
     #expect(try await store.get(StateGetRequest(key: "long")).data == Data("y".utf8))
     await #expect(throws: StateStoreError.self) {
-      try await store.set(StateSetRequest(key: "bad", value: Data(), metadata: ["ttlInSeconds": "soon"]))
+      try await store.set(
+        StateSetRequest(key: "bad", value: Data(), metadata: ["ttlInSeconds": "soon"]))
     }
   }
 
@@ -31,7 +37,8 @@ struct BuiltInTests {
     var first = try await pubsub.subscribe(topic: "t", metadata: [:]).makeAsyncIterator()
     var second = try await pubsub.subscribe(topic: "t", metadata: [:]).makeAsyncIterator()
     let elsewhere = try await pubsub.subscribe(topic: "elsewhere", metadata: [:])
-    try await pubsub.publish(PublishRequest(topic: "t", data: Data("m1".utf8), contentType: "text/plain"))
+    try await pubsub.publish(
+      PublishRequest(topic: "t", data: Data("m1".utf8), contentType: "text/plain"))
     let a = try #require(try await first.next())
     let b = try #require(try await second.next())
     #expect(a.data == Data("m1".utf8) && b.data == Data("m1".utf8))
@@ -52,9 +59,12 @@ struct BuiltInTests {
 
   @Test("secretstores.local.env: variables, optionally under a prefix")
   func environmentSecrets() async throws {
-    let store = EnvironmentSecretStore(environment: ["APP_DB": "pw", "OTHER": "x"], metadata: ["prefix": "APP_"])
+    let store = EnvironmentSecretStore(
+      environment: ["APP_DB": "pw", "OTHER": "x"], metadata: ["prefix": "APP_"])
     #expect(try await store.get(key: "DB", metadata: [:]) == ["DB": "pw"])
-    await #expect(throws: SecretStoreError.notFound("OTHER")) { _ = try await store.get(key: "OTHER", metadata: [:]) }
+    await #expect(throws: SecretStoreError.notFound("OTHER")) {
+      _ = try await store.get(key: "OTHER", metadata: [:])
+    }
     #expect(try await store.bulkGet(metadata: [:]) == ["DB": ["DB": "pw"]])
   }
 
@@ -75,7 +85,9 @@ struct BuiltInTests {
     #expect(try await multi.get(key: "db", metadata: [:]) == ["user": "admin", "password": "pw"])
 
     try "{not json".write(toFile: file, atomically: true, encoding: .utf8)
-    #expect(throws: SecretFileError.self) { _ = try FileSecretStore(metadata: ["secretsFile": file]) }
+    #expect(throws: SecretFileError.self) {
+      _ = try FileSecretStore(metadata: ["secretsFile": file])
+    }
     #expect(throws: SecretFileError.self) { _ = try FileSecretStore(metadata: [:]) }
   }
 }

@@ -8,11 +8,14 @@ import Testing
 /// reaches the call.
 @Suite("component call deadlines")
 struct CallDeadlineTests {
-  @Test("past the deadline: DEADLINE_EXCEEDED naming the component; in time: the value; cancellation propagates")
+  @Test(
+    "past the deadline: DEADLINE_EXCEEDED naming the component; in time: the value; cancellation propagates"
+  )
   func deadlines() async throws {
     // Never dialled: the calls below run closures of the test, not gRPC.
     let channel = try ComponentChannel(socketPath: "/nonexistent/apiary-deadline-test.sock")
-    let context = AdapterContext(channel: channel, instance: "slowpoke", callTimeout: .milliseconds(200))
+    let context = AdapterContext(
+      channel: channel, instance: "slowpoke", callTimeout: .milliseconds(200))
     let clock = ContinuousClock()
 
     let start = clock.now
@@ -23,7 +26,8 @@ struct CallDeadlineTests {
       }
     } throws: { error in
       guard let error = error as? ComponentCallError else { return false }
-      return error.kind == .deadlineExceeded && error.message.contains("slowpoke") && error.message.contains("Get")
+      return error.kind == .deadlineExceeded && error.message.contains("slowpoke")
+        && error.message.contains("Get")
     }
     let elapsed = clock.now - start
     #expect(elapsed >= .milliseconds(200), "cancelled before its deadline")
@@ -31,7 +35,8 @@ struct CallDeadlineTests {
 
     #expect(try await context.call("Get") { 42 } == 42)
 
-    let answer = try await context.call("Init", timeout: .seconds(10)) { () async throws -> String in
+    let answer = try await context.call("Init", timeout: .seconds(10)) {
+      () async throws -> String in
       try await Task.sleep(for: .milliseconds(400))
       return "initialised"
     }
@@ -47,7 +52,8 @@ struct CallDeadlineTests {
     caller.cancel()
     let cancelledAt = clock.now
     await #expect(throws: CancellationError.self) { _ = try await caller.value }
-    #expect(clock.now - cancelledAt < .seconds(20), "the caller's cancellation did not reach the call")
+    #expect(
+      clock.now - cancelledAt < .seconds(20), "the caller's cancellation did not reach the call")
     await channel.close(grace: .milliseconds(10))
   }
 }

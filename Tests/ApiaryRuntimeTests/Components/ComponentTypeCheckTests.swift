@@ -1,5 +1,6 @@
-@testable import ApiaryRuntime
 import Testing
+
+@testable import ApiaryRuntime
 
 /// Types nothing serves yet: typos of built-ins refused with the nearest type, other
 /// types waiting for their socket, blocks Apiary does not serve left out.
@@ -7,7 +8,8 @@ import Testing
 struct ComponentTypeCheckTests {
   func definition(_ type: String, name: String = "c") -> ComponentDefinition {
     ComponentDefinition(
-      name: name, type: type, version: "v1", metadata: [], ignoreErrors: false, initTimeout: .seconds(5),
+      name: name, type: type, version: "v1", metadata: [], ignoreErrors: false,
+      initTimeout: .seconds(5),
       secretStore: nil, scopes: [], source: DefinitionSource(file: "c.yaml", document: 1))
   }
 
@@ -16,7 +18,8 @@ struct ComponentTypeCheckTests {
   @Test("known types and types of socket files present give no finding")
   func known() {
     let findings = ComponentTypeCheck.check(
-      [definition("state.in-memory"), definition("state.redis"), definition("pubsub.kafka")], builtIns: builtIns,
+      [definition("state.in-memory"), definition("state.redis"), definition("pubsub.kafka")],
+      builtIns: builtIns,
       served: ["pubsub.kafka"], socketNames: ["redis"])
     #expect(findings.isEmpty)
   }
@@ -38,11 +41,14 @@ struct ComponentTypeCheckTests {
     }
   }
 
-  @Test("an unknown building block is an error with the nearest block; a Dapr block Apiary does not serve is left out")
+  @Test(
+    "an unknown building block is an error with the nearest block; a Dapr block Apiary does not serve is left out"
+  )
   func blocks() {
     let unknown = ComponentTypeCheck.check([definition("stat.memstore")], builtIns: builtIns)
     #expect(unknown == [.unknownBlock(definition("stat.memstore"), suggestion: "state.memstore")])
-    #expect(unknown.first?.message.contains("'stat' in 'stat.memstore' is not a building block") == true)
+    #expect(
+      unknown.first?.message.contains("'stat' in 'stat.memstore' is not a building block") == true)
     #expect(unknown.first?.message.hasSuffix("Did you mean 'state.memstore'?") == true)
     let lock = ComponentTypeCheck.check([definition("lock.redis")], builtIns: builtIns)
     #expect(lock == [.unsupportedBlock(definition("lock.redis"))])
@@ -52,9 +58,18 @@ struct ComponentTypeCheckTests {
   @Test("another type waits for its socket, with the nearest served type when one is close")
   func waiting() {
     let far = ComponentTypeCheck.check([definition("state.redis-cluster")], builtIns: builtIns)
-    #expect(far == [.awaitingSocket(definition("state.redis-cluster"), socket: "redis-cluster.sock", nearest: nil)])
-    let near = ComponentTypeCheck.check([definition("state.memstor")], builtIns: builtIns, served: ["state.memstore"])
-    #expect(near == [.awaitingSocket(definition("state.memstor"), socket: "memstor.sock", nearest: "state.memstore")])
+    #expect(
+      far == [
+        .awaitingSocket(
+          definition("state.redis-cluster"), socket: "redis-cluster.sock", nearest: nil)
+      ])
+    let near = ComponentTypeCheck.check(
+      [definition("state.memstor")], builtIns: builtIns, served: ["state.memstore"])
+    #expect(
+      near == [
+        .awaitingSocket(
+          definition("state.memstor"), socket: "memstor.sock", nearest: "state.memstore")
+      ])
     #expect(near.first?.isError == false)
   }
 

@@ -13,19 +13,24 @@ struct HealthMonitorTests {
     var memstore = try await AdapterTests.startMemstore(folder)
     let yaml = componentsYAML([("store", "state.memstore", "metadata: []")])
     try await withSidecar(
-      yaml: yaml, socketsDir: folder.path, heartbeatInterval: .milliseconds(200), failureThreshold: 3
+      yaml: yaml, socketsDir: folder.path, heartbeatInterval: .milliseconds(200),
+      failureThreshold: 3
     ) { sidecar in
       let store = try await sidecar.registry.stateStore("store")
       try await store.set(StateSetRequest(key: "k", value: Data("before".utf8)))
       #expect(await sidecar.registry.readiness == .up)
-      let beaten = await poll(timeout: .seconds(10)) { await sidecar.registry.status(of: "store")?.lastHeartbeat != nil }
+      let beaten = await poll(timeout: .seconds(10)) {
+        await sidecar.registry.status(of: "store")?.lastHeartbeat != nil
+      }
       #expect(beaten, "no heartbeat was recorded")
 
       memstore.signal(SIGKILL)
       _ = await memstore.waitForExit(timeout: .seconds(5))
       let clock = ContinuousClock()
       let killed = clock.now
-      let down = await poll(timeout: .seconds(15)) { await sidecar.registry.status(of: "store")?.state == .down }
+      let down = await poll(timeout: .seconds(15)) {
+        await sidecar.registry.status(of: "store")?.state == .down
+      }
       #expect(down, "the component never went DOWN")
       let downAfter = clock.now - killed
       // While DOWN the registry hands out nothing: the API fails the call at once.
@@ -36,7 +41,9 @@ struct HealthMonitorTests {
 
       await memstore.stop()
       memstore = try await AdapterTests.startMemstore(folder)
-      let up = await poll(timeout: .seconds(15)) { await sidecar.registry.status(of: "store")?.state == .up }
+      let up = await poll(timeout: .seconds(15)) {
+        await sidecar.registry.status(of: "store")?.state == .up
+      }
       #expect(up, "the component did not come back UP after its restart (DOWN after \(downAfter))")
       // memstore refuses calls for instances that were never initialised, so a
       // working call proves Init ran again; the data is gone with the old process.
@@ -57,7 +64,8 @@ struct HealthMonitorTests {
     var memstore = try await AdapterTests.startMemstore(folder)
     let yaml = componentsYAML([("store", "state.memstore", "metadata: []")])
     try await withSidecar(
-      yaml: yaml, socketsDir: folder.path, heartbeatInterval: .milliseconds(300), failureThreshold: 100
+      yaml: yaml, socketsDir: folder.path, heartbeatInterval: .milliseconds(300),
+      failureThreshold: 100
     ) { sidecar in
       memstore.signal(SIGKILL)
       _ = await memstore.waitForExit(timeout: .seconds(5))

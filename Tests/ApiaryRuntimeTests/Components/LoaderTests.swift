@@ -23,14 +23,22 @@ struct LoaderTests {
   func failureStopsStartup() async throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
-    let yaml = componentsYAML([("secrets", "secretstores.local.file", "metadata:\n  - name: secretsFile\n    value: /nonexistent/secrets.json")])
+    let yaml = componentsYAML([
+      (
+        "secrets", "secretstores.local.file",
+        "metadata:\n  - name: secretsFile\n    value: /nonexistent/secrets.json"
+      )
+    ])
     do {
-      try await withSidecar(yaml: yaml, socketsDir: folder.path) { _ in Issue.record("start-up should have failed") }
+      try await withSidecar(yaml: yaml, socketsDir: folder.path) { _ in
+        Issue.record("start-up should have failed")
+      }
     } catch {
       let underlying = underlyingError(error)
       #expect(
         "\(underlying)".hasPrefix(
-          "component 'secrets' (secretstores.local.file) failed to start: initialisation failed: cannot read secrets file /nonexistent/secrets.json"),
+          "component 'secrets' (secretstores.local.file) failed to start: initialisation failed: cannot read secrets file /nonexistent/secrets.json"
+        ),
         "\(underlying)")
     }
   }
@@ -40,13 +48,18 @@ struct LoaderTests {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     let yaml = componentsYAML([
-      ("secrets", "secretstores.local.file", "ignoreErrors: true\nmetadata:\n  - name: secretsFile\n    value: /nonexistent/secrets.json"),
+      (
+        "secrets", "secretstores.local.file",
+        "ignoreErrors: true\nmetadata:\n  - name: secretsFile\n    value: /nonexistent/secrets.json"
+      ),
       ("store", "state.in-memory", "metadata: []"),
     ])
     try await withSidecar(yaml: yaml, socketsDir: folder.path) { sidecar in
       let statuses = await sidecar.registry.all
       #expect(statuses.map(\.state) == [.failed, .up])
-      #expect(statuses.first?.reason?.contains("cannot read secrets file /nonexistent/secrets.json") == true)
+      #expect(
+        statuses.first?.reason?.contains("cannot read secrets file /nonexistent/secrets.json")
+          == true)
     }
   }
 
@@ -65,7 +78,8 @@ struct LoaderTests {
     try await withSidecar(yaml: yaml, socketsDir: folder.path) { sidecar in
       let statuses = await sidecar.registry.all
       #expect(statuses.map(\.state) == [.failed, .up])
-      #expect(statuses.first?.reason == "initialisation did not finish within 1 s (spec.initTimeout)")
+      #expect(
+        statuses.first?.reason == "initialisation did not finish within 1 s (spec.initTimeout)")
       // Not a benchmark: a hung Init must not hold start-up for long.
       #expect(clock.now - started < .seconds(20))
     }
@@ -77,11 +91,14 @@ struct LoaderTests {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     let yaml = componentsYAML([("late", "state.memstore", "metadata: []")])
-    try await withSidecar(yaml: yaml, socketsDir: folder.path, componentWait: .seconds(30)) { sidecar in
+    try await withSidecar(yaml: yaml, socketsDir: folder.path, componentWait: .seconds(30)) {
+      sidecar in
       #expect(await sidecar.registry.status(of: "late")?.state == .pending)
       try await Task.sleep(for: .seconds(3))  // the component process starts 3 s after the sidecar
       let memstore = try await AdapterTests.startMemstore(folder)
-      let up = await poll(timeout: .seconds(15)) { await sidecar.registry.status(of: "late")?.state == .up }
+      let up = await poll(timeout: .seconds(15)) {
+        await sidecar.registry.status(of: "late")?.state == .up
+      }
       let late = await sidecar.registry.status(of: "late")
       #expect(up, "\(String(describing: late))")
       if up {
@@ -98,10 +115,15 @@ struct LoaderTests {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     let yaml = componentsYAML([("ghost", "state.ghost", "ignoreErrors: true\nmetadata: []")])
-    try await withSidecar(yaml: yaml, socketsDir: folder.path, componentWait: .seconds(1)) { sidecar in
-      let failed = await poll(timeout: .seconds(10)) { await sidecar.registry.status(of: "ghost")?.state == .failed }
+    try await withSidecar(yaml: yaml, socketsDir: folder.path, componentWait: .seconds(1)) {
+      sidecar in
+      let failed = await poll(timeout: .seconds(10)) {
+        await sidecar.registry.status(of: "ghost")?.state == .failed
+      }
       #expect(failed)
-      #expect(await sidecar.registry.status(of: "ghost")?.reason?.hasPrefix("no socket provides type state.ghost after waiting 1 s") == true)
+      #expect(
+        await sidecar.registry.status(of: "ghost")?.reason?.hasPrefix(
+          "no socket provides type state.ghost after waiting 1 s") == true)
     }
   }
 
@@ -110,15 +132,26 @@ struct LoaderTests {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
     let secrets = folder.file("secrets.json")
-    try #"{"redis": {"password": "s3cret"}}"#.write(toFile: secrets, atomically: true, encoding: .utf8)
-    let python = try await AdapterTests.startPython(folder, name: "pyc", ["--calls", folder.file("calls.jsonl")])
+    try #"{"redis": {"password": "s3cret"}}"#.write(
+      toFile: secrets, atomically: true, encoding: .utf8)
+    let python = try await AdapterTests.startPython(
+      folder, name: "pyc", ["--calls", folder.file("calls.jsonl")])
     defer { Task { await python.stop() } }
     // The user comes first in the file; the loader must start the secret store first.
     let yaml = componentsYAML([
-      ("store", "state.pyc", "metadata:\n  - name: password\n    secretKeyRef:\n      name: redis:password\n      key: redis:password\n  - name: host\n    envRef: TEST_HOST"),
-      ("local", "secretstores.local.file", "metadata:\n  - name: secretsFile\n    value: \(secrets)"),
-    ]) .replacingOccurrences(of: "  name: store\nspec:", with: "  name: store\nauth:\n  secretStore: local\nspec:")
-    try await withSidecar(yaml: yaml, socketsDir: folder.path, environment: ["TEST_HOST": "db.local"]) { sidecar in
+      (
+        "store", "state.pyc",
+        "metadata:\n  - name: password\n    secretKeyRef:\n      name: redis:password\n      key: redis:password\n  - name: host\n    envRef: TEST_HOST"
+      ),
+      (
+        "local", "secretstores.local.file",
+        "metadata:\n  - name: secretsFile\n    value: \(secrets)"
+      ),
+    ]).replacingOccurrences(
+      of: "  name: store\nspec:", with: "  name: store\nauth:\n  secretStore: local\nspec:")
+    try await withSidecar(
+      yaml: yaml, socketsDir: folder.path, environment: ["TEST_HOST": "db.local"]
+    ) { sidecar in
       #expect(await sidecar.registry.all.map(\.state) == [.up, .up])
       let lines = try String(contentsOfFile: folder.file("calls.jsonl"), encoding: .utf8)
       #expect(lines.contains(#""password": "s3cret""#), "\(lines)")

@@ -20,11 +20,15 @@ func withSidecar(
   defer { resources.remove() }
   try yaml.write(toFile: resources.file("components.yaml"), atomically: true, encoding: .utf8)
   let options = SidecarOptions(
-    resourcesPaths: [resources.path], socketsDir: socketsDir, appID: "test-app", discoveryTimeout: .seconds(2),
+    resourcesPaths: [resources.path], socketsDir: socketsDir, appID: "test-app",
+    discoveryTimeout: .seconds(2),
     componentWait: componentWait, rescanInterval: .milliseconds(200), environment: environment,
-    heartbeatInterval: heartbeatInterval, heartbeatTimeout: .milliseconds(500), failureThreshold: failureThreshold)
+    heartbeatInterval: heartbeatInterval, heartbeatTimeout: .milliseconds(500),
+    failureThreshold: failureThreshold)
   let (started, startedSink) = AsyncStream<Void>.makeStream()
-  let sidecar = Sidecar(options: options, logger: Logger(label: "sidecar-test")) { _ in startedSink.yield() }
+  let sidecar = Sidecar(options: options, logger: Logger(label: "sidecar-test")) { _ in
+    startedSink.yield()
+  }
   let group = ServiceGroup(services: [sidecar], logger: Logger(label: "sidecar-test"))
   try await withThrowingTaskGroup(of: Void.self) { tasks in
     tasks.addTask {
@@ -51,7 +55,9 @@ func withSidecar(
 
 /// The error the sidecar's service group failed with, unwrapped.
 func underlyingError(_ error: any Error) -> any Error {
-  if let group = error as? ServiceGroupError, let underlying = Mirror(reflecting: group).descendant("underlyingError") as? any Error {
+  if let group = error as? ServiceGroupError,
+    let underlying = Mirror(reflecting: group).descendant("underlyingError") as? any Error
+  {
     return underlying
   }
   return error
@@ -60,27 +66,38 @@ func underlyingError(_ error: any Error) -> any Error {
 extension ComponentRegistry {
   /// The state store `name`, or a test failure.
   func stateStore(_ name: String) throws -> any StateStore {
-    guard case .state(let store)? = component(named: name)?.kind else { throw TestSupportError("\(name) is not an UP state store") }
+    guard case .state(let store)? = component(named: name)?.kind else {
+      throw TestSupportError("\(name) is not an UP state store")
+    }
     return store
   }
 
   func pubSub(_ name: String) throws -> any PubSub {
-    guard case .pubsub(let pubsub)? = component(named: name)?.kind else { throw TestSupportError("\(name) is not an UP pub/sub") }
+    guard case .pubsub(let pubsub)? = component(named: name)?.kind else {
+      throw TestSupportError("\(name) is not an UP pub/sub")
+    }
     return pubsub
   }
 
   func secretStore(_ name: String) throws -> any SecretStore {
-    guard case .secretStore(let store)? = component(named: name)?.kind else { throw TestSupportError("\(name) is not an UP secret store") }
+    guard case .secretStore(let store)? = component(named: name)?.kind else {
+      throw TestSupportError("\(name) is not an UP secret store")
+    }
     return store
   }
 
-  func bindings(_ name: String) throws -> (input: (any InputBinding)?, output: (any OutputBinding)?) {
-    guard case .bindings(let input, let output)? = component(named: name)?.kind else { throw TestSupportError("\(name) is not UP bindings") }
+  func bindings(_ name: String) throws -> (input: (any InputBinding)?, output: (any OutputBinding)?)
+  {
+    guard case .bindings(let input, let output)? = component(named: name)?.kind else {
+      throw TestSupportError("\(name) is not UP bindings")
+    }
     return (input, output)
   }
 
   func hello(_ name: String) throws -> any HelloService {
-    guard case .hello(let hello)? = component(named: name)?.kind else { throw TestSupportError("\(name) is not an UP hello") }
+    guard case .hello(let hello)? = component(named: name)?.kind else {
+      throw TestSupportError("\(name) is not an UP hello")
+    }
     return hello
   }
 }

@@ -4,7 +4,8 @@ import Testing
 /// A definition written in `file` (document 1), reading its metadata from the secret
 /// store `secretsFrom` when given.
 private func definition(
-  _ name: String, type: String = "state.memory", secretsFrom store: String? = nil, file: String? = nil
+  _ name: String, type: String = "state.memory", secretsFrom store: String? = nil,
+  file: String? = nil
 ) -> ComponentDefinition {
   ComponentDefinition(
     name: name,
@@ -24,11 +25,15 @@ extension ConfigurationTests {
   struct InitializationOrderTests {
     @Test("without secret references the order is unchanged")
     func stable() throws {
-      let definitions = [definition("c"), definition("a"), definition("vault", type: "secretstores.local.env"), definition("b")]
+      let definitions = [
+        definition("c"), definition("a"), definition("vault", type: "secretstores.local.env"),
+        definition("b"),
+      ]
       #expect(try InitializationOrder.order(definitions) == definitions)
     }
 
-    @Test("a secret store defined after its user moves to just before it; the rest keep their order")
+    @Test(
+      "a secret store defined after its user moves to just before it; the rest keep their order")
     func storeMovesFirst() throws {
       let definitions = [
         definition("first"),
@@ -78,14 +83,19 @@ extension ConfigurationTests {
         definition("vault-a", type: "secretstores.hashicorp.vault", secretsFrom: "vault-b"),
         definition("vault-b", type: "secretstores.hashicorp.vault", secretsFrom: "vault-a"),
       ]
-      #expect(throws: ConfigurationError("secret store references form a cycle: vault-a → vault-b → vault-a")) {
+      #expect(
+        throws: ConfigurationError(
+          "secret store references form a cycle: vault-a → vault-b → vault-a")
+      ) {
         try InitializationOrder.order(definitions)
       }
     }
 
     @Test("a secret store reading its own secrets is a cycle of one")
     func selfCycle() {
-      let definitions = [definition("vault", type: "secretstores.hashicorp.vault", secretsFrom: "vault")]
+      let definitions = [
+        definition("vault", type: "secretstores.hashicorp.vault", secretsFrom: "vault")
+      ]
       #expect(throws: ConfigurationError("secret store references form a cycle: vault → vault")) {
         try InitializationOrder.order(definitions)
       }
@@ -94,14 +104,19 @@ extension ConfigurationTests {
     @Test("a secret store that is not defined is an error")
     func undefinedStore() {
       let definitions = [definition("x", secretsFrom: "vault", file: "components/x.yaml")]
-      #expect(throws: ConfigurationError("components/x.yaml, document 1: auth.secretStore 'vault' is not a defined component")) {
+      #expect(
+        throws: ConfigurationError(
+          "components/x.yaml, document 1: auth.secretStore 'vault' is not a defined component")
+      ) {
         try InitializationOrder.order(definitions)
       }
     }
 
     @Test("a secret store that is not a secret store is an error")
     func notASecretStore() {
-      let definitions = [definition("cache"), definition("x", secretsFrom: "cache", file: "components/x.yaml")]
+      let definitions = [
+        definition("cache"), definition("x", secretsFrom: "cache", file: "components/x.yaml"),
+      ]
       #expect(
         throws: ConfigurationError(
           "components/x.yaml, document 1: auth.secretStore 'cache' is not a secret store"
@@ -114,10 +129,13 @@ extension ConfigurationTests {
     @Test("a secretKeyRef without auth.secretStore is an error naming the entry")
     func referenceWithoutStore() {
       var user = definition("x", file: "components/x.yaml")
-      user.metadata = [MetadataItem(name: "password", value: .secretKeyRef(name: "db", key: "password"))]
+      user.metadata = [
+        MetadataItem(name: "password", value: .secretKeyRef(name: "db", key: "password"))
+      ]
       #expect(
         throws: ConfigurationError(
-          "components/x.yaml, document 1: spec.metadata[0].secretKeyRef needs auth.secretStore to name the secret store")
+          "components/x.yaml, document 1: spec.metadata[0].secretKeyRef needs auth.secretStore to name the secret store"
+        )
       ) {
         try InitializationOrder.order([user])
       }
@@ -125,10 +143,13 @@ extension ConfigurationTests {
 
     @Test("two definitions with one name are an error")
     func duplicateNames() {
-      let definitions = [definition("x", file: "components/a.yaml"), definition("x", file: "components/b.yaml")]
+      let definitions = [
+        definition("x", file: "components/a.yaml"), definition("x", file: "components/b.yaml"),
+      ]
       #expect(
         throws: ConfigurationError(
-          "component name 'x' is defined twice: components/a.yaml, document 1 and components/b.yaml, document 1")
+          "component name 'x' is defined twice: components/a.yaml, document 1 and components/b.yaml, document 1"
+        )
       ) {
         try InitializationOrder.order(definitions)
       }

@@ -22,7 +22,9 @@ extension ConfigurationTests {
     @Test("literals stay, envRef reads the environment, secretKeyRef reads the secret store")
     func resolvesEveryKind() async throws {
       let calls = SecretCalls()
-      let resolver = MetadataResolver(environment: ["REDIS_HOST": "redis.internal:6379", "EMPTY": ""]) {
+      let resolver = MetadataResolver(environment: [
+        "REDIS_HOST": "redis.internal:6379", "EMPTY": "",
+      ]) {
         store, name, key in
         calls.record("\(store)/\(name)/\(key)")
         return "secret-of-\(name)-\(key)"
@@ -71,7 +73,8 @@ extension ConfigurationTests {
         source: source)
       await #expect(
         throws: ConfigurationError(
-          "components/redis.yaml, document 2: spec.metadata[1].envRef REDIS_PASSWORD is not set in the environment")
+          "components/redis.yaml, document 2: spec.metadata[1].envRef REDIS_PASSWORD is not set in the environment"
+        )
       ) {
         try await resolver.resolve(definition)
       }
@@ -104,11 +107,14 @@ extension ConfigurationTests {
       let definition = ComponentDefinition(
         name: "statestore",
         type: "state.redis",
-        metadata: [MetadataItem(name: "redisPassword", value: .secretKeyRef(name: "redis", key: "password"))],
+        metadata: [
+          MetadataItem(name: "redisPassword", value: .secretKeyRef(name: "redis", key: "password"))
+        ],
         source: source)
       await #expect(
         throws: ConfigurationError(
-          "components/redis.yaml, document 2: spec.metadata[0].secretKeyRef needs auth.secretStore to name the secret store")
+          "components/redis.yaml, document 2: spec.metadata[0].secretKeyRef needs auth.secretStore to name the secret store"
+        )
       ) {
         try await resolver.resolve(definition)
       }
@@ -133,7 +139,8 @@ extension ConfigurationTests {
         source: source)
       await #expect(
         throws: ConfigurationError(
-          "components/redis.yaml, document 2: spec.metadata[0] and spec.metadata[2] are both named 'redisHost'; keep one")
+          "components/redis.yaml, document 2: spec.metadata[0] and spec.metadata[2] are both named 'redisHost'; keep one"
+        )
       ) {
         try await resolver.resolve(definition)
       }

@@ -11,7 +11,8 @@ struct BrokenResource: Sendable, CustomTestStringConvertible {
   var testDescription: String { label }
 }
 
-private let header = "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\n"
+private let header =
+  "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: statestore\n"
 
 private func withMetadata(_ items: String) -> String {
   header + "spec:\n  type: state.redis\n  metadata:\n" + items
@@ -26,7 +27,8 @@ private let brokenResources: [BrokenResource] = [
   BrokenResource(label: "no spec at all", yaml: header, problem: "spec.type is missing"),
   BrokenResource(
     label: "metadata.name missing",
-    yaml: "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  namespace: x\nspec:\n  type: state.redis\n",
+    yaml:
+      "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  namespace: x\nspec:\n  type: state.redis\n",
     problem: "metadata.name is missing"),
   BrokenResource(
     label: "no metadata at all",
@@ -34,7 +36,8 @@ private let brokenResources: [BrokenResource] = [
     problem: "metadata.name is missing"),
   BrokenResource(
     label: "metadata.name empty",
-    yaml: "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: ''\nspec:\n  type: state.redis\n",
+    yaml:
+      "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: ''\nspec:\n  type: state.redis\n",
     problem: "metadata.name is missing"),
   BrokenResource(
     label: "type without a building block",
@@ -62,7 +65,9 @@ private let brokenResources: [BrokenResource] = [
     problem: "spec.metadata[0] (redisHost) needs exactly one of value, secretKeyRef or envRef"),
   BrokenResource(
     label: "secretKeyRef without a name",
-    yaml: withMetadata("  - name: a\n    value: 1\n  - name: redisPassword\n    secretKeyRef:\n      key: password\n"),
+    yaml: withMetadata(
+      "  - name: a\n    value: 1\n  - name: redisPassword\n    secretKeyRef:\n      key: password\n"
+    ),
     problem: "spec.metadata[1].secretKeyRef.name is missing"),
   BrokenResource(
     label: "secretKeyRef that is text",
@@ -75,7 +80,8 @@ private let brokenResources: [BrokenResource] = [
   BrokenResource(
     label: "structured value",
     yaml: withMetadata("  - name: hosts\n    value: [a, b]\n"),
-    problem: "spec.metadata[0].value must be a single value (text, a number or true/false), found a list; "
+    problem:
+      "spec.metadata[0].value must be a single value (text, a number or true/false), found a list; "
       + "write structured data as a quoted string"),
   BrokenResource(
     label: "metadata entry that is not a mapping",
@@ -87,7 +93,9 @@ private let brokenResources: [BrokenResource] = [
     problem: "spec.metadata must be a list, found a mapping"),
   BrokenResource(
     label: "two metadata entries with the same name",
-    yaml: withMetadata("  - name: redisHost\n    value: a\n  - name: port\n    value: 1\n  - name: redisHost\n    value: b\n"),
+    yaml: withMetadata(
+      "  - name: redisHost\n    value: a\n  - name: port\n    value: 1\n  - name: redisHost\n    value: b\n"
+    ),
     problem: "spec.metadata[0] and spec.metadata[2] are both named 'redisHost'; keep one"),
   BrokenResource(
     label: "initTimeout that is not a duration",
@@ -115,7 +123,8 @@ private let brokenResources: [BrokenResource] = [
     problem: "scopes must be a list of app ids"),
   BrokenResource(
     label: "unsupported apiVersion",
-    yaml: "apiVersion: dapr.io/v2\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n",
+    yaml:
+      "apiVersion: dapr.io/v2\nkind: Component\nmetadata:\n  name: statestore\nspec:\n  type: state.redis\n",
     problem: "apiVersion 'dapr.io/v2' is not supported for kind Component (use dapr.io/v1alpha1)"),
   BrokenResource(
     label: "missing apiVersion",
@@ -144,7 +153,8 @@ private let brokenResources: [BrokenResource] = [
     problem: "spec must be a mapping, found 'state.redis'"),
   BrokenResource(
     label: "name that is a mapping",
-    yaml: "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {a: b}\nspec:\n  type: state.redis\n",
+    yaml:
+      "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: {a: b}\nspec:\n  type: state.redis\n",
     problem: "metadata.name must be text, found a mapping"),
   BrokenResource(
     label: "auth that is a list",
@@ -159,7 +169,8 @@ private let brokenResources: [BrokenResource] = [
   BrokenResource(
     label: "YAML with a duplicated key",
     yaml: "kind: Component\nmetadata:\n  name: a\n  name: b\n",
-    problem: "not valid YAML: line 3, column 3: key 'name' appears more than once in the same mapping"),
+    problem:
+      "not valid YAML: line 3, column 3: key 'name' appears more than once in the same mapping"),
   BrokenResource(
     label: "YAML with a tab for indentation",
     yaml: "kind: Component\nmetadata:\n\tname: a\n",
@@ -175,7 +186,8 @@ extension ConfigurationTests {
       let fixture = try ResourceFixture()
       defer { fixture.remove() }
       try fixture.write("redis.yaml", broken.yaml)
-      let expected = ConfigurationError("\(fixture.file("redis.yaml")), document \(broken.document): \(broken.problem)")
+      let expected = ConfigurationError(
+        "\(fixture.file("redis.yaml")), document \(broken.document): \(broken.problem)")
       #expect(throws: expected) { try fixture.load() }
     }
   }

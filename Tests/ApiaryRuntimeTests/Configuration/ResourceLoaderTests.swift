@@ -66,8 +66,10 @@ extension ConfigurationTests {
             version: "v1",
             metadata: [
               MetadataItem(name: "redisHost", value: .literal("localhost:6379")),
-              MetadataItem(name: "redisPassword", value: .secretKeyRef(name: "redis", key: "password")),
-              MetadataItem(name: "token", value: .secretKeyRef(name: "api-token", key: "api-token")),
+              MetadataItem(
+                name: "redisPassword", value: .secretKeyRef(name: "redis", key: "password")),
+              MetadataItem(
+                name: "token", value: .secretKeyRef(name: "api-token", key: "api-token")),
               MetadataItem(name: "region", value: .envRef("AWS_REGION")),
               MetadataItem(name: "maxRetries", value: .literal("5")),
               MetadataItem(name: "enableTLS", value: .literal("false")),
@@ -98,8 +100,10 @@ extension ConfigurationTests {
     @Test(
       "value scalars keep their YAML text",
       arguments: [
-        ("5", "5"), ("true", "true"), ("false", "false"), ("yes", "yes"), ("1.50", "1.50"), ("0x1F", "0x1F"),
-        ("-3", "-3"), ("'007'", "007"), ("\"on\"", "on"), ("~", ""), ("", ""), ("2024-01-02", "2024-01-02"),
+        ("5", "5"), ("true", "true"), ("false", "false"), ("yes", "yes"), ("1.50", "1.50"),
+        ("0x1F", "0x1F"),
+        ("-3", "-3"), ("'007'", "007"), ("\"on\"", "on"), ("~", ""), ("", ""),
+        ("2024-01-02", "2024-01-02"),
         ("a: b", "a: b"),
       ])
     func valueScalars(written: String, expected: String) throws {
@@ -117,7 +121,8 @@ extension ConfigurationTests {
                 value: \(value)
             """))
       let definitions = try fixture.load()
-      #expect(definitions.first?.metadata == [MetadataItem(name: "property", value: .literal(expected))])
+      #expect(
+        definitions.first?.metadata == [MetadataItem(name: "property", value: .literal(expected))])
     }
 
     @Test("empty documents are skipped and other kinds ignored, with the documents still counted")
@@ -150,7 +155,8 @@ extension ConfigurationTests {
         \(componentYAML("statestore"))
         ---
         """)
-      try fixture.write("resiliency.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata:\n  name: r\n")
+      try fixture.write(
+        "resiliency.yaml", "apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata:\n  name: r\n")
 
       let resources = try fixture.loadResources()
       let definitions = resources.components
@@ -194,7 +200,10 @@ extension ConfigurationTests {
         spec:
           version: v1
         """)
-      #expect(throws: ConfigurationError("\(fixture.file("mixed.yaml")), document 3: spec.type is missing")) {
+      #expect(
+        throws: ConfigurationError(
+          "\(fixture.file("mixed.yaml")), document 3: spec.type is missing")
+      ) {
         try fixture.load()
       }
     }
@@ -210,7 +219,8 @@ extension ConfigurationTests {
       try fixture.write("e.txt", componentYAML("from-text"))
       try fixture.write("README.md", "not yaml: [")
       try fixture.write("empty.yaml", "")
-      try FileManager.default.createDirectory(atPath: fixture.file("nested.yaml"), withIntermediateDirectories: false)
+      try FileManager.default.createDirectory(
+        atPath: fixture.file("nested.yaml"), withIntermediateDirectories: false)
       try componentYAML("from-nested").write(
         toFile: fixture.file("nested.yaml/inner.yaml"), atomically: true, encoding: .utf8)
 
@@ -251,7 +261,10 @@ extension ConfigurationTests {
       #expect(fixture.logs.messages(at: .info).isEmpty)
 
       #expect(try fixture.load(appID: "checkout").map(\.name) == ["everyone"])
-      #expect(fixture.logs.messages(at: .info) == ["skipping component statestore: scoped to apps orders, billing"])
+      #expect(
+        fixture.logs.messages(at: .info) == [
+          "skipping component statestore: scoped to apps orders, billing"
+        ])
     }
 
     @Test("a name defined twice is an error naming both places")
@@ -370,8 +383,10 @@ struct SubscriptionResourceTests {
           name: "old-style", pubsubName: "pubsub", topic: "a", route: "/a",
           source: DefinitionSource(file: file, document: 1)),
         SubscriptionDefinition(
-          name: "new-style", pubsubName: "pubsub", topic: "b", route: "/b", metadata: ["rawPayload": "true"],
-          deadLetterTopic: "b-dead", scopes: ["orders"], source: DefinitionSource(file: file, document: 2)),
+          name: "new-style", pubsubName: "pubsub", topic: "b", route: "/b",
+          metadata: ["rawPayload": "true"],
+          deadLetterTopic: "b-dead", scopes: ["orders"],
+          source: DefinitionSource(file: file, document: 2)),
       ])
   }
 
@@ -392,7 +407,10 @@ struct SubscriptionResourceTests {
         "spec:\n  pubsubname: p\n  topic: t\n  routes:\n    rules:\n      - match: event.type ==\n        path: /x\n",
         "subscription s: spec.routes.rules[0].match 'event.type ==' does not parse at column 14: the expression ends too soon"
       ),
-      ("spec:\n  pubsubname: p\n  topic: t\n  routes:\n    rules:\n      - match: a\n", "spec.routes.rules[0].path is missing"),
+      (
+        "spec:\n  pubsubname: p\n  topic: t\n  routes:\n    rules:\n      - match: a\n",
+        "spec.routes.rules[0].path is missing"
+      ),
     ])
   func malformed(spec: String, problem: String) throws {
     let fixture = try ResourceFixture()

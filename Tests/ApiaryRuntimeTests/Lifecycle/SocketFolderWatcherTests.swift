@@ -6,7 +6,9 @@ import Testing
 
 @Suite("the sockets folder watcher")
 struct SocketFolderWatcherTests {
-  @Test("the listing reports sockets created, removed, and re-created at the same path; other files are ignored")
+  @Test(
+    "the listing reports sockets created, removed, and re-created at the same path; other files are ignored"
+  )
   func listing() throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
@@ -48,7 +50,8 @@ struct SocketFolderWatcherTests {
     // With inotify the interval is far longer than the test may take, so only an
     // event can explain a wake-up that sees the new socket.
     let interval: Duration = mode == .automatic ? .seconds(600) : .milliseconds(100)
-    let watcher = SocketFolderWatcher(folder: folder.path, interval: interval, mode: mode, logger: Logger(label: "test"))
+    let watcher = SocketFolderWatcher(
+      folder: folder.path, interval: interval, mode: mode, logger: Logger(label: "test"))
     let path = folder.path
     let found = try await withThrowingTaskGroup(of: Bool.self) { group in
       group.addTask {

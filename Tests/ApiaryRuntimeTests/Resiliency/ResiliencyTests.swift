@@ -42,28 +42,44 @@ struct ResiliencyTests {
     """
 
   func definition(_ name: String, _ type: String) -> ComponentDefinition {
-    ComponentDefinition(name: name, type: type, source: DefinitionSource(file: "c.yaml", document: 1))
+    ComponentDefinition(
+      name: name, type: type, source: DefinitionSource(file: "c.yaml", document: 1))
   }
 
-  @Test("a document reads: durations (a bare integer is milliseconds), retries with matching codes, breakers, targets")
+  @Test(
+    "a document reads: durations (a bare integer is milliseconds), retries with matching codes, breakers, targets"
+  )
   func parses() throws {
     let document = try parse(Self.document)
     #expect(document.timeouts == ["quick": .milliseconds(500), "bare": .milliseconds(250)])
-    #expect(document.retries["three"]?.maxRetries == 3 && document.retries["three"]?.duration == .milliseconds(10))
-    #expect(document.retries["backoff"]?.exponential == true && document.retries["backoff"]?.httpStatusCodes == [429...429, 500...599])
+    #expect(
+      document.retries["three"]?.maxRetries == 3
+        && document.retries["three"]?.duration == .milliseconds(10))
+    #expect(
+      document.retries["backoff"]?.exponential == true
+        && document.retries["backoff"]?.httpStatusCodes == [429...429, 500...599])
     #expect(document.retries["backoff"]?.grpcStatusCodes == [14...14])
     #expect(document.circuitBreakers["breaker"]?.trip == "consecutiveFailures > 2")
-    #expect(document.components["orders"]?.outbound?.retry == "three" && document.components["orders"]?.inbound == nil)
+    #expect(
+      document.components["orders"]?.outbound?.retry == "three"
+        && document.components["orders"]?.inbound == nil)
   }
 
-  @Test("resolution: a target wins for both directions; otherwise daprd's default names, most specific first")
+  @Test(
+    "resolution: a target wins for both directions; otherwise daprd's default names, most specific first"
+  )
   func resolution() throws {
     let policies = try ResiliencyPolicies(
       documents: [try parse(Self.document)],
-      components: [definition("orders", "state.redis"), definition("bus", "pubsub.redis"), definition("vault", "secretstores.x")],
+      components: [
+        definition("orders", "state.redis"), definition("bus", "pubsub.redis"),
+        definition("vault", "secretstores.x"),
+      ],
       logger: Logger(label: "test"))
     let orders = try #require(policies.policy(component: "orders", direction: .outbound))
-    #expect(orders.timeout == .milliseconds(500) && orders.retry?.maxRetries == 3 && orders.breaker?.name == "breaker-orders")
+    #expect(
+      orders.timeout == .milliseconds(500) && orders.retry?.maxRetries == 3
+        && orders.breaker?.name == "breaker-orders")
     // A target with only outbound leaves inbound without any policy.
     #expect(policies.policy(component: "orders", direction: .inbound) == nil)
     #expect(policies.policy(component: "bus", direction: .inbound)?.retry?.maxRetries == 2)
@@ -73,35 +89,50 @@ struct ResiliencyTests {
 
   @Test("a target naming no component or no policy refuses start-up, naming the file and the name")
   func unknownNames() throws {
-    let document = try parse(Self.document.replacingOccurrences(of: "retry: three", with: "retry: four"))
+    let document = try parse(
+      Self.document.replacingOccurrences(of: "retry: three", with: "retry: four"))
     #expect(throws: ConfigurationError.self) {
-      try ResiliencyPolicies(documents: [document], components: [definition("orders", "state.x")], logger: Logger(label: "t"))
+      try ResiliencyPolicies(
+        documents: [document], components: [definition("orders", "state.x")],
+        logger: Logger(label: "t"))
     }
     do {
-      _ = try ResiliencyPolicies(documents: [document], components: [definition("orders", "state.x")], logger: Logger(label: "t"))
+      _ = try ResiliencyPolicies(
+        documents: [document], components: [definition("orders", "state.x")],
+        logger: Logger(label: "t"))
     } catch {
-      #expect(error.description.contains("spec.targets.components.orders.outbound.retry names no retry policy 'four'"))
+      #expect(
+        error.description.contains(
+          "spec.targets.components.orders.outbound.retry names no retry policy 'four'"))
       #expect(error.description.contains("r.yaml, document 1"))
     }
     let orphan = try parse(Self.document)
     do {
-      _ = try ResiliencyPolicies(documents: [orphan], components: [definition("other", "state.x")], logger: Logger(label: "t"))
+      _ = try ResiliencyPolicies(
+        documents: [orphan], components: [definition("other", "state.x")],
+        logger: Logger(label: "t"))
       Issue.record("an unknown target was accepted")
     } catch {
-      #expect(error.description.contains("spec.targets.components.orders names no configured component"))
+      #expect(
+        error.description.contains("spec.targets.components.orders names no configured component"))
     }
   }
 
-  @Test("a malformed document is skipped with an error naming the file and the field, as daprd skips it")
+  @Test(
+    "a malformed document is skipped with an error naming the file and the field, as daprd skips it"
+  )
   func malformed() throws {
     let fixture = try ResourceFixture()
     defer { fixture.remove() }
-    try fixture.write("bad.yaml", Self.document.replacingOccurrences(of: "policy: constant", with: "policy: sometimes"))
+    try fixture.write(
+      "bad.yaml",
+      Self.document.replacingOccurrences(of: "policy: constant", with: "policy: sometimes"))
     let resources = try fixture.loadResources()
     #expect(resources.resiliency.isEmpty)
     #expect(
       fixture.logs.messages(at: .error).first?.contains(
-        "bad.yaml, document 1: spec.policies.retries.three.policy 'sometimes' is not constant or exponential") == true,
+        "bad.yaml, document 1: spec.policies.retries.three.policy 'sometimes' is not constant or exponential"
+      ) == true,
       "\(fixture.logs.messages(at: .error))")
   }
 
@@ -117,14 +148,19 @@ struct ResiliencyTests {
       calls += 1
       if remaining > 0 {
         remaining -= 1
-        throw ComponentCallError(.failed, "boom", status: .init(code: .unavailable, message: "boom"))
+        throw ComponentCallError(
+          .failed, "boom", status: .init(code: .unavailable, message: "boom"))
       }
       return "ok"
     }
   }
 
-  func policy(retry: ResiliencyDefinition.Retry?, timeout: Duration? = nil, breaker: CircuitBreaker? = nil) -> ComponentPolicy {
-    ComponentPolicy(timeout: timeout, retry: retry, breaker: breaker, operation: "component[test] output", logger: Logger(label: "t"))
+  func policy(
+    retry: ResiliencyDefinition.Retry?, timeout: Duration? = nil, breaker: CircuitBreaker? = nil
+  ) -> ComponentPolicy {
+    ComponentPolicy(
+      timeout: timeout, retry: retry, breaker: breaker, operation: "component[test] output",
+      logger: Logger(label: "t"))
   }
 
   @Test("constant retries: maxRetries after the first try, then the last error")
@@ -136,7 +172,9 @@ struct ResiliencyTests {
     #expect(try await policy(retry: retry).run { try flaky.call() } == "ok")
     #expect(flaky.calls == 3)
     let hopeless = Flaky(failures: 5)
-    await #expect(throws: ComponentCallError.self) { try await policy(retry: retry).run { try hopeless.call() } }
+    await #expect(throws: ComponentCallError.self) {
+      try await policy(retry: retry).run { try hopeless.call() }
+    }
     #expect(hopeless.calls == 3)
   }
 
@@ -147,7 +185,9 @@ struct ResiliencyTests {
     retry.maxRetries = 5
     retry.grpcStatusCodes = [4...4]
     let flaky = Flaky(failures: 5)
-    await #expect(throws: ComponentCallError.self) { try await policy(retry: retry).run { try flaky.call() } }
+    await #expect(throws: ComponentCallError.self) {
+      try await policy(retry: retry).run { try flaky.call() }
+    }
     #expect(flaky.calls == 1)
     let etag = Flaky(failures: 0)
     retry.grpcStatusCodes = []
@@ -177,18 +217,25 @@ struct ResiliencyTests {
     #expect(attempts.calls == 2)
   }
 
-  @Test("a breaker opens at its trip, refuses while open, lets one probe through half-open and closes on success")
+  @Test(
+    "a breaker opens at its trip, refuses while open, lets one probe through half-open and closes on success"
+  )
   func breaker() async throws {
     var settings = ResiliencyDefinition.CircuitBreaker()
     settings.trip = "consecutiveFailures > 1"
     settings.timeout = .milliseconds(100)
     let breaker = try CircuitBreaker(
-      policyName: "cb", component: "orders", direction: .outbound, policy: settings, logger: Logger(label: "t"))
+      policyName: "cb", component: "orders", direction: .outbound, policy: settings,
+      logger: Logger(label: "t"))
     let guarded = policy(retry: nil, breaker: breaker)
     let flaky = Flaky(failures: 2)
-    for _ in 0..<2 { await #expect(throws: ComponentCallError.self) { try await guarded.run { try flaky.call() } } }
+    for _ in 0..<2 {
+      await #expect(throws: ComponentCallError.self) { try await guarded.run { try flaky.call() } }
+    }
     #expect(breaker.state == .open)
-    let refusal = await #expect(throws: CircuitBreaker.Refusal.self) { try await guarded.run { try flaky.call() } }
+    let refusal = await #expect(throws: CircuitBreaker.Refusal.self) {
+      try await guarded.run { try flaky.call() }
+    }
     #expect(refusal?.description == "circuit breaker is open")
     #expect(flaky.calls == 2)
     let halfOpen = await poll(timeout: .seconds(5)) { breaker.state == .halfOpen }

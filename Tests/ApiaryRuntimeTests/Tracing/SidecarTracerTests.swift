@@ -5,13 +5,18 @@ import Testing
 /// sampling it applies. swift-otel's export is checked end to end (Tests/Observability).
 @Suite("sidecar tracer: span contexts and sampling")
 struct SidecarTracerTests {
-  let parentSampled = TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "k=v")!
-  let parentUnsampled = TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")!
+  let parentSampled = TraceContext(
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", tracestate: "k=v")!
+  let parentUnsampled = TraceContext(
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")!
 
-  @Test("a span under a parent keeps its trace id and tracestate, takes a new span id, follows its sampled flag")
+  @Test(
+    "a span under a parent keeps its trace id and tracestate, takes a new span id, follows its sampled flag"
+  )
   func child() {
     let tracer = SidecarTracer(sampler: TraceSampler(rate: 0), backend: nil)
-    let span = tracer.startSpan("/dapr.proto.runtime.v1.Dapr/GetState", kind: .server, parent: parentSampled)
+    let span = tracer.startSpan(
+      "/dapr.proto.runtime.v1.Dapr/GetState", kind: .server, parent: parentSampled)
     #expect(span.context.traceID == parentSampled.traceID)
     #expect(span.context.spanID != parentSampled.spanID)
     #expect(span.context.isSampled)
@@ -26,8 +31,10 @@ struct SidecarTracerTests {
 
   @Test("a span with no parent starts a trace, sampled by the rate")
   func root() {
-    let always = SidecarTracer(sampler: TraceSampler(rate: 1), backend: nil).startSpan("a", kind: .server, parent: nil)
-    let never = SidecarTracer(sampler: TraceSampler(rate: 0), backend: nil).startSpan("a", kind: .server, parent: nil)
+    let always = SidecarTracer(sampler: TraceSampler(rate: 1), backend: nil).startSpan(
+      "a", kind: .server, parent: nil)
+    let never = SidecarTracer(sampler: TraceSampler(rate: 0), backend: nil).startSpan(
+      "a", kind: .server, parent: nil)
     #expect(always.isSampled && !never.isSampled)
     #expect(always.context.traceID != never.context.traceID)
     #expect(always.parent == nil)

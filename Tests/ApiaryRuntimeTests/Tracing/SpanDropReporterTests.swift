@@ -18,16 +18,22 @@ struct SpanDropReporterTests {
       get { metadata[key] }
       set { metadata[key] = newValue }
     }
-    func log(event: LogEvent) { lines.lines.withLock { $0.append((event.level, event.message.description)) } }
+    func log(event: LogEvent) {
+      lines.lines.withLock { $0.append((event.level, event.message.description)) }
+    }
   }
 
-  @Test("the first drop is logged at once, later ones within the interval are added to the next line")
+  @Test(
+    "the first drop is logged at once, later ones within the interval are added to the next line")
   func rateLimited() {
     let lines = Lines()
     let logger = Logger(label: "test") { _ in Capture(lines: lines) }
-    let reporter = SpanDropReporter(logger: logger, collector: "http://c:4317", interval: .seconds(10), countInMetrics: false)
+    let reporter = SpanDropReporter(
+      logger: logger, collector: "http://c:4317", interval: .seconds(10), countInMetrics: false)
     let start = ContinuousClock.now
-    #expect(reporter.dropped(3, .exportFailed, error: "unavailable", now: start)?.contains("3 in exports that failed (unavailable)") == true)
+    #expect(
+      reporter.dropped(3, .exportFailed, error: "unavailable", now: start)?.contains(
+        "3 in exports that failed (unavailable)") == true)
     #expect(reporter.dropped(5, .queueFull, now: start + .seconds(1)) == nil)
     #expect(reporter.dropped(2, .queueFull, now: start + .seconds(9)) == nil)
     let later = reporter.dropped(1, .exportFailed, now: start + .seconds(11))
@@ -41,10 +47,13 @@ struct SpanDropReporterTests {
   func diagnostics() {
     let lines = Lines()
     let sidecar = Logger(label: "test") { _ in Capture(lines: lines) }
-    let reporter = SpanDropReporter(logger: sidecar, collector: "c", interval: .seconds(3600), countInMetrics: false)
-    var otel = Logger(label: "otel") { _ in OTelDiagnosticHandler(drops: reporter, forward: sidecar) }
+    let reporter = SpanDropReporter(
+      logger: sidecar, collector: "c", interval: .seconds(3600), countInMetrics: false)
+    var otel = Logger(label: "otel") { _ in OTelDiagnosticHandler(drops: reporter, forward: sidecar)
+    }
     otel[metadataKey: "component"] = "OTelBatchSpanProcessor"
-    otel.warning("Spans were dropped this iteration because queue was full", metadata: ["dropped_count": "12"])
+    otel.warning(
+      "Spans were dropped this iteration because queue was full", metadata: ["dropped_count": "12"])
     var batch = otel
     batch[metadataKey: "batch_size"] = "4"
     batch.warning("Failed to export batch.")
@@ -52,6 +61,9 @@ struct SpanDropReporterTests {
     let written = lines.lines.withLock { $0 }
     #expect(written.count == 2)
     #expect(written[0].1.contains("dropped 12 because the export queue was full"))
-    #expect(written[1] == (.debug, "tracing: Bootstrapping instrumentation system with OTLP/gRPC exporter."))
+    #expect(
+      written[1] == (
+        .debug, "tracing: Bootstrapping instrumentation system with OTLP/gRPC exporter."
+      ))
   }
 }

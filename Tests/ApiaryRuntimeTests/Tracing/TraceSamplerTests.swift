@@ -3,8 +3,10 @@ import Testing
 
 @Suite("trace sampler (daprd's ParentBased(TraceIDRatioBased(rate)))")
 struct TraceSamplerTests {
-  let sampledParent = TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")!
-  let unsampledParent = TraceContext(traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")!
+  let sampledParent = TraceContext(
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")!
+  let unsampledParent = TraceContext(
+    traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")!
 
   /// A trace id whose last 8 bytes start with `high` and then `rest`.
   func traceID(_ high: UInt8, rest: UInt8) -> [UInt8] {
@@ -30,7 +32,8 @@ struct TraceSamplerTests {
     #expect(TraceSampler(rate: -1).rate == 0)
   }
 
-  @Test("a new trace at rate 0.5: Go's rule, the last 8 bytes big-endian shifted by one, below 2^62")
+  @Test(
+    "a new trace at rate 0.5: Go's rule, the last 8 bytes big-endian shifted by one, below 2^62")
   func ratio() {
     let sampler = TraceSampler(rate: 0.5)
     #expect(sampler.isSampled(parent: nil, traceID: traceID(0x7f, rest: 0xff)))
@@ -52,7 +55,8 @@ struct TraceSamplerTests {
     #expect((3...45).contains(sampled), "\(sampled) of 200000 sampled")
   }
 
-  @Test("samplingRate as daprd reads it: unset or unparsable 0.0001; tracing off only for a rate of 0")
+  @Test(
+    "samplingRate as daprd reads it: unset or unparsable 0.0001; tracing off only for a rate of 0")
   func parsing() {
     #expect(TraceSampler.rate(parsing: nil) == 0.0001)
     #expect(TraceSampler.rate(parsing: "") == 0.0001)
