@@ -409,16 +409,23 @@ enum StateChecks {
   }
 
   static let ttl = Check("ttl", requires: "TTL") { context in
-    let key = context.key("ttl")
-    try await expectOK("Set with ttlInSeconds=1") {
-      try await set(context, key, Data("short-lived".utf8), metadata: ["ttlInSeconds": "1"])
+    // Two keys, so that a slow machine cannot fail the check: one whose TTL (60 s) is
+    // far longer than any call must still read back, and one whose TTL (1 s) must
+    // expire within 1 s plus the call timeout.
+    let lasting = context.key("ttl-60")
+    let short = context.key("ttl-1")
+    try await expectOK("Set with ttlInSeconds=60") {
+      try await set(context, lasting, Data("long-lived".utf8), metadata: ["ttlInSeconds": "60"])
     }
-    try await expectValue(context, key, Data("short-lived".utf8), "at once after a Set with a TTL")
+    try await expectValue(context, lasting, Data("long-lived".utf8), "after a Set with a 60 s TTL")
     let clock = ContinuousClock()
     let start = clock.now
+    try await expectOK("Set with ttlInSeconds=1") {
+      try await set(context, short, Data("short-lived".utf8), metadata: ["ttlInSeconds": "1"])
+    }
     let gone = try await poll(until: start.advanced(by: .seconds(1) + context.timeout)) {
       () -> Bool? in
-      try await get(context, key).exists ? nil : true
+      try await get(context, short).exists ? nil : true
     }
     guard gone == true else {
       throw CheckFailure(
@@ -426,7 +433,7 @@ enum StateChecks {
       )
     }
     return
-      "a value with ttlInSeconds=1 expired after \(formatDuration(start.duration(to: clock.now)))"
+      "a value with ttlInSeconds=60 read back; one with ttlInSeconds=1 expired after \(formatDuration(start.duration(to: clock.now)))"
   }
 
   static let query = Check("query", requires: "QUERY_API") { context in

@@ -71,7 +71,10 @@ public final class GRPCAPIServer: Service {
         maxConnections: maxConnections,
         maxIdleTime: idleTimeout,
         acceptedConnection: { channel in
-          channel.pipeline.addHandler(nioLimit.handler(), position: .first)
+          // The handler is made on the channel's event loop, where it lives.
+          channel.eventLoop.submit {
+            try channel.pipeline.syncOperations.addHandler(nioLimit.handler(), position: .first)
+          }
         }),
       services: [
         DaprService(api: api, logger: logger), RuntimeHelloService(api: api), health, reflection,

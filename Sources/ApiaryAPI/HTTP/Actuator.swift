@@ -282,7 +282,9 @@ public struct Actuator: Sendable {
         }
       }
       if let process = bySocket[status.source] {
-        var details: [String: Any] = ["state": process.state, "restarts": process.restarts]
+        var details: [String: Any] = [
+          "state": process.state.rawValue, "restarts": process.restarts,
+        ]
         details["pid"] = process.pid.map { Int($0) } ?? NSNull()
         details["lastExit"] = process.lastExit ?? NSNull()
         entry["process"] = details

@@ -90,6 +90,32 @@ public struct AdapterContext: Sendable {
     return options
   }
 
+  /// What starting every building block's adapter does: `Init` (by `initCall`), then
+  /// `Features` (by `features`), each within `timeout`; the component's features.
+  public func initialise(
+    timeout: Duration,
+    _ initCall:
+      @escaping @Sendable (_ metadata: Metadata, _ options: CallOptions) async throws -> Void,
+    features:
+      @escaping @Sendable (_ metadata: Metadata, _ options: CallOptions) async throws -> [String]
+  ) async throws -> [String] {
+    let options = self.options(timeout: timeout)
+    try await call("Init", timeout: timeout) { try await initCall(self.metadata, options) }
+    return try await call("Features", timeout: timeout) {
+      try await features(self.metadata, options)
+    }
+  }
+
+  /// The heartbeat: `Ping` (by `pingCall`) within `timeout`.
+  public func ping(
+    timeout: Duration,
+    _ pingCall:
+      @escaping @Sendable (_ metadata: Metadata, _ options: CallOptions) async throws -> Void
+  ) async throws {
+    let options = self.options(timeout: timeout)
+    try await call("Ping", timeout: timeout) { try await pingCall(self.metadata, options) }
+  }
+
   /// Options for a long-lived stream: no deadline.
   public var streamOptions: CallOptions {
     var options = CallOptions.defaults

@@ -36,10 +36,9 @@ public struct OutputBindingAdapter: OutputBinding {
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
-    try await context.call("Ping", timeout: timeout) {
-      _ = try await client.ping(
-        Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata,
-        options: context.options(timeout: timeout))
+    let client = self.client
+    try await context.ping(timeout: timeout) { metadata, options in
+      _ = try await client.ping(.init(), metadata: metadata, options: options)
     }
   }
 
@@ -90,10 +89,9 @@ public struct InputBindingAdapter: InputBinding {
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
-    try await context.call("Ping", timeout: timeout) {
-      _ = try await client.ping(
-        Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata,
-        options: context.options(timeout: timeout))
+    let client = self.client
+    try await context.ping(timeout: timeout) { metadata, options in
+      _ = try await client.ping(.init(), metadata: metadata, options: options)
     }
   }
 

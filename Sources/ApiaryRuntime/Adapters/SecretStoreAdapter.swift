@@ -17,24 +17,19 @@ public struct SecretStoreAdapter: SecretStore {
   public func initialise(metadata: [String: String], timeout: Duration) async throws -> [String] {
     var request = Dapr_Proto_Components_V1_SecretStoreInitRequest()
     request.metadata.properties = metadata
-    try await context.call("Init", timeout: timeout) { [request] in
-      _ = try await client.`init`(
-        request, metadata: context.metadata, options: context.options(timeout: timeout))
-    }
-    return try await context.call("Features", timeout: timeout) {
-      try await client.features(
-        Dapr_Proto_Components_V1_FeaturesRequest(), metadata: context.metadata,
-        options: context.options(timeout: timeout)
-      ).features
+    let client = self.client
+    return try await context.initialise(timeout: timeout) { [request] metadata, options in
+      _ = try await client.`init`(request, metadata: metadata, options: options)
+    } features: { metadata, options in
+      try await client.features(.init(), metadata: metadata, options: options).features
     }
   }
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
-    try await context.call("Ping", timeout: timeout) {
-      _ = try await client.ping(
-        Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata,
-        options: context.options(timeout: timeout))
+    let client = self.client
+    try await context.ping(timeout: timeout) { metadata, options in
+      _ = try await client.ping(.init(), metadata: metadata, options: options)
     }
   }
 

@@ -91,10 +91,9 @@ public struct StateStoreAdapter: StateStore {
 
   /// Answers the heartbeat.
   public func ping(timeout: Duration) async throws {
-    try await context.call("Ping", timeout: timeout) {
-      _ = try await store.ping(
-        Dapr_Proto_Components_V1_PingRequest(), metadata: context.metadata,
-        options: context.options(timeout: timeout))
+    let client = store
+    try await context.ping(timeout: timeout) { metadata, options in
+      _ = try await client.ping(.init(), metadata: metadata, options: options)
     }
   }
 

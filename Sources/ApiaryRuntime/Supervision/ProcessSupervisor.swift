@@ -1,7 +1,6 @@
 import ApiaryShared
 import Foundation
 import Logging
-import Synchronization
 
 /// Launches the component processes of `apiary.yaml`, restarts them per their policy
 /// with exponential backoff, turns their output lines into log records of their
@@ -18,8 +17,7 @@ public actor ProcessSupervisor {
     public var name: String
     /// The socket it serves.
     public var socket: String
-    /// "starting", "running", "backoff", "exited" (not restarted) or "stopped".
-    public var state: String
+    public var state: ProcessState
     public var pid: Int32?
     /// How many times it was started again.
     public var restarts: Int
@@ -51,7 +49,7 @@ public actor ProcessSupervisor {
     self.logger = logger
     for spec in processes {
       statuses[spec.name] = Status(
-        name: spec.name, socket: Self.socketPath(of: spec, in: socketsDir), state: "starting",
+        name: spec.name, socket: Self.socketPath(of: spec, in: socketsDir), state: .starting,
         pid: nil, restarts: 0,
         lastExit: nil)
     }
@@ -87,7 +85,7 @@ public actor ProcessSupervisor {
     let deadline = clock.now.advanced(by: spec.startTimeout)
     while clock.now < deadline {
       if FileKind.of(path) == .socket { return }
-      if let state = statuses[spec.name]?.state, state == "exited" || state == "stopped" { return }
+      if let state = statuses[spec.name]?.state, state == .exited || state == .stopped { return }
       try? await Task.sleep(for: .milliseconds(50))
     }
     logger.warning(
@@ -127,7 +125,7 @@ public actor ProcessSupervisor {
     while !stopping {
       let exit = await runOnce(spec)
       if stopping {
-        statuses[spec.name]?.state = "stopped"
+        statuses[spec.name]?.state = .stopped
         break
       }
       statuses[spec.name]?.lastExit = exit.description
@@ -138,14 +136,14 @@ public actor ProcessSupervisor {
         case .never: false
         }
       guard again else {
-        statuses[spec.name]?.state = "exited"
+        statuses[spec.name]?.state = .exited
         logger.notice(
           "supervised process exited (\(exit)); not restarted (restart: \(spec.restart.rawValue))",
           metadata: ["component": "\(spec.name)"])
         break
       }
       if exit.ran >= spec.maxBackoff { backoff = spec.initialBackoff }
-      statuses[spec.name]?.state = "backoff"
+      statuses[spec.name]?.state = .backoff
       logger.warning(
         "supervised process exited (\(exit)); restarting in \(backoff)",
         metadata: ["component": "\(spec.name)"])
@@ -154,7 +152,7 @@ public actor ProcessSupervisor {
         try? await Task.sleep(for: min(.milliseconds(50), wakeAt - clock.now))
       }
       if stopping {
-        statuses[spec.name]?.state = "stopped"
+        statuses[spec.name]?.state = .stopped
         break
       }
       statuses[spec.name]?.restarts += 1
@@ -230,7 +228,7 @@ public actor ProcessSupervisor {
       pipe.startReading(into: forwarder, name: "apiary-output-\(forwarder.stream)")
     }
     running[spec.name] = process
-    statuses[spec.name]?.state = "running"
+    statuses[spec.name]?.state = .running
     statuses[spec.name]?.pid = process.processIdentifier
     logger.info(
       "started supervised process",
@@ -275,144 +273,4 @@ public actor ProcessSupervisor {
 public struct SupervisionError: Error, Sendable, CustomStringConvertible {
   public var description: String
   init(_ description: String) { self.description = description }
-}
-
-/// Splits a child's output into lines and hands each to the log hub as a record of its
-/// component (the hub escapes, cuts long messages and rate-limits).
-final class LineForwarder: Sendable {
-  private let component: String
-  let stream: String
-  private let hub: ComponentLogHub
-  private let pending = Mutex<[UInt8]>([])
-  private let ended: AsyncStream<Void>
-  private let endedContinuation: AsyncStream<Void>.Continuation
-  /// A line still without its newline is handed on once it is this long, so a child
-  /// that never ends its line cannot grow the buffer.
-  static let maximumLine = ComponentLogHub.maximumMessageBytes
-
-  init(component: String, stream: String, hub: ComponentLogHub) {
-    self.component = component
-    self.stream = stream
-    self.hub = hub
-    (ended, endedContinuation) = AsyncStream.makeStream(of: Void.self)
-  }
-
-  func feed(_ data: some Collection<UInt8>) {
-    let lines: [[UInt8]] = pending.withLock { buffer in
-      buffer.append(contentsOf: data)
-      var lines: [[UInt8]] = []
-      while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-        lines.append(Array(buffer[..<newline]))
-        buffer.removeSubrange(...newline)
-      }
-      if buffer.count > Self.maximumLine {
-        lines.append(buffer)
-        buffer.removeAll()
-      }
-      return lines
-    }
-    for line in lines { emit(line) }
-  }
-
-  /// The pipe reached its end: hands on what is left without a final newline.
-  func finish() {
-    let rest = pending.withLock { buffer in
-      defer { buffer.removeAll() }
-      return buffer
-    }
-    if !rest.isEmpty { emit(rest) }
-    endedContinuation.finish()
-  }
-
-  /// Returns once ``finish()`` ran, or after `timeout`; then hands on what is left
-  /// in any case (``finish()`` may run twice: the second finds nothing).
-  func waitForEnd(timeout: Duration) async {
-    let ended = self.ended
-    await withTaskGroup(of: Void.self) { group in
-      group.addTask { for await _ in ended {} }
-      group.addTask { try? await Task.sleep(for: timeout) }
-      await group.next()
-      group.cancelAll()
-    }
-    finish()
-  }
-
-  private func emit(_ bytes: [UInt8]) {
-    var text = String(decoding: bytes, as: UTF8.self)
-    if text.hasSuffix("\r") { text.removeLast() }
-    if text.isEmpty { return }
-    let record = ProcessOutputRecord(line: text)
-    var fields = record.fields
-    fields["stream"] = stream
-    hub.record(
-      ForwardedLogRecord(
-        time: Date(), level: record.level, message: record.message, source: component,
-        fields: fields))
-  }
-}
-
-/// One output line of a supervised process: a JSON object's level, message and other
-/// fields, or the plain line at level info. Control characters are escaped so that a
-/// line can never forge another record.
-public struct ProcessOutputRecord: Equatable, Sendable {
-  public var level: Logger.Level
-  public var message: String
-  public var fields: [String: String]
-
-  public init(line: String) {
-    level = .info
-    fields = [:]
-    guard line.hasPrefix("{"),
-      let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-    else {
-      // swift-log's text format: "<time> <level> <label>: …"; the time is dropped
-      // since the sidecar's record has its own.
-      let words = line.split(separator: " ", maxSplits: 2)
-      if words.count == 3, let level = Logger.Level(loose: String(words[1])), words[0].contains("T")
-      {
-        self.level = level
-        message = Self.escaped(String(words[2]))
-      } else {
-        message = Self.escaped(line)
-      }
-      return
-    }
-    var message: String?
-    for (key, value) in object {
-      let text = (value as? String) ?? String(describing: value)
-      switch key.lowercased() {
-      case "msg", "message":
-        message = text
-      case "level", "severity", "levelname", "lvl":
-        level = Logger.Level(loose: text) ?? .info
-      case "time", "timestamp", "ts":
-        continue
-      default:
-        fields[key] = Self.escaped(text)
-      }
-    }
-    self.message = Self.escaped(message ?? line)
-  }
-
-  /// `text` with control characters written as escapes (`\n`, `\u{1b}`).
-  public static func escaped(_ text: String) -> String {
-    guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-      return text
-    }
-    var result = ""
-    for scalar in text.unicodeScalars {
-      switch scalar {
-      case "\n": result += "\\n"
-      case "\r": result += "\\r"
-      case "\t": result += "\\t"
-      default:
-        if scalar.properties.generalCategory == .control {
-          result += "\\u{\(String(scalar.value, radix: 16))}"
-        } else {
-          result.unicodeScalars.append(scalar)
-        }
-      }
-    }
-    return result
-  }
 }

@@ -43,7 +43,7 @@ struct ProcessSupervisorTests {
     await supervisor.stop(grace: .seconds(1))
     let status = try #require(await supervisor.all.first)
     #expect(status.lastExit == "exit status 3")
-    #expect(status.state == "stopped")
+    #expect(status.state == .stopped)
 
     let delays = capture.all.compactMap { line -> String? in
       guard line.message.hasPrefix("supervised process exited (exit status 3); restarting in ")
@@ -76,7 +76,7 @@ struct ProcessSupervisorTests {
       logger: Logger(label: "test"))
     await supervisor.start()
     let settled = await poll(timeout: .seconds(10)) {
-      await supervisor.all.allSatisfy { $0.state == "exited" }
+      await supervisor.all.allSatisfy { $0.state == .exited }
     }
     let statuses = await supervisor.all
     #expect(settled, "\(statuses)")
@@ -99,13 +99,13 @@ struct ProcessSupervisorTests {
       logger: Logger(label: "test"))
     await supervisor.start()
     let running = await poll(timeout: .seconds(10)) {
-      await supervisor.all.allSatisfy { $0.state == "running" }
+      await supervisor.all.allSatisfy { $0.state == .running }
     }
     #expect(running)
     let pids = await supervisor.all.compactMap(\.pid)
     #expect(pids.count == 2)
     await supervisor.stop(grace: .milliseconds(500))
-    #expect(await supervisor.all.map(\.state) == ["stopped", "stopped"])
+    #expect(await supervisor.all.map(\.state) == [.stopped, .stopped])
     for pid in pids { #expect(kill(pid, 0) != 0, "process \(pid) still exists") }
   }
 
@@ -121,7 +121,7 @@ struct ProcessSupervisorTests {
       logHub: nil,
       logger: capture.logger)
     await supervisor.start()
-    #expect(await supervisor.all.first?.state == "exited")
+    #expect(await supervisor.all.first?.state == .exited)
     #expect(
       capture.messages(at: .error).contains {
         $0.contains("'no-such-program-apiary' is not found in PATH")
