@@ -86,7 +86,11 @@ struct SupervisionEndToEndTests {
     defer { apiary.signal(SIGKILL) }
 
     #expect(!tcpPortAccepts(grpcPort), "the gRPC API listens although modules.grpcApi is false")
-    #expect(await httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200)
+    // Ready once the supervised memstore's socket answered and its component is UP.
+    #expect(
+      await poll(timeout: .seconds(15)) {
+        await httpGet(port: httpPort, "/actuator/health/readiness")?.status == 200
+      })
     let first = try #require(
       await process(of: "statestore", port: httpPort), "no process detail for statestore")
     let firstPID = try #require(first["pid"] as? Int)
