@@ -170,9 +170,13 @@ enum ProcessStats {
   /// c-ares, ssl, crypto, zlib), "other libraries" and "anonymous" (heap, stacks,
   /// anonymous mappings). Nil when smaps cannot be read.
   static func residentSplit(_ pid: Int32) -> [String: Int]? {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else {
-      return nil
-    }
+    // Read to the end: procfs reports a size of 0, and a read sized by it stops after
+    // the first page.
+    guard let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/smaps"),
+      let bytes = try? handle.readToEnd()
+    else { return nil }
+    try? handle.close()
+    let text = String(decoding: bytes, as: UTF8.self)
     let executable =
       (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
     func category(_ path: String) -> String {
