@@ -256,10 +256,12 @@ struct TransportTestClient: Sendable {
     _ method: TransportTestMethod,
     _ messages: [[UInt8]],
     metadata: Metadata = [:],
-    timeout: Duration? = .seconds(20)
+    timeout: Duration? = .seconds(20),
+    waitForReady: Bool? = nil
   ) async throws -> Answer {
     var options = CallOptions.defaults
     options.timeout = timeout
+    options.waitForReady = waitForReady
     let request = StreamingClientRequest<[UInt8]>(metadata: metadata) { writer in
       for message in messages { try await writer.write(message) }
     }
