@@ -86,7 +86,9 @@ fi
 # stops them in order.
 pids=()
 cleanup() {
-  trap - EXIT INT TERM
+  # A second Ctrl-C while stopping must not leave the components running.
+  trap - EXIT
+  trap '' INT TERM
   # The sidecar first (it drains and closes its streams), then the components, then redis.
   for (( i=${#pids[@]}-1; i>=0; i-- )); do
     kill "${pids[i]}" 2>/dev/null || true
