@@ -78,21 +78,14 @@ struct RunCommand: AsyncParsableCommand {
 
     // Every child is stopped on the way out, a failed measurement included.
     let started = StartedProcesses()
-    do {
+    try await started.stoppingAll {
       try await measureCalls(
         me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
       try await measureFloor(me: me, folder: folder, started: started, into: &report)
       try await measureStartup(
         me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &report)
-    } catch {
-      await started.stopAll()
-      throw error
     }
-    await started.stopAll()
-
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(report).write(to: URL(fileURLWithPath: out))
+    try writeResults(report, to: out)
     log("wrote \(out)")
   }
 
@@ -361,6 +354,27 @@ struct RunCommand: AsyncParsableCommand {
 
 /// The children a run started, so that every way out stops them (stopping twice is
 /// harmless).
+/// Writes `value` to `path` as indented JSON with sorted keys.
+func writeResults(_ value: some Encodable, to path: String) throws {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+}
+
+extension StartedProcesses {
+  /// Runs `body`; every process started meanwhile is stopped afterwards, also when
+  /// `body` throws.
+  func stoppingAll(_ body: () async throws -> Void) async throws {
+    do {
+      try await body()
+    } catch {
+      await stopAll()
+      throw error
+    }
+    await stopAll()
+  }
+}
+
 final class StartedProcesses: Sendable {
   private let children = Mutex<[ChildProcess]>([])
 

@@ -83,17 +83,11 @@ struct TracingCommand: AsyncParsableCommand {
       machine: Machine.describe(), command: CommandLine.arguments.joined(separator: " "),
       transport: transport.rawValue,
       runs: runs, results: [])
-    do {
+    try await started.stoppingAll {
       try await measure(
         me: me, apiaryPath: apiaryPath, folder: folder, started: started, into: &output)
-    } catch {
-      await started.stopAll()
-      throw error
     }
-    await started.stopAll()
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try encoder.encode(output).write(to: URL(fileURLWithPath: out))
+    try writeResults(output, to: out)
     log("wrote \(out)")
   }
 

@@ -24,6 +24,7 @@ public final class ChildProcess: @unchecked Sendable {
   public init(
     _ executable: String, _ arguments: [String], environment: [String: String] = [:]
   ) throws {
+    _ = brokenPipesIgnored
     outputFolder = try TemporaryFolder(prefix: "apiary-child")
     stdoutURL = URL(fileURLWithPath: outputFolder.file("stdout"))
     stderrURL = URL(fileURLWithPath: outputFolder.file("stderr"))

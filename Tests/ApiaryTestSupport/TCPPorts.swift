@@ -82,23 +82,10 @@ public func httpRequest(
 private func blockingTCPExchange(
   port: Int, send bytes: [UInt8], receiveTimeout: Int
 ) -> (received: String, closedByServer: Bool)? {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  guard fd >= 0 else { return nil }
+  guard let fd = connectAndSend(port: port, bytes, receiveTimeout: receiveTimeout) else {
+    return nil
+  }
   defer { close(fd) }
-  var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-  var address = loopback(port: port)
-  let connected = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-    }
-  }
-  guard connected == 0 else { return nil }
-  if !bytes.isEmpty {
-    guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else {
-      return nil
-    }
-  }
   var response: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 65536)
   var closed = false
@@ -163,22 +150,10 @@ public func residentBytes(pid: Int32) -> Int? {
 private func blockingHTTP2ServerEndsConnection(
   port: Int, preface: [UInt8], within seconds: Int
 ) -> Bool {
-  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-  guard fd >= 0 else { return false }
-  defer { close(fd) }
-  var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-  var address = loopback(port: port)
-  let connected = withUnsafePointer(to: &address) {
-    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-    }
-  }
-  guard connected == 0,
-    preface.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == preface.count
-  else {
+  guard let fd = connectAndSend(port: port, preface, receiveTimeout: seconds) else {
     return false
   }
+  defer { close(fd) }
   var received: [UInt8] = []
   var chunk = [UInt8](repeating: 0, count: 65536)
   while true {
@@ -202,7 +177,8 @@ private func blockingHTTP2ServerEndsConnection(
 /// cooperative pool of one thread per core (two here); a recv that waits seconds on one
 /// of them stalls every other test's in-process servers and clients.
 private func offThePool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-  await withCheckedContinuation { continuation in
+  _ = brokenPipesIgnored
+  return await withCheckedContinuation { continuation in
     Thread.detachNewThread { continuation.resume(returning: work()) }
   }
 }
@@ -232,3 +208,34 @@ public func http2ServerEndsConnection(
     blockingHTTP2ServerEndsConnection(port: port, preface: preface, within: seconds)
   }
 }
+
+/// A TCP connection to 127.0.0.1:`port` whose reads give up after `receiveTimeout`
+/// seconds without a byte, with `bytes` sent; nil when it cannot connect or send. The
+/// caller closes it.
+private func connectAndSend(port: Int, _ bytes: [UInt8], receiveTimeout: Int) -> Int32? {
+  let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+  guard fd >= 0 else { return nil }
+  var timeout = timeval(tv_sec: receiveTimeout, tv_usec: 0)
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+  var address = loopback(port: port)
+  let connected = withUnsafePointer(to: &address) {
+    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+      connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+    }
+  }
+  // MSG_NOSIGNAL: a server that closed at once (a full port) must not SIGPIPE the tests.
+  guard connected == 0,
+    bytes.isEmpty
+      || bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) })
+        == bytes.count
+  else {
+    close(fd)
+    return nil
+  }
+  return fd
+}
+
+/// SIGPIPE ignored in the test process, once: a write to a peer that went away (a
+/// component or a port that closed first) fails with EPIPE instead of killing every
+/// test. Touched by the helpers that write to sockets and pipes.
+let brokenPipesIgnored: Void = { _ = signal(SIGPIPE, SIG_IGN) }()

@@ -84,24 +84,10 @@ struct ConnectionsEndToEndTests {
           })
         // The server may still be setting connections up when it answers: the peak is
         // read once RSS held still for a second with every connection open.
-        var peak = try #require(residentBytes(pid: pid))
-        for _ in 0..<10 {
-          try await Task.sleep(for: .seconds(1))
-          let now = residentBytes(pid: pid) ?? 0
-          if now <= peak { break }
-          peak = now
-        }
+        let peak = try await settledRSS(pid: pid)
         held.forEach { close($0) }
-        // Freed memory goes back about a second after the last close: wait until a
-        // second passes with RSS unchanged.
-        var last = peak
-        for _ in 0..<20 {
-          try await Task.sleep(for: .seconds(1))
-          let now = residentBytes(pid: pid) ?? 0
-          if now == last && now < peak { break }
-          last = now
-        }
-        return (before, peak, last)
+        // Freed memory goes back about a second after the last close.
+        return (before, peak, try await settledRSS(pid: pid, below: peak))
       }
       let first = try await burst()
       let grew = first.peak - first.before
@@ -110,5 +96,18 @@ struct ConnectionsEndToEndTests {
         "RSS before \(first.before >> 10) KiB, with 800 connections \(first.peak >> 10) KiB, after \(first.after >> 10) KiB"
       )
     }
+  }
+
+  /// The resident size of `pid` once a second passes with it unchanged (and under
+  /// `below`, when given), sampled once a second for at most 20 s: the last sample.
+  func settledRSS(pid: Int32, below: Int? = nil) async throws -> Int {
+    var last = try #require(residentBytes(pid: pid))
+    for _ in 0..<20 {
+      try await Task.sleep(for: .seconds(1))
+      let now = residentBytes(pid: pid) ?? 0
+      if now == last && now < (below ?? .max) { break }
+      last = now
+    }
+    return last
   }
 }
