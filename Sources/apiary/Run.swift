@@ -56,7 +56,7 @@ struct Run: AsyncParsableCommand {
       --config names a YAML file (repeatable) holding Dapr's kind: Configuration
       (secret scopes; tracing and metrics settings) and/or apiary's own settings, a
       document without kind: modules to switch off and component processes for
-      Apiary to launch, restart and stop (see README). kind: Resiliency documents in
+      Apiary to launch, restart and stop (see Docs/operations.md). kind: Resiliency documents in
       the resources folders set timeouts, retries and circuit breakers.
 
       Example:  apiary run --resources-path ./components --sockets-dir /tmp/dapr-components-sockets
