@@ -24,8 +24,9 @@ import Prometheus
 /// sockets, reasons, pid) need the token, as every other route here does.
 public struct Actuator: Sendable {
   let api: AppAPI
-  let supervisor: ProcessSupervisor?
   let logHub: ComponentLogHub?
+  /// The supervised process and log source behind each component.
+  let processes: ComponentProcesses
   let sidecarLevel: LogLevelSetting?
   let showMetadataValues: Bool
   let startedAt = Date()
@@ -40,8 +41,9 @@ public struct Actuator: Sendable {
     showMetadataValues: Bool = false
   ) {
     self.api = api
-    self.supervisor = supervisor
     self.logHub = logHub
+    self.processes = ComponentProcesses(
+      registry: api.registry, supervisor: supervisor, logHub: logHub)
     self.sidecarLevel = sidecarLevel
     self.showMetadataValues = showMetadataValues
   }
@@ -61,31 +63,37 @@ public struct Actuator: Sendable {
   func addRoutes(to router: Router<BasicRequestContext>) {
     let actuator = self
     router.get("/actuator/health/liveness") { request, _ in
-      let body = actuator.liveness()
-      return HTTPResponses.json(
-        actuator.mayShowDetails(request) ? body : ["status": body["status"] ?? "UP"])
+      HTTPResponses.json(encoding: actuator.liveness(details: actuator.mayShowDetails(request)))
     }
     router.get("/actuator/health/readiness") { request, _ in
-      let (readiness, body) = await actuator.readiness()
-      let shown = actuator.mayShowDetails(request) ? body : ["status": readiness.rawValue]
-      return HTTPResponses.json(shown, status: readiness == .up ? .ok : .serviceUnavailable)
+      let (readiness, body) = await actuator.readiness(details: actuator.mayShowDetails(request))
+      return HTTPResponses.json(
+        encoding: body, status: readiness == .up ? .ok : .serviceUnavailable)
     }
-    router.get("/actuator/info") { _, _ in HTTPResponses.json(actuator.info()) }
-    router.get("/actuator/components") { _, _ in HTTPResponses.json(await actuator.components()) }
+    router.get("/actuator/info") { _, _ in HTTPResponses.json(encoding: actuator.info()) }
+    router.get("/actuator/components") { _, _ in
+      HTTPResponses.json(encoding: await actuator.components())
+    }
     router.get("/actuator/logs") { request, _ in
       await Self.respond { try await actuator.logs(request.uri.queryParameters) }
     }
     router.get("/actuator/logs/stream") { request, _ in
       await Self.respond { try await actuator.logStream(request.uri.queryParameters) }
     }
-    router.get("/actuator/logger") { _, _ in HTTPResponses.json(actuator.levels()) }
+    router.get("/actuator/logger") { _, _ in HTTPResponses.json(encoding: actuator.levels()) }
     router.post("/actuator/logger") { request, _ in
       await Self.respond {
-        let body = try await request.collectBody(limit: 65536)
-        return try await actuator.setLevel(body)
+        let change = try await request.decodedBody(
+          ActuatorBody.LevelChange.self, limit: 65536, shapeProblem: Self.levelChangeShape,
+          notJSON: Self.levelChangeShape)
+        return try await actuator.setLevel(change)
       }
     }
   }
+
+  private static let levelChangeShape = DaprError(
+    .invalidArgument, "ERR_MALFORMED_REQUEST",
+    #"the body must be a JSON object like {"component": "memstore", "level": "debug"}"#)
 
   private static func respond(_ body: () async throws -> Response) async -> Response {
     do {
@@ -97,8 +105,8 @@ public struct Actuator: Sendable {
     }
   }
 
-  /// The log source of `name`: a source the hub knows, or the socket of the
-  /// configured component `name`.
+  /// The log source of `name`: a source the hub knows, or that of the configured
+  /// component `name`.
   func logSource(_ name: String?) async throws(DaprError) -> (hub: ComponentLogHub, source: String)
   {
     guard let logHub else {
@@ -109,30 +117,13 @@ public struct Actuator: Sendable {
       throw DaprError(
         .invalidArgument, "ERR_MALFORMED_REQUEST", "the query parameter 'component' is required")
     }
-    if logHub.sources[name] != nil { return (logHub, name) }
-    if let socket = await api.registry.status(of: name)?.source,
-      let source = await logSource(socket: socket)
-    {
-      return (logHub, source)
+    guard let source = await processes.logSource(named: name) else {
+      throw DaprError(
+        .notFound, "ERR_COMPONENT_NOT_FOUND",
+        "no logs for component '\(name)': it is not configured, or it neither serves ComponentLogs nor is supervised"
+      )
     }
-    throw DaprError(
-      .notFound, "ERR_COMPONENT_NOT_FOUND",
-      "no logs for component '\(name)': it is not configured, or it neither serves ComponentLogs nor is supervised"
-    )
-  }
-
-  /// The log source of the component process behind `socket`: the one its Tail
-  /// stream feeds (named after the socket), else the supervised process serving it.
-  func logSource(socket: String) async -> String? {
-    guard let logHub, socket.hasPrefix("/") else { return nil }
-    let byName = componentName(forSocketFileName: (socket as NSString).lastPathComponent)
-    if logHub.sources[byName] != nil { return byName }
-    if let process = await supervisor?.all.first(where: { $0.socket == socket }),
-      logHub.sources[process.name] != nil
-    {
-      return process.name
-    }
-    return nil
+    return (logHub, source)
   }
 
   static func level(_ text: String, field: String) throws(DaprError) -> Logger.Level {
@@ -142,13 +133,6 @@ public struct Actuator: Sendable {
         "\(field) '\(text)' is not one of trace, debug, info, notice, warn, error, fatal")
     }
     return level
-  }
-
-  static func json(_ record: ForwardedLogRecord) -> [String: Any] {
-    [
-      "time": Timestamp.string(record.time), "level": record.level.rawValue, "msg": record.message,
-      "fields": record.fields,
-    ]
   }
 
   func logs(_ query: Parameters) async throws -> Response {
@@ -162,9 +146,17 @@ public struct Actuator: Sendable {
       limit = value
     }
     let minimum = try query["level"].map { try Self.level(String($0), field: "level") } ?? .trace
-    let records = hub.recent(source, limit: limit, minimum: minimum).map(Self.json)
-    return HTTPResponses.json(["component": source, "records": records])
+    let records = hub.recent(source, limit: limit, minimum: minimum).map(ActuatorBody.Record.init)
+    return HTTPResponses.json(encoding: ActuatorBody.Records(component: source, records: records))
   }
+
+  /// Server-Sent Events: one `data:` line of JSON per record (slashes escaped, as
+  /// Foundation writes them by default).
+  static let streamEncoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return encoder
+  }()
 
   func logStream(_ query: Parameters) async throws -> Response {
     let (hub, source) = try await logSource(query["component"].map(String.init))
@@ -177,9 +169,7 @@ public struct Actuator: Sendable {
       body: ResponseBody { writer in
         try await writer.write(ByteBuffer(string: ": following \(source)\n\n"))
         for await record in records {
-          let data =
-            (try? JSONSerialization.data(withJSONObject: Self.json(record), options: [.sortedKeys]))
-            ?? Data()
+          let data = (try? Self.streamEncoder.encode(ActuatorBody.Record(record))) ?? Data()
           try await writer.write(
             ByteBuffer(string: "data: \(String(decoding: data, as: UTF8.self))\n\n"))
         }
@@ -194,100 +184,78 @@ public struct Actuator: Sendable {
     return levels
   }
 
-  func setLevel(_ body: Data) async throws -> Response {
-    guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-      let levelText = object["level"] as? String
-    else {
-      throw DaprError(
-        .invalidArgument, "ERR_MALFORMED_REQUEST",
-        #"the body must be a JSON object like {"component": "memstore", "level": "debug"}"#)
-    }
-    let level = try Self.level(levelText, field: "level")
-    let name = object["component"] as? String ?? ""
-    if name.isEmpty || name == "apiary" {
+  func setLevel(_ change: ActuatorBody.LevelChange) async throws -> Response {
+    let level = try Self.level(change.level, field: "level")
+    if change.component.isEmpty || change.component == "apiary" {
       guard let sidecarLevel else {
         throw DaprError(
           .unimplemented, "ERR_NOT_SUPPORTED", "the sidecar's level cannot be changed here")
       }
       sidecarLevel.value = level
-      return HTTPResponses.json(["component": "apiary", "level": level.rawValue])
+      return HTTPResponses.json(
+        encoding: ActuatorBody.Level(component: "apiary", level: level.rawValue))
     }
-    let (hub, source) = try await logSource(name)
+    let (hub, source) = try await logSource(change.component)
     hub.setLevel(level, for: source)
-    return HTTPResponses.json(["component": source, "level": level.rawValue])
+    return HTTPResponses.json(
+      encoding: ActuatorBody.Level(component: source, level: level.rawValue))
   }
 
-  func liveness() -> [String: Any] {
-    [
-      "status": "UP",
-      "components": [
-        "apiary": [
-          "status": "UP",
-          "details": [
-            "pid": Int(ProcessInfo.processInfo.processIdentifier),
-            "uptimeSeconds": Int(Date().timeIntervalSince(startedAt)),
-          ] as [String: Any],
-        ] as [String: Any]
-      ],
-    ]
+  func liveness(details: Bool) -> ActuatorBody.Probe<ActuatorBody.Process> {
+    guard details else { return ActuatorBody.Probe(status: "UP") }
+    let process = ActuatorBody.Process(
+      status: "UP",
+      details: .init(
+        pid: Int(ProcessInfo.processInfo.processIdentifier),
+        uptimeSeconds: Int(Date().timeIntervalSince(startedAt))))
+    return ActuatorBody.Probe(status: "UP", components: ["apiary": process])
   }
 
-  func readiness() async -> (Readiness, [String: Any]) {
+  func readiness(details: Bool) async -> (Readiness, ActuatorBody.Probe<ActuatorBody.Component>) {
     let readiness = await api.readiness
-    var components: [String: Any] = [:]
+    guard details else { return (readiness, ActuatorBody.Probe(status: readiness.rawValue)) }
+    var components: [String: ActuatorBody.Component] = [:]
     for status in await api.registry.all {
-      var details: [String: Any] = [
-        "type": status.type, "socket": status.source,
-        "consecutiveFailures": status.consecutiveFailures,
-      ]
-      details["lastHeartbeat"] = status.lastHeartbeat.map(Timestamp.string) ?? NSNull()
-      details["reason"] = status.reason ?? NSNull()
-      components[status.name] = ["status": status.state.rawValue, "details": details]
+      components[status.name] = ActuatorBody.Component(
+        status: status.state.rawValue,
+        details: .init(
+          type: status.type, socket: status.source,
+          consecutiveFailures: status.consecutiveFailures,
+          lastHeartbeat: .init(status.lastHeartbeat.map(Timestamp.string)),
+          reason: .init(status.reason)))
     }
-    return (readiness, ["status": readiness.rawValue, "components": components])
+    return (readiness, ActuatorBody.Probe(status: readiness.rawValue, components: components))
   }
 
-  func info() -> [String: Any] {
-    let app: [String: Any] = [
-      "name": "apiary", "version": ApiaryVersion.current,
-      "compiled": Self.compiled.map { $0 as Any } ?? NSNull(),
-    ]
-    return ["app": app]
+  func info() -> ActuatorBody.Info {
+    ActuatorBody.Info(
+      app: .init(name: "apiary", version: ApiaryVersion.current, compiled: .init(Self.compiled)))
   }
 
   /// Every component with everything the sidecar knows of it.
-  func components() async -> [[String: Any]] {
-    let processes = await supervisor?.all ?? []
-    var bySocket: [String: ProcessSupervisor.Status] = [:]
-    for process in processes { bySocket[process.socket] = process }
-    var list: [[String: Any]] = []
+  func components() async -> [ActuatorBody.ComponentEntry] {
+    var list: [ActuatorBody.ComponentEntry] = []
     for status in await api.registry.all {
-      var entry: [String: Any] = [
-        "name": status.name, "type": status.type, "version": status.version,
-        "state": status.state.rawValue,
-        "socket": status.source, "capabilities": status.capabilities,
-        "ignoreErrors": status.ignoreErrors,
-        "since": Timestamp.string(status.since), "consecutiveFailures": status.consecutiveFailures,
-      ]
-      entry["reason"] = status.reason ?? NSNull()
-      entry["lastHeartbeat"] = status.lastHeartbeat.map(Timestamp.string) ?? NSNull()
-      entry["metadata"] = shownMetadata(await api.registry.component(named: status.name))
-      if let logHub, status.source.hasPrefix("/") {
-        if let source = await logSource(socket: status.source), let logs = logHub.sources[source] {
-          entry["logs"] =
-            ["source": source, "level": logs.level.rawValue, "dropped": logs.dropped]
-            as [String: Any]
+      var entry = ActuatorBody.ComponentEntry(
+        name: status.name, type: status.type, version: status.version,
+        state: status.state.rawValue, socket: status.source, capabilities: status.capabilities,
+        ignoreErrors: status.ignoreErrors, since: Timestamp.string(status.since),
+        consecutiveFailures: status.consecutiveFailures, reason: .init(status.reason),
+        lastHeartbeat: .init(status.lastHeartbeat.map(Timestamp.string)),
+        metadata: shownMetadata(await api.registry.component(named: status.name)))
+      if processes.mayHaveLogs(status) {
+        if let source = await processes.logSource(of: status),
+          let logs = logHub?.sources[source]
+        {
+          entry.logs = .source(name: source, level: logs.level.rawValue, dropped: logs.dropped)
         } else {
-          entry["logs"] = "none"
+          entry.logs = ActuatorBody.ComponentEntry.Logs.none
         }
       }
-      if let process = bySocket[status.source] {
-        var details: [String: Any] = [
-          "state": process.state.rawValue, "restarts": process.restarts,
-        ]
-        details["pid"] = process.pid.map { Int($0) } ?? NSNull()
-        details["lastExit"] = process.lastExit ?? NSNull()
-        entry["process"] = details
+      if let process = await processes.process(of: status) {
+        entry.process = .init(
+          state: process.state.rawValue, restarts: process.restarts,
+          pid: .init(process.pid.map { Int($0) }), lastExit: .init(process.lastExit))
       }
       list.append(entry)
     }

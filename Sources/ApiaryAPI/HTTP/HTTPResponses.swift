@@ -15,6 +15,20 @@ enum HTTPResponses {
       status: status, headers: json, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
   }
 
+  /// A JSON response from a typed body, written as ``json(_:status:)`` writes JSON
+  /// (sorted keys, slashes as they are).
+  static func json(encoding value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+    let data = (try? encoder.encode(value)) ?? Data()
+    return Response(
+      status: status, headers: json, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+  }
+
+  static let encoder: JSONEncoder = {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return encoder
+  }()
+
   /// Raw bytes with `contentType`.
   static func bytes(
     _ data: Data, contentType: String?, status: HTTPResponse.Status = .ok
@@ -64,10 +78,38 @@ extension Request {
     do {
       return try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)
     } catch {
-      throw DaprError(
-        .invalidArgument, "ERR_MALFORMED_REQUEST",
-        "the request body is not valid JSON: \(JSONProblem.describe(error))")
+      throw Self.notJSON(error)
     }
+  }
+
+  /// The body decoded as `Body`.
+  ///
+  /// - Parameters:
+  ///   - shapeProblem: What is thrown when the body is JSON of another shape.
+  ///   - notJSON: What is thrown when the body is not JSON at all; by default
+  ///     `ERR_MALFORMED_REQUEST` saying what is wrong with the JSON, as ``jsonBody(limit:)``.
+  /// - Throws: ``DaprError`` `tooLarge`, `notJSON` or `shapeProblem`.
+  func decodedBody<Body: Decodable>(
+    _ type: Body.Type, limit: Int, shapeProblem: DaprError, notJSON: DaprError? = nil
+  ) async throws(DaprError) -> Body {
+    let data = try await collectBody(limit: limit)
+    do {
+      return try JSONDecoder().decode(Body.self, from: data)
+    } catch {
+      // Foundation's parser says best what is wrong with text that is not JSON.
+      do {
+        _ = try JSONSerialization.jsonObject(with: data, options: .fragmentsAllowed)
+      } catch {
+        throw notJSON ?? Self.notJSON(error)
+      }
+      throw shapeProblem
+    }
+  }
+
+  private static func notJSON(_ error: any Error) -> DaprError {
+    DaprError(
+      .invalidArgument, "ERR_MALFORMED_REQUEST",
+      "the request body is not valid JSON: \(JSONProblem.describe(error))")
   }
 
   /// The `metadata.<name>=<value>` query parameters, as Dapr passes request metadata.

@@ -40,6 +40,9 @@ public actor ComponentRegistry {
   /// How to initialise each pluggable component again, by name.
   private var restarts: [String: Restart] = [:]
   private var started = false
+  /// Who waits in ``waitUntilStarted()``, woken by ``markStarted(subscriptions:)``.
+  private var startWaiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+  private var nextWaiter: UInt64 = 0
   private var subscriptions: [SubscriptionDefinition] = []
 
   public init() {}
@@ -54,14 +57,34 @@ public actor ComponentRegistry {
   func markStarted(subscriptions: [SubscriptionDefinition]) {
     self.subscriptions = subscriptions
     started = true
+    let waiters = startWaiters.values
+    startWaiters.removeAll()
+    for waiter in waiters { waiter.resume() }
   }
 
   /// Returns once start-up has finished; throws `CancellationError` when cancelled
   /// first (for example because start-up failed and the sidecar is stopping).
   public func waitUntilStarted() async throws {
-    while !started {
-      try await Task.sleep(for: .milliseconds(50))
+    if started { return }
+    nextWaiter += 1
+    let id = nextWaiter
+    try await withTaskCancellationHandler {
+      try await withCheckedThrowingContinuation { continuation in
+        if started {
+          continuation.resume()
+        } else if Task.isCancelled {
+          continuation.resume(throwing: CancellationError())
+        } else {
+          startWaiters[id] = continuation
+        }
+      }
+    } onCancel: {
+      Task { await self.stopWaiting(id) }
     }
+  }
+
+  private func stopWaiting(_ id: UInt64) {
+    startWaiters.removeValue(forKey: id)?.resume(throwing: CancellationError())
   }
 
   /// Records a configured component and its state.

@@ -33,6 +33,11 @@ public actor ProcessSupervisor {
   private var statuses: [String: Status] = [:]
   private var running: [String: Process] = [:]
   private var loops: [Task<Void, Never>] = []
+  /// The restart backoff each process is waiting out, cancelled on stop.
+  private var backoffSleeps: [String: Task<Void, Never>] = [:]
+  /// What ``waitForSocket(_:path:)`` waits on, woken at each change of the process's
+  /// state, by process name.
+  private var stateWatchers: [String: AsyncStream<Void>.Continuation] = [:]
   private var stopping = false
 
   /// - Parameter logHub: Where the children's stdout and stderr lines go as log
@@ -80,17 +85,44 @@ public actor ProcessSupervisor {
     }
   }
 
+  /// Returns once `path` is a socket, the process has exited for good, or
+  /// `startTimeout` has passed. Woken by the folder's file events (a
+  /// ``SocketFolderWatcher``; it also looks every 250 ms in case one is missed) and by
+  /// the process's own changes of state, never by a sleep loop.
   private func waitForSocket(_ spec: ApiaryConfig.ProcessSpec, path: String) async {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: spec.startTimeout)
-    while clock.now < deadline {
+    let (wakeups, wake) = AsyncStream.makeStream(
+      of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    stateWatchers[spec.name] = wake
+    let watcher = SocketFolderWatcher(
+      folder: (path as NSString).deletingLastPathComponent, interval: .milliseconds(250),
+      logger: logger)
+    let fileEvents = Task {
+      for await _ in watcher.wakeups() { wake.yield() }
+    }
+    let deadline = Task {
+      try? await Task.sleep(for: spec.startTimeout)
+      wake.finish()
+    }
+    defer {
+      stateWatchers[spec.name] = nil
+      fileEvents.cancel()
+      deadline.cancel()
+      wake.finish()
+    }
+    wake.yield()
+    for await _ in wakeups {
       if FileKind.of(path) == .socket { return }
       if let state = statuses[spec.name]?.state, state == .exited || state == .stopped { return }
-      try? await Task.sleep(for: .milliseconds(50))
     }
     logger.warning(
       "supervised process did not create its socket within \(spec.startTimeout) (startTimeout); continuing without waiting",
       metadata: ["component": "\(spec.name)", "socket": "\(path)"])
+  }
+
+  /// Records `state` for `name` and wakes whoever waits on its changes.
+  private func set(_ state: ProcessState, for name: String) {
+    statuses[name]?.state = state
+    stateWatchers[name]?.yield()
   }
 
   /// Stops every process: SIGTERM, then SIGKILL for those still running after `grace`.
@@ -103,11 +135,8 @@ public actor ProcessSupervisor {
         metadata: ["component": "\(name)", "pid": "\(process.processIdentifier)"])
       process.terminate()
     }
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: grace)
-    while running.values.contains(where: \.isRunning), clock.now < deadline {
-      try? await Task.sleep(for: .milliseconds(20))
-    }
+    for sleeper in backoffSleeps.values { sleeper.cancel() }
+    await endedOrElapsed(grace)
     for (name, process) in running where process.isRunning {
       logger.warning(
         "supervised process still running after \(grace): SIGKILL",
@@ -118,14 +147,32 @@ public actor ProcessSupervisor {
     loops.removeAll()
   }
 
+  /// Returns when every supervising loop has ended or `grace` has passed, whichever
+  /// comes first.
+  private func endedOrElapsed(_ grace: Duration) async {
+    let (first, signal) = AsyncStream.makeStream(
+      of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    let loops = self.loops
+    let ended = Task {
+      for loop in loops { await loop.value }
+      signal.yield()
+    }
+    let elapsed = Task {
+      try? await Task.sleep(for: grace)
+      signal.yield()
+    }
+    for await _ in first { break }
+    ended.cancel()
+    elapsed.cancel()
+  }
+
   /// Runs `spec` until the supervisor stops or its policy says not to restart it.
   private func supervise(_ spec: ApiaryConfig.ProcessSpec) async {
     var backoff = spec.initialBackoff
-    let clock = ContinuousClock()
     while !stopping {
       let exit = await runOnce(spec)
       if stopping {
-        statuses[spec.name]?.state = .stopped
+        set(.stopped, for: spec.name)
         break
       }
       statuses[spec.name]?.lastExit = exit.description
@@ -136,23 +183,25 @@ public actor ProcessSupervisor {
         case .never: false
         }
       guard again else {
-        statuses[spec.name]?.state = .exited
+        set(.exited, for: spec.name)
         logger.notice(
           "supervised process exited (\(exit)); not restarted (restart: \(spec.restart.rawValue))",
           metadata: ["component": "\(spec.name)"])
         break
       }
       if exit.ran >= spec.maxBackoff { backoff = spec.initialBackoff }
-      statuses[spec.name]?.state = .backoff
+      set(.backoff, for: spec.name)
       logger.warning(
         "supervised process exited (\(exit)); restarting in \(backoff)",
         metadata: ["component": "\(spec.name)"])
-      let wakeAt = clock.now.advanced(by: backoff)
-      while !stopping, clock.now < wakeAt {
-        try? await Task.sleep(for: min(.milliseconds(50), wakeAt - clock.now))
-      }
+      // A sleep that ``stop(grace:)`` cuts short.
+      let sleep = Task { [backoff] in _ = try? await Task.sleep(for: backoff) }
+      backoffSleeps[spec.name] = sleep
+      if stopping { sleep.cancel() }
+      await sleep.value
+      backoffSleeps[spec.name] = nil
       if stopping {
-        statuses[spec.name]?.state = .stopped
+        set(.stopped, for: spec.name)
         break
       }
       statuses[spec.name]?.restarts += 1
@@ -228,7 +277,7 @@ public actor ProcessSupervisor {
       pipe.startReading(into: forwarder, name: "apiary-output-\(forwarder.stream)")
     }
     running[spec.name] = process
-    statuses[spec.name]?.state = .running
+    set(.running, for: spec.name)
     statuses[spec.name]?.pid = process.processIdentifier
     logger.info(
       "started supervised process",
