@@ -55,31 +55,43 @@ extension AppAPI {
 
   /// Saves `requests` (one call for one item, a bulk call for several).
   public func saveState(store name: String, _ requests: [StateSetRequest]) async throws(DaprError) {
-    let (store, component) = try await directory.stateStore(name, appID: options.appID)
-    let keys = keys(for: component)
-    var stored = requests
-    for index in stored.indices {
-      guard !requests[index].key.isEmpty else { throw .emptyKeyOnSave() }
-      stored[index].key = try keys.stored(requests[index].key)
-    }
-    do {
-      try await outbound(name, direction: .outbound) { [stored] in
-        if stored.count == 1 {
-          try await store.set(stored[0])
-        } else if !stored.isEmpty {
-          try await store.bulkSet(stored, parallelism: 1)
-        }
-      }
-    } catch {
-      throw .stateSave(store: name, error)
-    }
+    try await write(
+      requests, to: name,
+      check: { requests throws(DaprError) in
+        if requests.contains(where: { $0.key.isEmpty }) { throw .emptyKeyOnSave() }
+      },
+      one: { try await $0.set($1) },
+      bulk: { try await $0.bulkSet($1, parallelism: 1) },
+      failure: { _, error in .stateSave(store: name, error) })
   }
 
   /// Deletes `requests` (one call for one item, a bulk call for several).
   public func deleteState(
     store name: String, _ requests: [StateDeleteRequest]
   ) async throws(DaprError) {
+    try await write(
+      requests, to: name, one: { try await $0.delete($1) },
+      bulk: { try await $0.bulkDelete($1, parallelism: 1) },
+      failure: { requests, error in
+        requests.count == 1
+          ? .stateDelete(key: requests[0].key, store: name, error)
+          : .stateBulkDelete(store: name, error)
+      })
+  }
+
+  /// Sends `requests` to the state store `name` with their keys as stored (the app
+  /// ID prefix of ``StateKeys``): `one` for a single request, `bulk` for several,
+  /// nothing for none. `check` runs once the store is found. `failure` turns the store's error into the API's, given the
+  /// requests as the app wrote them.
+  private func write<Request: StateKeyedRequest>(
+    _ requests: [Request], to name: String,
+    check: ([Request]) throws(DaprError) -> Void = { _ in },
+    one: @escaping @Sendable (any StateStore, Request) async throws -> Void,
+    bulk: @escaping @Sendable (any StateStore, [Request]) async throws -> Void,
+    failure: ([Request], any Error) -> DaprError
+  ) async throws(DaprError) {
     let (store, component) = try await directory.stateStore(name, appID: options.appID)
+    try check(requests)
     let keys = keys(for: component)
     var stored = requests
     for index in stored.indices {
@@ -88,15 +100,13 @@ extension AppAPI {
     do {
       try await outbound(name, direction: .outbound) { [stored] in
         if stored.count == 1 {
-          try await store.delete(stored[0])
+          try await one(store, stored[0])
         } else if !stored.isEmpty {
-          try await store.bulkDelete(stored, parallelism: 1)
+          try await bulk(store, stored)
         }
       }
     } catch {
-      throw stored.count == 1
-        ? .stateDelete(key: requests[0].key, store: name, error)
-        : .stateBulkDelete(store: name, error)
+      throw failure(requests, error)
     }
   }
 

@@ -63,8 +63,14 @@ public struct StateGetResponse: Sendable, Equatable {
   public static let notFound = StateGetResponse(data: nil)
 }
 
+/// A request about one key of a state store, whose key the API rewrites to the
+/// key as stored.
+public protocol StateKeyedRequest: Sendable {
+  var key: String { get set }
+}
+
 /// A write of one key.
-public struct StateSetRequest: Sendable, Equatable {
+public struct StateSetRequest: StateKeyedRequest, Equatable {
   public var key: String
   public var value: Data
   /// The etag the stored value must have; `nil` or empty for none.
@@ -87,7 +93,7 @@ public struct StateSetRequest: Sendable, Equatable {
 }
 
 /// A deletion of one key.
-public struct StateDeleteRequest: Sendable, Equatable {
+public struct StateDeleteRequest: StateKeyedRequest, Equatable {
   public var key: String
   public var etag: String?
   public var metadata: [String: String]

@@ -19,11 +19,8 @@ struct HelloService<Greeter: HelloComponent>: Spec_Proto_Pluggable_V1_Hello_Hell
     request: ServerRequest<Spec_Proto_Pluggable_V1_Hello_HelloConfig>,
     context: ServerContext
   ) async throws -> ServerResponse<Google_Protobuf_Empty> {
-    try await mappingErrors {
-      try await instances.initialise(metadata: request.metadata) { greeter in
-        try await greeter.initialise(config: request.message)
-      }
-      return ServerResponse(message: Google_Protobuf_Empty())
+    try await instances.initCall(request) { greeter, config in
+      try await greeter.initialise(config: config)
     }
   }
 
@@ -31,11 +28,10 @@ struct HelloService<Greeter: HelloComponent>: Spec_Proto_Pluggable_V1_Hello_Hell
     request: ServerRequest<Spec_Proto_Pluggable_V1_Hello_HelloRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Spec_Proto_Pluggable_V1_Hello_HelloResponse> {
-    try await mappingErrors {
+    try await instances.answer(request) { greeter, message in
       var response = Spec_Proto_Pluggable_V1_Hello_HelloResponse()
-      response.helloString = try await instances.instance(for: request.metadata).sayHello(
-        name: request.message.name)
-      return ServerResponse(message: response)
+      response.helloString = try await greeter.sayHello(name: message.name)
+      return response
     }
   }
 }

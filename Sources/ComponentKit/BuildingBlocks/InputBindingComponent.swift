@@ -91,11 +91,8 @@ struct InputBindingService<Binding: InputBindingComponent>: Dapr_Proto_Component
     request: ServerRequest<Dapr_Proto_Components_V1_InputBindingInitRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_InputBindingInitResponse> {
-    try await mappingErrors {
-      try await instances.initialise(metadata: request.metadata) { binding in
-        try await binding.initialise(metadata: request.message.metadata.properties)
-      }
-      return ServerResponse(message: Dapr_Proto_Components_V1_InputBindingInitResponse())
+    try await instances.initCall(request) { binding, message in
+      try await binding.initialise(metadata: message.metadata.properties)
     }
   }
 
@@ -120,10 +117,7 @@ struct InputBindingService<Binding: InputBindingComponent>: Dapr_Proto_Component
     request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).ping()
-      return ServerResponse(message: Dapr_Proto_Components_V1_PingResponse())
-    }
+    try await instances.perform(request) { binding, _ in try await binding.ping() }
   }
 }
 
@@ -134,8 +128,7 @@ extension ComponentRegistration {
     _ make: @escaping @Sendable () -> Binding
   ) -> Self {
     Self(
-      services: [InputBindingService(instances: InstanceRegistry(make: make))],
-      serviceNames: [Dapr_Proto_Components_V1_InputBinding.descriptor.fullyQualifiedService]
-    )
+      InputBindingService(instances: InstanceRegistry(make: make)),
+      named: Dapr_Proto_Components_V1_InputBinding.descriptor)
   }
 }

@@ -51,51 +51,44 @@ struct OutputBindingService<Binding: OutputBindingComponent>: Dapr_Proto_Compone
     request: ServerRequest<Dapr_Proto_Components_V1_OutputBindingInitRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_OutputBindingInitResponse> {
-    try await mappingErrors {
-      try await instances.initialise(metadata: request.metadata) { binding in
-        try await binding.initialise(metadata: request.message.metadata.properties)
-      }
-      return ServerResponse(message: .init())
+    try await instances.initCall(request) { binding, message in
+      try await binding.initialise(metadata: message.metadata.properties)
     }
   }
 
   func invoke(
     request: ServerRequest<Dapr_Proto_Components_V1_InvokeRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_InvokeResponse> {
-    try await mappingErrors {
-      let binding = try instances.instance(for: request.metadata)
+    try await instances.answer(request) { binding, message in
       let operations = try await binding.operations()
-      guard operations.contains(request.message.operation) else {
+      guard operations.contains(message.operation) else {
         throw ComponentError.invalidArgument(
-          "operation '\(request.message.operation)' is not supported; this binding supports: \(operations.joined(separator: ", "))"
+          "operation '\(message.operation)' is not supported; this binding supports: \(operations.joined(separator: ", "))"
         )
       }
-      let answer = try await binding.invoke(request.message)
+      let answer = try await binding.invoke(message)
       var response = Dapr_Proto_Components_V1_InvokeResponse()
       response.data = answer.data
       response.metadata = answer.metadata
       response.contentType = answer.contentType
-      return ServerResponse(message: response)
+      return response
     }
   }
 
   func listOperations(
     request: ServerRequest<Dapr_Proto_Components_V1_ListOperationsRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_ListOperationsResponse> {
-    try await mappingErrors {
+    try await instances.answer(request) { binding, _ in
       var response = Dapr_Proto_Components_V1_ListOperationsResponse()
-      response.operations = try await instances.instance(for: request.metadata).operations()
-      return ServerResponse(message: response)
+      response.operations = try await binding.operations()
+      return response
     }
   }
 
   func ping(
     request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).ping()
-      return ServerResponse(message: .init())
-    }
+    try await instances.perform(request) { instance, _ in try await instance.ping() }
   }
 }
 
@@ -106,8 +99,7 @@ extension ComponentRegistration {
     _ make: @escaping @Sendable () -> Binding
   ) -> Self {
     Self(
-      services: [OutputBindingService(instances: InstanceRegistry(make: make))],
-      serviceNames: [Dapr_Proto_Components_V1_OutputBinding.descriptor.fullyQualifiedService]
-    )
+      OutputBindingService(instances: InstanceRegistry(make: make)),
+      named: Dapr_Proto_Components_V1_OutputBinding.descriptor)
   }
 }

@@ -144,41 +144,29 @@ struct PubSubService<PubSub: PubSubComponent>: Dapr_Proto_Components_V1_PubSub.S
   func `init`(
     request: ServerRequest<Dapr_Proto_Components_V1_PubSubInitRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PubSubInitResponse> {
-    try await mappingErrors {
-      try await instances.initialise(metadata: request.metadata) { pubsub in
-        try await pubsub.initialise(metadata: request.message.metadata.properties)
-      }
-      return ServerResponse(message: .init())
+    try await instances.initCall(request) { pubsub, message in
+      try await pubsub.initialise(metadata: message.metadata.properties)
     }
   }
 
   func features(
     request: ServerRequest<Dapr_Proto_Components_V1_FeaturesRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
-    try await mappingErrors {
-      var response = Dapr_Proto_Components_V1_FeaturesResponse()
-      response.features = try await instances.instance(for: request.metadata).features().map(
-        \.rawValue)
-      return ServerResponse(message: response)
-    }
+    try await instances.features(request) { try await $0.features().map(\.rawValue) }
   }
 
   func publish(
     request: ServerRequest<Dapr_Proto_Components_V1_PublishRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PublishResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).publish(request.message)
-      return ServerResponse(message: .init())
+    try await instances.perform(request) { instance, message in
+      try await instance.publish(message)
     }
   }
 
   func bulkPublish(
     request: ServerRequest<Dapr_Proto_Components_V1_BulkPublishRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkPublishResponse> {
-    try await mappingErrors {
-      ServerResponse(
-        message: try await instances.instance(for: request.metadata).bulkPublish(request.message))
-    }
+    try await instances.answer(request) { try await $0.bulkPublish($1) }
   }
 
   func pullMessages(
@@ -219,28 +207,23 @@ struct PubSubService<PubSub: PubSubComponent>: Dapr_Proto_Components_V1_PubSub.S
   func pause(
     request: ServerRequest<Dapr_Proto_Components_V1_PauseRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PauseResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).pause()
-      return ServerResponse(message: .init())
+    try await instances.perform(request) { instance, message in
+      try await instance.pause()
     }
   }
 
   func resume(
     request: ServerRequest<Dapr_Proto_Components_V1_ResumeRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_ResumeResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).resume()
-      return ServerResponse(message: .init())
+    try await instances.perform(request) { instance, message in
+      try await instance.resume()
     }
   }
 
   func ping(
     request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).ping()
-      return ServerResponse(message: .init())
-    }
+    try await instances.perform(request) { instance, _ in try await instance.ping() }
   }
 }
 
@@ -250,8 +233,7 @@ extension ComponentRegistration {
     _ make: @escaping @Sendable () -> PubSub
   ) -> Self {
     Self(
-      services: [PubSubService(instances: InstanceRegistry(make: make))],
-      serviceNames: [Dapr_Proto_Components_V1_PubSub.descriptor.fullyQualifiedService]
-    )
+      PubSubService(instances: InstanceRegistry(make: make)),
+      named: Dapr_Proto_Components_V1_PubSub.descriptor)
   }
 }

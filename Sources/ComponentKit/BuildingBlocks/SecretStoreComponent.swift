@@ -36,59 +36,45 @@ struct SecretStoreService<Store: SecretStoreComponent>: Dapr_Proto_Components_V1
   func `init`(
     request: ServerRequest<Dapr_Proto_Components_V1_SecretStoreInitRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_SecretStoreInitResponse> {
-    try await mappingErrors {
-      try await instances.initialise(metadata: request.metadata) { store in
-        try await store.initialise(metadata: request.message.metadata.properties)
-      }
-      return ServerResponse(message: .init())
+    try await instances.initCall(request) { store, message in
+      try await store.initialise(metadata: message.metadata.properties)
     }
   }
 
   func features(
     request: ServerRequest<Dapr_Proto_Components_V1_FeaturesRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
-    try await mappingErrors {
-      var response = Dapr_Proto_Components_V1_FeaturesResponse()
-      response.features = try await instances.instance(for: request.metadata).features().map(
-        \.rawValue)
-      return ServerResponse(message: response)
-    }
+    try await instances.features(request) { try await $0.features().map(\.rawValue) }
   }
 
   func get(
     request: ServerRequest<Dapr_Proto_Components_V1_GetSecretRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_GetSecretResponse> {
-    try await mappingErrors {
+    try await instances.answer(request) { store, message in
       var response = Dapr_Proto_Components_V1_GetSecretResponse()
-      response.data = try await instances.instance(for: request.metadata).secret(
-        request.message.key, metadata: request.message.metadata)
-      return ServerResponse(message: response)
+      response.data = try await store.secret(message.key, metadata: message.metadata)
+      return response
     }
   }
 
   func bulkGet(
     request: ServerRequest<Dapr_Proto_Components_V1_BulkGetSecretRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkGetSecretResponse> {
-    try await mappingErrors {
+    try await instances.answer(request) { store, message in
       var response = Dapr_Proto_Components_V1_BulkGetSecretResponse()
-      let secrets = try await instances.instance(for: request.metadata).allSecrets(
-        metadata: request.message.metadata)
-      response.data = secrets.mapValues { pairs in
+      response.data = try await store.allSecrets(metadata: message.metadata).mapValues { pairs in
         var secret = Dapr_Proto_Components_V1_SecretResponse()
         secret.secrets = pairs
         return secret
       }
-      return ServerResponse(message: response)
+      return response
     }
   }
 
   func ping(
     request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>, context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).ping()
-      return ServerResponse(message: .init())
-    }
+    try await instances.perform(request) { instance, _ in try await instance.ping() }
   }
 }
 
@@ -99,8 +85,7 @@ extension ComponentRegistration {
     _ make: @escaping @Sendable () -> Store
   ) -> Self {
     Self(
-      services: [SecretStoreService(instances: InstanceRegistry(make: make))],
-      serviceNames: [Dapr_Proto_Components_V1_SecretStore.descriptor.fullyQualifiedService]
-    )
+      SecretStoreService(instances: InstanceRegistry(make: make)),
+      named: Dapr_Proto_Components_V1_SecretStore.descriptor)
   }
 }

@@ -83,11 +83,8 @@ struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_S
     request: ServerRequest<Dapr_Proto_Components_V1_InitRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_InitResponse> {
-    try await mappingErrors {
-      try await instances.initialise(metadata: request.metadata) { store in
-        try await store.initialise(metadata: request.message.metadata.properties)
-      }
-      return ServerResponse(message: .init())
+    try await instances.initCall(request) { store, message in
+      try await store.initialise(metadata: message.metadata.properties)
     }
   }
 
@@ -95,21 +92,15 @@ struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_S
     request: ServerRequest<Dapr_Proto_Components_V1_FeaturesRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_FeaturesResponse> {
-    try await mappingErrors {
-      var response = Dapr_Proto_Components_V1_FeaturesResponse()
-      response.features = try await instances.instance(for: request.metadata).features().map(
-        \.rawValue)
-      return ServerResponse(message: response)
-    }
+    try await instances.features(request) { try await $0.features().map(\.rawValue) }
   }
 
   func delete(
     request: ServerRequest<Dapr_Proto_Components_V1_DeleteRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_DeleteResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).delete(request.message)
-      return ServerResponse(message: .init())
+    try await instances.perform(request) { instance, message in
+      try await instance.delete(message)
     }
   }
 
@@ -117,19 +108,15 @@ struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_S
     request: ServerRequest<Dapr_Proto_Components_V1_GetRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_GetResponse> {
-    try await mappingErrors {
-      ServerResponse(
-        message: try await instances.instance(for: request.metadata).get(request.message))
-    }
+    try await instances.answer(request) { try await $0.get($1) }
   }
 
   func set(
     request: ServerRequest<Dapr_Proto_Components_V1_SetRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_SetResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).set(request.message)
-      return ServerResponse(message: .init())
+    try await instances.perform(request) { instance, message in
+      try await instance.set(message)
     }
   }
 
@@ -137,19 +124,15 @@ struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_S
     request: ServerRequest<Dapr_Proto_Components_V1_PingRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_PingResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).ping()
-      return ServerResponse(message: .init())
-    }
+    try await instances.perform(request) { instance, _ in try await instance.ping() }
   }
 
   func bulkDelete(
     request: ServerRequest<Dapr_Proto_Components_V1_BulkDeleteRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkDeleteResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).bulkDelete(request.message)
-      return ServerResponse(message: .init())
+    try await instances.perform(request) { instance, message in
+      try await instance.bulkDelete(message)
     }
   }
 
@@ -157,19 +140,15 @@ struct StateStoreService<Store: StateStoreComponent>: Dapr_Proto_Components_V1_S
     request: ServerRequest<Dapr_Proto_Components_V1_BulkGetRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkGetResponse> {
-    try await mappingErrors {
-      ServerResponse(
-        message: try await instances.instance(for: request.metadata).bulkGet(request.message))
-    }
+    try await instances.answer(request) { try await $0.bulkGet($1) }
   }
 
   func bulkSet(
     request: ServerRequest<Dapr_Proto_Components_V1_BulkSetRequest>,
     context: ServerContext
   ) async throws -> ServerResponse<Dapr_Proto_Components_V1_BulkSetResponse> {
-    try await mappingErrors {
-      try await instances.instance(for: request.metadata).bulkSet(request.message)
-      return ServerResponse(message: .init())
+    try await instances.perform(request) { instance, message in
+      try await instance.bulkSet(message)
     }
   }
 }

@@ -16,6 +16,11 @@ public struct ComponentRegistration: Sendable {
     self.serviceNames = serviceNames
   }
 
+  /// One service, listed in reflection under its descriptor's name.
+  init(_ service: some RegistrableRPCService, named descriptor: ServiceDescriptor) {
+    self.init(services: [service], serviceNames: [descriptor.fullyQualifiedService])
+  }
+
   /// A state store: `StateStore`, plus `TransactionalStateStore` when `Store` conforms
   /// to ``TransactionalStateStoreComponent`` and `QueriableStateStore` when it conforms
   /// to ``QueriableStateStoreComponent``. `make` runs once per `Init`.
@@ -43,8 +48,7 @@ public struct ComponentRegistration: Sendable {
     _ make: @escaping @Sendable () -> Greeter
   ) -> Self {
     Self(
-      services: [HelloService(instances: InstanceRegistry(make: make))],
-      serviceNames: [Spec_Proto_Pluggable_V1_Hello_Hello.descriptor.fullyQualifiedService]
-    )
+      HelloService(instances: InstanceRegistry(make: make)),
+      named: Spec_Proto_Pluggable_V1_Hello_Hello.descriptor)
   }
 }
