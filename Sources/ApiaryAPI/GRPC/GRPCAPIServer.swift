@@ -17,6 +17,9 @@ public final class GRPCAPIServer: Service {
   private let transport: TransportKind
   private let maxConnections: Int
   private let idleTimeout: Duration
+  /// Readiness waits for the port to listen: an SDK that waits for `/v1.0/healthz`
+  /// and then calls the gRPC API must not find it closed.
+  private let listening: ReadinessHold
 
   /// - Parameters:
   ///   - grace: How long in-flight calls may take to finish on shutdown.
@@ -37,6 +40,7 @@ public final class GRPCAPIServer: Service {
     self.port = port
     self.logger = logger
     self.grace = grace
+    self.listening = api.holdReadiness()
   }
 
   public func run() async throws {
@@ -88,8 +92,10 @@ public final class GRPCAPIServer: Service {
         // Announced on the side: a server stopped before it ever listened (SIGTERM
         // right at start-up) never resolves its address, and serving must not wait
         // for it.
+        let listening = self.listening
         let announcement = Task {
           if let address = try? await server.listeningAddress {
+            listening.done()
             logger.info(
               "gRPC API listening",
               metadata: ["address": "\(address)", "transport": "\(transport)"])

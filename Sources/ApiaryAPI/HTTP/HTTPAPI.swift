@@ -65,12 +65,12 @@ public struct HTTPAPI: Sendable {
     }
 
     router.get("/v1.0/metadata") { _, _ in
-      HTTPResponses.json(Self.metadataJSON(await api.metadata()))
+      HTTPResponses.json(encoding: HTTPBody.Metadata(await api.metadata()))
     }
     router.put("/v1.0/metadata/{key}") { request, context in
       let value = try await request.collectBody(limit: min(limit, api.options.maxMetadataBytes + 1))
       try api.setExtendedMetadata(
-        key: context.parameters.get("key") ?? "", value: String(decoding: value, as: UTF8.self))
+        key: try context.parameters.require("key"), value: String(decoding: value, as: UTF8.self))
       return HTTPResponses.noContent
     }
     router.post("/v1.0/shutdown") { _, _ in
@@ -93,26 +93,24 @@ public struct HTTPAPI: Sendable {
     router.get("/v1.0/secrets/{store}/bulk") { request, context in
       HTTPResponses.json(
         try await api.bulkSecrets(
-          store: context.parameters.get("store") ?? "", metadata: request.queryMetadata))
+          store: try context.parameters.require("store"), metadata: request.queryMetadata))
     }
     router.get("/v1.0/secrets/{store}/{key}") { request, context in
       let secret = try await api.secret(
-        store: context.parameters.get("store") ?? "", key: context.parameters.get("key") ?? "",
+        store: try context.parameters.require("store"), key: try context.parameters.require("key"),
         metadata: request.queryMetadata)
       return secret.isEmpty ? HTTPResponses.noContent : HTTPResponses.json(secret)
     }
 
     router.post("/v1.0/hello/{component}") { request, context in
-      guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
-        let name = body["name"] as? String
-      else {
-        throw DaprError(
+      let body = try await request.decodedBody(
+        HTTPBody.HelloRequest.self, limit: limit,
+        shapeProblem: DaprError(
           .invalidArgument, "ERR_MALFORMED_REQUEST",
-          "the body must be a JSON object with a string \"name\"")
-      }
+          "the body must be a JSON object with a string \"name\""))
       let hello = try await api.sayHello(
-        component: context.parameters.get("component") ?? "", to: name)
-      return HTTPResponses.json(["hello": hello])
+        component: try context.parameters.require("component"), to: body.name)
+      return HTTPResponses.json(encoding: HTTPBody.HelloResponse(hello: hello))
     }
   }
 
@@ -123,7 +121,7 @@ public struct HTTPAPI: Sendable {
     let limit = self.limit
     let save: @Sendable (Request, BasicRequestContext) async throws -> Response = {
       request, context in
-      let store = context.parameters.get("store") ?? ""
+      let store = try context.parameters.require("store")
       guard let items = try await request.jsonBody(limit: limit) as? [Any] else {
         throw DaprError.malformedBody("the body must be a JSON array of {key, value} objects")
       }
@@ -139,9 +137,9 @@ public struct HTTPAPI: Sendable {
 
     router.get("/v1.0/state/{store}/{key}") { request, context in
       let found = try await api.getState(
-        store: context.parameters.get("store") ?? "",
+        store: try context.parameters.require("store"),
         StateGetRequest(
-          key: context.parameters.get("key") ?? "", metadata: request.queryMetadata,
+          key: try context.parameters.require("key"), metadata: request.queryMetadata,
           consistency: StateJSON.consistency(request.uri.queryParameters.get("consistency"))))
       guard let data = found.data else { return HTTPResponses.noContent }
       var response = HTTPResponses.bytes(data, contentType: found.contentType ?? "application/json")
@@ -153,10 +151,10 @@ public struct HTTPAPI: Sendable {
       let query = request.uri.queryParameters
       let etag = request.headers[.ifMatch].flatMap { $0.isEmpty ? nil : $0 }
       try await api.deleteState(
-        store: context.parameters.get("store") ?? "",
+        store: try context.parameters.require("store"),
         [
           StateDeleteRequest(
-            key: context.parameters.get("key") ?? "", etag: etag, metadata: request.queryMetadata,
+            key: try context.parameters.require("key"), etag: etag, metadata: request.queryMetadata,
             options: StateOptions(
               concurrency: try StateJSON.concurrency(query.get("concurrency"), at: "concurrency"),
               consistency: StateJSON.consistency(query.get("consistency"))))
@@ -165,18 +163,13 @@ public struct HTTPAPI: Sendable {
     }
 
     router.post("/v1.0/state/{store}/bulk") { request, context in
-      guard let body = try await request.jsonBody(limit: limit) as? [String: Any],
-        let keys = body["keys"] as? [Any], keys.allSatisfy({ $0 is String })
-      else {
-        throw DaprError.malformedBody("the body must be {\"keys\": [strings], \"parallelism\": n}")
-      }
-      let parallelism = (body["parallelism"] as? Int) ?? 1
+      let body = try await request.decodedBody(
+        HTTPBody.BulkGetRequest.self, limit: limit,
+        shapeProblem: .malformedBody("the body must be {\"keys\": [strings], \"parallelism\": n}"))
       let items = try await api.getBulkState(
-        store: context.parameters.get("store") ?? "",
-        keys.compactMap { $0 as? String }.map {
-          StateGetRequest(key: $0, metadata: request.queryMetadata)
-        },
-        parallelism: parallelism)
+        store: try context.parameters.require("store"),
+        body.keys.map { StateGetRequest(key: $0, metadata: request.queryMetadata) },
+        parallelism: body.parallelism)
       return HTTPResponses.json(items.map(StateJSON.bulkItem))
     }
 
@@ -199,7 +192,7 @@ public struct HTTPAPI: Sendable {
         parsed.append(try StateJSON.operation(operation, at: "operations[\(index)]"))
       }
       try await api.transact(
-        store: context.parameters.get("store") ?? "", parsed,
+        store: try context.parameters.require("store"), parsed,
         metadata: try StateJSON.stringMap(body["metadata"], at: "metadata").merging(
           request.queryMetadata
         ) { body, _ in body },
@@ -213,7 +206,8 @@ public struct HTTPAPI: Sendable {
       request, context in
       let body = try await request.collectBody(limit: limit)
       let result = try await api.queryState(
-        store: context.parameters.get("store") ?? "", query: body, metadata: request.queryMetadata)
+        store: try context.parameters.require("store"), query: body, metadata: request.queryMetadata
+      )
       // daprd answers an empty result with 204 and no body.
       guard !result.items.isEmpty else { return HTTPResponses.noContent }
       var json: [String: Any] = [
@@ -242,7 +236,7 @@ public struct HTTPAPI: Sendable {
       request, context in
       let payload = try await request.collectBody(limit: limit)
       try await api.publish(
-        pubsub: context.parameters.get("pubsub") ?? "",
+        pubsub: try context.parameters.require("pubsub"),
         topic: context.parameters.getCatchAll().joined(separator: "/"),
         payload: payload, contentType: request.headers[.contentType] ?? "text/plain",
         metadata: request.queryMetadata, trace: TraceContext.current)
@@ -257,7 +251,7 @@ public struct HTTPAPI: Sendable {
 
     let bulkPublish: @Sendable (Request, BasicRequestContext) async throws -> Response = {
       request, context in
-      let pubsub = context.parameters.get("pubsub") ?? ""
+      let pubsub = try context.parameters.require("pubsub")
       let topic = context.parameters.getCatchAll().joined(separator: "/")
       let body = try await request.collectBody(limit: limit)
       guard let entries = (try? JSONSerialization.jsonObject(with: body)) as? [Any] else {
@@ -308,7 +302,7 @@ public struct HTTPAPI: Sendable {
   private static func invokeBinding(
     _ api: AppAPI, _ request: Request, _ context: BasicRequestContext, _ limit: Int
   ) async throws -> Response {
-    let name = context.parameters.get("name") ?? ""
+    let name = try context.parameters.require("name")
     let body = try await request.collectBody(limit: limit)
     guard let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] else {
       throw DaprError.malformedBody(
@@ -330,34 +324,5 @@ public struct HTTPAPI: Sendable {
       if let field = HTTPField.Name("metadata.\(key)") { response.headers[field] = value }
     }
     return response
-  }
-
-  // MARK: - Metadata
-
-  static func metadataJSON(_ metadata: RuntimeMetadata) -> [String: Any] {
-    var json: [String: Any] = [
-      "id": metadata.id,
-      "runtimeVersion": metadata.runtimeVersion,
-      "enabledFeatures": metadata.enabledFeatures,
-      "components": metadata.components.map {
-        ["name": $0.name, "type": $0.type, "version": $0.version, "capabilities": $0.capabilities]
-          as [String: Any]
-      },
-      "subscriptions": metadata.subscriptions.map {
-        [
-          "pubsubname": $0.pubsubName, "topic": $0.topic, "metadata": $0.metadata,
-          "rules": $0.routes.listed.map { ["match": $0.match, "path": $0.path] },
-          "deadLetterTopic": $0.deadLetterTopic,
-          "type": $0.kind.rawValue,
-        ] as [String: Any]
-      },
-      "extended": metadata.extended,
-    ]
-    if let port = metadata.appPort {
-      json["appConnectionProperties"] = [
-        "port": port, "protocol": metadata.appProtocol, "channelAddress": "127.0.0.1",
-      ]
-    }
-    return json
   }
 }
