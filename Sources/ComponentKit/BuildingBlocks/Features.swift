@@ -3,7 +3,9 @@
 public struct StateStoreFeature: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
   /// The string on the wire (`ETAG`, `TRANSACTIONAL`, …).
   public let rawValue: String
+  /// A feature named by its wire string.
   public init(rawValue: String) { self.rawValue = rawValue }
+  /// A feature written as a string literal (`"ETAG"`).
   public init(stringLiteral value: String) { self.rawValue = value }
 
   /// Writes and deletes honour etags; every stored value has one.
@@ -26,7 +28,9 @@ public struct StateStoreFeature: RawRepresentable, Hashable, Sendable, Expressib
 public struct PubSubFeature: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
   /// The string on the wire (`BULK_PUBSUB`, …).
   public let rawValue: String
+  /// A feature named by its wire string.
   public init(rawValue: String) { self.rawValue = rawValue }
+  /// A feature written as a string literal (`"BULK_PUBSUB"`).
   public init(stringLiteral value: String) { self.rawValue = value }
 
   /// `BulkPublish` is served natively (not entry by entry through `Publish`).
@@ -41,7 +45,9 @@ public struct PubSubFeature: RawRepresentable, Hashable, Sendable, ExpressibleBy
 public struct SecretStoreFeature: RawRepresentable, Hashable, Sendable, ExpressibleByStringLiteral {
   /// The string on the wire (`MULTIPLE_KEY_VALUES_PER_SECRET`).
   public let rawValue: String
+  /// A feature named by its wire string.
   public init(rawValue: String) { self.rawValue = rawValue }
+  /// A feature written as a string literal.
   public init(stringLiteral value: String) { self.rawValue = value }
 
   /// A secret may hold several key/value pairs.

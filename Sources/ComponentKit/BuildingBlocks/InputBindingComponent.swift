@@ -11,6 +11,8 @@ public struct InputBindingEvent: Sendable, Equatable {
   /// The payload's content type; empty means the sidecar's default.
   public var contentType: String
 
+  /// An event with `data`, delivered with `metadata`; an empty `contentType` leaves
+  /// the choice to the sidecar.
   public init(data: Data, metadata: [String: String] = [:], contentType: String = "") {
     self.data = data
     self.metadata = metadata
@@ -41,6 +43,7 @@ public protocol InputBindingComponent: Sendable {
 }
 
 extension InputBindingComponent {
+  /// Answers every heartbeat; implement it to report an unreachable source.
   public func ping() async throws {}
 }
 
@@ -67,6 +70,7 @@ public struct InputBindingDelivery: Sendable {
 /// The `Read` stream ended (the sidecar stopped reading, or the component returned)
 /// while an event still waited for its reply.
 public struct InputBindingStreamClosed: Error, Sendable, CustomStringConvertible {
+  /// What happened, in one sentence.
   public var description: String {
     "the sidecar's Read stream closed before the event was answered"
   }

@@ -11,6 +11,8 @@ public struct OutputBindingResponse: Sendable, Equatable {
   /// The body's content type; empty means the sidecar's default.
   public var contentType: String
 
+  /// An answer with `data` and `metadata`; an empty `contentType` leaves the choice
+  /// to the sidecar.
   public init(data: Data = Data(), metadata: [String: String] = [:], contentType: String = "") {
     self.data = data
     self.metadata = metadata
@@ -38,6 +40,7 @@ public protocol OutputBindingComponent: Sendable {
 }
 
 extension OutputBindingComponent {
+  /// Answers every heartbeat; implement it to report an unreachable target.
   public func ping() async throws {}
 }
 

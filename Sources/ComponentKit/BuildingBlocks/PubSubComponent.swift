@@ -13,6 +13,7 @@ public struct PubSubMessage: Sendable, Equatable {
   /// The payload's content type, as published.
   public var contentType: String
 
+  /// A message with `data` on `topic`, delivered with `metadata`.
   public init(data: Data, topic: String, metadata: [String: String] = [:], contentType: String = "")
   {
     self.data = data
@@ -33,9 +34,12 @@ public enum PubSubAck: Sendable, Equatable {
 
 /// A subscription the sidecar opened: the topic and its metadata.
 public struct PubSubSubscription: Sendable, Equatable {
+  /// The topic to deliver.
   public var topic: String
+  /// The subscription's metadata (consumer group, filters, … as the backend reads them).
   public var metadata: [String: String]
 
+  /// A subscription to `topic` with `metadata`.
   public init(topic: String, metadata: [String: String] = [:]) {
     self.topic = topic
     self.metadata = metadata
@@ -78,6 +82,9 @@ public protocol PubSubComponent: Sendable {
 }
 
 extension PubSubComponent {
+  /// Publishes each entry through ``publish(_:)`` in order and lists those that failed;
+  /// implement it when the backend publishes many messages in one call (and declare
+  /// ``PubSubFeature/bulkPublish``).
   public func bulkPublish(
     _ request: Dapr_Proto_Components_V1_BulkPublishRequest
   ) async throws -> Dapr_Proto_Components_V1_BulkPublishResponse {
@@ -101,10 +108,13 @@ extension PubSubComponent {
     return response
   }
 
+  /// Refuses: a pub/sub that can stop delivering implements it.
   public func pause() async throws { throw ComponentError.unsupported("this pub/sub cannot pause") }
+  /// Refuses: a pub/sub that can stop delivering implements it.
   public func resume() async throws {
     throw ComponentError.unsupported("this pub/sub cannot pause")
   }
+  /// Answers every heartbeat; implement it to report an unreachable broker.
   public func ping() async throws {}
 }
 
@@ -132,6 +142,7 @@ public struct PubSubDelivery: Sendable {
 
 /// The `PullMessages` stream ended while a message still waited for its answer.
 public struct PubSubStreamClosed: Error, Sendable, CustomStringConvertible {
+  /// What happened, in one sentence.
   public var description: String {
     "the sidecar's PullMessages stream closed before the message was answered"
   }

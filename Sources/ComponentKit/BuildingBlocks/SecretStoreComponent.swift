@@ -23,7 +23,9 @@ public protocol SecretStoreComponent: Sendable {
 }
 
 extension SecretStoreComponent {
+  /// No features: one key/value pair per secret.
   public func features() async throws -> [SecretStoreFeature] { [] }
+  /// Answers every heartbeat; implement it to report an unreachable store.
   public func ping() async throws {}
 }
 

@@ -20,17 +20,24 @@ public struct StateQueryEvaluator: Sendable {
     case or([Filter])
   }
 
+  // JSONBox is @unchecked Sendable: it holds only values JSONSerialization makes
+  // (NSNull, NSNumber, String, arrays and dictionaries of them), never mutated after
+  // creation.
   /// A JSON value from `JSONSerialization`, carried across concurrency domains.
-  // @unchecked Sendable: holds only values JSONSerialization makes (NSNull, NSNumber,
-  // String, arrays and dictionaries of them), never mutated after creation.
   public struct JSONBox: @unchecked Sendable {
+    /// The value as `JSONSerialization` made it.
     public let value: Any
+    /// Boxes `value`.
     public init(_ value: Any) { self.value = value }
   }
 
+  /// The filter; nil matches every item.
   public let filter: Filter?
+  /// The sort keys, most significant first.
   public let sort: [Dapr_Proto_Components_V1_Sorting]
+  /// The most items a page holds; 0 for no limit.
   public let limit: Int
+  /// Where the page starts (the page token read as a number).
   public let offset: Int
 
   /// Reads the query of a request.

@@ -41,6 +41,8 @@ public protocol TransactionalStateStoreComponent: StateStoreComponent {
 }
 
 extension StateStoreComponent {
+  /// Reads each key through ``get(_:)``; a key that fails carries its error in its
+  /// item. Implement it when the backend reads many keys in one call.
   public func bulkGet(
     _ request: Dapr_Proto_Components_V1_BulkGetRequest
   ) async throws -> Dapr_Proto_Components_V1_BulkGetResponse {
@@ -62,14 +64,17 @@ extension StateStoreComponent {
     return response
   }
 
+  /// Writes each item through ``set(_:)`` in order, stopping at the first error.
   public func bulkSet(_ request: Dapr_Proto_Components_V1_BulkSetRequest) async throws {
     for item in request.items { try await set(item) }
   }
 
+  /// Deletes each item through ``delete(_:)`` in order, stopping at the first error.
   public func bulkDelete(_ request: Dapr_Proto_Components_V1_BulkDeleteRequest) async throws {
     for item in request.items { try await delete(item) }
   }
 
+  /// Answers every heartbeat; implement it to report an unreachable store.
   public func ping() async throws {}
 }
 

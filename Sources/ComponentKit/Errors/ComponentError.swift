@@ -60,8 +60,11 @@ extension ComponentError: RPCErrorConvertible {
     }
   }
 
+  /// The gRPC status code the sidecar receives.
   public var rpcErrorCode: RPCError.Code { googleRPCStatus.rpcErrorCode }
+  /// The status message, at most a bounded length.
   public var rpcErrorMessage: String { googleRPCStatus.rpcErrorMessage }
+  /// The `grpc-status-details-bin` trailer with the `google.rpc.Status` details.
   public var rpcErrorMetadata: Metadata { googleRPCStatus.rpcErrorMetadata }
 }
 

@@ -45,6 +45,7 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     for name in names { setStatus(.notServing, for: name) }
   }
 
+  /// The status of `request.service`; NOT_FOUND for a service it does not know.
   public func check(
     request: Grpc_Health_V1_HealthCheckRequest,
     context: ServerContext
@@ -57,6 +58,8 @@ public final class HealthService: Grpc_Health_V1_Health.SimpleServiceProtocol {
     return response
   }
 
+  /// Streams the status of `request.service`: now, then at each change, until the
+  /// server stops (SERVICE_UNKNOWN for a service it does not know).
   public func watch(
     request: Grpc_Health_V1_HealthCheckRequest,
     response: RPCWriter<Grpc_Health_V1_HealthCheckResponse>,

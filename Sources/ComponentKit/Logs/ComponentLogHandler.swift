@@ -37,7 +37,9 @@ public struct ComponentLogHandler: LogHandler {
   public let label: String
   /// Where the records go.
   public let store: ComponentLogStore
+  /// Metadata added to every record of this logger.
   public var metadata: Logger.Metadata = [:]
+  /// Adds metadata to each record at the time it is logged.
   public var metadataProvider: Logger.MetadataProvider?
   /// Also gets the records at or above its own level.
   public var echo: (any LogHandler)?
@@ -60,11 +62,14 @@ public struct ComponentLogHandler: LogHandler {
     set { store.defaultLevel = newValue }
   }
 
+  /// One entry of ``metadata``.
   public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
     get { metadata[key] }
     set { metadata[key] = newValue }
   }
 
+  /// Echoes the record when it reaches the echo's level, and keeps it for the sidecar
+  /// when it reaches the level the sidecar asked for.
   public func log(event: LogEvent) {
     if let echo, event.level >= echo.logLevel { echo.log(event: event) }
     guard event.level >= store.minimumLevel else { return }

@@ -14,6 +14,8 @@ public struct ComponentLogsService: Apiary_Proto_Components_V1_ComponentLogs.Sim
     self.store = store
   }
 
+  /// Streams the records at or above the request's level: those kept, then each new
+  /// one, until the sidecar ends the call.
   public func tail(
     request: Apiary_Proto_Components_V1_TailLogsRequest,
     response: RPCWriter<Apiary_Proto_Components_V1_LogRecord>,

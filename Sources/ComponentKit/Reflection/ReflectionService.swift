@@ -21,6 +21,7 @@ public struct ReflectionService: Grpc_Reflection_V1_ServerReflection.SimpleServi
   /// The same reflection behaviour under the `grpc.reflection.v1alpha` package.
   public var v1alpha: ReflectionServiceV1Alpha { ReflectionServiceV1Alpha(base: self) }
 
+  /// Answers each reflection request of the stream, in order.
   public func serverReflectionInfo(
     request: RPCAsyncSequence<Grpc_Reflection_V1_ServerReflectionRequest, any Error>,
     response: RPCWriter<Grpc_Reflection_V1_ServerReflectionResponse>,
@@ -78,6 +79,7 @@ public struct ReflectionServiceV1Alpha: Grpc_Reflection_V1alpha_ServerReflection
 {
   let base: ReflectionService
 
+  /// Answers each `v1alpha` reflection request of the stream, in order.
   public func serverReflectionInfo(
     request: RPCAsyncSequence<Grpc_Reflection_V1alpha_ServerReflectionRequest, any Error>,
     response: RPCWriter<Grpc_Reflection_V1alpha_ServerReflectionResponse>,

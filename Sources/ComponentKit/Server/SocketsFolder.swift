@@ -18,14 +18,14 @@ public enum SocketsFolder {
     return defaultPath
   }
 
-  /// The socket path of a component named `name` in `folder` (`<folder>/<name>.sock`).
-  /// `explicit` when given, else `<sockets folder>/<name>.sock` in the folder this
+  /// The socket path of a component named `name`: `explicit` when given, else `<sockets folder>/<name>.sock` in the folder this
   /// process's environment names (see ``resolve(explicit:environment:)``).
   public static func socketPath(name: String, explicit: String?) -> String {
     explicit
       ?? socketPath(name: name, folder: resolve(environment: ProcessInfo.processInfo.environment))
   }
 
+  /// The socket path of a component named `name` in `folder` (`<folder>/<name>.sock`).
   public static func socketPath(name: String, folder: String) -> String {
     folder.hasSuffix("/") ? "\(folder)\(name).sock" : "\(folder)/\(name).sock"
   }
