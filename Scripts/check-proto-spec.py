@@ -453,16 +453,26 @@ class Checker:
         if expected != actual:
             self.bad(spec_file, subject, f"defined in {actual}, spec says {expected}")
 
-    def check_service(self, svc: ServiceFact):
-        if not self.applies(svc.spec_file, svc.full_name, svc.requires_file, "services"):
-            return
+    def defined(self, kind: str, fact, table: dict, requires_file: str | None, expected_file: str | None):
+        """The descriptor Proto/ has for the spec's `kind` ("service", "message" or "enum")
+        fact.full_name, checked to be in `expected_file` when the spec names one. None when
+        the spec's requirement does not apply to this Proto/ (counted as pending), or when
+        Proto/ lacks it (a mismatch)."""
+        if not self.applies(fact.spec_file, fact.full_name, requires_file, kind + "s"):
+            return None
         self.checked += 1
-        entry = self.index.services.get(svc.full_name)
+        entry = table.get(fact.full_name)
         if entry is None:
-            self.bad(svc.spec_file, f"service {svc.full_name}", "service missing")
-            return
+            self.bad(fact.spec_file, f"{kind} {fact.full_name}", f"{kind} missing")
+            return None
         desc, file_name = entry
-        self.check_file(svc.spec_file, f"service {svc.full_name}", svc.file, file_name)
+        self.check_file(fact.spec_file, f"{kind} {fact.full_name}", expected_file, file_name)
+        return desc
+
+    def check_service(self, svc: ServiceFact):
+        desc = self.defined("service", svc, self.index.services, svc.requires_file, svc.file)
+        if desc is None:
+            return
         methods = {m.name: m for m in desc.method}
         for row in svc.methods:
             subject = f"service {svc.full_name}, method {row.name}"
@@ -488,15 +498,9 @@ class Checker:
                              "extra method not in the spec")
 
     def check_message(self, msg: MessageFact):
-        if not self.applies(msg.spec_file, msg.full_name, msg.requires_file, "messages"):
+        desc = self.defined("message", msg, self.index.messages, msg.requires_file, msg.file)
+        if desc is None:
             return
-        self.checked += 1
-        entry = self.index.messages.get(msg.full_name)
-        if entry is None:
-            self.bad(msg.spec_file, f"message {msg.full_name}", "message missing")
-            return
-        desc, file_name = entry
-        self.check_file(msg.spec_file, f"message {msg.full_name}", msg.file, file_name)
         by_name = {f.name: f for f in desc.field}
         by_number = {f.number: f for f in desc.field}
         matched = set()
@@ -537,14 +541,9 @@ class Checker:
                          "extra field not in the spec")
 
     def check_enum(self, enum: EnumFact):
-        if not self.applies(enum.spec_file, enum.full_name, None, "enums"):
+        desc = self.defined("enum", enum, self.index.enums, None, None)
+        if desc is None:
             return
-        self.checked += 1
-        entry = self.index.enums.get(enum.full_name)
-        if entry is None:
-            self.bad(enum.spec_file, f"enum {enum.full_name}", "enum missing")
-            return
-        desc, _ = entry
         values = {v.name: v.number for v in desc.value}
         for vname, number in enum.values:
             self.checked += 1

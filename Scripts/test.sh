@@ -43,41 +43,41 @@ if ! "$python" -c 'import redis' 2>/dev/null; then
   echo "test: installing the redis-store sample's packages" >&2
   "$python" -m pip install --quiet --disable-pip-version-check -r SamplesComponents/python/redis-store/requirements.txt
 fi
-if ! command -v redis-server >/dev/null; then
+# apt_install WHAT MISSING PACKAGE...: installs the packages with apt-get when running as
+# root ("installing WHAT"), else says MISSING and stops. A failed install is retried once
+# after apt-get update.
+apt_install() {
+  local what=$1 missing=$2
+  shift 2
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "test: installing redis-server (apt-get) for the redis-store sample" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null \
-      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+    echo "test: installing $what" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null \
+      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null; }
   else
-    echo "test: redis-server is missing; install it (apt-get install redis-server) to run the redis-store self-test" >&2
+    echo "test: $missing" >&2
     exit 1
   fi
+}
+
+if ! command -v redis-server >/dev/null; then
+  apt_install "redis-server (apt-get) for the redis-store sample" \
+    "redis-server is missing; install it (apt-get install redis-server) to run the redis-store self-test" \
+    redis-server
 fi
 
 # Apiary links the gRPC core C library (its gRPC transport), so every build needs it.
 if ! [ -f /usr/include/grpc/grpc.h ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "test: installing the gRPC core library (apt-get install libgrpc-dev)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgrpc-dev >/dev/null \
-      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgrpc-dev >/dev/null; }
-  else
-    echo "test: the gRPC core library is missing; install it (apt-get install libgrpc-dev)" >&2
-    exit 1
-  fi
+  apt_install "the gRPC core library (apt-get install libgrpc-dev)" \
+    "the gRPC core library is missing; install it (apt-get install libgrpc-dev)" \
+    libgrpc-dev
 fi
 
 cpp=SamplesComponents/cpp/file-secrets
 if [ "$#" -eq 0 ] && { ! command -v cmake >/dev/null || ! command -v grpc_cpp_plugin >/dev/null \
   || ! [ -f /usr/include/nlohmann/json.hpp ] || ! pkg-config --exists grpc++ 2>/dev/null; }; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "test: installing the C++ sample's build tools (apt-get)" >&2
-    packages=(g++ cmake pkg-config protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev nlohmann-json3-dev)
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null \
-      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null; }
-  else
-    echo "test: the C++ sample's build tools are missing; install them as $cpp/README.md says" >&2
-    exit 1
-  fi
+  apt_install "the C++ sample's build tools (apt-get)" \
+    "the C++ sample's build tools are missing; install them as $cpp/README.md says" \
+    g++ cmake pkg-config protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev nlohmann-json3-dev
 fi
 
 "$python" Scripts/check-proto-spec.py

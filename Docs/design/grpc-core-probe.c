@@ -289,6 +289,12 @@ static void start(server_call* sc, grpc_op* ops, size_t n) {
   }
 }
 
+// A batch of the one operation `op`, the call moved to state `next` first.
+static void start_one(server_call* sc, grpc_op op, int next) {
+  sc->state = next;
+  start(sc, &op, 1);
+}
+
 // Initial metadata + the reply + status + close, in one batch.
 static void server_reply(server_call* sc) {
   size_t len = 0;
@@ -411,23 +417,17 @@ static void server_on_event(grpc_event ev) {
         print_metadata("server", "request metadata", &sc->request_md);
       }
       if (sc->method == M_SLEEP) {  // never answers: wait for cancel or deadline
-        grpc_op op;
-        memset(&op, 0, sizeof op);
-        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-        op.data.recv_close_on_server.cancelled = &sc->cancelled;
-        sc->state = S_WAIT_CLOSE;
-        start(sc, &op, 1);
+        start_one(sc, (grpc_op){.op = GRPC_OP_RECV_CLOSE_ON_SERVER,
+                                .data.recv_close_on_server.cancelled = &sc->cancelled},
+                  S_WAIT_CLOSE);
       } else if (sc->method == M_STREAM) {
         server_stream_step(sc);
       } else if (sc->payload != NULL) {  // registered method: payload came with the call
         server_reply(sc);
       } else {
-        grpc_op op;
-        memset(&op, 0, sizeof op);
-        op.op = GRPC_OP_RECV_MESSAGE;
-        op.data.recv_message.recv_message = &sc->payload;
-        sc->state = S_READING;
-        start(sc, &op, 1);
+        start_one(sc, (grpc_op){.op = GRPC_OP_RECV_MESSAGE,
+                                .data.recv_message.recv_message = &sc->payload},
+                  S_READING);
       }
       return;
     }

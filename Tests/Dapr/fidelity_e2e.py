@@ -56,6 +56,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "Support", "python"))
 from apiarytest import paths  # noqa: E402
 from apiarytest.dapr import close_quietly, dapr_client  # noqa: E402
 from apiarytest.checks import CheckFailure, Report, check, now, run_suite  # noqa: E402
+from apiarytest.components import component_yaml  # noqa: E402
 from apiarytest.net import free_port, http, port_open, socket_answers  # noqa: E402
 from apiarytest.procs import Proc, Processes, wait_until  # noqa: E402
 
@@ -293,17 +294,7 @@ def yaml_value(value) -> str:
 
 
 def component(name: str, type_: str, metadata: dict | None = None, scopes=None) -> str:
-    lines = ["apiVersion: dapr.io/v1alpha1", "kind: Component", "metadata:", f"  name: {name}", "spec:",
-             f"  type: {type_}", "  version: v1"]
-    if metadata:
-        lines.append("  metadata:")
-        for key, value in metadata.items():
-            lines += [f"    - name: {key}", f"      value: {yaml_value(str(value))}"]
-    else:
-        lines.append("  metadata: []")
-    if scopes:
-        lines.append(f"scopes: {json.dumps(scopes)}")
-    return "\n".join(lines) + "\n"
+    return component_yaml(name, type_, metadata, scopes)
 
 
 def subscription(name: str, pubsub: str, topic: str, route: str | None = None, rules=None, default=None,
@@ -434,6 +425,23 @@ class Sidecar:
         """For a sidecar that must refuse to start: its exit status and output."""
         wait_until(lambda: not self.proc.alive(), timeout)
         return self.proc.exit_status(), self.proc.text()
+
+    def start_refused(self, what: str, section: str):
+        """Starts a sidecar whose configuration apiary must refuse: it must exit within 30 s
+        with a nonzero status (`section`: where the spec says so). Returns the Mismatches
+        `what` holding that check, the exit status and the output."""
+        self.start(wait=False)
+        status, output = self.exit_within(30)
+        m = Mismatches(what)
+        m.true(status not in (None, 0), f"apiary must refuse to start ({section}), exit status {status}")
+        return m, status, output
+
+    def refusal_done(self, m: Mismatches, status, output: str, keep, fallback: str) -> str:
+        """Ends the check of a refused start-up: stops this sidecar; answers the exit
+        status and the last output line `keep` accepts (else `fallback`)."""
+        self.stop()
+        lines = [line for line in output.splitlines() if keep(line)]
+        return m.done(f"exit {status}: {short(lines[-1] if lines else fallback, 300)}")
 
     def client(self) -> DaprClient:
         if self._client is None:
@@ -1046,14 +1054,10 @@ class FidelitySuite(Suite):
                 component("ps", "pubsub.in-memory"),
                 subscription("broken-rule", "ps", "broken", rules=[("event.type ==", "/x")], default="/d"),
             ])
-            bad.start(wait=False)
-            status, output = bad.exit_within(30)
-            m = Mismatches("unparsable-rule")
-            m.true(status not in (None, 0), f"apiary must refuse to start (design §2), exit status {status}")
+            m, status, output = bad.start_refused("unparsable-rule", "design §2")
             m.true("broken-rule" in output, "the output does not name the subscription broken-rule")
             m.true(bool(re.search(r"column \d+", output)), "the output does not name the column")
-            lines = [line for line in output.splitlines() if "broken-rule" in line or "column" in line]
-            return m.done(f"exit {status}: {short(lines[-1] if lines else '', 300)}")
+            return bad.refusal_done(m, status, output, lambda line: "broken-rule" in line or "column" in line, "")
         self.run_check("routing/unparsable-rule-refused", unparsable)
 
     # ================================================================== 4. bulk subscribe (§6.5)
@@ -1661,15 +1665,11 @@ modules:
         def refused(name, text, needle):
             def run():
                 bad = Sidecar(self, f"config-{name}", [component("envsecrets", "secretstores.local.env")], configs=[text])
-                bad.start(wait=False)
-                status, output = bad.exit_within(30)
-                m = Mismatches(name)
-                m.true(status not in (None, 0), f"apiary must refuse to start (§4), exit status {status}")
+                m, status, output = bad.start_refused(name, "§4")
                 m.true(needle in output, f"the output lacks `{needle}` (§4)")
                 m.true(bad.config_paths[0] in output, f"the output does not name the file {bad.config_paths[0]}")
-                lines = [line for line in output.splitlines() if "storeName" in line or "defaultAccess" in line]
-                bad.stop()
-                return m.done(f"exit {status}: {short(lines[-1] if lines else output[-300:], 300)}")
+                return bad.refusal_done(m, status, output,
+                                        lambda line: "storeName" in line or "defaultAccess" in line, output[-300:])
             self.run_check(f"configuration/{name}", run)
 
         refused("duplicate-storename-refused", """apiVersion: dapr.io/v1alpha1
@@ -1809,42 +1809,21 @@ spec:
             def run():
                 bad = Sidecar(self, f"res-{name}", [component("flaky", "state.in-memory")],
                               files={"res.yaml": text})
-                bad.start(wait=False)
-                status, output = bad.exit_within(30)
+                m, status, output = bad.start_refused(name, "design §4")
                 path = os.path.join(bad.resources, "res.yaml")
-                m = Mismatches(name)
-                m.true(status not in (None, 0), f"apiary must refuse to start (design §4), exit status {status}")
                 for needle in needles + [path]:
                     m.true(needle in output, f"the output does not name `{needle}`")
-                lines = [line for line in output.splitlines() if path in line]
-                bad.stop()
-                return m.done(f"exit {status}: {short(lines[-1] if lines else output[-300:], 300)}")
+                return bad.refusal_done(m, status, output, lambda line: path in line, output[-300:])
             self.run_check(f"resiliency/{name}", run)
 
-        refused("unknown-target-refused", """apiVersion: dapr.io/v1alpha1
-kind: Resiliency
-metadata: {name: r1}
-spec:
-  policies:
-    retries:
-      three: {policy: constant, duration: 100ms, maxRetries: 3}
-  targets:
-    components:
-      ghost:
-        outbound: {retry: three}
-""", ["ghost"])
-        refused("unknown-policy-refused", """apiVersion: dapr.io/v1alpha1
-kind: Resiliency
-metadata: {name: r2}
-spec:
-  policies:
-    retries:
-      three: {policy: constant, duration: 100ms, maxRetries: 3}
-  targets:
-    components:
-      flaky:
-        outbound: {retry: nosuchpolicy}
-""", ["nosuchpolicy"])
+        def retry_target(name, target, retry):
+            """A Resiliency with the retry policy `three`, giving `target` the retry `retry`."""
+            return (f"apiVersion: dapr.io/v1alpha1\nkind: Resiliency\nmetadata: {{name: {name}}}\nspec:\n"
+                    "  policies:\n    retries:\n      three: {policy: constant, duration: 100ms, maxRetries: 3}\n"
+                    f"  targets:\n    components:\n      {target}:\n        outbound: {{retry: {retry}}}\n")
+
+        refused("unknown-target-refused", retry_target("r1", "ghost", "three"), ["ghost"])
+        refused("unknown-policy-refused", retry_target("r2", "flaky", "nosuchpolicy"), ["nosuchpolicy"])
 
         def malformed():
             text = """apiVersion: dapr.io/v1alpha1

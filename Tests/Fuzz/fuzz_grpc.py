@@ -44,7 +44,6 @@ import re
 import socket
 import struct
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -769,6 +768,31 @@ def run(args) -> int:
     crashes = 0
     channel = new_channel(sidecar.grpc_port)
     probe = new_channel(sidecar.grpc_port)
+
+    def crash_after(part: str, index: int, after: str, data: bytes, method: str) -> bool:
+        """After a case: False when apiary did not crash. Else records the finding (the
+        backtrace given 1 s to reach the log) and answers True, having restarted apiary,
+        or set `crashed` when it crashed more than --max-crashes times."""
+        nonlocal sidecar, channel, probe, crashes, crashed
+        report = sidecar.crash_report()
+        if not report:
+            return False
+        time.sleep(1)
+        findings.append(Finding(part, index, f"crash: {sidecar.crash_signature()}{after}",
+                                sidecar.crash_report() or report, data, method))
+        crashes += 1
+        if crashes > args.max_crashes:
+            crashed = True
+        else:
+            sidecar, channel, probe = restart(sidecar, channel, probe, args)
+        return True
+
+    def progress(part: str) -> None:
+        """Every --progress cases of `part`: how many, how fast, how many findings."""
+        if args.progress and tried[part] % args.progress == 0:
+            print(f"  {part}: {tried[part]} cases, {tried[part] / (time.monotonic() - started):.0f}/s, "
+                  f"{len(findings)} findings", flush=True)
+
     try:
         if args.only in (None, "proto"):
             started = time.monotonic()
@@ -794,23 +818,14 @@ def run(args) -> int:
                 elif code == grpc.StatusCode.DEADLINE_EXCEEDED and case["method"] != STREAMING:
                     findings.append(Finding("proto", index, f"no answer within {CALL_TIMEOUT:.0f} s from "
                                             f"{case['method'].rsplit('/', 1)[-1]}", details, case["data"], case["method"]))
-                report = sidecar.crash_report()
-                if report:
-                    time.sleep(1)  # let the backtrace reach the log
-                    findings.append(Finding("proto", index, f"crash: {sidecar.crash_signature()}",
-                                            sidecar.crash_report() or report, case["data"], case["method"]))
-                    crashes += 1
-                    if crashes > args.max_crashes:
-                        crashed = True
+                if crash_after("proto", index, "", case["data"], case["method"]):
+                    if crashed:
                         break
-                    sidecar, channel, probe = restart(sidecar, channel, probe, args)
                     continue
                 if code == grpc.StatusCode.UNAVAILABLE:  # connection lost: does a new one work?
                     channel.close()
                     channel = new_channel(sidecar.grpc_port)
-                if args.progress and tried["proto"] % args.progress == 0:
-                    print(f"  proto: {tried['proto']} cases, {tried['proto'] / (time.monotonic() - started):.0f}/s, "
-                          f"{len(findings)} findings", flush=True)
+                progress("proto")
             seconds["proto"] = time.monotonic() - started
         if args.only in (None, "raw") and not crashed:
             started = time.monotonic()
@@ -838,25 +853,16 @@ def run(args) -> int:
                         findings.append(Finding("raw", index, f"{code_name} from a raw {name} request: {text[:90]}",
                                                 f"stream {stream}: grpc-status {code_name}, grpc-message {text[:400]!r}",
                                                 data, name))
-                report = sidecar.crash_report()
-                if report:
-                    time.sleep(1)
-                    findings.append(Finding("raw", index, f"crash: {sidecar.crash_signature()} (after {name})",
-                                            sidecar.crash_report() or report, data, name))
-                    crashes += 1
-                    if crashes > args.max_crashes:
-                        crashed = True
+                if crash_after("raw", index, f" (after {name})", data, name):
+                    if crashed:
                         break
-                    sidecar, channel, probe = restart(sidecar, channel, probe, args)
                     continue
                 why = healthy(probe)
                 if why:
                     findings.append(Finding("raw", index, f"GetMetadata fails after raw case {name}", why, data, name))
                     probe.close()
                     probe = new_channel(sidecar.grpc_port)
-                if args.progress and tried["raw"] % args.progress == 0:
-                    print(f"  raw: {tried['raw']} cases, {tried['raw'] / (time.monotonic() - started):.0f}/s, "
-                          f"{len(findings)} findings", flush=True)
+                progress("raw")
             seconds["raw"] = time.monotonic() - started
     except KeyboardInterrupt:
         print("interrupted", flush=True)
@@ -864,20 +870,9 @@ def run(args) -> int:
         channel.close()
         probe.close()
         exit_status = sidecar.stop()
-        findings_dir = args.findings
-        if findings:
-            if findings_dir:
-                os.makedirs(findings_dir, exist_ok=True)
-            else:
-                findings_dir = tempfile.mkdtemp(prefix=f"fuzz-grpc-findings-{args.seed}-")
-            written = collections.Counter()
-            for finding in findings:
-                written[finding.signature] += 1
-                if written[finding.signature] > 3:  # the ones the report shows; a few big ones are GBs
-                    continue
-                finding.file = os.path.join(findings_dir, f"{finding.part}-case-{finding.case}.bin")
-                with open(finding.file, "wb") as out:
-                    out.write(finding.data)
+        fuzzlib.save_findings(findings, args.findings, f"fuzz-grpc-findings-{args.seed}-",
+                              lambda _, finding: f"{finding.part}-case-{finding.case}.bin",
+                              lambda finding: finding.data)
 
     print()
     for part in ("proto", "raw"):
@@ -909,16 +904,11 @@ def run(args) -> int:
             for key, n in sorted(raw_kind_codes.items()):
                 print(f"  {key}: {n}")
     print(f"apiary stopped with {fuzzlib.describe_exit(exit_status)}" + (f"; it crashed {crashes} times" if crashes else ""))
-    groups = collections.OrderedDict()
-    for finding in findings:
-        groups.setdefault(finding.signature, []).append(finding)
-    print(f"findings: {len(findings)} in {len(groups)} groups")
-    for signature, members in groups.items():
+    for signature, members in fuzzlib.finding_groups(findings).items():
         first = members[0]
         methods = collections.Counter(m.method.rsplit("/", 1)[-1] for m in members)
         print(f"- {signature}: {len(members)} cases ({', '.join(f'{k} x{v}' for k, v in methods.most_common(8))})")
-        for line in first.detail.splitlines()[:45]:
-            print(f"    {line}")
+        fuzzlib.print_detail(first.detail)
         for member in members[:3]:
             print(f"    {member.part} case {member.case}: {member.method} {fuzzlib.short(member.data, 160)}")
         print(f"    reproduce: python3 {os.path.relpath(__file__)} --bin {args.bin} --seed {args.seed} "

@@ -39,7 +39,6 @@ import re
 import select
 import socket
 import sys
-import tempfile
 import time
 import urllib.parse
 
@@ -841,20 +840,10 @@ def run(args) -> int:
     finally:
         elapsed = locals().get("elapsed") or time.monotonic() - fuzz_started
         exit_status = sidecar.stop()
-        if findings:
-            if findings_dir:
-                os.makedirs(findings_dir, exist_ok=True)
-            else:
-                findings_dir = tempfile.mkdtemp(prefix=f"fuzz-http-findings-{args.seed}-")
-            written = collections.Counter()
-            for n, finding in enumerate(findings):
-                written[finding.signature] += 1
-                if written[finding.signature] > 3:  # the ones the report shows; a few big ones are GBs
-                    continue
-                name = f"case-{finding.case}" if finding.case >= 0 else f"idle-{n}"
-                finding.file = os.path.join(findings_dir, f"{name}.http")
-                with open(finding.file, "wb") as out:
-                    out.write(finding.raw)
+        findings_dir = fuzzlib.save_findings(
+            findings, findings_dir, f"fuzz-http-findings-{args.seed}-",
+            lambda n, finding: (f"case-{finding.case}" if finding.case >= 0 else f"idle-{n}") + ".http",
+            lambda finding: finding.raw)
 
     print()
     print(f"fuzz_http: {tried} cases tried in {elapsed:.1f} s ({tried / max(elapsed, 1e-6):.1f} cases/s), seed {args.seed}")
@@ -867,15 +856,10 @@ def run(args) -> int:
     print(f"apiary stopped with {fuzzlib.describe_exit(exit_status)}" if not crashed else "apiary CRASHED")
     if designed:
         print("by design (not findings): " + "; ".join(f"{k} x{v}" for k, v in designed.items()))
-    groups = collections.OrderedDict()
-    for finding in findings:
-        groups.setdefault(finding.signature, []).append(finding)
-    print(f"findings: {len(findings)} in {len(groups)} groups")
-    for signature, members in groups.items():
+    for signature, members in fuzzlib.finding_groups(findings).items():
         first = members[0]
         print(f"- {signature}: {len(members)} cases")
-        for line in first.detail.splitlines()[:45]:
-            print(f"    {line}")
+        fuzzlib.print_detail(first.detail)
         for member in members[:3]:
             if member.case >= 0:
                 print(f"    case {member.case}: {member.req.summary() if member.req else ''}")

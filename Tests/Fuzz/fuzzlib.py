@@ -9,6 +9,7 @@ Standard library only; nothing here runs on import.
 from __future__ import annotations
 
 import atexit
+import collections
 import json
 import os
 import shutil
@@ -237,6 +238,45 @@ def lower_priority(nice: int = 19) -> None:
 
 def histogram_line(counter) -> str:
     return ", ".join(f"{k}: {v}" for k, v in sorted(counter.items(), key=lambda kv: str(kv[0])))
+
+
+def save_findings(findings: list, folder: str | None, prefix: str, name_of, data_of) -> str | None:
+    """Writes the inputs of the findings (at most three of a signature: the ones the report
+    shows; a few big ones are GBs) into `folder`, made when missing, else into a new
+    temporary folder named from `prefix`: finding number n as name_of(n, finding), with
+    data_of(finding) in it, and its path in finding.file. Answers the folder (`folder`
+    when there are no findings)."""
+    if not findings:
+        return folder
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+    else:
+        folder = tempfile.mkdtemp(prefix=prefix)
+    written = collections.Counter()
+    for n, finding in enumerate(findings):
+        written[finding.signature] += 1
+        if written[finding.signature] > 3:
+            continue
+        finding.file = os.path.join(folder, name_of(n, finding))
+        with open(finding.file, "wb") as out:
+            out.write(data_of(finding))
+    return folder
+
+
+def finding_groups(findings: list) -> dict:
+    """The findings grouped by signature, in the order they were found; prints how many
+    findings and groups there are."""
+    groups = collections.OrderedDict()
+    for finding in findings:
+        groups.setdefault(finding.signature, []).append(finding)
+    print(f"findings: {len(findings)} in {len(groups)} groups")
+    return groups
+
+
+def print_detail(detail: str) -> None:
+    """A finding's detail in the report: its first 45 lines, indented."""
+    for line in detail.splitlines()[:45]:
+        print(f"    {line}")
 
 
 def exit_on_signals() -> None:

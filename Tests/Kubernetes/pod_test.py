@@ -67,6 +67,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "Support", "python"))
 from apiarytest import net, paths  # noqa: E402
 from apiarytest.checks import Checks  # noqa: E402
+from apiarytest.dapr import close_quietly  # noqa: E402
 from apiarytest.net import free_port  # noqa: E402
 from apiarytest.procs import wait_for  # noqa: E402
 
@@ -518,12 +519,8 @@ class Replica:
         return self._client
 
     def close(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:  # noqa: BLE001
-                pass
-            self._client = None
+        close_quietly(self._client)
+        self._client = None
 
     def app_messages(self, run_tag: str) -> list[int]:
         """The indices of this run's messages the app printed ("app: message on topic

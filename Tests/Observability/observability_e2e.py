@@ -55,6 +55,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from otlp_receiver import OTLPReceiver  # noqa: E402
+sys.path.insert(0, os.path.join(REPO, "Tests", "Support", "python"))
+from apiarytest.components import component_yaml  # noqa: E402
+from apiarytest.dapr import close_quietly  # noqa: E402
 
 TRACED_STORE = os.path.join(HERE, "traced_store.py")
 DASHBOARD = os.path.join(REPO, "Deploy", "grafana", "apiary-dashboard.json")
@@ -166,13 +169,7 @@ def grpc_answer_headers(port: int, method: str, message: bytes, metadata: list, 
 
 
 def component(name: str, type_: str, metadata: dict | None = None) -> str:
-    lines = ["apiVersion: dapr.io/v1alpha1", "kind: Component", "metadata:", f"  name: {name}", "spec:",
-             f"  type: {type_}", "  version: v1"]
-    if metadata:
-        lines.append("  metadata:")
-        for key, value in metadata.items():
-            lines += [f"    - name: {key}", f"      value: {json.dumps(str(value))}"]
-    return "\n".join(lines) + "\n"
+    return component_yaml(name, type_, metadata, empty_metadata=False)
 
 
 def configuration(tracing: dict | None = None, metrics: dict | None = None) -> str:
@@ -389,11 +386,7 @@ class Sidecar:
             return [json.loads(line) for line in calls if line.strip()]
 
     def stop(self) -> None:
-        if self._client is not None:
-            try:
-                self._client.close()
-            except Exception:  # noqa: BLE001
-                pass
+        close_quietly(self._client)
         for proc in reversed(self.procs):
             proc.stop()
 
@@ -474,14 +467,23 @@ def expect_child(span: dict, parent_id: str, trace_id: str, kind: str, what: str
 # ------------------------------------------------------------------ the checks
 
 
+def traced_sidecar(suite: Suite, sidecars, receivers, label: str, components: list, rate: str = "1",
+                   **options) -> tuple:
+    """A new OTLP receiver, and a sidecar `label` exporting its traces to it over gRPC
+    (sampling `rate`), both kept for the check's cleanup; answers (receiver, sidecar)."""
+    receiver = OTLPReceiver()
+    receivers.append(receiver)
+    sidecar = Sidecar(suite, label, components, configuration(tracing=otel(receiver.grpc_port, rate=rate)),
+                      **options)
+    sidecars.append(sidecar)
+    return receiver, sidecar
+
+
 def check_grpc_trace(suite: Suite, sidecars, receivers, apps) -> str:
     """A gRPC call with a traceparent: apiary's server span is a child of the app's
     span, the component-call span a child of it, all in the app's trace; the
     component gets the call span's context; the answer carries grpc-trace-bin."""
-    receiver = OTLPReceiver()
-    receivers.append(receiver)
-    h = Sidecar(suite, "grpc-trace", [], configuration(tracing=otel(receiver.grpc_port)))
-    sidecars.append(h)
+    receiver, h = traced_sidecar(suite, sidecars, receivers, "grpc-trace", [])
     trace_id, app_span, traceparent = new_trace()
     key = f"k-{uuid.uuid4().hex[:8]}"
     client = h.client()
@@ -527,10 +529,7 @@ def check_grpc_trace(suite: Suite, sidecars, receivers, apps) -> str:
 def check_http_trace(suite: Suite, sidecars, receivers, apps) -> str:
     """An HTTP call with a traceparent: the same shape, the answer's traceparent names
     the server span; the span is named after the route pattern."""
-    receiver = OTLPReceiver()
-    receivers.append(receiver)
-    h = Sidecar(suite, "http-trace", [], configuration(tracing=otel(receiver.grpc_port)))
-    sidecars.append(h)
+    receiver, h = traced_sidecar(suite, sidecars, receivers, "http-trace", [])
     trace_id, app_span, traceparent = new_trace()
     key = f"k-{uuid.uuid4().hex[:8]}"
     status, _, _ = http("POST", h.url("/v1.0/state/statestore"), json.dumps([{"key": key, "value": "x"}]).encode(),
@@ -565,10 +564,7 @@ def check_grpc_trace_bin(suite: Suite, sidecars, receivers, apps) -> str:
     On `--transport nio`: the gRPC core library (Debian's 1.51, the default `core`
     transport) keeps an incoming grpc-trace-bin to itself and never hands it to the
     application (see Docs/observability.md), so only traceparent reaches apiary there."""
-    receiver = OTLPReceiver()
-    receivers.append(receiver)
-    h = Sidecar(suite, "trace-bin", [], configuration(tracing=otel(receiver.grpc_port)), extra_args=("--transport", "nio"))
-    sidecars.append(h)
+    receiver, h = traced_sidecar(suite, sidecars, receivers, "trace-bin", [], extra_args=("--transport", "nio"))
     trace_id, app_span, _ = new_trace()
     request = api_v1.GetStateRequest(store_name="statestore", key="absent").SerializeToString()
 
@@ -650,10 +646,7 @@ def check_otlp_http_env(suite: Suite, sidecars, receivers, apps) -> str:
 def check_sampling(suite: Suite, sidecars, receivers, apps) -> str:
     """samplingRate "0" exports nothing and answers no traceparent; at rate 1 a caller
     whose traceparent says 'not sampled' is not exported either (parent-based)."""
-    off_receiver = OTLPReceiver()
-    receivers.append(off_receiver)
-    off = Sidecar(suite, "sampling-zero", [], configuration(tracing=otel(off_receiver.grpc_port, rate="0")))
-    sidecars.append(off)
+    off_receiver, off = traced_sidecar(suite, sidecars, receivers, "sampling-zero", [], rate="0")
     trace_id, _, traceparent = new_trace()
     for _ in range(20):
         status, headers, _ = http("GET", off.url("/v1.0/state/statestore/k"), headers={"traceparent": traceparent})
@@ -664,10 +657,7 @@ def check_sampling(suite: Suite, sidecars, receivers, apps) -> str:
           f"samplingRate 0 exported {off_receiver.count()} batches")
     check("apiary_tracing" not in off.metrics(), "tracing is off but /metrics has apiary_tracing_* metrics")
 
-    on_receiver = OTLPReceiver()
-    receivers.append(on_receiver)
-    on = Sidecar(suite, "sampling-parent", [], configuration(tracing=otel(on_receiver.grpc_port, rate="1")))
-    sidecars.append(on)
+    on_receiver, on = traced_sidecar(suite, sidecars, receivers, "sampling-parent", [], rate="1")
     unsampled_trace, unsampled_span, _ = new_trace()
     status, headers, _ = http("GET", on.url("/v1.0/state/statestore/k"),
                               headers={"traceparent": f"00-{unsampled_trace}-{unsampled_span}-00"})

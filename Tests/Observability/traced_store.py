@@ -11,24 +11,17 @@ reaches the component with the sidecar's component-call span as the parent.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import threading
-from concurrent import futures
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Fixtures", "python"))
 import fixturelib  # noqa: E402
 
 fixturelib.ensure_stubs()
 
-import grpc  # noqa: E402
-from grpc_reflection.v1alpha import reflection  # noqa: E402
-
 from dapr.proto.components.v1 import common_pb2, state_pb2, state_pb2_grpc  # noqa: E402
-
-SERVICE = "dapr.proto.components.v1.StateStore"
 
 
 class Calls:
@@ -100,24 +93,8 @@ class Store(state_pb2_grpc.StateStoreServicer):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="A state store that records the trace context of each call")
-    parser.add_argument("--socket", required=True)
-    parser.add_argument("--calls", required=True)
-    args = parser.parse_args()
-    stop = fixturelib.termination_event()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
-    state_pb2_grpc.add_StateStoreServicer_to_server(Store(Calls(args.calls)), server)
-    reflection.enable_server_reflection((SERVICE, reflection.SERVICE_NAME), server)
-    fixturelib.prepare_socket_path(args.socket)
-    server.add_insecure_port(fixturelib.unix_target(args.socket))
-    server.start()
-    fixturelib.log(f"serving {SERVICE} on unix:{args.socket}")
-    try:
-        fixturelib.wait_for(stop)
-    finally:
-        server.stop(grace=0.5).wait()
-        fixturelib.remove_socket(args.socket)
-    return 0
+    return fixturelib.serve_state_store("A state store that records the trace context of each call",
+                                        lambda calls: Store(Calls(calls)), workers=16, say_serving=True)
 
 
 if __name__ == "__main__":

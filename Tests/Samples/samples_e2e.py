@@ -61,6 +61,7 @@ from apiarytest import net, paths, redisserver  # noqa: E402
 from apiarytest.dapr import close_quietly, dapr_client  # noqa: E402
 from apiarytest.httpapp import AppHandler  # noqa: E402
 from apiarytest.checks import CheckFailure, Report, check, now, run_suite  # noqa: E402
+from apiarytest.components import component_yaml  # noqa: E402
 from apiarytest.net import free_port, socket_answers  # noqa: E402
 from apiarytest.procs import Proc, Processes, wait_until  # noqa: E402
 
@@ -456,27 +457,6 @@ def memory_of(pid: int) -> dict:
     except OSError:
         pass
     return found
-
-
-def component_yaml(name: str, type_: str, metadata: dict, ignore_errors: bool = False) -> str:
-    lines = [
-        "apiVersion: dapr.io/v1alpha1",
-        "kind: Component",
-        "metadata:",
-        f"  name: {name}",
-        "spec:",
-        f"  type: {type_}",
-        "  version: v1",
-    ]
-    if ignore_errors:
-        lines.append("  ignoreErrors: true")
-    if metadata:
-        lines.append("  metadata:")
-        for key, value in metadata.items():
-            lines += [f"    - name: {key}", f"      value: {json.dumps(str(value))}"]
-    else:
-        lines.append("  metadata: []")
-    return "\n".join(lines) + "\n"
 
 
 class Sidecar:

@@ -209,41 +209,26 @@ std::string json_escape(const std::string& s) {
 
 int main(int argc, char** argv) {
   Options opt;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        usage();
-        die("missing value for " + a);
-      }
-      return argv[++i];
-    };
+  Args args(argc, argv, usage);
+  std::string a;
+  while (args.next(a)) {
     try {
-      if (a == "--target") opt.target = value();
-      else if (a == "--payload") opt.payload = std::stoul(value());
-      else if (a == "--calls") opt.calls = std::stol(value());
-      else if (a == "--warmup") opt.warmup = std::stol(value());
-      else if (a == "--concurrency") opt.concurrency = std::stoi(value());
-      else if (a == "--server-pid") opt.server_pid = std::stol(value());
-      else if (a == "--call-timeout") opt.call_timeout_s = std::stod(value());
-      else if (a == "--label") opt.label = value();
+      if (a == "--target") opt.target = args.value(a);
+      else if (a == "--payload") opt.payload = std::stoul(args.value(a));
+      else if (a == "--calls") opt.calls = std::stol(args.value(a));
+      else if (a == "--warmup") opt.warmup = std::stol(args.value(a));
+      else if (a == "--concurrency") opt.concurrency = std::stoi(args.value(a));
+      else if (a == "--server-pid") opt.server_pid = std::stol(args.value(a));
+      else if (a == "--call-timeout") opt.call_timeout_s = std::stod(args.value(a));
+      else if (a == "--label") opt.label = args.value(a);
       else if (a == "--json") opt.json = true;
       else if (a == "--raw") opt.raw = true;
-      else if (a == "-h" || a == "--help") {
-        usage();
-        return 0;
-      } else {
-        usage();
-        die("unknown argument " + a);
-      }
+      else args.fail("unknown argument " + a);
     } catch (const std::logic_error&) {
       die("bad number for " + a);
     }
   }
-  if (opt.target.empty()) {
-    usage();
-    die("--target is required");
-  }
+  if (opt.target.empty()) args.fail("--target is required");
   if (opt.calls < 1 || opt.warmup < 0 || opt.concurrency < 1 || opt.concurrency > 4096)
     die("need --calls >= 1, --warmup >= 0, 1 <= --concurrency <= 4096");
   if (opt.payload > kMaxRawFrame) die("--payload too large");

@@ -26,6 +26,40 @@ namespace floorbench {
   std::exit(2);
 }
 
+// The command line walk both programs share. next() gives the flags one by one (-h and
+// --help print the usage and end the program with 0); value() takes the current flag's
+// value; fail() prints the usage, then the error, and stops.
+class Args {
+ public:
+  Args(int argc, char** argv, void (*usage)()) : argc_(argc), argv_(argv), usage_(usage) {}
+
+  bool next(std::string& flag) {
+    if (++i_ >= argc_) return false;
+    flag = argv_[i_];
+    if (flag == "-h" || flag == "--help") {
+      usage_();
+      std::exit(0);
+    }
+    return true;
+  }
+
+  std::string value(const std::string& flag) {
+    if (i_ + 1 >= argc_) fail("missing value for " + flag);
+    return argv_[++i_];
+  }
+
+  [[noreturn]] void fail(const std::string& msg) const {
+    usage_();
+    die(msg);
+  }
+
+ private:
+  int argc_;
+  char** argv_;
+  void (*usage_)();
+  int i_ = 0;
+};
+
 inline std::string errno_text(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
 }
@@ -54,26 +88,40 @@ inline void fill_unix_addr(const std::string& path, sockaddr_un& addr) {
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
 }
 
+// A new Unix stream socket, and in `addr` the address of `path` for it.
+inline int unix_socket(const std::string& path, sockaddr_un& addr) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die(errno_text("socket"));
+  fill_unix_addr(path, addr);
+  return fd;
+}
+
+// getaddrinfo for a stream socket on "host:port" (`flags` as addrinfo.ai_flags); a
+// failure stops the program. The caller frees the list.
+inline addrinfo* resolve_stream(const std::string& host_port, int flags) {
+  std::string host, port;
+  split_host_port(host_port, host, port);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = flags;
+  addrinfo* res = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
+    die("getaddrinfo " + host_port + ": " + gai_strerror(rc));
+  return res;
+}
+
 // Connects to "unix:PATH" or "host:port" (TCP, TCP_NODELAY). Returns the fd.
 inline int raw_connect(const std::string& target) {
   std::string path = unix_path_of(target);
   if (!path.empty()) {
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) die(errno_text("socket"));
     sockaddr_un addr;
-    fill_unix_addr(path, addr);
+    int fd = unix_socket(path, addr);
     if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
       die(errno_text(("connect " + path).c_str()));
     return fd;
   }
-  std::string host, port;
-  split_host_port(target, host, port);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
-    die("getaddrinfo " + target + ": " + gai_strerror(rc));
+  addrinfo* res = resolve_stream(target, 0);
   int fd = -1;
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
     fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
@@ -93,24 +141,14 @@ inline int raw_connect(const std::string& target) {
 inline int raw_listen(const std::string& unix_path, const std::string& tcp_addr) {
   if (!unix_path.empty()) {
     ::unlink(unix_path.c_str());
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) die(errno_text("socket"));
     sockaddr_un addr;
-    fill_unix_addr(unix_path, addr);
+    int fd = unix_socket(unix_path, addr);
     if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
       die(errno_text(("bind " + unix_path).c_str()));
     if (::listen(fd, 512) != 0) die(errno_text("listen"));
     return fd;
   }
-  std::string host, port;
-  split_host_port(tcp_addr, host, port);
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* res = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0)
-    die("getaddrinfo " + tcp_addr + ": " + gai_strerror(rc));
+  addrinfo* res = resolve_stream(tcp_addr, AI_PASSIVE);
   int fd = ::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
   if (fd < 0) die(errno_text("socket"));
   int one = 1;

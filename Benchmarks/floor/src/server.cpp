@@ -163,36 +163,23 @@ int run_raw(const std::string& socket_path, const std::string& tcp_addr) {
 int main(int argc, char** argv) {
   std::string socket_path, tcp_addr, api = "callback";
   bool raw = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        usage();
-        die("missing value for " + a);
-      }
-      return argv[++i];
-    };
+  Args args(argc, argv, usage);
+  std::string a;
+  while (args.next(a)) {
     if (a == "--socket") {
-      socket_path = value();
+      socket_path = args.value(a);
       if (socket_path.rfind("unix:", 0) == 0) socket_path = unix_path_of(socket_path);
     } else if (a == "--listen") {
-      tcp_addr = value();
+      tcp_addr = args.value(a);
     } else if (a == "--api") {
-      api = value();
+      api = args.value(a);
     } else if (a == "--raw") {
       raw = true;
-    } else if (a == "-h" || a == "--help") {
-      usage();
-      return 0;
     } else {
-      usage();
-      die("unknown argument " + a);
+      args.fail("unknown argument " + a);
     }
   }
-  if (socket_path.empty() == tcp_addr.empty()) {
-    usage();
-    die("give exactly one of --socket or --listen");
-  }
+  if (socket_path.empty() == tcp_addr.empty()) args.fail("give exactly one of --socket or --listen");
   if (api != "callback" && api != "sync") die("--api must be callback or sync");
 
   // Block the stop signals before any thread exists so that every thread (gRPC's

@@ -20,6 +20,7 @@ subscription can be driven message by message.  Answers:
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import threading
@@ -84,3 +85,15 @@ def load_config(path: str | None) -> dict:
         return {}
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def command_line(description: str) -> tuple:
+    """The apps' command line (--port, --events, --config): answers the arguments, the
+    config (load_config) and the EventLog of the events file."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--events", required=True)
+    parser.add_argument("--config", default=None)
+    args = parser.parse_args()
+    config = load_config(args.config)
+    return args, config, EventLog(args.events)

@@ -22,14 +22,12 @@ contract's etag errors).  Every call is appended to FILE as a JSON line
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
 import sys
 import threading
 import time
-from concurrent import futures
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Fixtures", "python")
 sys.path.insert(0, os.path.normpath(FIXTURES))
@@ -40,7 +38,6 @@ fixturelib.ensure_stubs()
 import grpc  # noqa: E402
 from google.protobuf import any_pb2  # noqa: E402
 from google.rpc import error_details_pb2, status_pb2  # noqa: E402
-from grpc_reflection.v1alpha import reflection  # noqa: E402
 from grpc_status import rpc_status  # noqa: E402
 
 from dapr.proto.components.v1 import common_pb2, state_pb2, state_pb2_grpc  # noqa: E402
@@ -164,24 +161,7 @@ class Store(state_pb2_grpc.StateStoreServicer):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--socket", required=True)
-    parser.add_argument("--calls", required=True)
-    args = parser.parse_args()
-    stop = fixturelib.termination_event()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
-    state_pb2_grpc.add_StateStoreServicer_to_server(Store(Calls(args.calls)), server)
-    service = state_pb2.DESCRIPTOR.services_by_name["StateStore"].full_name
-    reflection.enable_server_reflection((service, reflection.SERVICE_NAME), server)
-    fixturelib.prepare_socket_path(args.socket)
-    server.add_insecure_port(fixturelib.unix_target(args.socket))
-    server.start()
-    try:
-        fixturelib.wait_for(stop)
-    finally:
-        server.stop(grace=0.5).wait()
-        fixturelib.remove_socket(args.socket)
-    return 0
+    return fixturelib.serve_state_store(__doc__, lambda calls: Store(Calls(calls)), workers=32)
 
 
 if __name__ == "__main__":

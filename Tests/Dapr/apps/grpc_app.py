@@ -29,7 +29,6 @@ as {"bulk": true, "path", "id", "topic", "pubsub_name", "type", "metadata",
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
@@ -51,13 +50,7 @@ def text(data) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--events", required=True)
-    parser.add_argument("--config", default=None)
-    args = parser.parse_args()
-    config = applib.load_config(args.config)
-    log = applib.EventLog(args.events)
+    args, config, log = applib.command_line(__doc__)
     answers = applib.Answers(config, log)
 
     # Bulk requests: the SDK calls the handler once per entry; record the request

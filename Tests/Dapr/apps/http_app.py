@@ -20,7 +20,6 @@ for a bulk envelope, per entry).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -90,13 +89,8 @@ def build(config: dict, log: applib.EventLog) -> FastAPI:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--events", required=True)
-    parser.add_argument("--config", default=None)
-    args = parser.parse_args()
-    log = applib.EventLog(args.events)
-    app = build(applib.load_config(args.config), log)
+    args, config, log = applib.command_line(__doc__)
+    app = build(config, log)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
     return 0
 

@@ -21,6 +21,7 @@ second import fails with a duplicate-symbol error.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -86,6 +87,58 @@ def wait_for(event: threading.Event) -> None:
     """Wait for event in the main thread without blocking signal delivery."""
     while not event.wait(0.5):
         pass
+
+
+def serve(server, socket_path: str, stop: threading.Event, started=None, stopping=None, stopped=None,
+          say_stopped: bool = False) -> int:
+    """Serves `server` (a grpc.Server with its services added) on the Unix socket
+    `socket_path` (its folder made, a stale file removed) until `stop`
+    (termination_event()) is set. started() runs once it serves; on the way out
+    stopping() runs, the server stops (0.5 s grace), stopped() runs, the socket file
+    goes and, with `say_stopped`, "stopped" is logged. Answers 0, the exit status."""
+    prepare_socket_path(socket_path)
+    server.add_insecure_port(unix_target(socket_path))
+    server.start()
+    if started is not None:
+        started()
+    try:
+        wait_for(stop)
+    finally:
+        if stopping is not None:
+            stopping()
+        server.stop(grace=0.5).wait()
+        if stopped is not None:
+            stopped()
+        remove_socket(socket_path)
+        if say_stopped:
+            log("stopped")
+    return 0
+
+
+def serve_state_store(description: str, make_store, workers: int, say_serving: bool = False) -> int:
+    """main() of a test state store (`--socket PATH --calls FILE`): serves make_store(FILE)
+    as dapr.proto.components.v1.StateStore, with grpcio-reflection's v1alpha
+    reflection, on unix:PATH until SIGTERM/SIGINT (serve()), on `workers` threads; with
+    `say_serving`, logs that it serves. Call ensure_stubs() first."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--socket", required=True)
+    parser.add_argument("--calls", required=True)
+    args = parser.parse_args()
+    stop = termination_event()
+    # Here, not at the top: grpcio-reflection must not be imported by the fixtures that
+    # use grpc_protos.reflection (see above).
+    from concurrent import futures
+
+    import grpc
+    from dapr.proto.components.v1 import state_pb2, state_pb2_grpc
+    from grpc_reflection.v1alpha import reflection
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+    state_pb2_grpc.add_StateStoreServicer_to_server(make_store(args.calls), server)
+    service = state_pb2.DESCRIPTOR.services_by_name["StateStore"].full_name
+    reflection.enable_server_reflection((service, reflection.SERVICE_NAME), server)
+    started = (lambda: log(f"serving {service} on unix:{args.socket}")) if say_serving else None
+    return serve(server, args.socket, stop, started=started)
 
 
 def log(*parts) -> None:

@@ -306,6 +306,34 @@ def ping_call(settings: Settings, calls, service: str, instances: Instances, con
     return common_pb2.PingResponse()
 
 
+class InstanceServicer:
+    """What the servicers of per-instance blocks share (listed before the generated
+    servicer class, whose methods answer UNIMPLEMENTED): Init (init_call), Ping
+    (ping_call) and Features (the `features` given), for the service SERVICE; the Init
+    answer is an empty INIT_RESPONSE."""
+
+    SERVICE = ""
+    INIT_RESPONSE = None
+
+    def __init__(self, settings: Settings, calls, instances: Instances, features: list[str] | None = None):
+        self._settings = settings
+        self._calls = calls
+        self._instances = instances
+        self._features = features
+
+    def Init(self, request, context):
+        init_call(self._settings, self._calls, self.SERVICE, self._instances, request, context)
+        return self.INIT_RESPONSE()
+
+    def Features(self, request, context):
+        self._calls.record(method="Features", instance=instance_of(context))
+        self._instances.get(context)
+        return common_pb2.FeaturesResponse(features=self._features)
+
+    def Ping(self, request, context):
+        return ping_call(self._settings, self._calls, self.SERVICE, self._instances, context)
+
+
 # --------------------------------------------------------------------------
 # State store
 
@@ -424,24 +452,12 @@ class RawGetInterceptor(grpc.ServerInterceptor):
             response_serializer=serialize_get)
 
 
-class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
+class StateStoreServicer(InstanceServicer, state_pb2_grpc.StateStoreServicer):
+    SERVICE = "StateStore"
+    INIT_RESPONSE = state_pb2.InitResponse
+
     def __init__(self, settings: Settings, calls, features: list[str], instances: Instances):
-        self._settings = settings
-        self._calls = calls
-        self._features = features
-        self._instances = instances
-
-    def Init(self, request, context):
-        init_call(self._settings, self._calls, "StateStore", self._instances, request, context)
-        return state_pb2.InitResponse()
-
-    def Features(self, request, context):
-        self._calls.record(method="Features", instance=instance_of(context))
-        self._instances.get(context)
-        return common_pb2.FeaturesResponse(features=self._features)
-
-    def Ping(self, request, context):
-        return ping_call(self._settings, self._calls, "StateStore", self._instances, context)
+        super().__init__(settings, calls, instances, features)
 
     def Get(self, request, context):
         self._calls.record(method="Get", instance=instance_of(context), key=request.key)
@@ -475,29 +491,28 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
               context, key=request.key)
         return answer
 
-    def Set(self, request, context):
-        self._calls.record(method="Set", instance=instance_of(context), key=request.key)
+    def _write(self, method: str, request, context, apply, then=None):
+        """What Set and Delete share: the call recorded, its key required, then
+        apply(items, request) on the instance's items under its lock (an etag failure
+        ends the call) and, still under the lock, then(items), whose answer is returned."""
+        self._calls.record(method=method, instance=instance_of(context), key=request.key)
         store = self._instances.get(context)
         require_key(context, request.key)
         with store.lock:
             try:
-                apply_set(store.items, request)
+                apply(store.items, request)
             except EtagError as error:
-                abort_etag(context, error, method="Set")
-            version = store.items[request.key].version
+                abort_etag(context, error, method=method)
+            return then(store.items) if then is not None else None
+
+    def Set(self, request, context):
+        version = self._write("Set", request, context, apply_set, lambda items: items[request.key].version)
         event("StateStore", logging.DEBUG, f"set {request.key}: version {version}", context,
               key=request.key)
         return state_pb2.SetResponse()
 
     def Delete(self, request, context):
-        self._calls.record(method="Delete", instance=instance_of(context), key=request.key)
-        store = self._instances.get(context)
-        require_key(context, request.key)
-        with store.lock:
-            try:
-                apply_delete(store.items, request)
-            except EtagError as error:
-                abort_etag(context, error, method="Delete")
+        self._write("Delete", request, context, apply_delete)
         event("StateStore", logging.DEBUG, f"delete {request.key}", context, key=request.key)
         return state_pb2.DeleteResponse()
 
@@ -534,20 +549,20 @@ class StateStoreServicer(state_pb2_grpc.StateStoreServicer):
             store.items = staged
         event(service, logging.DEBUG, f"{method}: {len(steps)} operations applied", context)
 
-    def BulkSet(self, request, context):
+    def _bulk_write(self, method: str, request, context, apply) -> None:
+        """BulkSet and BulkDelete: the call recorded with its keys, then apply(items, item)
+        for every item, all or nothing."""
         keys = [item.key for item in request.items]
-        self._calls.record(method="BulkSet", instance=instance_of(context), keys=keys)
+        self._calls.record(method=method, instance=instance_of(context), keys=keys)
         store = self._instances.get(context)
-        self._all_or_nothing(context, store, [(apply_set, item) for item in request.items],
-                             "BulkSet")
+        self._all_or_nothing(context, store, [(apply, item) for item in request.items], method)
+
+    def BulkSet(self, request, context):
+        self._bulk_write("BulkSet", request, context, apply_set)
         return state_pb2.BulkSetResponse()
 
     def BulkDelete(self, request, context):
-        keys = [item.key for item in request.items]
-        self._calls.record(method="BulkDelete", instance=instance_of(context), keys=keys)
-        store = self._instances.get(context)
-        self._all_or_nothing(context, store, [(apply_delete, item) for item in request.items],
-                             "BulkDelete")
+        self._bulk_write("BulkDelete", request, context, apply_delete)
         return state_pb2.BulkDeleteResponse()
 
     def transact(self, request, context):
@@ -644,23 +659,18 @@ class OutputInstance:
         self.items: dict[str, bytes] = {}
 
 
-class OutputBindingServicer(bindings_pb2_grpc.OutputBindingServicer):
-    def __init__(self, settings: Settings, calls):
-        self._settings = settings
-        self._calls = calls
-        self._instances = Instances(OutputInstance, "OutputBinding")
+class OutputBindingServicer(InstanceServicer, bindings_pb2_grpc.OutputBindingServicer):
+    SERVICE = "OutputBinding"
+    INIT_RESPONSE = bindings_pb2.OutputBindingInitResponse
 
-    def Init(self, request, context):
-        init_call(self._settings, self._calls, "OutputBinding", self._instances, request, context)
-        return bindings_pb2.OutputBindingInitResponse()
+    def __init__(self, settings: Settings, calls):
+        super().__init__(settings, calls, Instances(OutputInstance, "OutputBinding"))
 
     def ListOperations(self, request, context):
         self._calls.record(method="ListOperations", instance=instance_of(context))
         self._instances.get(context)
         return bindings_pb2.ListOperationsResponse(operations=OUTPUT_OPERATIONS)
 
-    def Ping(self, request, context):
-        return ping_call(self._settings, self._calls, "OutputBinding", self._instances, context)
 
     def Invoke(self, request, context):
         operation = request.operation
@@ -749,19 +759,13 @@ def tick_event(n: int) -> bindings_pb2.ReadResponse:
                                      content_type="text/plain", metadata={"n": str(n)})
 
 
-class InputBindingServicer(bindings_pb2_grpc.InputBindingServicer):
+class InputBindingServicer(InstanceServicer, bindings_pb2_grpc.InputBindingServicer):
+    SERVICE = "InputBinding"
+    INIT_RESPONSE = bindings_pb2.InputBindingInitResponse
+
     def __init__(self, settings: Settings, calls):
-        self._settings = settings
-        self._calls = calls
-        self._instances = Instances(InputInstance, "InputBinding")
+        super().__init__(settings, calls, Instances(InputInstance, "InputBinding"))
         self._streams = itertools.count(1)
-
-    def Init(self, request, context):
-        init_call(self._settings, self._calls, "InputBinding", self._instances, request, context)
-        return bindings_pb2.InputBindingInitResponse()
-
-    def Ping(self, request, context):
-        return ping_call(self._settings, self._calls, "InputBinding", self._instances, context)
 
     def Read(self, request_iterator, context):
         instance = instance_of(context)
@@ -853,23 +857,12 @@ class SecretInstance:
             self.secrets.setdefault(secret, {})[key] = value
 
 
-class SecretStoreServicer(secretstore_pb2_grpc.SecretStoreServicer):
+class SecretStoreServicer(InstanceServicer, secretstore_pb2_grpc.SecretStoreServicer):
+    SERVICE = "SecretStore"
+    INIT_RESPONSE = secretstore_pb2.SecretStoreInitResponse
+
     def __init__(self, settings: Settings, calls):
-        self._settings = settings
-        self._calls = calls
-        self._instances = Instances(SecretInstance, "SecretStore")
-
-    def Init(self, request, context):
-        init_call(self._settings, self._calls, "SecretStore", self._instances, request, context)
-        return secretstore_pb2.SecretStoreInitResponse()
-
-    def Features(self, request, context):
-        self._calls.record(method="Features", instance=instance_of(context))
-        self._instances.get(context)
-        return common_pb2.FeaturesResponse(features=SECRET_FEATURES)
-
-    def Ping(self, request, context):
-        return ping_call(self._settings, self._calls, "SecretStore", self._instances, context)
+        super().__init__(settings, calls, Instances(SecretInstance, "SecretStore"), SECRET_FEATURES)
 
     def Get(self, request, context):
         self._calls.record(method="Get", instance=instance_of(context), key=request.key)
@@ -1237,32 +1230,26 @@ def main() -> int:
         services += (logs_service,)
     reflection.enable_server_reflection(services + (reflection.SERVICE_NAME,), server)
 
-    fixturelib.prepare_socket_path(args.socket)
-    server.add_insecure_port(fixturelib.unix_target(args.socket))
-    server.start()
-    fixturelib.log(f"serving {', '.join(services)} on unix:{args.socket}"
-                   + (" (hang-init)" if args.hang_init else "")
-                   + (" (hang-ping)" if args.hang_ping else "")
-                   + (f" (garbage-get-key {args.garbage_get_key})" if args.garbage_get_key else "")
-                   + (f" (huge-get-key {args.huge_get_key})" if args.huge_get_key else "")
-                   + (f" (journal {journal.folder})" if journal else "")
-                   + (f" (log flood {args.log_flood})" if args.log_flood else ""))
-    event(None, NOTICE, f"serving {len(services)} services on unix:{args.socket}")
-    try:
-        fixturelib.wait_for(stop)
-    finally:
+    def started() -> None:
+        fixturelib.log(f"serving {', '.join(services)} on unix:{args.socket}"
+                       + (" (hang-init)" if args.hang_init else "")
+                       + (" (hang-ping)" if args.hang_ping else "")
+                       + (f" (garbage-get-key {args.garbage_get_key})" if args.garbage_get_key else "")
+                       + (f" (huge-get-key {args.huge_get_key})" if args.huge_get_key else "")
+                       + (f" (journal {journal.folder})" if journal else "")
+                       + (f" (log flood {args.log_flood})" if args.log_flood else ""))
+        event(None, NOTICE, f"serving {len(services)} services on unix:{args.socket}")
+
+    def on_stop() -> None:
         signum = getattr(stop, "signum", None)
         event(None, NOTICE, "stopping"
               + (f" on {signal.Signals(signum).name}" if signum else ""))
         stopping.set()
         if hub is not None:
             hub.stop()
-        server.stop(grace=0.5).wait()
-        if journal is not None:
-            journal.close()
-        fixturelib.remove_socket(args.socket)
-        fixturelib.log("stopped")
-    return 0
+
+    return fixturelib.serve(server, args.socket, stop, started=started, stopping=on_stop,
+                            stopped=journal.close if journal is not None else None, say_stopped=True)
 
 
 if __name__ == "__main__":

@@ -294,9 +294,6 @@ class Broker:
             self._lock.notify_all()
         return count
 
-    def publish(self, instance: str, message: Message) -> None:
-        self.publish_all(instance, [message])
-
     def publish_all(self, instance: str, messages: list) -> None:
         """Journals (when there is a journal) and queues the messages; raises
         JournalError when they cannot be journaled (nothing is queued then)."""
@@ -382,36 +379,35 @@ class PubSubServicer(pubsub_pb2_grpc.PubSubServicer):
         self._calls.record(method="Ping", instance=instance_of(context))
         return common_pb2.PingResponse()
 
-    def Publish(self, request, context):
+    def _publish(self, method: str, request, context, messages, **fields) -> None:
+        """What Publish and BulkPublish share: refuses a request without a topic, records
+        the call (`fields` added), and hands messages(request) to the instance's broker,
+        all journaled and queued or none."""
         instance = instance_of(context)
         if not request.topic:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "topic is required")
-        self._calls.record(method="Publish", instance=instance, topic=request.topic,
-                           pubsubName=request.pubsub_name)
+        self._calls.record(method=method, instance=instance, topic=request.topic, **fields)
         broker = self._broker_for(instance, context)
         try:
-            broker.publish(instance, Message(
-                request.topic, request.data, request.metadata, request.content_type))
+            broker.publish_all(instance, messages(request))
         except JournalError as error:
             context.abort(grpc.StatusCode.INTERNAL, str(error))
+
+    def Publish(self, request, context):
+        self._publish("Publish", request, context, lambda r: [Message(r.topic, r.data, r.metadata, r.content_type)],
+                      pubsubName=request.pubsub_name)
         return pubsub_pb2.PublishResponse()
 
     def BulkPublish(self, request, context):
-        instance = instance_of(context)
-        if not request.topic:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "topic is required")
-        self._calls.record(method="BulkPublish", instance=instance, topic=request.topic,
-                           entries=len(request.entries))
-        broker = self._broker_for(instance, context)
-        messages = []
-        for entry in request.entries:
-            metadata = dict(request.metadata)
-            metadata.update(entry.metadata)
-            messages.append(Message(request.topic, entry.event, metadata, entry.content_type))
-        try:
-            broker.publish_all(instance, messages)  # all journaled and queued, or none
-        except JournalError as error:
-            context.abort(grpc.StatusCode.INTERNAL, str(error))
+        def messages(r):
+            found = []
+            for entry in r.entries:
+                metadata = dict(r.metadata)
+                metadata.update(entry.metadata)
+                found.append(Message(r.topic, entry.event, metadata, entry.content_type))
+            return found
+
+        self._publish("BulkPublish", request, context, messages, entries=len(request.entries))
         return pubsub_pb2.BulkPublishResponse()
 
     def PullMessages(self, request_iterator, context):
@@ -526,20 +522,12 @@ def main() -> int:
         PubSubServicer(features, CallLog(args.calls), journal), server)
     reflection.enable_server_reflection((PUBSUB_SERVICE, reflection.SERVICE_NAME), server)
 
-    fixturelib.prepare_socket_path(args.socket)
-    server.add_insecure_port(fixturelib.unix_target(args.socket))
-    server.start()
-    fixturelib.log(f"serving {PUBSUB_SERVICE} on unix:{args.socket}"
-                   + (f" (journal {journal.folder})" if journal else ""))
-    try:
-        fixturelib.wait_for(stop)
-    finally:
-        server.stop(grace=0.5).wait()
-        if journal is not None:
-            journal.close()
-        fixturelib.remove_socket(args.socket)
-        fixturelib.log("stopped")
-    return 0
+    def started() -> None:
+        fixturelib.log(f"serving {PUBSUB_SERVICE} on unix:{args.socket}"
+                       + (f" (journal {journal.folder})" if journal else ""))
+
+    return fixturelib.serve(server, args.socket, stop, started=started,
+                            stopped=journal.close if journal is not None else None, say_stopped=True)
 
 
 if __name__ == "__main__":

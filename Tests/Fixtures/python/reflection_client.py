@@ -81,21 +81,21 @@ class V1ReflectionDatabase(DescriptorDatabase):
         response = self._ask("", list_services="")
         return [s.name for s in response.list_services_response.service]
 
-    def FindFileByName(self, name):
+    def _find(self, lookup, key: str, **request):
+        """lookup(key) among the files known, else once the server's answer to
+        `request` has added its files."""
         try:
-            return super().FindFileByName(name)
+            return lookup(key)
         except KeyError:
             pass
-        self._add_files(self._ask(name, file_by_filename=name))
-        return super().FindFileByName(name)
+        self._add_files(self._ask(key, **request))
+        return lookup(key)
+
+    def FindFileByName(self, name):
+        return self._find(super().FindFileByName, name, file_by_filename=name)
 
     def FindFileContainingSymbol(self, symbol):
-        try:
-            return super().FindFileContainingSymbol(symbol)
-        except KeyError:
-            pass
-        self._add_files(self._ask(symbol, file_containing_symbol=symbol))
-        return super().FindFileContainingSymbol(symbol)
+        return self._find(super().FindFileContainingSymbol, symbol, file_containing_symbol=symbol)
 
 
 def make_database(channel, v1alpha: bool, timeout: float):

@@ -12,7 +12,6 @@ import os
 import queue
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ COMPONENTS = os.path.join(TESTS, "components")
 sys.path.insert(0, SRC)
 
 import grpc  # noqa: E402
+
+from apiary_component.sockets import _connect_error  # noqa: E402
 
 HEADER = "x-component-instance"
 
@@ -47,17 +48,17 @@ def meta(instance: str):
     return [(HEADER, instance)]
 
 
+def initialised(component, stub_class, init_request, instance: str):
+    """A `stub_class` stub on `component`'s channel, with the instance `instance`
+    initialised by `init_request` (5 s timeout)."""
+    stub = stub_class(component.channel)
+    stub.Init(init_request, metadata=meta(instance), timeout=5)
+    return stub
+
+
 def accepts(path: str) -> bool:
     """True when something accepts connections on the Unix socket `path`."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.settimeout(1.0)
-    try:
-        probe.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
+    return _connect_error(path) is None
 
 
 class ComponentProcess:

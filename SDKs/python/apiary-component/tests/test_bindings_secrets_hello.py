@@ -4,7 +4,7 @@ import json
 
 import grpc
 import pytest
-from conftest import RequestQueue, StreamReader, meta, wait_until
+from conftest import RequestQueue, StreamReader, initialised, meta, wait_until
 from google.protobuf import empty_pb2
 
 from apiary_component.proto import (bindings_pb2, bindings_pb2_grpc, common_pb2, hello_pb2,
@@ -13,9 +13,8 @@ from apiary_component.proto import (bindings_pb2, bindings_pb2_grpc, common_pb2,
 
 @pytest.fixture(scope="module")
 def output(everything):
-    stub = bindings_pb2_grpc.OutputBindingStub(everything.channel)
-    stub.Init(bindings_pb2.OutputBindingInitRequest(), metadata=meta("tools"), timeout=5)
-    return stub
+    return initialised(everything, bindings_pb2_grpc.OutputBindingStub, bindings_pb2.OutputBindingInitRequest(),
+                       "tools")
 
 
 def test_output_binding(output):

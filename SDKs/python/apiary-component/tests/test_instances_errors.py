@@ -2,7 +2,7 @@
 
 import grpc
 import pytest
-from conftest import meta
+from conftest import initialised, meta
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -70,8 +70,8 @@ def test_init_replaces_and_a_failed_init_keeps_the_previous(everything):
 
 @pytest.fixture(scope="module")
 def tools(everything):
-    stub = bindings_pb2_grpc.OutputBindingStub(everything.channel)
-    stub.Init(bindings_pb2.OutputBindingInitRequest(), metadata=meta("errors"), timeout=5)
+    stub = initialised(everything, bindings_pb2_grpc.OutputBindingStub, bindings_pb2.OutputBindingInitRequest(),
+                       "errors")
     return lambda kind, message="", **extra: failure(lambda: stub.Invoke(
         bindings_pb2.InvokeRequest(operation="raise", data=message.encode(),
                                    metadata={"error": kind, **extra}),

@@ -2,7 +2,7 @@
 
 import grpc
 import pytest
-from conftest import RequestQueue, StreamReader, meta, wait_until
+from conftest import RequestQueue, StreamReader, initialised, meta, wait_until
 
 from apiary_component.proto import common_pb2, pubsub_pb2, pubsub_pb2_grpc
 
@@ -11,9 +11,7 @@ INSTANCE = "pubsub-tests"
 
 @pytest.fixture(scope="module")
 def pubsub(everything):
-    stub = pubsub_pb2_grpc.PubSubStub(everything.channel)
-    stub.Init(pubsub_pb2.PubSubInitRequest(), metadata=meta(INSTANCE), timeout=5)
-    return stub
+    return initialised(everything, pubsub_pb2_grpc.PubSubStub, pubsub_pb2.PubSubInitRequest(), INSTANCE)
 
 
 def publish(stub, topic, *payloads):

@@ -2,7 +2,7 @@
 
 import grpc
 import pytest
-from conftest import ComponentProcess, meta
+from conftest import ComponentProcess, initialised, meta
 from grpc_status import rpc_status
 
 from apiary_component.proto import common_pb2, state_pb2, state_pb2_grpc
@@ -12,9 +12,7 @@ FIRST_WRITE = state_pb2.StateOptions.CONCURRENCY_FIRST_WRITE
 
 @pytest.fixture(scope="module")
 def store(everything):
-    stub = state_pb2_grpc.StateStoreStub(everything.channel)
-    stub.Init(state_pb2.InitRequest(), metadata=meta("state-tests"), timeout=5)
-    return stub
+    return initialised(everything, state_pb2_grpc.StateStoreStub, state_pb2.InitRequest(), "state-tests")
 
 
 def status(call):

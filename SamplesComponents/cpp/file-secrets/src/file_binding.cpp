@@ -77,12 +77,6 @@ std::string file_name_problem(const std::string& name) {
   return "";
 }
 
-std::shared_ptr<const FileFolder> FileBindingService::require(const grpc::ServerContext* context,
-                                                              const char* method,
-                                                              grpc::Status& status) const {
-  return instances_.require(context, method, log_, status);
-}
-
 grpc::Status FileBindingService::fail(const std::string& instance, const std::string& operation,
                                       grpc::StatusCode code, const std::string& message) const {
   static const std::map<grpc::StatusCode, const char*> names = {
@@ -131,60 +125,57 @@ grpc::Status FileBindingService::Init(grpc::ServerContext* context,
 grpc::Status FileBindingService::ListOperations(grpc::ServerContext* context,
                                                 const dapr_pb::ListOperationsRequest*,
                                                 dapr_pb::ListOperationsResponse* response) {
-  grpc::Status status;
-  if (!require(context, "ListOperations", status)) return status;
-  for (const char* operation : kOperations) response->add_operations(operation);
-  return grpc::Status::OK;
+  return with_instance(context, "ListOperations", [&](const FileFolder&) -> grpc::Status {
+    for (const char* operation : kOperations) response->add_operations(operation);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status FileBindingService::Ping(grpc::ServerContext* context, const dapr_pb::PingRequest*,
                                       dapr_pb::PingResponse*) {
-  grpc::Status status;
-  if (!require(context, "Ping", status)) return status;
-  log_.trace("ping", {{"instance", instance_of(context)}});
-  return grpc::Status::OK;
+  return ping(context);
 }
 
 grpc::Status FileBindingService::Invoke(grpc::ServerContext* context,
                                         const dapr_pb::InvokeRequest* request,
                                         dapr_pb::InvokeResponse* response) {
-  grpc::Status status;
-  const auto folder = require(context, "Invoke", status);
-  if (!folder) return status;
-  const std::string instance = instance_of(context);
-  const std::string& operation = request->operation();
-  const auto& metadata = request->metadata();
-  const auto named = metadata.find(kFileName);
-  std::string name = named == metadata.end() ? std::string() : named->second;
+  return with_instance(context, "Invoke", [&](const FileFolder& folder) -> grpc::Status {
+    const std::string instance = instance_of(context);
+    const std::string& operation = request->operation();
+    const auto& metadata = request->metadata();
+    const auto named = metadata.find(kFileName);
+    std::string name = named == metadata.end() ? std::string() : named->second;
 
-  Fields fields = {{"instance", instance}, {"operation", operation}};
-  if (!name.empty()) fields[kFileName] = name;
-  log_.debug("invoke " + operation + (name.empty() ? "" : " " + name), fields);
+    Fields fields = {{"instance", instance}, {"operation", operation}};
+    if (!name.empty()) fields[kFileName] = name;
+    log_.debug("invoke " + operation + (name.empty() ? "" : " " + name), fields);
 
-  if (std::find_if(kOperations.begin(), kOperations.end(), [&](const char* known) {
-        return operation == known;
-      }) == kOperations.end()) {
-    return fail(instance, operation, grpc::StatusCode::INVALID_ARGUMENT,
-                "unsupported operation \"" + operation + "\" (supported: create, get, delete, list)");
-  }
-  if (operation == "list") return list(*folder, response);
-
-  if (name.empty()) {
-    if (operation != "create") {
+    if (std::find_if(kOperations.begin(), kOperations.end(), [&](const char* known) {
+          return operation == known;
+        }) == kOperations.end()) {
       return fail(instance, operation, grpc::StatusCode::INVALID_ARGUMENT,
-                  "operation " + operation + " needs metadata " + kFileName);
+                  "unsupported operation \"" + operation + "\" (supported: create, get, delete, list)");
     }
-    name = generated_name();
-  }
-  if (const std::string problem = file_name_problem(name); !problem.empty()) {
-    return fail(instance, operation, grpc::StatusCode::INVALID_ARGUMENT,
-                "fileName \"" + name + "\" refused: " + problem);
-  }
-  if (operation == "create") status = create(*folder, name, request->data(), response);
-  else if (operation == "get") status = get(*folder, name, response);
-  else status = remove(*folder, name, response);
-  if (!status.ok()) return fail(instance, operation, status.error_code(), status.error_message());
-  return status;
+    if (operation == "list") return list(folder, response);
+
+    if (name.empty()) {
+      if (operation != "create") {
+        return fail(instance, operation, grpc::StatusCode::INVALID_ARGUMENT,
+                    "operation " + operation + " needs metadata " + kFileName);
+      }
+      name = generated_name();
+    }
+    if (const std::string problem = file_name_problem(name); !problem.empty()) {
+      return fail(instance, operation, grpc::StatusCode::INVALID_ARGUMENT,
+                  "fileName \"" + name + "\" refused: " + problem);
+    }
+    grpc::Status status;
+    if (operation == "create") status = create(folder, name, request->data(), response);
+    else if (operation == "get") status = get(folder, name, response);
+    else status = remove(folder, name, response);
+    if (!status.ok()) return fail(instance, operation, status.error_code(), status.error_message());
+    return status;
+  });
 }
 
 grpc::Status FileBindingService::create(const FileFolder& folder, const std::string& name,

@@ -19,9 +19,10 @@ struct FileFolder {
 // Why `name` cannot be a file name of the binding, or "" when it can.
 std::string file_name_problem(const std::string& name);
 
-class FileBindingService final : public dapr_pb::OutputBinding::Service {
+class FileBindingService final : public dapr_pb::OutputBinding::Service,
+                                 private InstanceService<FileFolder> {
  public:
-  explicit FileBindingService(LogHub& hub) : log_(hub, "file-secrets.OutputBinding") {}
+  explicit FileBindingService(LogHub& hub) : InstanceService(hub, "file-secrets.OutputBinding") {}
 
   grpc::Status Init(grpc::ServerContext* context, const dapr_pb::OutputBindingInitRequest* request,
                     dapr_pb::OutputBindingInitResponse* response) override;
@@ -34,8 +35,6 @@ class FileBindingService final : public dapr_pb::OutputBinding::Service {
                     dapr_pb::PingResponse* response) override;
 
  private:
-  std::shared_ptr<const FileFolder> require(const grpc::ServerContext* context,
-                                            const char* method, grpc::Status& status) const;
   // Logs a failed Invoke (refused or not found) at warning level and returns its status.
   grpc::Status fail(const std::string& instance, const std::string& operation,
                     grpc::StatusCode code, const std::string& message) const;
@@ -47,9 +46,6 @@ class FileBindingService final : public dapr_pb::OutputBinding::Service {
   grpc::Status remove(const FileFolder& folder, const std::string& name,
                       dapr_pb::InvokeResponse* response) const;
   grpc::Status list(const FileFolder& folder, dapr_pb::InvokeResponse* response) const;
-
-  Logger log_;
-  Instances<FileFolder> instances_;
 };
 
 }  // namespace file_secrets

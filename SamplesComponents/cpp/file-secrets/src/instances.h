@@ -60,4 +60,42 @@ class Instances {
   std::map<std::string, std::shared_ptr<const T>> values_;
 };
 
+// What the component's services share: a logger, their instances, the check that a
+// call's instance exists, and Ping.
+template <typename T>
+class InstanceService {
+ protected:
+  InstanceService(LogHub& hub, const char* logger) : log_(hub, logger) {}
+
+  // The call's instance; nullptr (with `status` set and a warning logged) when that
+  // instance was never initialised.
+  std::shared_ptr<const T> require(const grpc::ServerContext* context, const char* method,
+                                   grpc::Status& status) const {
+    return instances_.require(context, method, log_, status);
+  }
+
+  // The status of `body(value)` for the call's instance's value; when that instance was
+  // never initialised, the refusal require() makes, without running `body`.
+  template <typename Body>
+  grpc::Status with_instance(const grpc::ServerContext* context, const char* method,
+                             Body body) const {
+    grpc::Status status;
+    const auto value = require(context, method, status);
+    return value ? body(*value) : status;
+  }
+
+  // Ping: OK for an initialised instance. A Ping for an instance this process does not
+  // know (FAILED_PRECONDITION) tells the sidecar the process restarted, and it
+  // initialises the instance again.
+  grpc::Status ping(const grpc::ServerContext* context) const {
+    return with_instance(context, "Ping", [&](const T&) -> grpc::Status {
+      log_.trace("ping", {{"instance", instance_of(context)}});
+      return grpc::Status::OK;
+    });
+  }
+
+  Logger log_;
+  Instances<T> instances_;
+};
+
 }  // namespace file_secrets

@@ -132,12 +132,6 @@ SecretFile load_secret_file(const std::string& path, const std::string& separato
   return file;
 }
 
-std::shared_ptr<const SecretFile> SecretStoreService::require(const grpc::ServerContext* context,
-                                                              const char* method,
-                                                              grpc::Status& status) const {
-  return instances_.require(context, method, log_, status);
-}
-
 grpc::Status SecretStoreService::Init(grpc::ServerContext* context,
                                       const dapr_pb::SecretStoreInitRequest* request,
                                       dapr_pb::SecretStoreInitResponse*) {
@@ -189,60 +183,51 @@ grpc::Status SecretStoreService::Init(grpc::ServerContext* context,
 grpc::Status SecretStoreService::Features(grpc::ServerContext* context,
                                           const dapr_pb::FeaturesRequest*,
                                           dapr_pb::FeaturesResponse* response) {
-  grpc::Status status;
-  const auto file = require(context, "Features", status);
-  if (!file) return status;
-  if (file->multi_valued) response->add_features(kMultipleKeyValues);
-  return grpc::Status::OK;
+  return with_instance(context, "Features", [&](const SecretFile& file) -> grpc::Status {
+    if (file.multi_valued) response->add_features(kMultipleKeyValues);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status SecretStoreService::Get(grpc::ServerContext* context,
                                      const dapr_pb::GetSecretRequest* request,
                                      dapr_pb::GetSecretResponse* response) {
-  grpc::Status status;
-  const auto file = require(context, "Get", status);
-  if (!file) return status;
-  const std::string instance = instance_of(context);
-  const std::string& key = request->key();
-  if (key.empty()) {
-    log_.warning("Get refused: empty secret name", {{"instance", instance}});
-    return invalid("the secret name (key) is empty");
-  }
-  const auto found = file->secrets.find(key);
-  if (found == file->secrets.end()) {
-    log_.warning("secret " + key + " not found", {{"instance", instance}, {"key", key}});
-    return status_of(grpc::StatusCode::NOT_FOUND,
-                        "secret " + key + " not found in " + file->path);
-  }
-  // Secret names are logged, their values never.
-  log_.debug("get secret " + key, {{"instance", instance}, {"key", key}});
-  response->mutable_data()->insert(found->second.begin(), found->second.end());
-  return grpc::Status::OK;
+  return with_instance(context, "Get", [&](const SecretFile& file) -> grpc::Status {
+    const std::string instance = instance_of(context);
+    const std::string& key = request->key();
+    if (key.empty()) {
+      log_.warning("Get refused: empty secret name", {{"instance", instance}});
+      return invalid("the secret name (key) is empty");
+    }
+    const auto found = file.secrets.find(key);
+    if (found == file.secrets.end()) {
+      log_.warning("secret " + key + " not found", {{"instance", instance}, {"key", key}});
+      return status_of(grpc::StatusCode::NOT_FOUND, "secret " + key + " not found in " + file.path);
+    }
+    // Secret names are logged, their values never.
+    log_.debug("get secret " + key, {{"instance", instance}, {"key", key}});
+    response->mutable_data()->insert(found->second.begin(), found->second.end());
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status SecretStoreService::BulkGet(grpc::ServerContext* context,
                                          const dapr_pb::BulkGetSecretRequest*,
                                          dapr_pb::BulkGetSecretResponse* response) {
-  grpc::Status status;
-  const auto file = require(context, "BulkGet", status);
-  if (!file) return status;
-  log_.debug("bulk get: " + std::to_string(file->secrets.size()) + " secrets",
-             {{"instance", instance_of(context)}});
-  auto& data = *response->mutable_data();
-  for (const auto& [name, secret] : file->secrets) {
-    data[name].mutable_secrets()->insert(secret.begin(), secret.end());
-  }
-  return grpc::Status::OK;
+  return with_instance(context, "BulkGet", [&](const SecretFile& file) -> grpc::Status {
+    log_.debug("bulk get: " + std::to_string(file.secrets.size()) + " secrets",
+               {{"instance", instance_of(context)}});
+    auto& data = *response->mutable_data();
+    for (const auto& [name, secret] : file.secrets) {
+      data[name].mutable_secrets()->insert(secret.begin(), secret.end());
+    }
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status SecretStoreService::Ping(grpc::ServerContext* context, const dapr_pb::PingRequest*,
                                       dapr_pb::PingResponse*) {
-  // A Ping for an instance this process does not know tells the sidecar the process
-  // restarted, and it initialises the instance again.
-  grpc::Status status;
-  if (!require(context, "Ping", status)) return status;
-  log_.trace("ping", {{"instance", instance_of(context)}});
-  return grpc::Status::OK;
+  return ping(context);
 }
 
 }  // namespace file_secrets

@@ -28,9 +28,10 @@ struct SecretFile {
 SecretFile load_secret_file(const std::string& path, const std::string& separator,
                             bool multi_valued, std::vector<std::string>& collisions);
 
-class SecretStoreService final : public dapr_pb::SecretStore::Service {
+class SecretStoreService final : public dapr_pb::SecretStore::Service,
+                                 private InstanceService<SecretFile> {
  public:
-  explicit SecretStoreService(LogHub& hub) : log_(hub, "file-secrets.SecretStore") {}
+  explicit SecretStoreService(LogHub& hub) : InstanceService(hub, "file-secrets.SecretStore") {}
 
   grpc::Status Init(grpc::ServerContext* context, const dapr_pb::SecretStoreInitRequest* request,
                     dapr_pb::SecretStoreInitResponse* response) override;
@@ -42,15 +43,6 @@ class SecretStoreService final : public dapr_pb::SecretStore::Service {
                        dapr_pb::BulkGetSecretResponse* response) override;
   grpc::Status Ping(grpc::ServerContext* context, const dapr_pb::PingRequest* request,
                     dapr_pb::PingResponse* response) override;
-
- private:
-  // The call's instance; nullptr (with `status` set and a warning logged) when that
-  // instance was never initialised.
-  std::shared_ptr<const SecretFile> require(const grpc::ServerContext* context,
-                                            const char* method, grpc::Status& status) const;
-
-  Logger log_;
-  Instances<SecretFile> instances_;
 };
 
 }  // namespace file_secrets

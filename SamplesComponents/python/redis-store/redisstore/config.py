@@ -8,7 +8,8 @@ import urllib.parse
 
 import grpc
 import redis
-from apiary_component import ComponentError, FailedPrecondition, InvalidArgument, Unavailable
+from apiary_component import ComponentError, FailedPrecondition, InvalidArgument, Unavailable, log
+from apiary_component.logs import TRACE
 
 NAME = "redis-store"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -104,10 +105,13 @@ class Backend:
     braces, a Redis Cluster hash tag).
 
     A mixin for the SDK's building blocks: the instance's `name` is set by the
-    SDK before ``init``, which calls :meth:`connect_backend`."""
+    SDK before ``init``, which calls :meth:`connect_backend`. It answers Features
+    (the class's `features_answer`) and Ping (a Redis PING, logged at TRACE)."""
 
     name: str
     redis_url: str
+    logger: logging.Logger
+    features_answer: list[str]
 
     def connect_backend(self, properties: dict) -> None:
         self.properties = properties
@@ -121,19 +125,22 @@ class Backend:
         self.namespace = properties.get("namespace", "").strip() or self.name
         self.prefix = f"{KEY_ROOT}:{{{urllib.parse.quote(self.namespace, safe='')}}}:"
 
-    def connect(self) -> None:
+    def redis_ping(self, failure: str) -> None:
+        """PING; a Redis error is UNAVAILABLE (logged as a warning): "`failure`: error"."""
         try:
             self.client.ping()
         except redis.exceptions.RedisError as error:
-            raise Unavailable(f"cannot reach {self.where}: {error}",
-                              log_level=logging.WARNING) from None
+            raise Unavailable(f"{failure}: {error}", log_level=logging.WARNING) from None
+
+    def connect(self) -> None:
+        self.redis_ping(f"cannot reach {self.where}")
+
+    def features(self) -> list[str]:
+        return self.features_answer
 
     def ping(self) -> None:
-        try:
-            self.client.ping()
-        except redis.exceptions.RedisError as error:
-            raise Unavailable(f"redis {self.where} does not answer: {error}",
-                              log_level=logging.WARNING) from None
+        log(self.logger, TRACE, "ping", instance=self.name)
+        self.redis_ping(f"redis {self.where} does not answer")
 
     @classmethod
     def translate_error(cls, error: Exception):

@@ -16,7 +16,7 @@ import time
 import grpc
 import redis
 from apiary_component import ComponentError, InvalidArgument, PubSub, log
-from apiary_component.logs import NOTICE, TRACE
+from apiary_component.logs import NOTICE
 from apiary_component.proto import pubsub_pb2
 
 from .config import Backend, int_property, text
@@ -99,6 +99,7 @@ class RedisPubSub(Backend, PubSub):
     namespace, consumer group and limits, made by its Init."""
 
     logger = PUBSUB_LOG
+    features_answer = PUBSUB_FEATURES
 
     def __init__(self, redis_url: str):
         self.redis_url = redis_url
@@ -119,13 +120,6 @@ class RedisPubSub(Backend, PubSub):
         log(PUBSUB_LOG, logging.INFO, f"initialised pub/sub instance {label} on {self.where}, "
             f"streams {self.prefix}topic:*, consumer group {self.group}, visibility timeout "
             f"{self.visibility_ms} ms", instance=self.name)
-
-    def features(self) -> list[str]:
-        return PUBSUB_FEATURES
-
-    def ping(self) -> None:
-        log(PUBSUB_LOG, TRACE, "ping", instance=self.name)
-        super().ping()
 
     def stream(self, topic: str) -> str:
         return self.prefix + "topic:" + topic

@@ -14,7 +14,6 @@ import logging
 
 import redis
 from apiary_component import EtagInvalid, EtagMismatch, InvalidArgument, StateStore, log
-from apiary_component.logs import TRACE
 from apiary_component.proto import state_pb2
 
 from .config import Backend, foreign, text
@@ -111,6 +110,7 @@ class RedisStateStore(Backend, StateStore):
     namespace and default TTL, made by its Init."""
 
     logger = STATE_LOG
+    features_answer = STATE_FEATURES
 
     def __init__(self, redis_url: str):
         self.redis_url = redis_url
@@ -127,13 +127,6 @@ class RedisStateStore(Backend, StateStore):
     @property
     def label(self) -> str:
         return self.name if self.name else "(none: no x-component-instance header)"
-
-    def features(self) -> list[str]:
-        return STATE_FEATURES
-
-    def ping(self) -> None:
-        log(STATE_LOG, TRACE, "ping", instance=self.name)
-        super().ping()
 
     # -- reading
 

@@ -25,12 +25,8 @@ logging only with APIARY_FIXTURE_VERBOSE=1.  Exits 0 on SIGTERM or SIGINT.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import signal
 import sys
-import threading
 from concurrent import futures
 
 import grpc
@@ -38,25 +34,11 @@ from google.protobuf.json_format import MessageToDict
 
 from dapr.proto.runtime.v1 import appcallback_pb2, appcallback_pb2_grpc
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "Support", "python"))
+from apiarytest import apps  # noqa: E402
+from apiarytest.apps import EventLog  # noqa: E402
+
 VERBOSE = os.environ.get("APIARY_FIXTURE_VERBOSE") == "1"
-
-
-class EventLog:
-    def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._file = open(path, "a", encoding="utf-8")
-
-    def record(self, entry: dict) -> None:
-        line = json.dumps(entry, sort_keys=True)
-        with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
-        if VERBOSE:
-            sys.stderr.write(f"grpc_app: {line}\n")
-
-    def close(self) -> None:
-        with self._lock:
-            self._file.close()
 
 
 def text(data: bytes) -> str:
@@ -125,12 +107,8 @@ class HealthCheck(appcallback_pb2_grpc.AppCallbackHealthCheckServicer):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--events", required=True, help="JSON-lines file the deliveries are appended to")
-    args = parser.parse_args()
-
-    events = EventLog(args.events)
+    args = apps.arguments(__doc__)
+    events = EventLog(args.events, echo="grpc_app: " if VERBOSE else None)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     appcallback_pb2_grpc.add_AppCallbackServicer_to_server(AppCallback(events), server)
     appcallback_pb2_grpc.add_AppCallbackHealthCheckServicer_to_server(HealthCheck(), server)
@@ -143,21 +121,13 @@ def main() -> int:
         sys.stderr.write(f"grpc_app: cannot listen on 127.0.0.1:{args.port}\n")
         return 1
 
-    stop = threading.Event()
+    def start() -> int:
+        server.start()
+        return port
 
-    def on_signal(signum, frame) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    server.start()
-    print(f"listening on {port}", flush=True)
-    while not stop.wait(0.5):
-        pass
-    server.stop(grace=1).wait()
+    status = apps.serve_until_signalled(start, lambda: server.stop(grace=1).wait())
     events.close()
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -32,24 +32,24 @@ or SIGINT.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import signal
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "Support", "python"))
+from apiarytest import apps  # noqa: E402
 
 VERBOSE = os.environ.get("APIARY_FIXTURE_VERBOSE") == "1"
 
 SUBSCRIPTIONS = [{"pubsubname": "pubsub", "topic": "programmatic", "route": "/programmatic"}]
 
 
-class EventLog:
+class EventLog(apps.EventLog):
     def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._file = open(path, "a", encoding="utf-8")
+        super().__init__(path)
         self._seen_order_ids: set = set()
 
     def first_time(self, event_id) -> bool:
@@ -59,16 +59,6 @@ class EventLog:
                 return False
             self._seen_order_ids.add(event_id)
             return True
-
-    def record(self, entry: dict) -> None:
-        line = json.dumps(entry, sort_keys=True)
-        with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
-
-    def close(self) -> None:
-        with self._lock:
-            self._file.close()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -167,34 +157,26 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--events", required=True, help="JSON-lines file the deliveries are appended to")
-    args = parser.parse_args()
-
+    args = apps.arguments(__doc__)
     events = EventLog(args.events)
     Handler.events = events
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
 
-    stop = threading.Event()
+    def start() -> int:
+        serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http-app",
+                                   daemon=True)
+        serving.start()
+        return server.server_address[1]
 
-    def on_signal(signum, frame) -> None:
-        stop.set()
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
-    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http-app", daemon=True)
-    serving.start()
-    print(f"listening on {server.server_address[1]}", flush=True)
-    while not stop.wait(0.5):
-        pass
-    server.shutdown()
-    server.server_close()
+    status = apps.serve_until_signalled(start, stop)
     events.close()
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ prints one rendered file (Scripts/demo.sh uses it)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -41,6 +42,27 @@ def write(folder: str, name: str, **values) -> str:
     with open(target, "w", encoding="utf-8") as out:
         out.write(render(name, **values))
     return target
+
+
+def component_yaml(name: str, type_: str, metadata: dict | None = None, scopes=None, ignore_errors: bool = False,
+                   empty_metadata: bool = True) -> str:
+    """A Component resource (v1) as YAML, built in code rather than from a fixture file:
+    spec.ignoreErrors when asked, spec.metadata from `metadata` (every value a JSON
+    string; `metadata: []` when there is none, unless `empty_metadata` is False), and
+    the top-level scopes (JSON flow style) when given."""
+    lines = ["apiVersion: dapr.io/v1alpha1", "kind: Component", "metadata:", f"  name: {name}", "spec:",
+             f"  type: {type_}", "  version: v1"]
+    if ignore_errors:
+        lines.append("  ignoreErrors: true")
+    if metadata:
+        lines.append("  metadata:")
+        for key, value in metadata.items():
+            lines += [f"    - name: {key}", f"      value: {json.dumps(str(value))}"]
+    elif empty_metadata:
+        lines.append("  metadata: []")
+    if scopes:
+        lines.append(f"scopes: {json.dumps(scopes)}")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list) -> int:

@@ -33,8 +33,7 @@ import logging
 
 from .component import AckStream, Block, Component, generic_handler, run_ack_reader
 from .instances import instance_name
-from .logs import log
-from .proto import bindings_pb2, common_pb2
+from .proto import bindings_pb2
 
 __all__ = ["InputBinding", "OutputBinding", "ReadStream"]
 
@@ -71,31 +70,15 @@ class OutputBinding(Component):
 def build_input(block: Block) -> list[tuple[str, object]]:
     registry = block.registry
 
-    def init(request, context):
-        properties = dict(request.metadata.properties)
-        block.init(context, lambda binding: binding.init(properties))
-        return bindings_pb2.InputBindingInitResponse()
-
-    def ping(request, context):
-        registry.get(context).ping()
-        return common_pb2.PingResponse()
-
     def read(requests, context):
         binding = registry.get(context)
         stream = ReadStream(context, instance_name(context))
         context.add_callback(stream.end)
 
         def acknowledge(request):
-            if not request.message_id:
-                return
-            callback = stream._callback
-            if callback is None:
-                log(block.logger, logging.DEBUG,
-                    f"reply to {request.message_id} ignored: no on_ack callback",
-                    instance=stream.instance)
-                return
             error = request.response_error.message if request.HasField("response_error") else None
-            callback(request.message_id, bytes(request.response_data), error)
+            stream._deliver_ack(block.logger, "reply to", request.message_id,
+                                (bytes(request.response_data), error))
 
         block.streams.track(stream)
         try:
@@ -108,23 +91,15 @@ def build_input(block: Block) -> list[tuple[str, object]]:
         finally:
             block.streams.untrack(stream)
 
-    handlers = {"Init": block.unary("Init", init), "Ping": block.unary("Ping", ping),
-                "Read": block.streaming("Read", read)}
+    handlers = {name: block.unary(name, body)
+                for name, body in block.lifecycle_bodies(bindings_pb2.InputBindingInitResponse).items()}
+    handlers["Read"] = block.streaming("Read", read)
     service = bindings_pb2.DESCRIPTOR.services_by_name["InputBinding"]
     return [(service.full_name, generic_handler(service, handlers))]
 
 
 def build_output(block: Block) -> list[tuple[str, object]]:
     registry = block.registry
-
-    def init(request, context):
-        properties = dict(request.metadata.properties)
-        block.init(context, lambda binding: binding.init(properties))
-        return bindings_pb2.OutputBindingInitResponse()
-
-    def ping(request, context):
-        registry.get(context).ping()
-        return common_pb2.PingResponse()
 
     def list_operations(request, context):
         return bindings_pb2.ListOperationsResponse(
@@ -136,7 +111,8 @@ def build_output(block: Block) -> list[tuple[str, object]]:
             return answer
         return bindings_pb2.InvokeResponse(data=bytes(answer or b""))
 
-    bodies = {"Init": init, "Ping": ping, "ListOperations": list_operations, "Invoke": invoke}
+    bodies = {**block.lifecycle_bodies(bindings_pb2.OutputBindingInitResponse),
+              "ListOperations": list_operations, "Invoke": invoke}
     handlers = {name: block.unary(name, body) for name, body in bodies.items()}
     service = bindings_pb2.DESCRIPTOR.services_by_name["OutputBinding"]
     return [(service.full_name, generic_handler(service, handlers))]

@@ -14,6 +14,7 @@ from google.protobuf import message_factory
 from .errors import ComponentError, abort, bounded, describe
 from .instances import InstanceRegistry, _CallScope, instance_name
 from .logs import log
+from .proto import common_pb2
 
 __all__ = ["Component", "AckStream"]
 
@@ -147,6 +148,19 @@ class AckStream:
     def end(self) -> None:
         self.ended.set()
 
+    def _deliver_ack(self, logger, what: str, message_id: str, values: tuple, **fields) -> None:
+        """Hands one acknowledgement to the on_ack callback, as callback(message_id,
+        *values). One without a message id is skipped; without a callback it is logged
+        (DEBUG, "`what` `message_id` ignored") and dropped."""
+        if not message_id:
+            return
+        callback = self._callback
+        if callback is None:
+            log(logger, logging.DEBUG, f"{what} {message_id} ignored: no on_ack callback",
+                instance=self.instance, **fields)
+            return
+        callback(message_id, *values)
+
 
 class Block:
     """One registered building block: the author's class, its instances, and
@@ -166,6 +180,32 @@ class Block:
         """Runs an Init: a new instance, set up by `setup(instance)`."""
         instance = self.registry.initialise(context, setup)
         log(self.logger, logging.DEBUG, f"{self.kind} instance initialised", instance=instance.name)
+
+    # -- the bodies every metadata-configured block shares
+
+    def lifecycle_bodies(self, init_response: type, with_features: bool = False) -> dict:
+        """The bodies of Init (a new instance set up with ``init(properties)``, the
+        request's metadata properties as a dict; answers an empty `init_response`) and
+        Ping (the instance's ``ping()``), and with `with_features` of Features (the
+        instance's ``features()``), by method name."""
+        registry = self.registry
+
+        def init(request, context):
+            properties = dict(request.metadata.properties)
+            self.init(context, lambda instance: instance.init(properties))
+            return init_response()
+
+        def ping(request, context):
+            registry.get(context).ping()
+            return common_pb2.PingResponse()
+
+        def features(request, context):
+            return common_pb2.FeaturesResponse(features=list(registry.get(context).features()))
+
+        bodies = {"Init": init, "Ping": ping}
+        if with_features:
+            bodies["Features"] = features
+        return bodies
 
     # -- errors
 

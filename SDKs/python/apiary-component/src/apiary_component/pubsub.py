@@ -40,8 +40,7 @@ from .component import (AckStream, Block, Component, generic_handler, overrides,
                         unimplemented)
 from .errors import InvalidArgument, Unsupported, bounded, describe
 from .instances import instance_name
-from .logs import log
-from .proto import common_pb2, pubsub_pb2
+from .proto import pubsub_pb2
 
 __all__ = ["PubSub", "Subscription"]
 
@@ -100,18 +99,6 @@ class PubSub(Component):
 def build(block: Block) -> list[tuple[str, object]]:
     registry = block.registry
 
-    def init(request, context):
-        properties = dict(request.metadata.properties)
-        block.init(context, lambda pubsub: pubsub.init(properties))
-        return pubsub_pb2.PubSubInitResponse()
-
-    def features(request, context):
-        return common_pb2.FeaturesResponse(features=list(registry.get(context).features()))
-
-    def ping(request, context):
-        registry.get(context).ping()
-        return common_pb2.PingResponse()
-
     def publish(request, context):
         registry.get(context).publish(request)
         return pubsub_pb2.PublishResponse()
@@ -147,16 +134,9 @@ def build(block: Block) -> list[tuple[str, object]]:
         context.add_callback(subscription.end)
 
         def acknowledge(request):
-            if not request.ack_message_id:
-                return
-            callback = subscription._callback
-            if callback is None:
-                log(block.logger, logging.DEBUG,
-                    f"acknowledgement of {request.ack_message_id} ignored: no on_ack callback",
-                    instance=subscription.instance, topic=topic)
-                return
             error = request.ack_error.message if request.HasField("ack_error") else None
-            callback(request.ack_message_id, error)
+            subscription._deliver_ack(block.logger, "acknowledgement of", request.ack_message_id, (error,),
+                                      topic=topic)
 
         block.streams.track(subscription)
         try:
@@ -171,7 +151,7 @@ def build(block: Block) -> list[tuple[str, object]]:
         finally:
             block.streams.untrack(subscription)
 
-    unary = {"Init": init, "Features": features, "Ping": ping, "Publish": publish,
+    unary = {**block.lifecycle_bodies(pubsub_pb2.PubSubInitResponse, with_features=True), "Publish": publish,
              "BulkPublish": bulk_publish, "Pause": pause, "Resume": resume}
     handlers = {name: block.unary(name, body) for name, body in unary.items()}
     for method in ("pause", "resume"):  # not defined: UNIMPLEMENTED for any instance

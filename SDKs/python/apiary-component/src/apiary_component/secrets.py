@@ -21,7 +21,7 @@ import logging
 
 from .component import Block, Component, generic_handler, overrides, unimplemented
 from .errors import Unsupported
-from .proto import common_pb2, secretstore_pb2
+from .proto import secretstore_pb2
 
 __all__ = ["SecretStore"]
 
@@ -47,18 +47,6 @@ class SecretStore(Component):
 def build(block: Block) -> list[tuple[str, object]]:
     registry = block.registry
 
-    def init(request, context):
-        properties = dict(request.metadata.properties)
-        block.init(context, lambda store: store.init(properties))
-        return secretstore_pb2.SecretStoreInitResponse()
-
-    def features(request, context):
-        return common_pb2.FeaturesResponse(features=list(registry.get(context).features()))
-
-    def ping(request, context):
-        registry.get(context).ping()
-        return common_pb2.PingResponse()
-
     def get(request, context):
         answer = registry.get(context).get(request)
         if isinstance(answer, secretstore_pb2.GetSecretResponse):
@@ -74,7 +62,8 @@ def build(block: Block) -> list[tuple[str, object]]:
             response.data[str(name)].secrets.update({str(k): str(v) for k, v in values.items()})
         return response
 
-    bodies = {"Init": init, "Features": features, "Ping": ping, "Get": get, "BulkGet": bulk_get}
+    bodies = {**block.lifecycle_bodies(secretstore_pb2.SecretStoreInitResponse, with_features=True),
+              "Get": get, "BulkGet": bulk_get}
     handlers = {name: block.unary(name, body) for name, body in bodies.items()}
     if not overrides(block.cls, SecretStore, "bulk_get"):
         handlers["BulkGet"] = unimplemented("BulkGet is not supported")

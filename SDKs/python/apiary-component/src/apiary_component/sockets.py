@@ -64,23 +64,32 @@ def _create_folder(folder: str) -> None:
             from None
 
 
-def _is_listening(path: str) -> bool:
-    """True when a process accepts connections on the socket file `path`."""
+def _connect_error(path: str) -> OSError | None:
+    """Connects to the Unix socket `path` (1 s timeout) and hangs up again; answers
+    why it could not connect, or None when it could."""
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     probe.settimeout(1.0)
     try:
         probe.connect(path)
-        return True
-    except (ConnectionRefusedError, FileNotFoundError):
-        return False
-    except (socket.timeout, BlockingIOError):
-        return True  # a listener whose backlog is full
+        return None
     except OSError as error:
-        if error.errno in (errno.ECONNREFUSED, errno.ENOENT):
-            return False
-        raise SocketPathError(f"cannot tell whether {path} is in use: {error.strerror}") from None
+        return error
     finally:
         probe.close()
+
+
+def _is_listening(path: str) -> bool:
+    """True when a process accepts connections on the socket file `path`."""
+    error = _connect_error(path)
+    if error is None:
+        return True
+    if isinstance(error, (ConnectionRefusedError, FileNotFoundError)):
+        return False
+    if isinstance(error, (socket.timeout, BlockingIOError)):
+        return True  # a listener whose backlog is full
+    if error.errno in (errno.ECONNREFUSED, errno.ENOENT):
+        return False
+    raise SocketPathError(f"cannot tell whether {path} is in use: {error.strerror}") from None
 
 
 def _kind(mode: int) -> str:

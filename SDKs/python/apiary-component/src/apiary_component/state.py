@@ -113,10 +113,6 @@ def build(block: Block) -> list[tuple[str, object]]:
     """(service name, generic handler) for every state service `block` serves."""
     cls, registry = block.cls, block.registry
 
-    def init(request, context):
-        properties = dict(request.metadata.properties)
-        block.init(context, lambda store: store.init(properties))
-        return state_pb2.InitResponse()
 
     def features(request, context):
         store = registry.get(context)
@@ -125,10 +121,6 @@ def build(block: Block) -> list[tuple[str, object]]:
             block.logger.warning(f"{cls.__name__}.features() lists TRANSACTIONAL but the class "
                                  "has no transact()")
         return common_pb2.FeaturesResponse(features=listed)
-
-    def ping(request, context):
-        registry.get(context).ping()
-        return common_pb2.PingResponse()
 
     def get(request, context):
         found = registry.get(context).get(request)
@@ -156,7 +148,7 @@ def build(block: Block) -> list[tuple[str, object]]:
         registry.get(context).bulk_delete(list(request.items))
         return state_pb2.BulkDeleteResponse()
 
-    bodies = {"Init": init, "Features": features, "Ping": ping, "Get": get, "Set": set_,
+    bodies = {**block.lifecycle_bodies(state_pb2.InitResponse), "Features": features, "Get": get, "Set": set_,
               "Delete": delete, "BulkGet": bulk_get, "BulkSet": bulk_set,
               "BulkDelete": bulk_delete}
     served = [("StateStore", {name: block.unary(name, body) for name, body in bodies.items()})]
