@@ -28,30 +28,7 @@ struct Check: ParsableCommand {
       """
   )
 
-  @Option(
-    name: .customLong("resources-path"),
-    help: ArgumentHelp(
-      "A folder of component files; repeat for several. Default: ./components when it exists.",
-      valueName: "dir"))
-  var resourcesPaths: [String] = []
-
-  @Option(
-    name: .customLong("app-id"),
-    help: "The application's id; components scoped to other apps are left out.")
-  var appID: String = "apiary"
-
-  @Option(
-    name: .customLong("config"),
-    help: ArgumentHelp(
-      "A configuration file to check too (Dapr's kind: Configuration, apiary's settings); repeatable.",
-      valueName: "file"))
-  var config: [String] = []
-
-  @Option(
-    name: .customLong("sockets-dir"),
-    help: ArgumentHelp(
-      "The folder of component sockets, whose socket files may serve types.", valueName: "dir"))
-  var socketsDir: String?
+  @OptionGroup var resourceOptions: ResourceOptions
 
   @Flag(
     name: .shortAndLong,
@@ -66,8 +43,8 @@ struct Check: ParsableCommand {
       handler.logLevel = verbose ? .info : .warning
       return handler
     }
-    var paths = resourcesPaths
-    if paths.isEmpty, FileKind.of("components") == .directory { paths = ["components"] }
+    let paths = resourceOptions.folders
+    let config = resourceOptions.config
     do {
       if !config.isEmpty {
         let settings = try ApiaryConfig.load(paths: config)
@@ -79,12 +56,13 @@ struct Check: ParsableCommand {
         }
       }
       let logger = Logger(label: "apiary")
-      let resources = try ResourceLoader(paths: paths, appID: appID, logger: logger).loadResources()
+      let resources = try ResourceLoader(paths: paths, appID: resourceOptions.appID, logger: logger)
+        .loadResources()
       if verbose {
         for skipped in resources.skippedFiles { print("skipped \(skipped)") }
       }
       let folder = SocketsFolder.resolve(
-        explicit: socketsDir, environment: ProcessInfo.processInfo.environment)
+        explicit: resourceOptions.socketsDir, environment: ProcessInfo.processInfo.environment)
       let socketNames = Set(
         ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
           .filter { FileKind.of((folder as NSString).appendingPathComponent($0)) == .socket }

@@ -63,22 +63,7 @@ struct Run: AsyncParsableCommand {
       """
   )
 
-  @Option(
-    name: .customLong("resources-path"),
-    help: ArgumentHelp(
-      "A folder of component files; repeat for several. Default: ./components when it exists.",
-      valueName: "dir"))
-  var resourcesPaths: [String] = []
-
-  @Option(
-    name: .customLong("sockets-dir"),
-    help: ArgumentHelp("The folder of component sockets.", valueName: "dir"))
-  var socketsDir: String?
-
-  @Option(
-    name: .customLong("app-id"),
-    help: "This application's id; components scoped to other apps are skipped.")
-  var appID: String = "apiary"
+  @OptionGroup var resourceOptions: ResourceOptions
 
   @Option(
     name: .customLong("component-wait"),
@@ -136,13 +121,6 @@ struct Run: AsyncParsableCommand {
       "The largest request body or gRPC message accepted, e.g. 4Mi, 512Ki or 1000000.",
       valueName: "size"))
   var maxBodySize = ByteSizeArgument("4Mi")
-
-  @Option(
-    name: .customLong("config"),
-    help: ArgumentHelp(
-      "A configuration file, repeatable: Dapr's kind: Configuration documents and/or apiary's own settings (modules, processes).",
-      valueName: "file"))
-  var config: [String] = []
 
   @Option(
     name: .customLong("rescan-interval"),
@@ -292,7 +270,8 @@ struct Run: AsyncParsableCommand {
     let logger = logging.sidecar
     let environment = ProcessInfo.processInfo.environment
     let settings = try orExit {
-      config.isEmpty ? ApiaryConfig() : try ApiaryConfig.load(paths: config)
+      resourceOptions.config.isEmpty
+        ? ApiaryConfig() : try ApiaryConfig.load(paths: resourceOptions.config)
     }
     let modules = settings.modules
     let options = try sidecarOptions(environment: environment, logger: logger)
@@ -391,14 +370,11 @@ struct Run: AsyncParsableCommand {
   private func sidecarOptions(
     environment: [String: String], logger: Logger
   ) throws -> SidecarOptions {
-    var paths = resourcesPaths
-    if paths.isEmpty, FileKind.of("components") == .directory {
-      paths = ["components"]
-    }
     var options = SidecarOptions(
-      resourcesPaths: paths,
-      socketsDir: SocketsFolder.resolve(explicit: socketsDir, environment: environment),
-      appID: appID, discoveryTimeout: discoveryTimeout.duration,
+      resourcesPaths: resourceOptions.folders,
+      socketsDir: SocketsFolder.resolve(
+        explicit: resourceOptions.socketsDir, environment: environment),
+      appID: resourceOptions.appID, discoveryTimeout: discoveryTimeout.duration,
       componentWait: componentWait.duration,
       rescanInterval: rescanInterval.duration, environment: environment,
       heartbeatInterval: heartbeatInterval.duration, heartbeatTimeout: heartbeatTimeout.duration,
@@ -428,7 +404,7 @@ struct Run: AsyncParsableCommand {
     guard !settings.processes.isEmpty else { return nil }
     guard settings.modules.supervision else {
       logger.notice(
-        "modules.supervision is off: the \(settings.processes.count) processes of \(config.joined(separator: ", ")) are not launched"
+        "modules.supervision is off: the \(settings.processes.count) processes of \(resourceOptions.config.joined(separator: ", ")) are not launched"
       )
       return nil
     }
@@ -477,7 +453,7 @@ struct Run: AsyncParsableCommand {
     }
     return (
       true, MetricsEndpoint(registry: registry),
-      APIMetrics(appID: appID, recordErrorCodes: daprMetrics.recordErrorCodes)
+      APIMetrics(appID: resourceOptions.appID, recordErrorCodes: daprMetrics.recordErrorCodes)
     )
   }
 
@@ -498,7 +474,8 @@ struct Run: AsyncParsableCommand {
         logger: logger, collector: exporter.url, countInMetrics: metricsOn)
       do {
         let started = try OTelExport.start(
-          exporter: exporter, serviceName: appID, environment: environment, drops: drops,
+          exporter: exporter, serviceName: resourceOptions.appID, environment: environment,
+          drops: drops,
           logger: logger)
         backend = started.tracer
         export = started.service
@@ -544,7 +521,7 @@ struct Run: AsyncParsableCommand {
 
   private func apiOptions(settings: ApiaryConfig, environment: [String: String]) -> AppAPIOptions {
     var options = AppAPIOptions(
-      appID: appID, maxBodySize: maxBodySize.bytes,
+      appID: resourceOptions.appID, maxBodySize: maxBodySize.bytes,
       apiToken: APIToken.from(environment: environment),
       appPort: appPort, appProtocol: appProtocol.rawValue)
     options.maxMetadataEntries = maxMetadataEntries
@@ -561,7 +538,7 @@ struct Run: AsyncParsableCommand {
     let channel: any AppChannel =
       appProtocol == .grpc
       ? try GRPCAppChannel(port: appPort, transport: transport)
-      : HTTPAppChannel(port: appPort, appID: appID, logger: logger)
+      : HTTPAppChannel(port: appPort, appID: resourceOptions.appID, logger: logger)
     let app = "the app (\(appProtocol.rawValue) on 127.0.0.1:\(appPort))"
     return AppDelivery(api: api, channel: channel, logger: logger, app: app)
   }
