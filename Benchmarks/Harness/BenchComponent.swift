@@ -1,4 +1,5 @@
 import ApiaryContracts
+import ApiaryTestSupport
 import ArgumentParser
 import ComponentKit
 import Foundation
@@ -156,4 +157,25 @@ private struct EchoService: RegistrableRPCService {
       return StreamingServerResponse(single: ServerResponse(message: message))
     }
   }
+}
+
+/// Starts `apiary-bench component` (this executable, `me`) serving `count` sockets in
+/// `folder`'s `sockets` folder on `transport`, and waits until every socket is there.
+/// Answers the process, the sockets folder and an empty `resources` folder for the
+/// sidecar.
+func startBenchComponent(
+  me: String, transport: TransportKind, count: Int, folder: TemporaryFolder,
+  started: StartedProcesses
+) async throws -> (component: ChildProcess, sockets: String, resources: String) {
+  let sockets = folder.file("sockets")
+  let resources = folder.file("resources")
+  try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
+  try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
+  let component = try await startServing(
+    me,
+    ["component", "--sockets-dir", sockets, "--count", "\(count)", "--transport", "\(transport)"],
+    socket: "\(sockets)/bench-0.sock")
+  started.add(component)
+  for index in 1..<max(count, 1) { try await waitForSocket("\(sockets)/bench-\(index).sock") }
+  return (component, sockets, resources)
 }

@@ -95,16 +95,9 @@ struct RunCommand: AsyncParsableCommand {
     me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses,
     into report: inout Report
   ) async throws {
-    let sockets = folder.file("sockets")
-    let resources = folder.file("resources")
-    try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
     // Ten components on five sockets: the memory goal's "10 components".
-    let component = try await startServing(
-      me, ["component", "--sockets-dir", sockets, "--count", "5", "--transport", "\(transport)"],
-      socket: "\(sockets)/bench-0.sock")
-    started.add(component)
-    for index in 1..<5 { try await waitForSocket("\(sockets)/bench-\(index).sock") }
+    let (component, sockets, resources) = try await startBenchComponent(
+      me: me, transport: transport, count: 5, folder: folder, started: started)
     var yaml =
       Resources.component(name: "statestore", type: "state.bench-0")
       + Resources.component(name: "pubsub", type: "pubsub.bench-0")

@@ -95,14 +95,8 @@ struct TracingCommand: AsyncParsableCommand {
     me: String, apiaryPath: String, folder: TemporaryFolder, started: StartedProcesses,
     into output: inout Output
   ) async throws {
-    let sockets = folder.file("sockets")
-    let resources = folder.file("resources")
-    try FileManager.default.createDirectory(atPath: sockets, withIntermediateDirectories: true)
-    try FileManager.default.createDirectory(atPath: resources, withIntermediateDirectories: true)
-    let component = try await startServing(
-      me, ["component", "--sockets-dir", sockets, "--count", "1", "--transport", "\(transport)"],
-      socket: "\(sockets)/bench-0.sock")
-    started.add(component)
+    let (component, sockets, resources) = try await startBenchComponent(
+      me: me, transport: transport, count: 1, folder: folder, started: started)
     try Resources.component(name: "statestore", type: "state.bench-0")
       .write(toFile: "\(resources)/components.yaml", atomically: true, encoding: .utf8)
 

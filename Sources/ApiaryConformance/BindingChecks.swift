@@ -22,17 +22,17 @@ enum BindingChecks {
         if output {
           var request = Dapr_Proto_Components_V1_OutputBindingInitRequest()
           request.metadata.properties = context.options.metadata
-          _ = try await expectOK("OutputBinding/Init") {
-            try await Output(wrapping: context.client).`init`(
-              request, metadata: context.metadata, options: context.callOptions)
+          let client = Output(wrapping: context.client)
+          _ = try await context.initialise("OutputBinding/Init") {
+            _ = try await client.`init`(request, metadata: $0, options: $1)
           }
         }
         if input {
           var request = Dapr_Proto_Components_V1_InputBindingInitRequest()
           request.metadata.properties = context.options.metadata
-          _ = try await expectOK("InputBinding/Init") {
-            try await Input(wrapping: context.client).`init`(
-              request, metadata: context.metadata, options: context.callOptions)
+          let client = Input(wrapping: context.client)
+          _ = try await context.initialise("InputBinding/Init") {
+            _ = try await client.`init`(request, metadata: $0, options: $1)
           }
         }
         return []

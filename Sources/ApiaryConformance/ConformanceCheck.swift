@@ -125,3 +125,17 @@ func describeSize(_ count: Int) -> String {
   count >= 1 << 20
     ? "\(count >> 20) MiB" : count >= 1 << 10 ? "\(count >> 10) KiB" : "\(count) bytes"
 }
+
+extension CheckContext {
+  /// `Init` with the run's metadata, then `Features` when `features` is given:
+  /// how every building block's suite starts. Answers the declared features.
+  func initialise(
+    _ name: String = "Init",
+    _ initialise: (Metadata, CallOptions) async throws -> Void,
+    features: ((Metadata, CallOptions) async throws -> [String])? = nil
+  ) async throws -> Set<String> {
+    try await expectOK(name) { try await initialise(metadata, callOptions) }
+    guard let features else { return [] }
+    return Set(try await expectOK("Features") { try await features(metadata, callOptions) })
+  }
+}

@@ -16,15 +16,11 @@ enum PubSubChecks {
         var request = Dapr_Proto_Components_V1_PubSubInitRequest()
         request.metadata.properties = context.options.metadata
         let client = Client(wrapping: context.client)
-        _ = try await expectOK("Init") {
-          try await client.`init`(request, metadata: context.metadata, options: context.callOptions)
+        return try await context.initialise {
+          _ = try await client.`init`(request, metadata: $0, options: $1)
+        } features: {
+          try await client.features(.init(), metadata: $0, options: $1).features
         }
-        return Set(
-          try await expectOK("Features") {
-            try await client.features(
-              .init(), metadata: context.metadata, options: context.callOptions
-            ).features
-          })
       },
       checks: [
         ping, publishPull, topicsIsolated, ack, nackRedelivery, unansweredRedelivery, ordering,

@@ -17,15 +17,11 @@ enum StateChecks {
         var request = Dapr_Proto_Components_V1_InitRequest()
         request.metadata.properties = context.options.metadata
         let store = Store(wrapping: context.client)
-        _ = try await expectOK("Init") {
-          try await store.`init`(request, metadata: context.metadata, options: context.callOptions)
+        return try await context.initialise {
+          _ = try await store.`init`(request, metadata: $0, options: $1)
+        } features: {
+          try await store.features(.init(), metadata: $0, options: $1).features
         }
-        let features = try await expectOK("Features") {
-          try await store.features(
-            .init(), metadata: context.metadata, options: context.callOptions
-          ).features
-        }
-        return Set(features)
       },
       checks: basics + bulk + etags + [transactionOrder, transactionAtomic, ttl, query])
   }

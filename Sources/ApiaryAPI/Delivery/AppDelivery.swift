@@ -256,7 +256,7 @@ public final class AppDelivery: Service {
     let callee =
       channel is GRPCAppChannel
       ? "/dapr.proto.runtime.v1.AppCallback/OnBindingEvent" : "POST /\(binding)"
-    let once: @Sendable () async -> AppVerdict = {
+    return await api.policies.deliverInbound(to: binding) {
       let verdict = await DeliveryTracing.attempt(
         tracer: tracer, name: "bindings/\(binding)", parent: parent,
         attributes: [
@@ -269,20 +269,6 @@ public final class AppDelivery: Service {
       }
       reachability.record(verdict, component: binding)
       return verdict
-    }
-    guard let policy = api.policies.policy(component: binding, direction: .inbound) else {
-      return await once()
-    }
-    do {
-      return try await policy.run {
-        let verdict = await once()
-        if verdict.isRetry { throw RetryVerdict(verdict: verdict) }
-        return verdict
-      }
-    } catch let error as RetryVerdict {
-      return error.verdict
-    } catch {
-      return .retry(AppFailure("\(error)"))
     }
   }
 

@@ -128,26 +128,14 @@ struct SubscriptionPipeline: Sendable {
   /// One delivery, inside the inbound policy when the pub/sub has one: a retry
   /// verdict is retried as the policy says; the last verdict is returned.
   func attempt(_ deliver: @escaping @Sendable () async -> AppVerdict) async -> AppVerdict {
-    let once: @Sendable () async -> AppVerdict = {
+    let reachability = self.reachability
+    let pubsub = self.pubsub
+    return await api.policies.deliverInbound(
+      to: pubsub, cancelled: .abandoned("the delivery was cancelled")
+    ) {
       let verdict = await deliver()
       reachability?.record(verdict, component: pubsub)
       return verdict
-    }
-    guard let policy = api.policies.policy(component: pubsub, direction: .inbound) else {
-      return await once()
-    }
-    do {
-      return try await policy.run {
-        let verdict = await once()
-        if verdict.isRetry { throw RetryVerdict(verdict: verdict) }
-        return verdict
-      }
-    } catch let error as RetryVerdict {
-      return error.verdict
-    } catch is CancellationError {
-      return .abandoned("the delivery was cancelled")
-    } catch {
-      return .retry(AppFailure("\(error)"))
     }
   }
 
@@ -310,6 +298,33 @@ struct SubscriptionPipeline: Sendable {
     let streak = unreachableStreak.count.add(1, ordering: .relaxed).newValue
     let milliseconds = min(200 * (1 << min(streak - 1, 5)), 5000)
     try? await Task.sleep(for: .milliseconds(milliseconds))
+  }
+}
+
+extension ResiliencyPolicies {
+  /// Runs one delivery to the app inside component `name`'s inbound policy (at once
+  /// when it has none): a retry verdict is retried as the policy says, and the last
+  /// verdict is returned. When the policy gives up with an error of its own (its
+  /// circuit breaker is open, its timeout passed) the verdict is a retry; when the
+  /// wait is cancelled, `cancelled` (a retry when nil).
+  func deliverInbound(
+    to name: String, cancelled: AppVerdict? = nil,
+    _ once: @escaping @Sendable () async -> AppVerdict
+  ) async -> AppVerdict {
+    guard let policy = policy(component: name, direction: .inbound) else { return await once() }
+    do {
+      return try await policy.run {
+        let verdict = await once()
+        if verdict.isRetry { throw RetryVerdict(verdict: verdict) }
+        return verdict
+      }
+    } catch let error as RetryVerdict {
+      return error.verdict
+    } catch let error as CancellationError {
+      return cancelled ?? .retry(AppFailure("\(error)"))
+    } catch {
+      return .retry(AppFailure("\(error)"))
+    }
   }
 }
 

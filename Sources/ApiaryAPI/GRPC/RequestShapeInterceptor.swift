@@ -12,10 +12,7 @@ struct RequestShapeInterceptor: ServerInterceptor {
 
   func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
-    context: ServerContext,
-    next:
-      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
-      StreamingServerResponse<Output>
+    context: ServerContext, next: NextHandler<Input, Output>
   ) async throws -> StreamingServerResponse<Output> {
     do {
       return try await next(request, context)

@@ -2,6 +2,11 @@ import GRPCCore
 
 /// Refuses every gRPC call without the right `dapr-api-token` metadata, except the
 /// health service, which probes must reach without secrets.
+/// What a server interceptor calls to go on with a call (GRPCCore's `next`).
+typealias NextHandler<Input: Sendable, Output: Sendable> =
+  @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
+  StreamingServerResponse<Output>
+
 struct TokenInterceptor: ServerInterceptor {
   let token: APIToken
 
@@ -10,10 +15,7 @@ struct TokenInterceptor: ServerInterceptor {
 
   func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
-    context: ServerContext,
-    next:
-      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
-      StreamingServerResponse<Output>
+    context: ServerContext, next: NextHandler<Input, Output>
   ) async throws -> StreamingServerResponse<Output> {
     if Self.open.contains(context.descriptor.service.fullyQualifiedService) {
       return try await next(request, context)

@@ -33,10 +33,7 @@ struct GRPCObservabilityInterceptor: ServerInterceptor {
 
   func intercept<Input: Sendable, Output: Sendable>(
     request: StreamingServerRequest<Input>,
-    context: ServerContext,
-    next:
-      @Sendable (StreamingServerRequest<Input>, ServerContext) async throws ->
-      StreamingServerResponse<Output>
+    context: ServerContext, next: NextHandler<Input, Output>
   ) async throws -> StreamingServerResponse<Output> {
     let incoming = Self.incomingContext(request.metadata)
     let method = "/" + context.descriptor.fullyQualifiedMethod

@@ -53,8 +53,7 @@ public struct SidecarLogHandler: LogHandler {
   }
 
   public func log(event: LogEvent) {
-    var merged = metadata
-    if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+    let merged = metadata(with: event)
     var fields: [(String, String)] = merged.map { ($0.key, "\($0.value)") }.sorted { $0.0 < $1.0 }
     let time = Timestamp.string(Date())
     let message = event.message.description
@@ -108,5 +107,13 @@ public final class LogLevelSetting: Sendable {
   public var value: Logger.Level {
     get { level.withLock { $0 } }
     set { level.withLock { $0 = newValue } }
+  }
+}
+
+extension LogHandler {
+  /// The handler's metadata with the event's own on top.
+  func metadata(with event: LogEvent) -> Logger.Metadata {
+    guard let extra = event.metadata else { return metadata }
+    return metadata.merging(extra) { _, new in new }
   }
 }

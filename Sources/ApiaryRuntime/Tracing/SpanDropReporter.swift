@@ -109,8 +109,7 @@ public struct OTelDiagnosticHandler: LogHandler {
   }
 
   public func log(event: LogEvent) {
-    var merged = metadata
-    if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+    let merged = metadata(with: event)
     let message = event.message.description
     func number(_ key: String) -> Int? { merged[key].flatMap { Int("\($0)") } }
     if message.hasPrefix(Self.queueFullMessage), let count = number("dropped_count") {
