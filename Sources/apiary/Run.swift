@@ -269,10 +269,7 @@ struct Run: AsyncParsableCommand {
     let logging = bootstrapLogging()
     let logger = logging.sidecar
     let environment = ProcessInfo.processInfo.environment
-    let settings = try orExit {
-      resourceOptions.config.isEmpty
-        ? ApiaryConfig() : try ApiaryConfig.load(paths: resourceOptions.config)
-    }
+    let settings = try loadSettings()
     let modules = settings.modules
     let options = try sidecarOptions(environment: environment, logger: logger)
     let logHub =
@@ -348,6 +345,14 @@ struct Run: AsyncParsableCommand {
   }
 
   // MARK: the pieces run() composes
+
+  /// The `--config` files, or the defaults when none is given (a bad file exits 1).
+  private func loadSettings() throws -> ApiaryConfig {
+    try orExit {
+      resourceOptions.config.isEmpty
+        ? ApiaryConfig() : try ApiaryConfig.load(paths: resourceOptions.config)
+    }
+  }
 
   /// The sidecar's records follow --log-level (changeable through /actuator/logger);
   /// component records pass whatever it says, since their own level, per component,
