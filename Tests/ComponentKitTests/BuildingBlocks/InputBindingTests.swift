@@ -69,52 +69,48 @@ struct InputBindingTests {
     "each reply reaches the event it answers, whatever the order; the stream ends when the component returns"
   )
   func repliesMatchTheirEvents() async throws {
-    try await withComponentServer(components: [.inputBinding { BurstBinding() }]) { socket in
-      try await withClient(socket) { client in
-        var config = Dapr_Proto_Components_V1_InputBindingInitRequest()
-        config.metadata.properties = ["count": "3"]
-        _ = try await InputClient(wrapping: client).`init`(
-          config, metadata: instance("burst"), options: testCallOptions)
-        let events = try await readThenAnswer(client, instanceName: "burst", count: 3) { events in
-          // Answer in reverse order; the second event is failed by the "application".
-          events.reversed().map { event in
-            var answer = ReadRequest()
-            answer.messageID = event.messageID
-            let name = String(decoding: event.data, as: UTF8.self)
-            if name == "event-2" {
-              answer.responseError.message = "the app refused \(name)"
-            } else {
-              answer.responseData = Data("reply to \(name)".utf8)
-            }
-            return answer
+    try await withServedClient([.inputBinding { BurstBinding() }]) { client in
+      var config = Dapr_Proto_Components_V1_InputBindingInitRequest()
+      config.metadata.properties = ["count": "3"]
+      _ = try await InputClient(wrapping: client).`init`(
+        config, metadata: instance("burst"), options: testCallOptions)
+      let events = try await readThenAnswer(client, instanceName: "burst", count: 3) { events in
+        // Answer in reverse order; the second event is failed by the "application".
+        events.reversed().map { event in
+          var answer = ReadRequest()
+          answer.messageID = event.messageID
+          let name = String(decoding: event.data, as: UTF8.self)
+          if name == "event-2" {
+            answer.responseError.message = "the app refused \(name)"
+          } else {
+            answer.responseData = Data("reply to \(name)".utf8)
           }
+          return answer
         }
-        #expect(
-          Set(events.map { String(decoding: $0.data, as: UTF8.self) }) == [
-            "event-1", "event-2", "event-3",
-          ])
-        #expect(Set(events.map(\.messageID)).count == 3, "message ids must be distinct")
-        #expect(
-          events.allSatisfy {
-            $0.metadata["index"].map { "event-\($0)" } == String(decoding: $0.data, as: UTF8.self)
-          })
-        let replies = BurstBinding.replies.withLock { $0 }
-        #expect(replies["event-1"] == .handled(Data("reply to event-1".utf8)))
-        #expect(replies["event-2"] == .failed("the app refused event-2"))
-        #expect(replies["event-3"] == .handled(Data("reply to event-3".utf8)))
       }
+      #expect(
+        Set(events.map { String(decoding: $0.data, as: UTF8.self) }) == [
+          "event-1", "event-2", "event-3",
+        ])
+      #expect(Set(events.map(\.messageID)).count == 3, "message ids must be distinct")
+      #expect(
+        events.allSatisfy {
+          $0.metadata["index"].map { "event-\($0)" } == String(decoding: $0.data, as: UTF8.self)
+        })
+      let replies = BurstBinding.replies.withLock { $0 }
+      #expect(replies["event-1"] == .handled(Data("reply to event-1".utf8)))
+      #expect(replies["event-2"] == .failed("the app refused event-2"))
+      #expect(replies["event-3"] == .handled(Data("reply to event-3".utf8)))
     }
   }
 
   @Test("Read before Init fails with FAILED_PRECONDITION")
   func readBeforeInit() async throws {
-    try await withComponentServer(components: [.inputBinding { BurstBinding() }]) { socket in
-      try await withClient(socket) { client in
-        _ = await #expect {
-          _ = try await readThenAnswer(client, instanceName: "never", count: 1) { _ in [] }
-        } throws: { error in
-          (error as? RPCError)?.code == .failedPrecondition
-        }
+    try await withServedClient([.inputBinding { BurstBinding() }]) { client in
+      _ = await #expect {
+        _ = try await readThenAnswer(client, instanceName: "never", count: 1) { _ in [] }
+      } throws: { error in
+        (error as? RPCError)?.code == .failedPrecondition
       }
     }
   }

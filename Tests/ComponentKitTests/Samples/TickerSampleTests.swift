@@ -23,13 +23,11 @@ struct TickerSampleTests {
     let socket = folder.file("ticker.sock")
     let process = try await startServing(
       try Locations.product("ticker"), ["--socket", socket], socket: socket)
-    do {
+    try await withCleanup {
       try await checkTicks(socket)
-    } catch {
+    } cleanup: {
       await process.stop()
-      throw error
     }
-    await process.stop()
   }
 
   private func checkTicks(_ socket: String) async throws {
