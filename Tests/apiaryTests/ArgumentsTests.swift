@@ -22,7 +22,8 @@ struct ArgumentsTests {
     #expect(argument.defaultValueDescription == text)
   }
 
-  @Test("zero, a bare number and words are not durations", arguments: ["0s", "0ms", "5", "", "soon"])
+  @Test(
+    "zero, a bare number and words are not durations", arguments: ["0s", "0ms", "5", "", "soon"])
   func notDurations(text: String) {
     #expect(DurationArgument(argument: text) == nil)
   }

@@ -26,7 +26,9 @@ struct DaprServiceTests {
     }
   }
 
-  func getRequest(store: String = "statestore", _ key: String) -> Dapr_Proto_Runtime_V1_GetStateRequest {
+  func getRequest(
+    store: String = "statestore", _ key: String
+  ) -> Dapr_Proto_Runtime_V1_GetStateRequest {
     var request = Dapr_Proto_Runtime_V1_GetStateRequest()
     request.storeName = store
     request.key = key
@@ -46,7 +48,8 @@ struct DaprServiceTests {
     return request
   }
 
-  @Test("SaveState then GetState: the value and its etag; a stale etag ABORTED; DeleteState empties")
+  @Test(
+    "SaveState then GetState: the value and its etag; a stale etag ABORTED; DeleteState empties")
   func saveGetDelete() async throws {
     try await withDapr { dapr in
       _ = try await dapr.saveState(saveRequest("hive", "bees"))

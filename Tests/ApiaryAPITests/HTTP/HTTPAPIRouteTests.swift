@@ -29,7 +29,8 @@ struct HTTPAPIRouteTests {
     try? JSONSerialization.jsonObject(with: Data(buffer: buffer), options: .fragmentsAllowed)
   }
 
-  @Test("save answers 204; get answers the value as JSON with its ETag; a stale etag 409; delete 204")
+  @Test(
+    "save answers 204; get answers the value as JSON with its ETag; a stale etag 409; delete 204")
   func saveGetDelete() async throws {
     try await withRoutes { client in
       try await client.execute(
@@ -135,7 +136,8 @@ struct HTTPAPIRouteTests {
     }
   }
 
-  @Test("publish to the built-in pubsub answers 204 and delivers a CloudEvent; an unknown pubsub 404")
+  @Test(
+    "publish to the built-in pubsub answers 204 and delivers a CloudEvent; an unknown pubsub 404")
   func publish() async throws {
     let components = try await BuiltInComponents()
     let subscription = try await components.pubSub().subscribe(topic: "orders", metadata: [:])
@@ -157,7 +159,8 @@ struct HTTPAPIRouteTests {
     }
     var messages = subscription.makeAsyncIterator()
     let delivered = try #require(try await messages.next())
-    let event = try #require(try JSONSerialization.jsonObject(with: delivered.data) as? [String: Any])
+    let event = try #require(
+      try JSONSerialization.jsonObject(with: delivered.data) as? [String: Any])
     #expect(event["topic"] as? String == "orders")
     #expect(event["pubsubname"] as? String == "pubsub")
     #expect(event["datacontenttype"] as? String == "application/json")
