@@ -250,11 +250,19 @@ let package = Package(
       swiftSettings: swiftSettings
     ),
     .testTarget(
-      name: "TransportTests",
+      name: "GRPCCoreCTransportTests",
       dependencies: [
         "GRPCCoreCTransport", "ApiaryTestSupport",
         .product(name: "GRPCCore", package: "grpc-swift-2"),
         .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    .testTarget(
+      name: "ApiarySharedTests",
+      dependencies: [
+        "ApiaryShared", "ApiaryContracts", "ApiaryTestSupport",
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),
@@ -279,9 +287,21 @@ let package = Package(
         .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTesting", package: "hummingbird"),
+        .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
         .product(name: "Logging", package: "swift-log"),
         .product(name: "Prometheus", package: "swift-prometheus"),
         .product(name: "Tracing", package: "swift-distributed-tracing"),
+      ],
+      swiftSettings: swiftSettings
+    ),
+    // The `apiary` executable: its commands run as child processes, and its argument
+    // types through `@testable import apiary`.
+    .testTarget(
+      name: "apiaryTests",
+      dependencies: [
+        "apiary", "ApiaryRuntime", "GRPCCoreCTransport", "ApiaryTestSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
       ],
       swiftSettings: swiftSettings
     ),

@@ -21,13 +21,11 @@ public func withComponentServer(
   try await withThrowingTaskGroup(of: Void.self) { tasks in
     tasks.addTask { try await group.run() }
     try await waitForSocket(socket)
-    do {
+    try await withCleanup {
       try await body(socket)
-    } catch {
+    } cleanup: {
       await group.triggerGracefulShutdown()
-      throw error
     }
-    await group.triggerGracefulShutdown()
     try await tasks.waitForAll()
   }
   if FileKind.of(socket) != .missing {

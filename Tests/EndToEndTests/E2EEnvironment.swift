@@ -216,11 +216,22 @@ func withE2E(
     app: app, token: token, heartbeatInterval: heartbeatInterval, multiArguments: multiArguments,
     extraResources: extraResources, extraArguments: extraArguments,
     extraEnvironment: extraEnvironment)
-  do {
+  try await withCleanup {
     try await body(sidecar)
-  } catch {
+  } cleanup: {
     await sidecar.stop()
-    throw error
   }
-  await sidecar.stop()
 }
+
+/// The multi fixture's state store (`multi-store`, type `state.multi`) as a resource
+/// document, for `extraResources`.
+let multiStoreResource = """
+  ---
+  apiVersion: dapr.io/v1alpha1
+  kind: Component
+  metadata:
+    name: multi-store
+  spec:
+    type: state.multi
+
+  """

@@ -9,23 +9,12 @@ import Testing
 /// within its deadline with a status that says what happened.
 @Suite("Faults end to end", .serialized)
 struct FaultEndToEndTests {
-  static let hangingStore = """
-    ---
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: multi-store
-    spec:
-      type: state.multi
-
-    """
-
   @Test(
     "a component that hangs in Get: the call ends after --call-timeout with 504 / DEADLINE_EXCEEDED; other calls go on"
   )
   func hangInGet() async throws {
     try await withE2E(
-      multiArguments: ["--hang-get-key", "slowpoke"], extraResources: Self.hangingStore,
+      multiArguments: ["--hang-get-key", "slowpoke"], extraResources: multiStoreResource,
       extraArguments: ["--call-timeout", "1s"]
     ) { sidecar in
       let port = sidecar.httpPort
@@ -158,7 +147,7 @@ struct FaultEndToEndTests {
     let calls = scratch.file("calls.jsonl")
     try await withE2E(
       multiArguments: ["--hang-get-key", "slowpoke", "--calls", calls],
-      extraResources: Self.hangingStore,
+      extraResources: multiStoreResource,
       extraArguments: ["--call-timeout", "2s", "--shutdown-grace", "5s"]
     ) { sidecar in
       let port = sidecar.httpPort

@@ -35,14 +35,7 @@ struct LifecycleEndToEndTests {
       metadata:
         - name: purpose
           value: lifecycle
-    ---
-    apiVersion: dapr.io/v1alpha1
-    kind: Component
-    metadata:
-      name: multi-store
-    spec:
-      type: state.multi
-    ---
+    \(multiStoreResource)---
     apiVersion: dapr.io/v2alpha1
     kind: Subscription
     metadata:

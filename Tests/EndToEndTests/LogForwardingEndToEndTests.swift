@@ -139,18 +139,8 @@ struct LogForwardingEndToEndTests {
     "a flood of 100 000 records: what goes over the rate limit is dropped and reported, memory stays bounded, calls go on"
   )
   func flood() async throws {
-    let store = """
-      ---
-      apiVersion: dapr.io/v1alpha1
-      kind: Component
-      metadata:
-        name: multi-store
-      spec:
-        type: state.multi
-
-      """
     try await withE2E(
-      multiArguments: ["--serve-logs", "--log-flood", "100000"], extraResources: store
+      multiArguments: ["--serve-logs", "--log-flood", "100000"], extraResources: multiStoreResource
     ) { sidecar in
       let clock = ContinuousClock()
       let started = clock.now

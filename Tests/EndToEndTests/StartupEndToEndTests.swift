@@ -20,31 +20,11 @@ struct StartupEndToEndTests {
       type: state.in-memroy
     """
 
-  /// Folders for one run, removed by `remove()`.
-  struct Folders {
-    let resources: TemporaryFolder
-    let sockets: TemporaryFolder
-    init(yaml: String = "") throws {
-      resources = try TemporaryFolder()
-      sockets = try TemporaryFolder()
-      if !yaml.isEmpty {
-        try yaml.write(toFile: resources.file("components.yaml"), atomically: true, encoding: .utf8)
-      }
-    }
-    func run(_ extra: [String]) -> [String] {
-      ["run", "--resources-path", resources.path, "--sockets-dir", sockets.path] + extra
-    }
-    func remove() {
-      resources.remove()
-      sockets.remove()
-    }
-  }
-
   @Test(
     "a typo of a built-in type: check exits 1 and run stops before any port opens, both suggesting the type"
   )
   func typoOfBuiltIn() async throws {
-    let folders = try Folders(yaml: Self.typo)
+    let folders = try RunFolders(yaml: Self.typo)
     defer { folders.remove() }
     let apiary = try Locations.product("apiary")
     let check = try await ChildProcess.run(
@@ -74,7 +54,7 @@ struct StartupEndToEndTests {
     "a type a socket may still bring waits (check says so, exit 0); a block Apiary does not serve is left out"
   )
   func waitingType() async throws {
-    let folders = try Folders(
+    let folders = try RunFolders(
       yaml: """
         apiVersion: dapr.io/v1alpha1
         kind: Component
@@ -104,7 +84,7 @@ struct StartupEndToEndTests {
 
   @Test("a bad component file stops run first, with one error line and no server noise")
   func badFileFirst() async throws {
-    let folders = try Folders(
+    let folders = try RunFolders(
       yaml:
         "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: x\nspec:\n  version: v1\n"
     )
@@ -125,7 +105,7 @@ struct StartupEndToEndTests {
 
   @Test("a port in use is named with its flag, for the HTTP and the gRPC port")
   func portInUse() async throws {
-    let folders = try Folders()
+    let folders = try RunFolders()
     defer { folders.remove() }
     let taken = openListener()
     defer { close(taken.fd) }
@@ -148,7 +128,7 @@ struct StartupEndToEndTests {
     "a socket skipped for its listener's uid is warned about once, not at every rescan; discover skips it too"
   )
   func uidSkipOnce() async throws {
-    let folders = try Folders(
+    let folders = try RunFolders(
       yaml:
         "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: later\nspec:\n  type: state.later\n"
     )
@@ -196,7 +176,7 @@ struct StartupEndToEndTests {
     "a resources folder entry that is a looping or dangling link is reported with the file and the reason; check -v lists it"
   )
   func brokenLinks() async throws {
-    let folders = try Folders(
+    let folders = try RunFolders(
       yaml:
         "apiVersion: dapr.io/v1alpha1\nkind: Component\nmetadata:\n  name: s\nspec:\n  type: state.in-memory\n"
     )

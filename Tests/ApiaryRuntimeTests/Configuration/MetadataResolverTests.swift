@@ -60,62 +60,61 @@ extension ConfigurationTests {
       #expect(resolved.redacted()["redisHost"] == "redis.internal:6379")
     }
 
-    @Test("an envRef to an unset variable is an error naming it")
-    func missingEnvironmentVariable() async {
-      let resolver = MetadataResolver(environment: ["OTHER": "x"]) { _, _, _ in "unused" }
-      let definition = ComponentDefinition(
-        name: "statestore",
-        type: "state.redis",
+    /// A definition the resolver refuses, and the error that names the reason.
+    struct Refusal: Sendable, CustomTestStringConvertible {
+      let testDescription: String
+      var environment: [String: String] = [:]
+      /// Whether the secret lookup fails (with ``VaultUnavailable``).
+      var secretLookupFails = false
+      let metadata: [MetadataItem]
+      var secretStore: String? = nil
+      let message: String
+    }
+
+    static let refusals = [
+      Refusal(
+        testDescription: "an envRef to an unset variable is an error naming it",
+        environment: ["OTHER": "x"],
         metadata: [
           MetadataItem(name: "redisHost", value: .literal("localhost")),
           MetadataItem(name: "redisPassword", value: .envRef("REDIS_PASSWORD")),
         ],
-        source: source)
-      await #expect(
-        throws: ConfigurationError(
+        message:
           "components/redis.yaml, document 2: spec.metadata[1].envRef REDIS_PASSWORD is not set in the environment"
-        )
-      ) {
-        try await resolver.resolve(definition)
-      }
-    }
-
-    @Test("a failing secret lookup is an error naming the reference, the store and the cause")
-    func secretFailure() async {
-      let resolver = MetadataResolver(environment: [:]) { _, _, _ in throw VaultUnavailable() }
-      let definition = ComponentDefinition(
-        name: "statestore",
-        type: "state.redis",
+      ),
+      Refusal(
+        testDescription:
+          "a failing secret lookup is an error naming the reference, the store and the cause",
+        secretLookupFails: true,
         metadata: [
           MetadataItem(name: "redisHost", value: .literal("localhost")),
           MetadataItem(name: "redisPassword", value: .secretKeyRef(name: "redis", key: "password")),
         ],
         secretStore: "vault",
-        source: source)
-      await #expect(
-        throws: ConfigurationError(
+        message:
           "components/redis.yaml, document 2: spec.metadata[1].secretKeyRef {name: redis, key: password}"
-            + " could not be read from secret store 'vault': connection refused")
-      ) {
-        try await resolver.resolve(definition)
-      }
-    }
-
-    @Test("a secretKeyRef without auth.secretStore is an error")
-    func secretWithoutStore() async {
-      let resolver = MetadataResolver(environment: [:]) { _, _, _ in "unused" }
-      let definition = ComponentDefinition(
-        name: "statestore",
-        type: "state.redis",
+          + " could not be read from secret store 'vault': connection refused"),
+      Refusal(
+        testDescription: "a secretKeyRef without auth.secretStore is an error",
         metadata: [
           MetadataItem(name: "redisPassword", value: .secretKeyRef(name: "redis", key: "password"))
         ],
-        source: source)
-      await #expect(
-        throws: ConfigurationError(
+        message:
           "components/redis.yaml, document 2: spec.metadata[0].secretKeyRef needs auth.secretStore to name the secret store"
-        )
-      ) {
+      ),
+    ]
+
+    @Test("a reference that cannot be resolved is an error naming it", arguments: refusals)
+    func refused(_ refusal: Refusal) async {
+      let fails = refusal.secretLookupFails
+      let resolver = MetadataResolver(environment: refusal.environment) { _, _, _ in
+        if fails { throw VaultUnavailable() }
+        return "unused"
+      }
+      let definition = ComponentDefinition(
+        name: "statestore", type: "state.redis", metadata: refusal.metadata,
+        secretStore: refusal.secretStore, source: source)
+      await #expect(throws: ConfigurationError(refusal.message)) {
         try await resolver.resolve(definition)
       }
     }

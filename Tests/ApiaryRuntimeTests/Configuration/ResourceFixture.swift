@@ -5,7 +5,7 @@ import Foundation
 /// A temporary resources folder that tests write YAML files into and load back.
 struct ResourceFixture {
   let folder: TemporaryFolder
-  let logs = ConfigurationLogCapture()
+  let logs = LogCapture()
 
   init() throws {
     folder = try TemporaryFolder(prefix: "apiary-config")

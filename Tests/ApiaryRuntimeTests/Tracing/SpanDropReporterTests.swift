@@ -1,35 +1,16 @@
 import ApiaryRuntime
 import Logging
-import Synchronization
 import Testing
 
 @Suite("dropped spans: counted, logged at most once per interval")
 struct SpanDropReporterTests {
-  /// Collects what a logger writes.
-  final class Lines: Sendable {
-    let lines = Mutex<[(Logger.Level, String)]>([])
-  }
-
-  struct Capture: LogHandler {
-    let lines: Lines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .trace
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-      get { metadata[key] }
-      set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-      lines.lines.withLock { $0.append((event.level, event.message.description)) }
-    }
-  }
-
   @Test(
     "the first drop is logged at once, later ones within the interval are added to the next line")
   func rateLimited() {
-    let lines = Lines()
-    let logger = Logger(label: "test") { _ in Capture(lines: lines) }
+    let capture = LogCapture()
     let reporter = SpanDropReporter(
-      logger: logger, collector: "http://c:4317", interval: .seconds(10), countInMetrics: false)
+      logger: capture.logger, collector: "http://c:4317", interval: .seconds(10),
+      countInMetrics: false)
     let start = ContinuousClock.now
     #expect(
       reporter.dropped(3, .exportFailed, error: "unavailable", now: start)?.contains(
@@ -39,14 +20,14 @@ struct SpanDropReporterTests {
     let later = reporter.dropped(1, .exportFailed, now: start + .seconds(11))
     #expect(later?.contains("7 because the export queue was full") == true)
     #expect(later?.contains("1 in exports that failed") == true)
-    #expect(lines.lines.withLock { $0.count } == 2)
-    #expect(lines.lines.withLock { $0.allSatisfy { $0.0 == .warning } })
+    #expect(capture.all.count == 2)
+    #expect(capture.all.allSatisfy { $0.level == .warning })
   }
 
   @Test("swift-otel's processor messages become drop counts; its other messages pass through")
   func diagnostics() {
-    let lines = Lines()
-    let sidecar = Logger(label: "test") { _ in Capture(lines: lines) }
+    let capture = LogCapture()
+    let sidecar = capture.logger
     let reporter = SpanDropReporter(
       logger: sidecar, collector: "c", interval: .seconds(3600), countInMetrics: false)
     var otel = Logger(label: "otel") { _ in OTelDiagnosticHandler(drops: reporter, forward: sidecar)
@@ -58,12 +39,12 @@ struct SpanDropReporterTests {
     batch[metadataKey: "batch_size"] = "4"
     batch.warning("Failed to export batch.")
     otel.info("Bootstrapping instrumentation system with OTLP/gRPC exporter.")
-    let written = lines.lines.withLock { $0 }
+    let written = capture.all
     #expect(written.count == 2)
-    #expect(written[0].1.contains("dropped 12 because the export queue was full"))
+    #expect(written[0].message.contains("dropped 12 because the export queue was full"))
+    #expect(written[1].level == .debug)
     #expect(
-      written[1] == (
-        .debug, "tracing: Bootstrapping instrumentation system with OTLP/gRPC exporter."
-      ))
+      written[1].message == "tracing: Bootstrapping instrumentation system with OTLP/gRPC exporter."
+    )
   }
 }

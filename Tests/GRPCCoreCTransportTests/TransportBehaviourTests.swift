@@ -10,42 +10,9 @@ import Testing
 /// megabytes at once would starve the rest of the test run on a 2-CPU machine.
 @Suite("Transport behaviour (nio and core, both ways)", .serialized)
 struct TransportBehaviourTests {
-  @Test("unary echo of 0 B, 1 KiB and 1 MiB", arguments: Pair.all)
-  func unaryEcho(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in try await TransportChecks.unaryEcho(client) }
-  }
-
-  @Test("client streaming of 0, 1 and 1000 messages", arguments: Pair.all)
-  func clientStreaming(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in try await TransportChecks.clientStreaming(client) }
-  }
-
-  @Test("server streaming of 5 and 0 messages", arguments: Pair.all)
-  func serverStreaming(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in try await TransportChecks.serverStreaming(client) }
-  }
-
-  @Test(
-    "bidi ping-pong: each answer arrives before the next request is written", arguments: Pair.all)
-  func bidiPingPong(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in try await TransportChecks.bidiPingPong(client) }
-  }
-
-  @Test(
-    "metadata: text and binary entries both ways, keys lowercased, trailers", arguments: Pair.all)
-  func metadataBothWays(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in try await TransportChecks.metadataBothWays(client) }
-  }
-
-  @Test(
-    "every status code 1-16 with a UTF-8 message, as a trailers-only response", arguments: Pair.all)
-  func statusCodes(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in try await TransportChecks.statusCodes(client) }
-  }
-
-  @Test("a 12,000-byte status message reaches the client whole", arguments: Pair.all)
-  func longStatusMessage(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in try await TransportChecks.longStatusMessage(client) }
+  @Test("each check that needs only a client", arguments: TransportChecks.plain, Pair.all)
+  func plain(_ check: TransportChecks.Named, _ pair: Pair) async throws {
+    try await withPair(pair) { client, _ in try await check.run(client) }
   }
 
   @Test("grpc-status-details-bin reaches the client byte for byte", arguments: Pair.all)
@@ -86,11 +53,6 @@ struct TransportBehaviourTests {
     }
   }
 
-  @Test("an unknown method is UNIMPLEMENTED", arguments: Pair.all)
-  func unknownMethod(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in try await TransportChecks.unknownMethod(client) }
-  }
-
   @Test(
     "a request over the server's limit is refused, and the connection stays usable",
     arguments: Pair.all)
@@ -99,11 +61,6 @@ struct TransportBehaviourTests {
       try await TransportChecks.oversizedRequest(
         client, exactly: pair.server == .core ? .resourceExhausted : nil)
     }
-  }
-
-  @Test("64 concurrent calls on one connection", arguments: Pair.all)
-  func concurrentCalls(_ pair: Pair) async throws {
-    try await withPair(pair) { client, _ in try await TransportChecks.concurrentCalls(client) }
   }
 
   @Test(

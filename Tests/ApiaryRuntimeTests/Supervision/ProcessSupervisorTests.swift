@@ -23,7 +23,7 @@ struct ProcessSupervisorTests {
   func crashing() async throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
-    let capture = ConfigurationLogCapture()
+    let capture = LogCapture()
     let script =
       #"echo '{"level":"error","msg":"boom","attempt":"x"}'; echo "plain line"; echo "$APIARY_SOCKETS_DIR" >&2; exit 3"#
     // A backoff that resets after a run longer than its maximum: 2 s, so that a
@@ -113,7 +113,7 @@ struct ProcessSupervisorTests {
   func missingProgram() async throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
-    let capture = ConfigurationLogCapture()
+    let capture = LogCapture()
     var missing = ApiaryConfig.ProcessSpec(name: "ghost", command: ["no-such-program-apiary"])
     missing.restart = .never
     let supervisor = ProcessSupervisor(
@@ -135,7 +135,7 @@ struct ProcessSupervisorTests {
   func outputOutlivesProcess() async throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
-    let capture = ConfigurationLogCapture()
+    let capture = LogCapture()
     // The shell exits at once; its background child holds stdout for 1.5 s more, past
     // the second the supervisor waits for the pipes before it restarts the process.
     let lingering = #"(sleep 1.5; echo "late $$") & echo "early $$"; exit 1"#

@@ -2,7 +2,7 @@ import Logging
 import Synchronization
 
 /// Collects what a `Logger` logs, so tests can assert on the exact lines.
-final class ConfigurationLogCapture: Sendable {
+final class LogCapture: Sendable {
   /// One logged line.
   struct Line: Sendable, Equatable {
     var level: Logger.Level
@@ -14,7 +14,7 @@ final class ConfigurationLogCapture: Sendable {
 
   /// A logger whose every line (trace and up) lands in this capture.
   var logger: Logger {
-    Logger(label: "apiary.configuration.test") { _ in Handler(capture: self) }
+    Logger(label: "apiary.test") { _ in Handler(capture: self) }
   }
 
   /// Every line, in order.
@@ -30,7 +30,7 @@ final class ConfigurationLogCapture: Sendable {
   }
 
   private struct Handler: LogHandler {
-    let capture: ConfigurationLogCapture
+    let capture: LogCapture
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .trace
 

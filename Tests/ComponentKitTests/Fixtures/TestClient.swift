@@ -1,3 +1,5 @@
+import ApiaryTestSupport
+import ComponentKit
 import GRPCCore
 import GRPCNIOTransportHTTP2
 
@@ -27,4 +29,15 @@ func instance(_ name: String) -> Metadata {
   var metadata = Metadata()
   metadata.addString(name, forKey: "x-component-instance")
   return metadata
+}
+
+/// Serves `components` on a socket in a fresh folder (``withComponentServer``) and runs
+/// `body` with a client connected to it.
+func withServedClient(
+  _ components: [ComponentRegistration], logStore: ComponentLogStore = ComponentLogStore(),
+  _ body: (GRPCClient<HTTP2ClientTransport.Posix>) async throws -> Void
+) async throws {
+  try await withComponentServer(components: components, logStore: logStore) { socket in
+    try await withClient(socket) { client in try await body(client) }
+  }
 }

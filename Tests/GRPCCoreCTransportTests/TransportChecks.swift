@@ -7,6 +7,35 @@ import Testing
 /// Checks of the test service contract that need nothing but a client: the behaviour suite
 /// runs them between every pair of Swift transports, the interop suite against Python.
 enum TransportChecks {
+  /// A check and what it shows, for a parameterised test.
+  struct Named: Sendable, CustomTestStringConvertible {
+    let testDescription: String
+    let run: @Sendable (TransportTestClient) async throws -> Void
+
+    init(_ description: String, run: @escaping @Sendable (TransportTestClient) async throws -> Void)
+    {
+      testDescription = description
+      self.run = run
+    }
+  }
+
+  /// The checks that run on the default test service with nothing but a client.
+  static let plain: [Named] = [
+    Named("unary echo of 0 B, 1 KiB and 1 MiB", run: unaryEcho),
+    Named("client streaming of 0, 1 and 1000 messages", run: clientStreaming),
+    Named("server streaming of 5 and 0 messages", run: serverStreaming),
+    Named(
+      "bidi ping-pong: each answer arrives before the next request is written", run: bidiPingPong),
+    Named(
+      "metadata: text and binary entries both ways, keys lowercased, trailers",
+      run: metadataBothWays),
+    Named(
+      "every status code 1-16 with a UTF-8 message, as a trailers-only response", run: statusCodes),
+    Named("a 12,000-byte status message reaches the client whole", run: longStatusMessage),
+    Named("an unknown method is UNIMPLEMENTED", run: unknownMethod),
+    Named("64 concurrent calls on one connection", run: concurrentCalls),
+  ]
+
   static func unaryEcho(_ client: TransportTestClient) async throws {
     for size in [0, 1024, 1 << 20] {
       let payload = bytes(size)

@@ -15,128 +15,17 @@ struct DiscoverCommandTests {
     return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
   }
 
-  private func python(
-    _ script: String, _ arguments: [String], socket: String
-  ) async throws -> ChildProcess {
-    try await startServing(
-      Locations.python, [Locations.pythonFixture(script)] + arguments, socket: socket)
-  }
-
-  @Test("the memstore sample is state.memstore and hello.memstore")
-  func memstoreSample() async throws {
+  @Test("a component server on its socket: the exact JSON", arguments: ServedSocket.all)
+  func servedSocket(_ served: ServedSocket) async throws {
     let folder = try TemporaryFolder()
     defer { folder.remove() }
-    let socket = folder.file("memstore.sock")
-    let memstore = try await startServing(
-      try Locations.product("memstore"), ["--socket", socket], socket: socket)
-    defer { Task { await memstore.stop() } }
-
-    let json = try await discover(folder.path)
-    #expect(
-      json == """
-        {"socketsDir":"\(folder.path)","components":[{"socket":"\(socket)","name":"memstore","reflection":"v1",\
-        "services":["apiary.proto.components.v1.ComponentLogs","dapr.proto.components.v1.QueriableStateStore",\
-        "dapr.proto.components.v1.StateStore",\
-        "dapr.proto.components.v1.TransactionalStateStore","grpc.health.v1.Health",\
-        "grpc.reflection.v1.ServerReflection","grpc.reflection.v1alpha.ServerReflection",\
-        "spec.proto.pluggable.v1.hello.Hello"],"types":["state.memstore","hello.memstore"]}],"skipped":[]}
-        """)
-    await memstore.stop()
-  }
-
-  @Test("a server with only v1alpha reflection is found through v1alpha")
-  func v1alphaOnly() async throws {
-    let folder = try TemporaryFolder()
-    defer { folder.remove() }
-    let socket = folder.file("Legacy.sock")
-    let server = try await python(
-      "reflection_only_server.py", ["--socket", socket, "--reflection", "v1alpha"], socket: socket)
+    let socket = folder.file(served.socketFile)
+    let (executable, arguments) = try served.command(socket)
+    let server = try await startServing(executable, arguments, socket: socket)
     defer { Task { await server.stop() } }
 
     let json = try await discover(folder.path)
-    #expect(
-      json == """
-        {"socketsDir":"\(folder.path)","components":[{"socket":"\(socket)","name":"legacy","reflection":"v1alpha",\
-        "services":["dapr.proto.components.v1.StateStore","grpc.reflection.v1alpha.ServerReflection"],\
-        "types":["state.legacy"]}],"skipped":[]}
-        """)
-    await server.stop()
-  }
-
-  @Test("a server with only v1 reflection is found through v1")
-  func v1Only() async throws {
-    let folder = try TemporaryFolder()
-    defer { folder.remove() }
-    let socket = folder.file("vault.v2.sock")
-    let server = try await python(
-      "reflection_only_server.py",
-      [
-        "--socket", socket, "--reflection", "v1", "--service",
-        "dapr.proto.components.v1.SecretStore,example.Unknown",
-      ],
-      socket: socket)
-    defer { Task { await server.stop() } }
-
-    let json = try await discover(folder.path)
-    #expect(
-      json == """
-        {"socketsDir":"\(folder.path)","components":[{"socket":"\(socket)","name":"vault.v2","reflection":"v1",\
-        "services":["dapr.proto.components.v1.SecretStore","example.Unknown","grpc.reflection.v1.ServerReflection"],\
-        "types":["secretstores.vault.v2"]}],"skipped":[]}
-        """)
-    await server.stop()
-  }
-
-  @Test("a Python grpcio component with grpcio-reflection exposing PubSub")
-  func pythonPubSub() async throws {
-    let folder = try TemporaryFolder()
-    defer { folder.remove() }
-    let socket = folder.file("py-pubsub.sock")
-    let server = try await python("pubsub_component.py", ["--socket", socket], socket: socket)
-    defer { Task { await server.stop() } }
-
-    let json = try await discover(folder.path)
-    #expect(
-      json == """
-        {"socketsDir":"\(folder.path)","components":[{"socket":"\(socket)","name":"py-pubsub","reflection":"v1alpha",\
-        "services":["dapr.proto.components.v1.PubSub","grpc.reflection.v1alpha.ServerReflection"],\
-        "types":["pubsub.py-pubsub"]}],"skipped":[]}
-        """)
-    await server.stop()
-  }
-
-  @Test("a plain echo server is skipped: it is not gRPC")
-  func echoServer() async throws {
-    let folder = try TemporaryFolder()
-    defer { folder.remove() }
-    let socket = folder.file("echo.sock")
-    let server = try await python("echo_server.py", ["--socket", socket], socket: socket)
-    defer { Task { await server.stop() } }
-
-    let json = try await discover(folder.path)
-    #expect(
-      json == """
-        {"socketsDir":"\(folder.path)","components":[],"skipped":[{"socket":"\(socket)",\
-        "reason":"accepted the connection but did not complete a gRPC (HTTP/2) handshake; is it a gRPC server?"}]}
-        """)
-    await server.stop()
-  }
-
-  @Test("a gRPC server without reflection is skipped with that reason")
-  func noReflection() async throws {
-    let folder = try TemporaryFolder()
-    defer { folder.remove() }
-    let socket = folder.file("mute.sock")
-    let server = try await python(
-      "reflection_only_server.py", ["--socket", socket, "--reflection", "none"], socket: socket)
-    defer { Task { await server.stop() } }
-
-    let json = try await discover(folder.path)
-    #expect(
-      json == """
-        {"socketsDir":"\(folder.path)","components":[],"skipped":[{"socket":"\(socket)",\
-        "reason":"speaks gRPC but serves no reflection (neither grpc.reflection.v1 nor v1alpha); Apiary cannot tell which components it offers"}]}
-        """)
+    #expect(json == served.expected(folder.path, socket))
     await server.stop()
   }
 
@@ -241,4 +130,93 @@ struct DiscoverCommandTests {
       "\(json)")
     await server.stop()
   }
+}
+
+/// A component server `apiary discover` dials, and the exact JSON it prints for it.
+struct ServedSocket: Sendable, CustomTestStringConvertible {
+  let testDescription: String
+  /// The socket's file name in the sockets folder.
+  let socketFile: String
+  /// The server's executable and arguments, given its socket's path.
+  let command: @Sendable (_ socket: String) throws -> (String, [String])
+  /// The JSON `apiary discover --json` prints, given the folder and the socket.
+  let expected: @Sendable (_ folder: String, _ socket: String) -> String
+
+  /// A Python fixture (Tests/Fixtures/python) serving on `--socket`, then `arguments`.
+  static func python(
+    _ description: String, socketFile: String, _ script: String, _ arguments: [String] = [],
+    expected: @escaping @Sendable (String, String) -> String
+  ) -> ServedSocket {
+    ServedSocket(
+      testDescription: description, socketFile: socketFile,
+      command: { socket in
+        (Locations.python, [Locations.pythonFixture(script), "--socket", socket] + arguments)
+      },
+      expected: expected)
+  }
+
+  static let all: [ServedSocket] = [
+    ServedSocket(
+      testDescription: "the memstore sample is state.memstore and hello.memstore",
+      socketFile: "memstore.sock",
+      command: { socket in (try Locations.product("memstore"), ["--socket", socket]) },
+      expected: { folder, socket in
+        """
+        {"socketsDir":"\(folder)","components":[{"socket":"\(socket)","name":"memstore","reflection":"v1",\
+        "services":["apiary.proto.components.v1.ComponentLogs","dapr.proto.components.v1.QueriableStateStore",\
+        "dapr.proto.components.v1.StateStore",\
+        "dapr.proto.components.v1.TransactionalStateStore","grpc.health.v1.Health",\
+        "grpc.reflection.v1.ServerReflection","grpc.reflection.v1alpha.ServerReflection",\
+        "spec.proto.pluggable.v1.hello.Hello"],"types":["state.memstore","hello.memstore"]}],"skipped":[]}
+        """
+      }),
+    .python(
+      "a server with only v1alpha reflection is found through v1alpha", socketFile: "Legacy.sock",
+      "reflection_only_server.py", ["--reflection", "v1alpha"]
+    ) { folder, socket in
+      """
+      {"socketsDir":"\(folder)","components":[{"socket":"\(socket)","name":"legacy","reflection":"v1alpha",\
+      "services":["dapr.proto.components.v1.StateStore","grpc.reflection.v1alpha.ServerReflection"],\
+      "types":["state.legacy"]}],"skipped":[]}
+      """
+    },
+    .python(
+      "a server with only v1 reflection is found through v1", socketFile: "vault.v2.sock",
+      "reflection_only_server.py",
+      ["--reflection", "v1", "--service", "dapr.proto.components.v1.SecretStore,example.Unknown"]
+    ) { folder, socket in
+      """
+      {"socketsDir":"\(folder)","components":[{"socket":"\(socket)","name":"vault.v2","reflection":"v1",\
+      "services":["dapr.proto.components.v1.SecretStore","example.Unknown","grpc.reflection.v1.ServerReflection"],\
+      "types":["secretstores.vault.v2"]}],"skipped":[]}
+      """
+    },
+    .python(
+      "a Python grpcio component with grpcio-reflection exposing PubSub",
+      socketFile: "py-pubsub.sock", "pubsub_component.py"
+    ) { folder, socket in
+      """
+      {"socketsDir":"\(folder)","components":[{"socket":"\(socket)","name":"py-pubsub","reflection":"v1alpha",\
+      "services":["dapr.proto.components.v1.PubSub","grpc.reflection.v1alpha.ServerReflection"],\
+      "types":["pubsub.py-pubsub"]}],"skipped":[]}
+      """
+    },
+    .python(
+      "a plain echo server is skipped: it is not gRPC", socketFile: "echo.sock", "echo_server.py"
+    ) { folder, socket in
+      """
+      {"socketsDir":"\(folder)","components":[],"skipped":[{"socket":"\(socket)",\
+      "reason":"accepted the connection but did not complete a gRPC (HTTP/2) handshake; is it a gRPC server?"}]}
+      """
+    },
+    .python(
+      "a gRPC server without reflection is skipped with that reason", socketFile: "mute.sock",
+      "reflection_only_server.py", ["--reflection", "none"]
+    ) { folder, socket in
+      """
+      {"socketsDir":"\(folder)","components":[],"skipped":[{"socket":"\(socket)",\
+      "reason":"speaks gRPC but serves no reflection (neither grpc.reflection.v1 nor v1alpha); Apiary cannot tell which components it offers"}]}
+      """
+    },
+  ]
 }

@@ -17,7 +17,7 @@ struct LogForwardingTests {
   @Test(
     "records are logged with their component, kept in a ring of the last N, and filtered by level")
   func ringAndLevels() {
-    let capture = ConfigurationLogCapture()
+    let capture = LogCapture()
     let hub = ComponentLogHub(logger: capture.logger, capacity: 3, defaultLevel: .info)
     hub.record(record("hidden", .debug))
     for index in 1...5 { hub.record(record("r\(index)", index == 4 ? .warning : .info)) }
@@ -49,7 +49,7 @@ struct LogForwardingTests {
     "a flood of 100 000 records: the burst passes, the rest is dropped and counted, reported at most once a second, memory stays bounded"
   )
   func flood() {
-    let capture = ConfigurationLogCapture()
+    let capture = LogCapture()
     let hub = ComponentLogHub(
       logger: capture.logger, capacity: 1000, ratePerSecond: 1000, burst: 2000)
     let start = ContinuousClock.now
