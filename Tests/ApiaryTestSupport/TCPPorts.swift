@@ -1,21 +1,58 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice for port 0).
+/// The ports ``freeTCPPort()`` handed out in this process, never handed out twice.
+private let handedOut = Mutex<Set<Int>>([])
+
+/// A TCP port on 127.0.0.1 that was free a moment ago, chosen below the kernel's
+/// ephemeral range (32768-60999 by default): a port the kernel picks for port 0 is
+/// also what it gives outgoing connections as their local port, so a test's own
+/// client could take it before the server it was meant for binds it ("Address
+/// already in use"). A port is never handed out twice in one process, so tests
+/// running in parallel never share one.
 public func freeTCPPort() throws -> Int {
+  for _ in 0..<500 {
+    let candidate = Int.random(in: 20000..<32768)
+    guard handedOut.withLock({ $0.insert(candidate).inserted }) else { continue }
+    if try bindable(candidate) { return candidate }
+  }
+  // Every try was taken: the kernel's choice, as a last resort.
+  return try boundPort(requesting: 0)
+}
+
+/// Whether 127.0.0.1:`port` can be bound right now.
+private func bindable(_ port: Int) throws -> Bool {
+  do {
+    _ = try boundPort(requesting: port)
+    return true
+  } catch let error as BindFailure where error.code == EADDRINUSE || error.code == EACCES {
+    return false
+  }
+}
+
+/// Why a bind failed.
+private struct BindFailure: Error, CustomStringConvertible {
+  let code: Int32
+  var description: String { "bind() failed: \(String(cString: strerror(code)))" }
+}
+
+/// Binds a socket to 127.0.0.1:`port` (0: the kernel's choice), closes it, and answers
+/// the port it had.
+private func boundPort(requesting port: Int) throws -> Int {
   let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
   guard fd >= 0 else { throw TestSupportError("socket() failed: \(errno)") }
   defer { close(fd) }
-  var address = loopback(port: 0)
+  var address = loopback(port: port)
   let bound = withUnsafePointer(to: &address) {
     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
       bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
     }
   }
-  guard bound == 0 else { throw TestSupportError("bind() to port 0 failed: \(errno)") }
+  guard bound == 0 else { throw BindFailure(code: errno) }
   var length = socklen_t(MemoryLayout<sockaddr_in>.size)
   let named = withUnsafeMutablePointer(to: &address) {
     $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
