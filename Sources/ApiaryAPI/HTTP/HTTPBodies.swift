@@ -16,7 +16,7 @@ enum HTTPBody {
   }
 
   /// `POST /v1.0/state/{store}/bulk`: `keys` must be strings; a `parallelism` that is
-  /// not a whole number counts as 1, as daprd reads it.
+  /// missing or not a whole number counts as 1 (as apiary read it before it was typed).
   struct BulkGetRequest: Decodable, Sendable {
     var keys: [String]
     var parallelism: Int

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What runs behind each configured component: the supervised process serving its
 /// socket and the log source its records arrive under. The registry knows a
 /// component's socket, the supervisor its processes' sockets, and the log hub its
@@ -33,7 +35,8 @@ public struct ComponentProcesses: Sendable {
   /// after its socket), else the supervised process that serves its socket.
   public func logSource(of component: ComponentStatus) async -> String? {
     guard let logHub, mayHaveLogs(component) else { return nil }
-    let byName = componentName(forSocketFileName: component.socketFileName)
+    let byName = componentName(
+      forSocketFileName: (component.source as NSString).lastPathComponent)
     if logHub.sources[byName] != nil { return byName }
     if let process = await process(of: component), logHub.sources[process.name] != nil {
       return process.name
@@ -45,12 +48,5 @@ public struct ComponentProcesses: Sendable {
   public func process(of component: ComponentStatus) async -> ProcessSupervisor.Status? {
     guard let supervisor, component.source.hasPrefix("/") else { return nil }
     return await supervisor.all.first { $0.socket == component.source }
-  }
-}
-
-extension ComponentStatus {
-  /// The last path component of ``source`` (the socket's file name).
-  var socketFileName: String {
-    source.split(separator: "/", omittingEmptySubsequences: true).last.map(String.init) ?? source
   }
 }

@@ -77,35 +77,41 @@ public actor ProcessSupervisor {
     for spec in specs {
       loops.append(Task { await self.supervise(spec) })
     }
+    // One watcher per folder the sockets go in (usually just the sockets folder):
+    // each of its file events wakes every wait below.
+    let paths = specs.map { Self.socketPath(of: $0, in: socketsDir) }
+    let folders = Set(paths.map { ($0 as NSString).deletingLastPathComponent })
+    let fileEvents = folders.map { folder in
+      let watcher = SocketFolderWatcher(
+        folder: folder, interval: .milliseconds(250), logger: logger)
+      return Task { for await _ in watcher.wakeups() { await self.wakeSocketWaits() } }
+    }
+    defer { for events in fileEvents { events.cancel() } }
     await withTaskGroup(of: Void.self) { group in
-      for spec in specs {
-        let path = Self.socketPath(of: spec, in: socketsDir)
+      for (spec, path) in zip(specs, paths) {
         group.addTask { await self.waitForSocket(spec, path: path) }
       }
     }
   }
 
+  private func wakeSocketWaits() {
+    for wait in stateWatchers.values { wait.yield() }
+  }
+
   /// Returns once `path` is a socket, the process has exited for good, or
-  /// `startTimeout` has passed. Woken by the folder's file events (a
-  /// ``SocketFolderWatcher``; it also looks every 250 ms in case one is missed) and by
-  /// the process's own changes of state, never by a sleep loop.
+  /// `startTimeout` has passed. Woken by the folder's file events (``start()``'s
+  /// ``SocketFolderWatcher``, which also looks every 250 ms in case one is missed) and
+  /// by the process's own changes of state, never by a sleep loop.
   private func waitForSocket(_ spec: ApiaryConfig.ProcessSpec, path: String) async {
     let (wakeups, wake) = AsyncStream.makeStream(
       of: Void.self, bufferingPolicy: .bufferingNewest(1))
     stateWatchers[spec.name] = wake
-    let watcher = SocketFolderWatcher(
-      folder: (path as NSString).deletingLastPathComponent, interval: .milliseconds(250),
-      logger: logger)
-    let fileEvents = Task {
-      for await _ in watcher.wakeups() { wake.yield() }
-    }
     let deadline = Task {
       try? await Task.sleep(for: spec.startTimeout)
       wake.finish()
     }
     defer {
       stateWatchers[spec.name] = nil
-      fileEvents.cancel()
       deadline.cancel()
       wake.finish()
     }
