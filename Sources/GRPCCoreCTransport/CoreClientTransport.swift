@@ -299,7 +299,7 @@ final class CoreClientCall: @unchecked Sendable {
       remaining.map { cgrpc_deadline_in_nanos(GRPCTimeout.nanoseconds($0)) }
       ?? cgrpc_infinite_future()
     let path = "/\(descriptor.service.fullyQualifiedService)/\(descriptor.method)"
-    let queue = CoreRuntime.clientQueue.raw
+    let queue = CoreRuntime.queueForCall().raw
 
     try state.withLock { (state) throws(RPCError) in
       guard state.call == nil, !state.cancelled else {

@@ -128,7 +128,9 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
         _ stream: RPCStream<Inbound, Outbound>, _ context: ServerContext
       ) async -> Void
   ) async throws {
-    let queue = CompletionQueue(name: "grpc-core-server")
+    // The process's queues: a handler runs on the poller of the queue its call came on,
+    // and the client calls it makes complete on that same poller.
+    let queues = CoreRuntime.queues
     let args = makeChannelArgs()
     // A limited TCP port is listened on by the gate, which hands connections to core.
     let gate: ConnectionGate?
@@ -136,18 +138,16 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       gate = try makeGate()
     } catch {
       cgrpc_channel_args_free(args)
-      queue.shutdown()
       setBound(.failure(error))
       throw error
     }
     guard let server = grpc_server_create(cgrpc_channel_args_get(args), nil) else {
       cgrpc_channel_args_free(args)
-      queue.shutdown()
       gate?.stop()
       throw RPCError(code: .internalError, message: "gRPC core could not create a server")
     }
     cgrpc_channel_args_free(args)
-    grpc_server_register_completion_queue(server, queue.raw, nil)
+    for queue in queues { grpc_server_register_completion_queue(server, queue.raw, nil) }
     CoreRuntime.lastError.withLock { $0 = nil }
     let credentials = cgrpc_insecure_server_credentials()!
     let port: Int32
@@ -159,7 +159,6 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     guard port != 0 else {
       grpc_server_credentials_release(credentials)
       grpc_server_destroy(server)
-      queue.shutdown()
       let reason = CoreRuntime.lastError.withLock { $0 } ?? "see the gRPC core log"
       let error = RPCError(code: .unavailable, message: "could not listen on \(address): \(reason)")
       setBound(.failure(error))
@@ -169,14 +168,16 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
 
     let cancelEarly = state.withLock { state -> Bool in
       state.server = server
-      state.queue = queue
+      state.queue = queues[0]
       state.handler = streamHandler
       state.gate = gate
       return state.cancelRequested || state.shutdownRequested
     }
     if let gate { handConnections(from: gate, credentials: credentials) }
     setBound(.success(address.with(port: Int(port))))
-    for _ in 0..<max(1, config.outstandingAccepts) { postAccept(server: server, queue: queue) }
+    for queue in queues {
+      for _ in 0..<max(1, config.outstandingAccepts) { postAccept(server: server, queue: queue) }
+    }
     if cancelEarly { beginGracefulShutdown() }
 
     await waitUntilStopped()
@@ -189,7 +190,6 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
     gate?.stop()
     grpc_server_destroy(server)
     grpc_server_credentials_release(credentials)
-    queue.shutdown()
   }
 
   /// Hands each connection the gate accepts to core, until shutdown begins.
@@ -306,7 +306,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
           metadata: withUnsafePointer(to: &slot.pointee.metadata) { Metadata(core: $0) }
         )
         cgrpc_accepted_call_free(slot)
-        self.start(accepted)
+        self.start(accepted, on: pointers.queue)
         let open = self.state.withLock { !$0.shutdownStarted }
         if open { self.postAccept(server: pointers.server.pointer, queue: pointers.queue) }
       } else {
@@ -322,7 +322,7 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
   }
 
   /// Runs the handler for a call in a task of its own, started from the poller.
-  private func start(_ accepted: AcceptedCall) {
+  private func start(_ accepted: AcceptedCall, on queue: CompletionQueue) {
     state.withLock { state in
       guard let handler = state.handler else {
         grpc_call_cancel(accepted.call.pointer, nil)
@@ -332,8 +332,9 @@ public final class CoreServerTransport: ServerTransport, @unchecked Sendable {
       let id = state.nextTask
       state.nextTask += 1
       // Registered under the lock before it can finish, so it is always removed after.
-      state.tasks[id] = Task {
-        await self.serve(accepted, handler)
+      // It runs on the poller thread (see CompletionQueue), as do the tasks it starts.
+      state.tasks[id] = Task(executorPreference: queue) {
+        await CoreTaskExecutor.$current.withValue(queue) { await self.serve(accepted, handler) }
         self.finishedOne(task: id, shutdown: false)
       }
     }

@@ -1,4 +1,5 @@
 import GRPCCore
+import GRPCCoreCTransport
 import Synchronization
 
 /// Enforces the deadlines of component calls with one shared timer, instead of one
@@ -37,7 +38,8 @@ final class DeadlineSweeper: Sendable {
   func run<T: Sendable>(
     within timeout: Duration, _ body: @escaping @Sendable () async throws -> T
   ) async throws -> T {
-    let work = Task { try await body() }
+    // On the calling handler's gRPC core poller thread when it has one (no thread hop).
+    let work = Task(executorPreference: CoreTaskExecutor.current) { try await body() }
     let id = register(deadline: clock.now.advanced(by: timeout)) { work.cancel() }
     do {
       let value = try await withTaskCancellationHandler {
